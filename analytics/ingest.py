@@ -1,0 +1,759 @@
+"""Import of a user's ERP exports: read CSV / XLSX / Parquet, map columns, validate, write all or nothing.
+
+Every value is read as text first, then parsed by the contract's column kinds, so that a bad value is
+reported with its file, row and column instead of failing the whole read. Row numbers are those a
+spreadsheet shows: the header is row 1, the first record row 2 (Parquet files have no header: row 1).
+
+An import mapping is a TOML file:
+
+    functional_currency = "USD"
+
+    [format]                       # for every file; a table may override any of these
+    encoding = "utf-8"             # or "latin-1"
+    separator = ","                # or ";"; guessed from the header when omitted
+    date_format = "%m/%d/%Y"       # strftime codes; default ISO %Y-%m-%d
+    decimal_separator = "."        # "," for decimal commas
+    thousands_separator = ""       # e.g. "." or " "
+
+    [documents]
+    columns = { document_id = "invoiceNumber", amount = "InvoiceAmount" }   # canonical = source
+    constants = { document_type = "invoice", currency = "USD" }
+
+    [payments]
+    derive_from = "documents"      # one payment per row of the documents file with a settlement date
+    columns = { payment_date = "SettledDate", amount = "InvoiceAmount" }
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from analytics import contract
+from analytics.store import ImportRecord, Manifest, Progress, Store, Tables, no_progress
+
+MAX_LISTED_PROBLEMS = 50
+ROW = "__row"
+SUPPORTED_SUFFIXES = (".csv", ".txt", ".xlsx", ".parquet")
+ENCODINGS = ("utf-8", "latin-1")
+DERIVABLE = {"customers": "documents", "payments": "documents"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, located as precisely as possible."""
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.message}"
+
+
+class ImportRefused(Exception):
+    """The input was refused; nothing was written."""
+
+    def __init__(self, problems: list[Problem], total: int | None = None) -> None:
+        self.problems = problems[:MAX_LISTED_PROBLEMS]
+        self.total = total if total is not None else len(problems)
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        lines = [str(problem) for problem in self.problems]
+        if self.total > len(self.problems):
+            lines.append(f"... and {self.total - len(self.problems)} more problems ({self.total} in all)")
+        header = f"Import refused: {self.total} problem{'s' if self.total != 1 else ''}; nothing was written."
+        return "\n".join([header, *lines])
+
+    def table(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "file": [p.file for p in self.problems],
+                "row": [p.row for p in self.problems],
+                "column": [p.column for p in self.problems],
+                "problem": [p.message for p in self.problems],
+            },
+            schema={"file": pl.String, "row": pl.Int64, "column": pl.String, "problem": pl.String},
+        )
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    encoding: str = "utf-8"
+    separator: str | None = None
+    date_format: str = "%Y-%m-%d"
+    decimal_separator: str = "."
+    thousands_separator: str = ""
+
+    def merged(self, overrides: dict) -> FileFormat:
+        values = {**self.__dict__, **overrides}
+        return FileFormat(**values)
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    columns: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
+    derive_from: str | None = None
+    format: FileFormat = field(default_factory=FileFormat)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    functional_currency: str | None = None
+    tables: dict[str, TableMapping] = field(default_factory=dict)
+    format: FileFormat = field(default_factory=FileFormat)
+
+    def for_table(self, name: str) -> TableMapping:
+        return self.tables.get(name, TableMapping(format=self.format))
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The files of one import; any may be omitted when the store already holds that table."""
+
+    customers: Path | None = None
+    documents: Path | None = None
+    payments: Path | None = None
+    open_items: Path | None = None
+
+    def given(self) -> dict[str, Path]:
+        named = {
+            "customers": self.customers,
+            "documents": self.documents,
+            "payments": self.payments,
+            "open_items": self.open_items,
+        }
+        return {name: Path(path) for name, path in named.items() if path is not None}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    manifest: Manifest
+    rows: dict[str, int]
+
+
+_FORMAT_KEYS = set(FileFormat.__dataclass_fields__)
+_TABLE_KEYS = {"columns", "constants", "derive_from", *_FORMAT_KEYS}
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and check an import mapping file; a wrong key is reported with the file's name."""
+    path = Path(path)
+    name = path.name
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ImportRefused([Problem(name, None, None, "mapping file not found")]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ImportRefused([Problem(name, None, None, f"not a valid TOML file: {error}")]) from None
+    return parse_mapping(raw, name)
+
+
+def parse_mapping(raw: dict, name: str = "mapping") -> Mapping:
+    problems: list[Problem] = []
+    currency = raw.get("functional_currency")
+    if currency is not None and str(currency).upper() not in contract.CURRENCIES:
+        problems.append(
+            Problem(name, None, "functional_currency", f"{currency!r} is not an ISO 4217 currency")
+        )
+    base = FileFormat()
+    format_raw = raw.get("format", {})
+    unknown = set(format_raw) - _FORMAT_KEYS
+    if unknown:
+        problems.append(
+            Problem(name, None, None, f"unknown key(s) in [format]: {', '.join(sorted(unknown))}")
+        )
+    else:
+        base = base.merged(format_raw)
+    tables: dict[str, TableMapping] = {}
+    for key, value in raw.items():
+        if key in ("functional_currency", "format"):
+            continue
+        if key not in contract.TABLES:
+            problems.append(
+                Problem(name, None, None, f"unknown section [{key}]; use {', '.join(contract.TABLES)}")
+            )
+            continue
+        table = contract.TABLES[key]
+        unknown = set(value) - _TABLE_KEYS
+        if unknown:
+            problems.append(
+                Problem(name, None, None, f"unknown key(s) in [{key}]: {', '.join(sorted(unknown))}")
+            )
+            continue
+        columns = {str(k): str(v) for k, v in value.get("columns", {}).items()}
+        constants = {str(k): str(v) for k, v in value.get("constants", {}).items()}
+        for canonical in (*columns, *constants):
+            if canonical not in table.names:
+                problems.append(
+                    Problem(
+                        name,
+                        None,
+                        canonical,
+                        f"[{key}] maps to unknown column {canonical!r}; {key} has: {', '.join(table.names)}",
+                    )
+                )
+        derive_from = value.get("derive_from")
+        if derive_from is not None and DERIVABLE.get(key) != derive_from:
+            problems.append(Problem(name, None, None, f"[{key}] cannot be derived from {derive_from!r}"))
+        overrides = {k: v for k, v in value.items() if k in _FORMAT_KEYS}
+        tables[key] = TableMapping(columns, constants, derive_from, base.merged(overrides))
+    for table_format in [base, *(t.format for t in tables.values())]:
+        if table_format.encoding.lower().replace("_", "-") not in ENCODINGS + (
+            "utf8",
+            "latin1",
+            "iso-8859-1",
+        ):
+            problems.append(
+                Problem(name, None, "encoding", f"unsupported encoding {table_format.encoding!r}")
+            )
+    if problems:
+        raise ImportRefused(problems)
+    return Mapping(str(currency).upper() if currency else None, tables, base)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
+    """The file as text columns plus its row numbers; raises ImportRefused on an unreadable file."""
+    name = path.name
+    if not path.is_file():
+        raise ImportRefused([Problem(name, None, None, "file not found")])
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ImportRefused([Problem(name, None, None, "unsupported file type; use CSV, XLSX or Parquet")])
+    if path.stat().st_size == 0:
+        raise ImportRefused([Problem(name, None, None, "the file is empty")])
+    try:
+        if suffix in (".csv", ".txt"):
+            frame, first_row = _read_csv(path, file_format), 2
+        elif suffix == ".xlsx":
+            frame, first_row = pl.read_excel(path, infer_schema_length=0), 2
+        else:
+            frame, first_row = pl.read_parquet(path), 1
+            frame = frame.with_columns(pl.all().cast(pl.String))
+    except ImportRefused:
+        raise
+    except Exception as error:  # noqa: BLE001 - any reader failure is the file's fault; say so
+        raise ImportRefused([Problem(name, None, None, f"cannot be read: {error}")]) from None
+    problems = _header_problems(name, frame.columns)
+    if problems:
+        raise ImportRefused(problems)
+    if frame.height == 0:
+        raise ImportRefused([Problem(name, None, None, "the file has a header but no rows")])
+    frame = frame.rename({c: c.strip() for c in frame.columns})
+    return frame.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def read_header(path: Path, file_format: FileFormat) -> list[str]:
+    """The column names of a file, without reading its rows (for the mapping form)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return list(pl.read_parquet_schema(path))
+        if suffix == ".xlsx":
+            return pl.read_excel(path, infer_schema_length=0).columns
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        head = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+        encoding = "latin-1" if file_format.encoding.lower().startswith(("latin", "iso")) else "utf-8"
+        line = head.split(b"\n", 1)[0].decode(encoding, errors="replace").rstrip("\r")
+        separator = file_format.separator or _guess_separator(head)
+        return pl.read_csv(line.encode("utf-8"), separator=separator, infer_schema=False, n_rows=0).columns
+    except Exception as error:  # noqa: BLE001 - any reader failure is the file's fault; say so
+        raise ImportRefused([Problem(path.name, None, None, f"cannot be read: {error}")]) from None
+
+
+def _header_problems(name: str, columns: list[str]) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for column in columns:
+        key = column.strip().lower()
+        if key in seen:
+            problems.append(Problem(name, 1, column, "the column appears twice in the header"))
+        seen.add(key)
+    return problems
+
+
+def _read_csv(path: Path, file_format: FileFormat) -> pl.DataFrame:
+    data = path.read_bytes()
+    encoding = file_format.encoding.lower().replace("_", "-")
+    if encoding in ("latin-1", "latin1", "iso-8859-1"):
+        data = data.decode("latin-1").encode("utf-8")
+    else:
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise ImportRefused(
+                [
+                    Problem(
+                        path.name,
+                        line,
+                        None,
+                        'is not valid UTF-8; if the file is Latin-1, set encoding = "latin-1" in the mapping',
+                    )
+                ]
+            ) from None
+    if not data.strip():
+        raise ImportRefused([Problem(path.name, None, None, "the file is empty")])
+    separator = file_format.separator or _guess_separator(data)
+    return pl.read_csv(data, separator=separator, infer_schema=False, truncate_ragged_lines=False)
+
+
+def _guess_separator(data: bytes) -> str:
+    header = data.split(b"\n", 1)[0]
+    return ";" if header.count(b";") > header.count(b",") else ","
+
+
+# --- mapping and parsing ---------------------------------------------------------------------------
+
+
+def apply_mapping(raw: pl.DataFrame, table: contract.Table, mapping: TableMapping, name: str) -> pl.DataFrame:
+    """Rename the user's columns to canonical names; unmapped canonical columns match by name,
+    ignoring case. Raises ImportRefused for unknown mapped columns and missing required ones."""
+    problems: list[Problem] = []
+    by_lower = {c.lower(): c for c in raw.columns if c != ROW}
+    selected: list[pl.Expr] = [pl.col(ROW)]
+    for column in table.columns:
+        if column.name in mapping.constants:
+            selected.append(pl.lit(mapping.constants[column.name], dtype=pl.String).alias(column.name))
+        elif column.name in mapping.columns:
+            source = mapping.columns[column.name]
+            if source in raw.columns:
+                selected.append(pl.col(source).alias(column.name))
+            elif source.lower() in by_lower:
+                selected.append(pl.col(by_lower[source.lower()]).alias(column.name))
+            else:
+                problems.append(
+                    Problem(
+                        name,
+                        1,
+                        source,
+                        f"the mapping names column {source!r} for {column.name}, but the file has no such column "
+                        f"(it has: {', '.join(c for c in raw.columns if c != ROW)})",
+                    )
+                )
+        elif column.name in by_lower:
+            selected.append(pl.col(by_lower[column.name]).alias(column.name))
+        elif column.required:
+            problems.append(Problem(name, 1, column.name, "required column is missing"))
+        else:
+            selected.append(pl.lit(None, dtype=pl.String).alias(column.name))
+    if problems:
+        raise ImportRefused(problems)
+    return raw.select(selected)
+
+
+_ISO_TIME_SUFFIX = r"[ T]00:00(:00(\.0+)?)?$"
+
+
+def parse_columns(
+    frame: pl.DataFrame, table: contract.Table, file_format: FileFormat, name: str
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """Parse text columns into the contract's types. Returns the typed frame and frames of problems
+    (columns: row, column, message) for values that could not be parsed or are missing."""
+    problem_frames: list[pl.DataFrame] = []
+    parsed: list[pl.Expr] = [pl.col(ROW)]
+    text = {c.name: pl.col(c.name).str.strip_chars().replace("", None) for c in table.columns}
+    frame = frame.with_columns(text.values())
+    for column in table.columns:
+        value = pl.col(column.name)
+        if column.kind == "text":
+            expression = value
+            if column.allowed:
+                expression = value.str.to_lowercase().str.replace_all(r"[ \-]+", "_")
+            if column.default is not None:
+                expression = expression.fill_null(pl.lit(column.default))
+            if column.name == "currency":
+                expression = value.str.to_uppercase()
+        elif column.kind == "date":
+            cleaned = value.str.replace(_ISO_TIME_SUFFIX, "")
+            expression = cleaned.str.to_date(file_format.date_format, strict=False)
+        elif column.kind == "money":
+            expression = _money(value, file_format)
+        else:
+            expression = value.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
+        parsed.append(expression.alias(column.name))
+    typed = frame.select(parsed)
+    for column in table.columns:
+        raw_value = frame.get_column(column.name)
+        typed_value = typed.get_column(column.name)
+        if column.kind != "text":
+            unparseable = raw_value.is_not_null() & typed_value.is_null()
+            if unparseable.any():
+                expected = {
+                    "date": f"a date like {_example_date(file_format.date_format)}",
+                    "money": "an amount with at most 2 decimals"
+                    + (
+                        f" (decimal separator {file_format.decimal_separator!r})"
+                        if file_format.decimal_separator != "."
+                        else ""
+                    ),
+                    "integer": "a whole number",
+                }[column.kind]
+                problem_frames.append(
+                    frame.filter(unparseable).select(
+                        pl.col(ROW).alias("row"),
+                        pl.lit(column.name).alias("column"),
+                        pl.format("{} is not {}", _quoted(pl.col(column.name)), pl.lit(expected)).alias(
+                            "message"
+                        ),
+                    )
+                )
+        if column.required:
+            missing = raw_value.is_null()
+            if missing.any():
+                problem_frames.append(
+                    frame.filter(missing).select(
+                        pl.col(ROW).alias("row"),
+                        pl.lit(column.name).alias("column"),
+                        pl.lit("required value is empty").alias("message"),
+                    )
+                )
+        if column.allowed:
+            wrong = typed_value.is_not_null() & ~typed_value.is_in(list(column.allowed))
+            if wrong.any():
+                problem_frames.append(
+                    frame.filter(wrong).select(
+                        pl.col(ROW).alias("row"),
+                        pl.lit(column.name).alias("column"),
+                        pl.format(
+                            "{} is not one of: {}",
+                            _quoted(pl.col(column.name)),
+                            pl.lit(", ".join(column.allowed)),
+                        ).alias("message"),
+                    )
+                )
+    return typed, problem_frames
+
+
+def _quoted(expression: pl.Expr) -> pl.Expr:
+    return pl.concat_str(pl.lit("'"), expression.str.slice(0, 60), pl.lit("'"))
+
+
+def _example_date(date_format: str) -> str:
+    from datetime import date
+
+    return date(2026, 1, 31).strftime(date_format)
+
+
+def _money(value: pl.Expr, file_format: FileFormat) -> pl.Expr:
+    cleaned = value.str.replace_all("[\u00a0\u202f ]", "")
+    if file_format.thousands_separator:
+        cleaned = cleaned.str.replace_all(re.escape(file_format.thousands_separator), "")
+    if file_format.decimal_separator != ".":
+        cleaned = cleaned.str.replace(re.escape(file_format.decimal_separator), ".", literal=False)
+    # More than two decimals would be silently truncated by the cast: accept only trailing zeros.
+    valid = cleaned.str.contains(r"^[+-]?(\d+(\.\d{0,2}0*)?|\.\d{1,2}0*)$")
+    return pl.when(valid).then(cleaned.str.replace(r"^\+", "").cast(contract.MONEY, strict=False))
+
+
+# --- rules across rows and tables ------------------------------------------------------------------
+
+
+def _problems_where(frame: pl.DataFrame, condition: pl.Expr, column: str, message: pl.Expr) -> pl.DataFrame:
+    return frame.filter(condition).select(
+        pl.col(ROW).alias("row"), pl.lit(column).alias("column"), message.alias("message")
+    )
+
+
+def _duplicates(frame: pl.DataFrame, keys: list[str], label: str) -> pl.DataFrame:
+    marked = frame.with_columns(
+        pl.col(ROW).min().over(keys).alias("__first"),
+    )
+    return _problems_where(
+        marked,
+        (pl.col(ROW) != pl.col("__first")) & pl.all_horizontal(pl.col(k).is_not_null() for k in keys),
+        keys[-1],
+        pl.format(
+            "duplicate {} {} (first at row {})", pl.lit(label), _quoted(pl.col(keys[-1])), pl.col("__first")
+        ),
+    )
+
+
+def _row_rules(name: str, frame: pl.DataFrame, functional_currency: str) -> list[pl.DataFrame]:
+    found: list[pl.DataFrame] = []
+    if "currency" in frame.columns:
+        found.append(
+            _problems_where(
+                frame,
+                pl.col("currency").is_not_null() & ~pl.col("currency").is_in(sorted(contract.CURRENCIES)),
+                "currency",
+                pl.format("{} is not an ISO 4217 currency code", _quoted(pl.col("currency"))),
+            )
+        )
+    if name == "customers":
+        found.append(_duplicates(frame, ["customer_id"], "customer_id"))
+    if name == "documents":
+        found.append(_duplicates(frame, ["document_id"], "document_id"))
+    if name == "open_items":
+        found.append(_duplicates(frame, ["snapshot_date", "document_id"], "document_id in this snapshot"))
+    if name in ("documents", "open_items"):
+        found.append(
+            _problems_where(
+                frame,
+                pl.col("due_date") < pl.col("document_date"),
+                "due_date",
+                pl.format(
+                    "due date {} is before the document date {}", pl.col("due_date"), pl.col("document_date")
+                ),
+            )
+        )
+        amount = "amount" if name == "documents" else "open_amount"
+        found.append(
+            _problems_where(
+                frame,
+                (pl.col("document_type") == "credit_note") & (pl.col(amount) > 0),
+                amount,
+                pl.format("credit note with a positive amount {}", pl.col(amount)),
+            )
+        )
+        functional = "amount_functional" if name == "documents" else "open_amount_functional"
+        found.append(
+            _problems_where(
+                frame,
+                pl.col(functional).is_null()
+                & pl.col("currency").is_not_null()
+                & (pl.col("currency") != functional_currency)
+                & pl.col(amount).is_not_null(),
+                functional,
+                pl.format(
+                    "{} is required when the currency ({}) is not the functional currency ({})",
+                    pl.lit(functional),
+                    pl.col("currency"),
+                    pl.lit(functional_currency),
+                ),
+            )
+        )
+    return found
+
+
+def _fill_functional(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    if name == "documents":
+        return frame.with_columns(pl.col("amount_functional").fill_null(pl.col("amount")))
+    if name == "open_items":
+        return frame.with_columns(pl.col("open_amount_functional").fill_null(pl.col("open_amount")))
+    return frame
+
+
+# --- the import ------------------------------------------------------------------------------------
+
+
+def import_files(
+    store: Store,
+    sources: Sources,
+    mapping: Mapping | None = None,
+    *,
+    functional_currency: str | None = None,
+    progress: Progress = no_progress,
+) -> ImportResult:
+    """Validate the given files against the contract and the stored data, then write them as a new
+    generation of the store (replacing rows by key), or raise ImportRefused and write nothing."""
+    mapping = mapping or Mapping()
+    given = sources.given()
+    derived = {name: m.derive_from for name, m in mapping.tables.items() if m.derive_from}
+    if not given:
+        raise ImportRefused([Problem("import", None, None, "no file given")])
+    manifest = store.manifest()
+    currency = (
+        functional_currency
+        or mapping.functional_currency
+        or (manifest.functional_currency if manifest else contract.DEFAULT_FUNCTIONAL_CURRENCY)
+    ).upper()
+    if currency not in contract.CURRENCIES:
+        raise ImportRefused([Problem("import", None, None, f"{currency!r} is not an ISO 4217 currency code")])
+
+    progress(0.02, "Reading files")
+    raw: dict[str, tuple[pl.DataFrame, str]] = {}
+    for name, path in given.items():
+        raw[name] = (read_raw(path, mapping.for_table(name).format), path.name)
+    for name, source in derived.items():
+        if name in given:
+            raise ImportRefused(
+                [
+                    Problem(
+                        "mapping",
+                        None,
+                        None,
+                        f"[{name}] is derived from {source}, but a {name} file was given too",
+                    )
+                ]
+            )
+        if source not in raw:
+            raise ImportRefused(
+                [Problem("mapping", None, None, f"[{name}] is derived from {source}: give that file")]
+            )
+        raw[name] = raw[source]
+
+    progress(0.15, "Checking values")
+    typed: dict[str, pl.DataFrame] = {}
+    problems: dict[str, list[pl.DataFrame]] = {}
+    mapping_problems: list[Problem] = []
+    for name in ("customers", "documents", "payments", "open_items"):
+        if name not in raw:
+            continue
+        frame, file_name = raw[name]
+        table = contract.TABLES[name]
+        table_mapping = mapping.for_table(name)
+        if table_mapping.derive_from:
+            table_mapping = _inherit(table_mapping, mapping.for_table(table_mapping.derive_from), table)
+        try:
+            mapped = apply_mapping(frame, table, table_mapping, file_name)
+        except ImportRefused as refused:
+            mapping_problems.extend(refused.problems)
+            continue
+        if table_mapping.derive_from:
+            mapped = _derive(name, mapped)
+        parsed, found = parse_columns(mapped, table, table_mapping.format, file_name)
+        found.extend(_row_rules(name, parsed, currency))
+        typed[name] = _fill_functional(name, parsed)
+        problems[name] = found
+    if mapping_problems:
+        raise ImportRefused(mapping_problems)
+
+    progress(0.35, "Checking references against the stored data")
+    stored = {
+        "customers": store.read(contract.CUSTOMERS),
+        "documents": store.read(contract.DOCUMENTS),
+        "payments": store.read(contract.PAYMENTS),
+    }
+    merged = {
+        "customers": _merge(stored["customers"], typed.get("customers"), ["customer_id"]),
+        "documents": _merge(stored["documents"], typed.get("documents"), ["document_id"]),
+        "payments": _merge(stored["payments"], typed.get("payments"), ["payment_id"]),
+    }
+    customer_ids = merged["customers"].get_column("customer_id")
+    for name in ("documents", "payments", "open_items"):
+        if name in typed:
+            frame = typed[name]
+            problems[name].append(
+                _problems_where(
+                    frame,
+                    pl.col("customer_id").is_not_null()
+                    & ~pl.col("customer_id").is_in(customer_ids.implode()),
+                    "customer_id",
+                    pl.format("unknown customer {}", _quoted(pl.col("customer_id"))),
+                )
+            )
+    if "payments" in typed:
+        document_ids = merged["documents"].get_column("document_id")
+        problems["payments"].append(
+            _problems_where(
+                typed["payments"],
+                pl.col("document_id").is_not_null() & ~pl.col("document_id").is_in(document_ids.implode()),
+                "document_id",
+                pl.format("payment for an unknown document {}", _quoted(pl.col("document_id"))),
+            )
+        )
+    _refuse_if_any(problems, raw)
+
+    progress(0.45, "Writing")
+    tables = Tables(
+        customers=merged["customers"],
+        documents=merged["documents"],
+        payments=merged["payments"],
+        snapshots=_snapshots(typed.get("open_items")),
+    )
+    record = ImportRecord(
+        source="import",
+        files=", ".join(f"{name}: {path.name}" for name, path in given.items()),
+        checksum=_checksum(given.values()),
+        customers=typed["customers"].height if "customers" in typed else 0,
+        documents=typed["documents"].height if "documents" in typed else 0,
+        payments=typed["payments"].height if "payments" in typed else 0,
+        open_items=typed["open_items"].height if "open_items" in typed else 0,
+    )
+
+    def writing(fraction: float, message: str) -> None:
+        progress(0.45 + 0.55 * fraction, message)
+
+    manifest = store.write(tables, record, functional_currency=currency, progress=writing)
+    return ImportResult(manifest, {name: frame.height for name, frame in typed.items()})
+
+
+def _inherit(derived: TableMapping, source: TableMapping, table: contract.Table) -> TableMapping:
+    """A derived table takes the source's mapping for the columns both have (customer_id, document_id),
+    its amount for a payment's amount, and its customer_id for a customer's name, unless it maps its own."""
+    columns = {k: v for k, v in source.columns.items() if k in table.names}
+    constants = {k: v for k, v in source.constants.items() if k in table.names}
+    if table.name == "payments":
+        amount = source.columns.get("amount_functional") or source.columns.get("amount")
+        if amount:
+            columns["amount"] = amount
+        columns["payment_id"] = source.columns.get("document_id", "document_id")
+        columns.setdefault("document_id", "document_id")
+    if table.name == "customers" and "customer_id" in source.columns:
+        columns["customer_name"] = source.columns["customer_id"]
+    columns.update(derived.columns)
+    constants.update(derived.constants)
+    for name in constants:
+        columns.pop(name, None)
+    return TableMapping(columns, constants, derived.derive_from, derived.format)
+
+
+def _derive(name: str, mapped: pl.DataFrame) -> pl.DataFrame:
+    """A table derived from another file's rows: customers are its distinct customers; payments are
+    one full settlement per row that has a payment date."""
+    if name == "customers":
+        return (
+            mapped.filter(pl.col("customer_id").is_not_null()).unique("customer_id", keep="first").sort(ROW)
+        )
+    return mapped.filter(
+        pl.col("payment_date").is_not_null() & (pl.col("payment_date").str.strip_chars() != "")
+    )
+
+
+def _merge(stored: pl.DataFrame, new: pl.DataFrame | None, keys: list[str]) -> pl.DataFrame:
+    """Stored rows whose key is not in the new rows, then the new rows: a re-import replaces by key."""
+    if new is None:
+        return stored
+    new = new.drop(ROW)
+    kept = stored.join(new.select(keys).unique(), on=keys, how="anti")
+    return pl.concat([kept, new.select(stored.columns).cast(stored.schema)])
+
+
+def _snapshots(frame: pl.DataFrame | None) -> pl.DataFrame | None:
+    if frame is None:
+        return None
+    return frame.drop(ROW).select(contract.OPEN_ITEMS.names).cast(contract.OPEN_ITEMS.schema)
+
+
+def _refuse_if_any(problems: dict[str, list[pl.DataFrame]], raw: dict[str, tuple[pl.DataFrame, str]]) -> None:
+    listed: list[Problem] = []
+    total = 0
+    for name, frames in problems.items():
+        file_name = raw[name][1]
+        for frame in frames:
+            total += frame.height
+            for row in frame.sort("row").head(MAX_LISTED_PROBLEMS).iter_rows(named=True):
+                listed.append(Problem(file_name, row["row"], row["column"], row["message"]))
+    if total:
+        listed.sort(key=lambda p: (p.file, p.row or 0))
+        raise ImportRefused(listed, total)
+
+
+def _checksum(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]

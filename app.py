@@ -1,0 +1,48 @@
+"""The app: navigation and the shared sidebar. Run with `streamlit run app.py`.
+
+On a data folder with no data, the demo company is generated first (unless AR_NO_DEMO is set), so
+that a first start shows a living portfolio.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from analytics import demo
+from pages import widgets
+
+st.set_page_config(page_title="Receivables", page_icon=":material/account_balance:", layout="wide")
+
+
+def ensure_data(current) -> None:
+    """Generate the demo company on a first start, showing progress."""
+    if current.exists() or os.environ.get("AR_NO_DEMO"):
+        return
+    with st.status("Generating the demo company (first start)...", expanded=True) as status:
+        bar = st.progress(0.0, text="Starting")
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+        manifest = demo.create(current, progress=progress)
+        status.update(
+            label=f"Demo company ready: {manifest.customers:,} customers, {manifest.documents:,} documents",
+            state="complete",
+            expanded=False,
+        )
+
+
+current = widgets.store()
+ensure_data(current)
+st.session_state["context"] = widgets.sidebar(current)
+
+navigation = st.navigation(
+    {
+        "Data": [
+            st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="data"),
+        ],
+    }
+)
+navigation.run()

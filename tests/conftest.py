@@ -1,0 +1,102 @@
+"""Fixtures: a small hand-worked ledger written as real CSV files, and data folders built from it.
+
+The ledger (functional currency EUR):
+
+    customers  C1 Alpha SARL (entity Acme FR, division North, collector Anna)
+               C2 Beta GmbH  (entity Acme DE, division East,  collector Ben)
+               C3 Gamma SA   (entity Acme FR, division South, collector Anna)
+
+    documents  I1  invoice     C1  2026-01-10  due 2026-02-09  EUR  1000.00
+               I2  invoice     C1  2026-02-05  due 2026-03-07  EUR   500.00
+               CN1 credit_note C1  2026-02-20  due 2026-02-20  EUR  -100.00
+               I3  invoice     C2  2026-01-15  due 2026-01-15  USD  1200.00 = 1000.00 EUR
+               I4  invoice     C3  2026-03-01  due 2026-03-31  EUR   300.00
+
+    payments   P1  C1  2026-02-15  I1    400.00  cash         (partial payment)
+               P2  C1  2026-03-01  I2    100.00  credit_note  (CN1 applied to I2: two rows)
+               P2  C1  2026-03-01  CN1  -100.00  credit_note
+               P3  C1  2026-03-10  -      50.00  cash         (cash on account)
+               P4  C2  2026-02-20  I3   1000.00  cash         (I3 settled)
+               P5  C3  2026-03-31  I4    300.00  write_off
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from analytics import demo, ingest  # noqa: E402
+from analytics.store import Store  # noqa: E402
+
+CUSTOMERS_CSV = """customer_id,customer_name,entity,division,region,portfolio,segment,salesperson,collector,credit_limit,payment_terms_days,risk_class,country
+C1,Alpha SARL,Acme FR,North,Europe,P1,SME,Sam,Anna,5000.00,30,B,FR
+C2,Beta GmbH,Acme DE,East,Europe,P2,Key accounts,Sue,Ben,20000.00,0,A,DE
+C3,Gamma SA,Acme FR,South,Europe,P1,SME,Sam,Anna,1000.00,30,C,FR
+"""
+
+DOCUMENTS_CSV = """document_id,document_type,customer_id,document_date,due_date,currency,amount,amount_functional
+I1,invoice,C1,2026-01-10,2026-02-09,EUR,1000.00,
+I2,invoice,C1,2026-02-05,2026-03-07,EUR,500.00,
+CN1,credit_note,C1,2026-02-20,2026-02-20,EUR,-100.00,
+I3,invoice,C2,2026-01-15,2026-01-15,USD,1200.00,1000.00
+I4,invoice,C3,2026-03-01,2026-03-31,EUR,300.00,300.00
+"""
+
+PAYMENTS_CSV = """payment_id,customer_id,payment_date,document_id,amount,method
+P1,C1,2026-02-15,I1,400.00,cash
+P2,C1,2026-03-01,I2,100.00,credit_note
+P2,C1,2026-03-01,CN1,-100.00,credit_note
+P3,C1,2026-03-10,,50.00,cash
+P4,C2,2026-02-20,I3,1000.00,cash
+P5,C3,2026-03-31,I4,300.00,write_off
+"""
+
+
+def write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = folder / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+@pytest.fixture
+def ledger_files(tmp_path: Path) -> ingest.Sources:
+    """The hand-worked ledger as three CSV files."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    return ingest.Sources(
+        customers=write(folder, "customers.csv", CUSTOMERS_CSV),
+        documents=write(folder, "documents.csv", DOCUMENTS_CSV),
+        payments=write(folder, "payments.csv", PAYMENTS_CSV),
+    )
+
+
+@pytest.fixture
+def ledger_store(tmp_path: Path, ledger_files: ingest.Sources) -> Store:
+    """A data folder holding the hand-worked ledger."""
+    store = Store(tmp_path / "data")
+    ingest.import_files(store, ledger_files)
+    return store
+
+
+@pytest.fixture(scope="session")
+def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with a small demo company, built once for the session."""
+    from datetime import date
+
+
+    folder = tmp_path_factory.mktemp("demo") / "data"
+    demo.create(Store(folder), customers=120, documents=6_000, seed=11, as_of=date(2026, 11, 20))
+    return folder
+
+
+@pytest.fixture
+def cli_env() -> dict[str, str]:
+    """The environment for running `python -m analytics` in a child process."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
