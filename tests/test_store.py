@@ -1,0 +1,175 @@
+"""The store: open items derived at several dates from the hand-worked ledger of conftest.py,
+materialised snapshots that agree with the derivation, and imports that survive being killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics import ingest, store as store_module
+from analytics.store import Store
+
+
+def balances(store: Store, as_of: date) -> dict[str, str]:
+    items = store.open_items(as_of).sort("document_id")
+    return dict(zip(items["document_id"], (str(v) for v in items["open_amount_functional"]), strict=True))
+
+
+def test_open_items_at_the_end_of_january(ledger_store: Store) -> None:
+    """2026-01-31: I1 1000.00 (no payment yet) and I3 1000.00 EUR (USD 1200.00, settled only on 02-20).
+    I2, CN1, I4 are not issued yet. Total 2000.00."""
+    assert balances(ledger_store, date(2026, 1, 31)) == {"I1": "1000.00", "I3": "1000.00"}
+    i3 = ledger_store.open_items(date(2026, 1, 31)).filter(pl.col("document_id") == "I3")
+    assert (i3["currency"][0], str(i3["open_amount"][0])) == ("USD", "1200.00")
+
+
+def test_open_items_at_the_end_of_february(ledger_store: Store) -> None:
+    """2026-02-28: I1 1000 - 400 (P1, 02-15) = 600.00; I2 500.00; CN1 -100.00 (applied only on 03-01);
+    I3 1000 - 1000 (P4, 02-20) = 0, not open. Total 1000.00."""
+    assert balances(ledger_store, date(2026, 2, 28)) == {"CN1": "-100.00", "I1": "600.00", "I2": "500.00"}
+
+
+def test_open_items_after_credit_note_and_cash_on_account(ledger_store: Store) -> None:
+    """2026-03-10: P2 applies CN1 to I2: I2 500 - 100 = 400.00, CN1 -100 + 100 = 0 (closed);
+    P3 puts 50.00 on account: an open item of -50.00 due on its payment date; I4 300.00 issued 03-01.
+    Total 600 + 400 - 50 + 300 = 1250.00."""
+    assert balances(ledger_store, date(2026, 3, 10)) == {
+        "I1": "600.00",
+        "I2": "400.00",
+        "I4": "300.00",
+        "P3": "-50.00",
+    }
+    cash = ledger_store.open_items(date(2026, 3, 10)).filter(pl.col("document_id") == "P3")
+    assert cash["document_type"][0] == "unapplied_cash"
+    assert cash["due_date"][0] == date(2026, 3, 10)
+
+
+def test_write_off_closes_the_item(ledger_store: Store) -> None:
+    """2026-03-31: I4 written off (P5, 300.00): I1 600 + I2 400 - P3 50 = 950.00."""
+    assert balances(ledger_store, date(2026, 3, 31)) == {"I1": "600.00", "I2": "400.00", "P3": "-50.00"}
+    assert sum(Decimal(v) for v in balances(ledger_store, date(2026, 3, 31)).values()) == Decimal("950.00")
+
+
+def test_as_of_before_any_document_is_empty(ledger_store: Store) -> None:
+    assert ledger_store.open_items(date(2025, 12, 31)).height == 0
+
+
+def test_month_ends_are_materialised_and_agree_with_the_derivation(ledger_store: Store) -> None:
+    manifest = ledger_store.manifest()
+    assert manifest.data_as_of == date(2026, 3, 31)
+    assert len(manifest.month_ends) == 24
+    assert manifest.month_ends[-1] == date(2026, 3, 31)
+    assert manifest.month_ends[0] == date(2024, 4, 30)
+    con = ledger_store.connect()
+    derived = store_module.query("open_items_as_of")
+    for month_end in (date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)):
+        stored = ledger_store.open_items(month_end, con).sort("document_id")
+        computed = con.sql(derived, params={"as_of": month_end, "functional_currency": "EUR"}).pl()
+        assert stored.equals(computed.sort("document_id")), month_end
+    partitions = sorted(p.name for p in (ledger_store.current / "derived_snapshots").iterdir())
+    assert "snapshot_date=2026-02-28" in partitions
+
+
+def test_snapshot_of_a_date_is_stored(ledger_store: Store) -> None:
+    before = balances(ledger_store, date(2026, 3, 10))
+    manifest = ledger_store.add_snapshot(date(2026, 3, 10))
+    assert date(2026, 3, 10) in manifest.derived_dates
+    assert (ledger_store.current / "derived_snapshots" / "snapshot_date=2026-03-10").is_dir()
+    assert balances(ledger_store, date(2026, 3, 10)) == before
+
+
+def test_snapshot_dates_survive_a_new_import(ledger_store: Store, ledger_files: ingest.Sources) -> None:
+    ledger_store.add_snapshot(date(2026, 3, 10))
+    ingest.import_files(ledger_store, ledger_files)
+    assert date(2026, 3, 10) in ledger_store.manifest().derived_dates
+
+
+def test_two_generations_at_most_are_kept(ledger_store: Store, ledger_files: ingest.Sources) -> None:
+    for _ in range(3):
+        ingest.import_files(ledger_store, ledger_files)
+    assert len(list((ledger_store.root / "generations").iterdir())) == 2
+
+
+IMPORT_SCRIPT = """
+import sys
+from pathlib import Path
+from analytics import ingest
+from analytics.store import Store
+ingest.import_files(Store(sys.argv[1]), ingest.Sources(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])))
+"""
+
+
+@pytest.fixture
+def large_exports(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A ledger large enough that its import takes a while: 2,000 customers, 300,000 invoices."""
+    folder = tmp_path / "large"
+    folder.mkdir()
+    n = 300_000
+    customers = pl.DataFrame(
+        {
+            "customer_id": [f"K{i}" for i in range(2000)],
+            "customer_name": [f"Customer {i}" for i in range(2000)],
+            "entity": ["Acme FR"] * 2000,
+        }
+    )
+    customers.write_csv(folder / "customers.csv")
+    documents = pl.DataFrame(
+        {
+            "document_id": [f"D{i}" for i in range(n)],
+            "document_type": ["invoice"] * n,
+            "customer_id": [f"K{i % 2000}" for i in range(n)],
+            "document_date": ["2025-06-01"] * n,
+            "due_date": ["2025-07-01"] * n,
+            "currency": ["EUR"] * n,
+            "amount": ["100.00"] * n,
+        }
+    )
+    documents.write_csv(folder / "documents.csv")
+    payments = documents.select(
+        pl.col("document_id").alias("payment_id"),
+        "customer_id",
+        pl.lit("2025-07-15").alias("payment_date"),
+        "document_id",
+        pl.lit("40.00").alias("amount"),
+    )
+    payments.write_csv(folder / "payments.csv")
+    return folder / "customers.csv", folder / "documents.csv", folder / "payments.csv"
+
+
+def test_an_import_killed_midway_leaves_the_previous_data(
+    ledger_store: Store, large_exports: tuple[Path, Path, Path], cli_env: dict[str, str]
+) -> None:
+    """Kill (SIGKILL) a child process while it writes a new generation: the store still reads the
+    previous data, whole; a later import then succeeds."""
+    before_version = ledger_store.version()
+    before = balances(ledger_store, date(2026, 3, 10))
+    child = subprocess.Popen(
+        [sys.executable, "-c", IMPORT_SCRIPT, str(ledger_store.root), *map(str, large_exports)],
+        env=cli_env,
+    )
+    generations = ledger_store.root / "generations"
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".staging-") for p in generations.iterdir()):
+        assert child.poll() is None, "the import ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL
+    reopened = Store(ledger_store.root)
+    assert reopened.version() == before_version
+    assert balances(reopened, date(2026, 3, 10)) == before
+    assert reopened.manifest().documents == 5
+    # The next import is not disturbed by the remains of the killed one.
+    ingest.import_files(reopened, ingest.Sources(*large_exports))
+    assert reopened.manifest().documents == 300_005
+    assert not any(p.name.startswith(".staging-") for p in generations.iterdir())
