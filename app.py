@@ -40,6 +40,11 @@ st.session_state["context"] = widgets.sidebar(current)
 
 navigation = st.navigation(
     {
+        "Receivables": [
+            st.Page(
+                "pages/aging.py", title="Aging balance", icon=":material/stacked_bar_chart:", url_path="aging"
+            ),
+        ],
         "Data": [
             st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="data"),
         ],

@@ -91,7 +91,26 @@ def sidebar(current: Store) -> Context:
 
 def context() -> Context:
     """The sidebar's choices, as stored by app.py for this rerun."""
+    if "context" not in st.session_state:
+        # On a fresh server, a first request that lands on a page's URL runs that page alone (Streamlit's
+        # legacy mode for a pages/ folder, which only the first st.navigation call ends): end that mode
+        # and run the app itself, which lays out the sidebar and navigation, then this page.
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        st.rerun()
     return st.session_state["context"]
+
+
+def compact_money(value: Decimal | float | int | None, currency: str = "") -> str:
+    """7002789.45 -> '7.00M EUR' for headline figures (the exact figure goes in their tooltip)."""
+    if value is None:
+        return "-"
+    number = float(value)
+    for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(number) >= threshold:
+            return f"{number / threshold:,.2f}{suffix} {currency}".strip()
+    return f"{number:,.2f} {currency}".strip()
 
 
 def money(value: Decimal | float | int | None, currency: str = "") -> str:
@@ -100,3 +119,48 @@ def money(value: Decimal | float | int | None, currency: str = "") -> str:
         return "-"
     text = f"{Decimal(value):,.2f}"
     return f"{text} {currency}".strip()
+
+
+@st.cache_resource(ttl=900, max_entries=12, show_spinner=False)
+def aged_items(root: str, version: str, as_of: date, scope: Scope):
+    """The aged open items of a date and scope, shared by every session (Polars frames are not copied:
+    callers must not modify them). Keyed on the data version, so an import is seen at once."""
+    from analytics import aging
+
+    return aging.aged_items(Store(root), as_of, scope)
+
+
+def items_for(ctx: Context, as_of: date | None = None):
+    return aged_items(str(ctx.store.root), ctx.store.version(), as_of or ctx.as_of, ctx.scope)
+
+
+def money_column(label: str, help: str | None = None) -> st.column_config.NumberColumn:
+    return st.column_config.NumberColumn(label, format="%,.2f", help=help)
+
+
+def for_display(frame):
+    """Decimal money as floats for the grid only (figures are computed and exported as decimals)."""
+    import polars as pl
+
+    return frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+
+
+def no_data_message(ctx: Context) -> bool:
+    """Say what to do when there is no data; True when the page should stop."""
+    if ctx.manifest is None:
+        st.info(
+            "No data yet. Open the **Data** page to import your ERP exports or generate the demo company."
+        )
+        return True
+    return False
+
+
+@st.cache_data(ttl=900, max_entries=32, show_spinner=False)
+def _trend(root: str, version: str, month_ends: tuple[date, ...], boundaries: tuple[int, ...], scope: Scope):
+    from analytics import aging
+
+    return aging.trend(Store(root), list(month_ends), boundaries, scope)
+
+
+def cached_trend(ctx: Context, month_ends: tuple[date, ...], boundaries: tuple[int, ...]):
+    return _trend(str(ctx.store.root), ctx.store.version(), month_ends, boundaries, ctx.scope)

@@ -1,0 +1,362 @@
+"""The aging balance: open items by days past due in buckets, grouped by any dimension, customer or
+document; its change between two dates, roll rates between buckets, and its trend over month ends.
+
+Definitions are DESIGN.md's: days past due = as-of date - due date; `not_due` holds items with
+days past due <= 0; `overdue` = total - not_due. Money stays Decimal to the cent throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+import polars as pl
+
+from analytics import contract
+from analytics.scope import EVERYTHING, Scope, customers_in_scope
+from analytics.store import Store, query
+
+CUSTOMER = "customer"
+DOCUMENT = "document"
+LEVELS = (*contract.DIMENSIONS, CUSTOMER, DOCUMENT)
+DEFAULT_DRILL_PATH = ("entity", "division", "collector", CUSTOMER, DOCUMENT)
+SETTLED_COLUMNS = ("paid", "credited", "written_off")
+AMOUNT = "open_amount_functional"
+ZERO = Decimal("0.00")
+
+# The key columns a level's rows carry, in the order shown.
+DOCUMENT_COLUMNS = (
+    "document_id",
+    "customer_id",
+    "customer_name",
+    "document_type",
+    "document_date",
+    "due_date",
+    "days_past_due",
+    "currency",
+    "open_amount",
+    "open_amount_functional",
+)
+
+
+def bucket_label(name: str) -> str:
+    """not_due -> 'Not due', d1_30 -> '1-30', over_90 -> '+90'."""
+    if name == "not_due":
+        return "Not due"
+    if name.startswith("over_"):
+        return f"+{name[5:]}"
+    return name[1:].replace("_", "-")
+
+
+def level_keys(level: str) -> list[str]:
+    """The columns identifying a row of the given level."""
+    if level == CUSTOMER:
+        return ["customer_id", "customer_name"]
+    if level == DOCUMENT:
+        return list(DOCUMENT_COLUMNS)
+    return [contract.check_dimension(level)]
+
+
+def level_key(level: str) -> str:
+    """The one column whose value names a row of the level (what a drill step filters on)."""
+    if level == CUSTOMER:
+        return "customer_id"
+    if level == DOCUMENT:
+        return "document_id"
+    return contract.check_dimension(level)
+
+
+@dataclass(frozen=True)
+class AgingQuery:
+    """A request for an aging balance. Hashable: it keys caches."""
+
+    as_of: date
+    by: str = "entity"
+    buckets: tuple[int, ...] = contract.DEFAULT_BUCKETS
+    scope: Scope = EVERYTHING
+    # (level, value) steps already taken down a drill path: each narrows the items.
+    drill: tuple[tuple[str, str], ...] = ()
+    # Only items in these buckets (empty: all).
+    bucket_filter: tuple[str, ...] = ()
+    # Only items more than N days past due (0: all items); the page's "+30 / +60 / +90" switch.
+    overdue_beyond: int = 0
+    document_types: tuple[str, ...] = ()
+    # Only items whose open amount (functional currency, absolute) is at least this.
+    min_amount: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if self.by not in LEVELS:
+            contract.check_dimension(self.by, extra=(CUSTOMER, DOCUMENT))
+        contract.check_boundaries(self.buckets)
+        for level, _ in self.drill:
+            if level not in LEVELS:
+                contract.check_dimension(level, extra=(CUSTOMER, DOCUMENT))
+        unknown = set(self.bucket_filter) - set(contract.bucket_names(self.buckets))
+        if unknown:
+            raise ValueError(f"unknown bucket(s): {', '.join(sorted(unknown))}")
+        unknown_types = set(self.document_types) - set(contract.OPEN_ITEM_TYPES)
+        if unknown_types:
+            raise ValueError(f"unknown document type(s): {', '.join(sorted(unknown_types))}")
+
+    @property
+    def bucket_names(self) -> list[str]:
+        return contract.bucket_names(self.buckets)
+
+
+@dataclass(frozen=True)
+class Aging:
+    """An aging balance: one row per group with the bucket columns, total, overdue, items, share."""
+
+    rows: pl.DataFrame
+    buckets: list[str]
+    by: str
+    totals: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Decimal:
+        return self.totals.get("total", ZERO)
+
+
+def aged_items(
+    store: Store, as_of: date, scope: Scope = EVERYTHING, con: duckdb.DuckDBPyConnection | None = None
+) -> pl.DataFrame:
+    """The items open at `as_of` for the customers in scope, with the customer's dimensions and
+    days_past_due. The expensive part of every aging figure: callers cache it per (data, date, scope)."""
+    con = con or store.connect()
+    items = store.open_items(as_of, con)
+    customers = customers_in_scope(con, scope).select("customer_id", "customer_name", *contract.DIMENSIONS)
+    return (
+        items.join(customers, on="customer_id", how="inner")
+        .with_columns(
+            (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("days_past_due")
+        )
+        .sort("document_id")
+    )
+
+
+def bucket_expression(boundaries: tuple[int, ...]) -> pl.Expr:
+    """The bucket name of each item from its days past due."""
+    names = contract.bucket_names(boundaries)
+    days = pl.col("days_past_due")
+    expression = pl.when(days <= 0).then(pl.lit(names[0]))
+    for name, high in zip(names[1:], boundaries, strict=False):
+        expression = expression.when(days <= high).then(pl.lit(name))
+    return expression.otherwise(pl.lit(names[-1]))
+
+
+def select_items(items: pl.DataFrame, request: AgingQuery) -> pl.DataFrame:
+    """The items the request covers, each with its bucket."""
+    frame = items.with_columns(bucket_expression(request.buckets).alias("bucket"))
+    conditions: list[pl.Expr] = []
+    for level, value in request.drill:
+        conditions.append(pl.col(level_key(level)) == value)
+    if request.bucket_filter:
+        conditions.append(pl.col("bucket").is_in(list(request.bucket_filter)))
+    if request.overdue_beyond:
+        conditions.append(pl.col("days_past_due") > request.overdue_beyond)
+    if request.document_types:
+        conditions.append(pl.col("document_type").is_in(list(request.document_types)))
+    if request.min_amount is not None:
+        conditions.append(pl.col(AMOUNT).abs() >= request.min_amount)
+    return frame.filter(*conditions) if conditions else frame
+
+
+def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
+    """The aging balance of `items` (from aged_items at request.as_of) as the request asks."""
+    names = request.bucket_names
+    selected = select_items(items, request)
+    keys = level_keys(request.by)
+    bucket_sums = [
+        pl.col(AMOUNT).filter(pl.col("bucket") == name).sum().cast(contract.MONEY).alias(name)
+        for name in names
+    ]
+    if request.by == DOCUMENT:
+        rows = selected.select(
+            *keys,
+            *[
+                pl.when(pl.col("bucket") == name)
+                .then(pl.col(AMOUNT))
+                .otherwise(ZERO)
+                .cast(contract.MONEY)
+                .alias(name)
+                for name in names
+            ],
+            pl.col(AMOUNT).cast(contract.MONEY).alias("total"),
+            pl.lit(1, dtype=pl.UInt32).alias("items"),
+        )
+    else:
+        rows = selected.group_by(keys).agg(
+            *bucket_sums,
+            pl.col(AMOUNT).sum().cast(contract.MONEY).alias("total"),
+            pl.len().alias("items"),
+        )
+    grand_total = selected.get_column(AMOUNT).sum() if selected.height else ZERO
+    rows = rows.with_columns((pl.col("total") - pl.col("not_due")).cast(contract.MONEY).alias("overdue"))
+    share = (
+        (pl.col("total").cast(pl.Float64) / float(grand_total) * 100)
+        if grand_total
+        else pl.lit(None, pl.Float64)
+    )
+    rows = (
+        rows.with_columns(share.round(2).alias("share"))
+        .select(*keys, *names, "total", "overdue", "items", "share")
+        .sort(["total", *keys], descending=[True] + [False] * len(keys))
+    )
+    totals = {name: _sum(rows, name) for name in [*names, "total", "overdue"]}
+    return Aging(rows, names, request.by, totals)
+
+
+def _sum(rows: pl.DataFrame, column: str) -> Decimal:
+    value = rows.get_column(column).sum() if rows.height else None
+    return Decimal(value) if value is not None else ZERO
+
+
+def headline(items: pl.DataFrame, request: AgingQuery) -> dict[str, Decimal]:
+    """The page's headline figures: total AR, not due, overdue, % overdue, +30, +90."""
+    selected = select_items(items, request)
+    amount = selected.get_column(AMOUNT)
+    dpd = selected.get_column("days_past_due")
+
+    def total(mask: pl.Series | None = None) -> Decimal:
+        values = amount.filter(mask) if mask is not None else amount
+        value = values.sum() if values.len() else None
+        return Decimal(value) if value is not None else ZERO
+
+    ar = total()
+    overdue = total(dpd > 0)
+    return {
+        "total": ar,
+        "not_due": ar - overdue,
+        "overdue": overdue,
+        "overdue_share": (overdue / ar * 100).quantize(Decimal("0.1")) if ar else Decimal("0.0"),
+        "over_30": total(dpd > 30),
+        "over_90": total(dpd > 90),
+    }
+
+
+def change(before: Aging, after: Aging) -> pl.DataFrame:
+    """Each group's buckets then, now and the difference (groups on one side only count as zero there)."""
+    keys = level_keys(before.by) if before.by != DOCUMENT else ["document_id"]
+    columns = [*before.buckets, "total", "overdue"]
+    then = before.rows.select(*keys, *columns).rename({c: f"{c}_then" for c in columns})
+    now = after.rows.select(*keys, *columns).rename({c: f"{c}_now" for c in columns})
+    joined = then.join(now, on=keys, how="full", coalesce=True, nulls_equal=True)
+    filled = joined.with_columns(
+        [
+            pl.col(f"{c}_{side}").fill_null(ZERO).cast(contract.MONEY)
+            for c in columns
+            for side in ("then", "now")
+        ]
+    )
+    return filled.with_columns(
+        [
+            (pl.col(f"{c}_now") - pl.col(f"{c}_then")).cast(contract.MONEY).alias(f"{c}_change")
+            for c in columns
+        ]
+    ).sort([pl.col("total_change").abs(), *keys], descending=[True] + [False] * len(keys))
+
+
+def roll_rates(
+    store: Store,
+    items_before: pl.DataFrame,
+    items_after: pl.DataFrame,
+    date_before: date,
+    date_after: date,
+    buckets: tuple[int, ...] = contract.DEFAULT_BUCKETS,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pl.DataFrame:
+    """Of what stood in each bucket at `date_before`: how much is in each bucket at `date_after`, and how
+    much was settled in between, by how (paid, credited, written off). One row per bucket then; each
+    row adds up to that bucket's amount then. Items are followed by document_id; amounts in functional
+    currency."""
+    names = contract.bucket_names(buckets)
+    before = items_before.with_columns(bucket_expression(buckets).alias("bucket_then")).select(
+        "document_id", "bucket_then", pl.col(AMOUNT).alias("amount_then")
+    )
+    after = items_after.with_columns(bucket_expression(buckets).alias("bucket_now")).select(
+        "document_id", "bucket_now", pl.col(AMOUNT).alias("amount_now")
+    )
+    con = con or store.connect()
+    settled = con.sql(
+        query("settlements_between"),
+        params={
+            "after": date_before,
+            "until": date_after,
+            "documents": before.get_column("document_id").to_list(),
+        },
+    ).pl()
+    followed = before.join(after, on="document_id", how="left").join(settled, on="document_id", how="left")
+    cells = [
+        pl.col("amount_now").filter(pl.col("bucket_now") == name).sum().cast(contract.MONEY).alias(name)
+        for name in names
+    ]
+    settled_cells = [pl.col(c).fill_null(ZERO).sum().cast(contract.MONEY).alias(c) for c in SETTLED_COLUMNS]
+    matrix = followed.group_by("bucket_then").agg(
+        pl.col("amount_then").sum().cast(contract.MONEY).alias("amount_then"), *cells, *settled_cells
+    )
+    order = pl.DataFrame({"bucket_then": names, "position": list(range(len(names)))})
+    matrix = order.join(matrix, on="bucket_then", how="left").sort("position").drop("position")
+    return matrix.with_columns(pl.exclude("bucket_then").fill_null(ZERO).cast(contract.MONEY))
+
+
+def trend(
+    store: Store,
+    month_ends: list[date],
+    buckets: tuple[int, ...] = contract.DEFAULT_BUCKETS,
+    scope: Scope = EVERYTHING,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pl.DataFrame:
+    """Bucket amounts and shares at each month end: one row per (month end, bucket)."""
+    con = con or store.connect()
+    names = contract.bucket_names(buckets)
+    frames = []
+    for month_end in month_ends:
+        items = aged_items(store, month_end, scope, con)
+        rows = (
+            items.with_columns(bucket_expression(buckets).alias("bucket"))
+            .group_by("bucket")
+            .agg(pl.col(AMOUNT).sum().cast(contract.MONEY).alias("amount"))
+        )
+        grid = pl.DataFrame({"bucket": names, "position": list(range(len(names)))})
+        rows = grid.join(rows, on="bucket", how="left").with_columns(
+            pl.col("amount").fill_null(ZERO).cast(contract.MONEY), pl.lit(month_end).alias("month_end")
+        )
+        frames.append(rows)
+    if not frames:
+        return pl.DataFrame(
+            schema={"month_end": pl.Date, "bucket": pl.String, "amount": contract.MONEY, "share": pl.Float64}
+        )
+    frame = pl.concat(frames)
+    total = pl.col("amount").cast(pl.Float64).sum().over("month_end")
+    return (
+        frame.with_columns(
+            pl.when(total != 0).then(pl.col("amount").cast(pl.Float64) / total * 100).alias("share")
+        )
+        .sort("month_end", "position")
+        .select("month_end", "bucket", "amount", pl.col("share").round(2))
+    )
+
+
+def what_moved(change_rows: pl.DataFrame, by: str, bucket: str, label: str, since: date) -> str:
+    """A sentence on one bucket's move between two dates and the group that moved it most, e.g.
+    '+90 grew by 12.0% since 2026-10-31 (from 1,000.00 to 1,120.00), mostly Division South (+90.00).'"""
+    then_column, now_column, change_column = f"{bucket}_then", f"{bucket}_now", f"{bucket}_change"
+    if change_rows.is_empty() or then_column not in change_rows.columns:
+        return ""
+    then = _sum(change_rows, then_column)
+    now = _sum(change_rows, now_column)
+    difference = now - then
+    if difference == 0:
+        return f"{label} did not change since {since.isoformat()} ({now:,.2f})."
+    verb = "grew" if difference > 0 else "shrank"
+    ratio = f" by {abs(difference) / then * 100:.1f}%" if then else ""
+    key = level_key(by) if by != CUSTOMER else "customer_name"
+    ranked = change_rows.sort(pl.col(change_column) * (1 if difference > 0 else -1), descending=True)
+    top = ranked.row(0, named=True)
+    name = contract.DIMENSION_LABELS.get(by, by.title())
+    return (
+        f"{label} {verb}{ratio} since {since.isoformat()} (from {then:,.2f} to {now:,.2f}), "
+        f"mostly {name} {top[key]} ({Decimal(top[change_column]):+,.2f})."
+    )

@@ -1,0 +1,69 @@
+"""Exports of a table as CSV, JSON or XLSX: figures stay numbers, and text that a spreadsheet would
+read as a formula (starting with =, +, - or @) is escaped with a leading apostrophe."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, datetime
+from decimal import Decimal
+
+import polars as pl
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMATS = ("csv", "json", "xlsx")
+
+
+def escape_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells starting like a formula get a leading apostrophe, so a customer named '=HYPERLINK(...)'
+    is shown as text and never evaluated."""
+    text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.any_horizontal([pl.col(name).str.starts_with(start) for start in FORMULA_STARTS]))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in text_columns
+    )
+
+
+def to_csv(frame: pl.DataFrame) -> bytes:
+    return escape_formulas(frame).write_csv().encode("utf-8")
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def to_json(frame: pl.DataFrame) -> bytes:
+    """A list of objects; amounts as JSON numbers (exact to the cent below 10^13), dates as ISO text."""
+    rows = [{key: _json_value(value) for key, value in row.items()} for row in frame.iter_rows(named=True)]
+    return (json.dumps(rows, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def to_xlsx(frame: pl.DataFrame, sheet: str = "Aging") -> bytes:
+    """An Excel workbook with one sheet; Decimal amounts become numbers with 2 decimals."""
+    buffer = io.BytesIO()
+    money = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.Decimal)]
+    numeric = escape_formulas(frame).with_columns(pl.col(money).cast(pl.Float64))
+    numeric.write_excel(
+        buffer,
+        worksheet=sheet[:31],
+        column_formats={name: "#,##0.00" for name in money},
+        autofit=True,
+    )
+    return buffer.getvalue()
+
+
+def render(frame: pl.DataFrame, output_format: str) -> bytes:
+    if output_format == "csv":
+        return to_csv(frame)
+    if output_format == "json":
+        return to_json(frame)
+    if output_format == "xlsx":
+        return to_xlsx(frame)
+    raise ValueError(f"unknown format {output_format!r}; choose one of: {', '.join(FORMATS)}")

@@ -1,0 +1,355 @@
+"""The aging balance page: headline figures, buckets by group, the drill table, the rejuvenation view
+and exports. Every figure comes from analytics.aging; the drill state lives in the URL."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+from decimal import Decimal
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from analytics import aging, contract, export
+from pages import widgets
+
+BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
+BEYOND = {"All items": 0, "+30": 30, "+60": 60, "+90": 90}
+BUCKET_COLORS = ["#4c9a2a", "#f2c94c", "#f2994a", "#eb5757", "#b0413e", "#7b2d26", "#4a1c17"]
+SETTLED_LABELS = {"paid": "Paid", "credited": "Credited", "written_off": "Written off"}
+
+ctx = widgets.context()
+st.title("Aging balance")
+if widgets.no_data_message(ctx):
+    st.stop()
+
+
+def previous_month_end(day: date) -> date:
+    return day.replace(day=1) - timedelta(days=1)
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+# --- controls --------------------------------------------------------------------------------------
+controls = st.columns([1.2, 1.6, 1.2, 2.4])
+preset = controls[0].selectbox("Buckets (days)", BUCKET_PRESETS, key="buckets", bind="query-params")
+buckets_text = preset
+if preset == "Custom":
+    buckets_text = controls[0].text_input("Boundaries", "30,60,90,120,180", key="custom_buckets")
+try:
+    boundaries = contract.parse_boundaries(buckets_text)
+except ValueError as error:
+    st.error(str(error))
+    st.stop()
+beyond_label = controls[1].segmented_control(
+    "Overdue beyond", list(BEYOND), default="All items", key="beyond", bind="query-params", required=True
+)
+compare_with = controls[2].date_input(
+    "Compare with",
+    value=previous_month_end(ctx.as_of),
+    key="compare",
+    format="YYYY-MM-DD",
+    help="Headline changes and the rejuvenation view compare the as-of date with this date.",
+)
+path = controls[3].multiselect(
+    "Drill path",
+    list(aging.LEVELS),
+    default=list(aging.DEFAULT_DRILL_PATH),
+    format_func=lambda level: contract.DIMENSION_LABELS[level],
+    key="path",
+    bind="query-params",
+    help="The levels a selected row opens, in order.",
+)
+if not path:
+    path = list(aging.DEFAULT_DRILL_PATH)
+names = contract.bucket_names(boundaries)
+labels = {name: aging.bucket_label(name) for name in names}
+
+with st.expander("More filters"):
+    filter_columns = st.columns(3)
+    document_types = filter_columns[0].multiselect(
+        "Document types", list(contract.OPEN_ITEM_TYPES), key="document_types", placeholder="All types"
+    )
+    min_amount = filter_columns[1].number_input(
+        f"Minimum open amount ({ctx.currency})", min_value=0.0, value=0.0, step=100.0, key="min_amount"
+    )
+
+# The bucket filter: pills, also set by clicking a bar segment of the chart.
+st.session_state["bucket_filter"] = [b for b in st.session_state.get("bucket_filter", []) if b in names]
+bucket_filter = st.pills(
+    "Bucket filter",
+    names,
+    selection_mode="multi",
+    format_func=lambda name: labels[name],
+    key="bucket_filter",
+    help="Show only the items in these buckets. Click a segment of the chart to choose one.",
+)
+
+
+# --- drill state in the URL ------------------------------------------------------------------------
+def read_drill() -> list[tuple[str, str]]:
+    """The drill steps of the URL that follow the current path (others are dropped)."""
+    steps: list[tuple[str, str]] = []
+    for raw in st.query_params.get_all("drill"):
+        level, _, value = raw.partition("=")
+        if len(steps) < len(path) - 1 and path[len(steps)] == level and value:
+            steps.append((level, value))
+        else:
+            break
+    return steps
+
+
+def write_drill(steps: list[tuple[str, str]]) -> None:
+    st.query_params["drill"] = [f"{level}={value}" for level, value in steps]
+    if not steps:
+        del st.query_params["drill"]
+    st.session_state["drill_nonce"] = st.session_state.get("drill_nonce", 0) + 1
+
+
+drill = read_drill()
+level = path[len(drill)] if len(drill) < len(path) else path[-1]
+request = aging.AgingQuery(
+    as_of=ctx.as_of,
+    by=level,
+    buckets=boundaries,
+    scope=ctx.scope,
+    drill=tuple(drill),
+    bucket_filter=tuple(bucket_filter or ()),
+    overdue_beyond=BEYOND[beyond_label or "All items"],
+    document_types=tuple(document_types),
+    min_amount=Decimal(str(min_amount)) if min_amount else None,
+)
+items = widgets.items_for(ctx)
+items_then = widgets.items_for(ctx, compare_with)
+request_then = aging.AgingQuery(**{**request.__dict__, "as_of": compare_with})
+
+
+# --- headline figures ------------------------------------------------------------------------------
+now_figures = aging.headline(items, request)
+then_figures = aging.headline(items_then, request_then)
+metric_columns = st.columns(6)
+for column, (key, label) in zip(
+    metric_columns,
+    [
+        ("total", f"Total AR ({ctx.currency})"),
+        ("not_due", "Not due"),
+        ("overdue", "Overdue"),
+        ("overdue_share", "% overdue"),
+        ("over_30", "+30 days"),
+        ("over_90", "+90 days"),
+    ],
+    strict=True,
+):
+    value, before = now_figures[key], then_figures[key]
+    if key == "overdue_share":
+        column.metric(label, f"{value}%", f"{value - before:+.1f} pts", delta_color="inverse")
+    else:
+        column.metric(
+            label,
+            widgets.compact_money(value),
+            f"{value - before:+,.2f}",
+            delta_color="normal" if key in ("total", "not_due") else "inverse",
+            help=f"{widgets.money(value, ctx.currency)}; change since {compare_with.isoformat()}",
+        )
+st.caption(
+    f"As of {ctx.as_of.isoformat()} · compared with {compare_with.isoformat()} · {ctx.scope.describe()}"
+    + (f" · items more than {request.overdue_beyond} days past due" if request.overdue_beyond else "")
+)
+
+balance_tab, rejuvenation_tab = st.tabs(["Balance", "Rejuvenation"])
+
+with balance_tab:
+    # Breadcrumb: each step goes back up to it.
+    crumbs = st.columns(len(drill) + 2)
+    if crumbs[0].button("All", key="crumb_all", disabled=not drill, type="tertiary"):
+        write_drill([])
+        st.rerun()
+    for position, (step_level, value) in enumerate(drill):
+        label = f"{contract.DIMENSION_LABELS[step_level]}: {value}"
+        if crumbs[position + 1].button(
+            label, key=f"crumb_{position}", disabled=position == len(drill) - 1, type="tertiary"
+        ):
+            write_drill(drill[: position + 1])
+            st.rerun()
+
+    result = aging.aging(items, request)
+    if result.rows.is_empty():
+        st.info(
+            "No open items match these filters. Clear the bucket filter or widen the scope in the sidebar."
+        )
+    else:
+        key_column = aging.level_key(level)
+        label_column = "customer_name" if level == aging.CUSTOMER else key_column
+        if level != aging.DOCUMENT:
+            top = result.rows.head(15)
+            figure = go.Figure()
+            for position, name in enumerate(names):
+                figure.add_bar(
+                    name=labels[name],
+                    x=top.get_column(label_column).cast(pl.String).fill_null("(none)").to_list(),
+                    y=top.get_column(name).cast(pl.Float64).to_list(),
+                    marker_color=BUCKET_COLORS[position % len(BUCKET_COLORS)],
+                    customdata=[name] * top.height,
+                    hovertemplate="%{x}<br>" + labels[name] + ": %{y:,.2f}<extra></extra>",
+                )
+            figure.update_layout(
+                barmode="relative",
+                height=340,
+                margin=dict(l=10, r=10, t=30, b=10),
+                legend=dict(orientation="h", y=1.1, x=0),
+                yaxis=dict(tickformat=",.0f"),
+            )
+            nonce = st.session_state.get("drill_nonce", 0)
+            event = st.plotly_chart(
+                figure,
+                key=f"aging_chart_{nonce}",
+                on_select="rerun",
+                selection_mode="points",
+                width="stretch",
+            )
+            points = event.selection.points if event and event.selection else []
+            if points:
+                chosen = points[0].get("customdata") or names[points[0].get("curve_number", 0)]
+                chosen = chosen[0] if isinstance(chosen, list) else chosen
+                if chosen in names and chosen not in (bucket_filter or []):
+                    st.session_state["bucket_filter"] = [chosen]
+                    st.session_state["drill_nonce"] = nonce + 1
+                    st.rerun()
+
+        shown = result.rows.select(*aging.level_keys(level), *names, "total", "overdue", "items", "share")
+        column_config = {name: widgets.money_column(labels[name]) for name in names}
+        column_config |= {
+            "total": widgets.money_column("Total"),
+            "overdue": widgets.money_column("Overdue"),
+            "open_amount": widgets.money_column("Open (doc. currency)"),
+            "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
+            "share": st.column_config.NumberColumn("% of total", format="%.1f%%"),
+            "items": st.column_config.NumberColumn("Items", format="%d"),
+            "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
+            "customer_name": st.column_config.TextColumn("Customer"),
+            "customer_id": st.column_config.TextColumn("Customer id"),
+        }
+        st.caption(
+            f"{shown.height:,} {contract.DIMENSION_LABELS[level].lower()} row(s) · total "
+            f"{widgets.money(result.total, ctx.currency)}"
+            + (
+                ""
+                if level == path[-1]
+                else f" · select a row to open its {contract.DIMENSION_LABELS[path[len(drill) + 1]].lower()} level"
+            )
+        )
+        nonce = st.session_state.get("drill_nonce", 0)
+        selection = st.dataframe(
+            widgets.for_display(shown.head(5_000)),
+            hide_index=True,
+            width="stretch",
+            column_config=column_config,
+            on_select="rerun",
+            selection_mode="single-row",
+            key=f"drill_table_{nonce}",
+        )
+        if shown.height > 5_000:
+            st.caption(f"Showing the largest 5,000 of {shown.height:,} rows; the export has them all.")
+        rows = selection.selection.rows if selection and selection.selection else []
+        if rows and len(drill) < len(path) - 1:
+            value = shown.get_column(key_column)[rows[0]]
+            write_drill([*drill, (level, str(value))])
+            st.rerun()
+
+        export_columns = st.columns([1, 1, 6])
+        stem = f"aging_{level}_{ctx.as_of.isoformat()}"
+        export_columns[0].download_button(
+            "Export CSV", export.to_csv(shown), file_name=f"{stem}.csv", mime="text/csv", key="export_csv"
+        )
+        export_columns[1].download_button(
+            "Export XLSX",
+            export.to_xlsx(shown),
+            file_name=f"{stem}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key="export_xlsx",
+        )
+
+with rejuvenation_tab:
+    result_now = aging.aging(items, request)
+    result_then = aging.aging(items_then, request_then)
+    changes = aging.change(result_then, result_now)
+    last = names[-1]
+    for bucket, label in ((last, labels[last]), ("overdue", "Overdue")):
+        if sentence := aging.what_moved(changes, level, bucket, label, compare_with):
+            st.markdown(f"- {sentence}")
+
+    st.subheader(f"Roll rates from {compare_with.isoformat()} to {ctx.as_of.isoformat()}")
+    matrix = aging.roll_rates(
+        ctx.store,
+        aging.select_items(items_then, request_then),
+        aging.select_items(items, request),
+        compare_with,
+        ctx.as_of,
+        boundaries,
+    )
+    columns_now = [*names, *aging.SETTLED_COLUMNS]
+    amounts = matrix.select(columns_now).cast(pl.Float64).to_numpy()
+    totals_then = matrix.get_column("amount_then").cast(pl.Float64).to_numpy()
+    shares = [
+        [(value / total * 100 if total else 0.0) for value in row]
+        for row, total in zip(amounts, totals_then, strict=True)
+    ]
+    heatmap = go.Figure(
+        go.Heatmap(
+            z=shares,
+            x=[labels.get(c, SETTLED_LABELS.get(c, c)) for c in columns_now],
+            y=[f"{labels[b]} ({t:,.0f})" for b, t in zip(names, totals_then, strict=True)],
+            text=[
+                [f"{s:.0f}%<br>{a:,.0f}" for s, a in zip(srow, arow, strict=True)]
+                for srow, arow in zip(shares, amounts, strict=True)
+            ],
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=100,
+            colorbar=dict(title="% of row"),
+        )
+    )
+    heatmap.update_layout(
+        height=360,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis_title=f"At {ctx.as_of.isoformat()}",
+        yaxis_title=f"At {compare_with.isoformat()}",
+        yaxis=dict(autorange="reversed"),
+    )
+    st.plotly_chart(heatmap, width="stretch", key="roll_rates")
+
+    st.subheader("Aging trend at month ends (shares)")
+    months = st.segmented_control("Months", [12, 24], default=12, key="trend_months", required=True)
+    month_ends = [d for d in ctx.manifest.month_ends if d <= ctx.as_of][-int(months or 12) :]
+    series = widgets.cached_trend(ctx, tuple(month_ends), boundaries)
+    area = go.Figure()
+    for position, name in enumerate(names):
+        part = series.filter(pl.col("bucket") == name)
+        area.add_scatter(
+            x=part.get_column("month_end").to_list(),
+            y=part.get_column("share").to_list(),
+            name=labels[name],
+            stackgroup="shares",
+            mode="lines",
+            line=dict(width=0.5, color=BUCKET_COLORS[position % len(BUCKET_COLORS)]),
+            hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}%<extra>" + labels[name] + "</extra>",
+        )
+    area.update_layout(
+        height=340, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(ticksuffix="%", range=[0, 100])
+    )
+    st.plotly_chart(area, width="stretch", key="trend_chart")
+
+    st.subheader(f"Change by {contract.DIMENSION_LABELS[level].lower()}")
+    change_columns = [c for c in changes.columns if c.startswith(("total_", "overdue_", f"{last}_"))]
+    keys = [c for c in changes.columns if not c.endswith(("_then", "_now", "_change"))]
+    st.dataframe(
+        widgets.for_display(changes.select(*keys, *change_columns).head(2_000)),
+        hide_index=True,
+        width="stretch",
+        column_config={c: widgets.money_column(c.replace("_", " ")) for c in change_columns},
+        key="change_table",
+    )
