@@ -360,3 +360,23 @@ def what_moved(change_rows: pl.DataFrame, by: str, bucket: str, label: str, sinc
         f"{label} {verb}{ratio} since {since.isoformat()} (from {then:,.2f} to {now:,.2f}), "
         f"mostly {name} {top[key]} ({Decimal(top[change_column]):+,.2f})."
     )
+
+
+def report(
+    items: pl.DataFrame,
+    as_of: date,
+    by: str | None,
+    buckets: tuple[int, ...] = contract.DEFAULT_BUCKETS,
+    scope: Scope = EVERYTHING,
+) -> pl.DataFrame:
+    """The aging report of DESIGN.md's command line: one row per value of `by` (customer: customer_id
+    and customer_name) with the bucket columns, total and overdue; without `by`, one row for the scope."""
+    if by is None:
+        whole = aging(items, AgingQuery(as_of, by="entity", buckets=buckets, scope=scope))
+        row = {
+            "scope": scope.describe(),
+            **{name: whole.totals[name] for name in [*whole.buckets, "total", "overdue"]},
+        }
+        return pl.DataFrame([row]).cast({name: contract.MONEY for name in row if name != "scope"})
+    result = aging(items, AgingQuery(as_of, by=by, buckets=buckets, scope=scope))
+    return result.rows.select(*level_keys(by), *result.buckets, "total", "overdue")

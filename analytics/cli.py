@@ -13,7 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from analytics import contract, demo, ingest
+from analytics import aging, contract, demo, export, ingest
+from analytics.scope import Scope
 from analytics.store import Store
 
 BAD_INPUT = 2
@@ -120,7 +121,75 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", type=_date, required=True, help="date of the snapshot (YYYY-MM-DD)"
     )
     snapshot_parser.set_defaults(run=run_snapshot)
+
+    report_parser = commands.add_parser(
+        "report", help="write a report (aging)", description="Write a report."
+    )
+    reports = report_parser.add_subparsers(dest="report", required=True, metavar="REPORT")
+    aging_parser = reports.add_parser(
+        "aging",
+        help="the aging balance as of a date",
+        description="The aging balance as of --as-of: one row per value of --by with the bucket columns, "
+        "total and overdue (without --by, one row for the whole scope).",
+    )
+    aging_parser.add_argument("--data", type=Path, required=True, help="data folder")
+    aging_parser.add_argument("--as-of", type=_date, required=True, help="date of the balance (YYYY-MM-DD)")
+    aging_parser.add_argument(
+        "--by",
+        choices=[*contract.DIMENSIONS, aging.CUSTOMER, aging.DOCUMENT],
+        help="one row per value of this",
+    )
+    aging_parser.add_argument("--buckets", default="30,60,90", help="bucket boundaries in days (30,60,90)")
+    aging_parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="DIM=VALUE",
+        help="restrict the scope to customers whose DIM is VALUE (repeatable; values of one DIM add up)",
+    )
+    _output_arguments(aging_parser)
+    aging_parser.set_defaults(run=run_report_aging)
     return parser
+
+
+def _output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=export.FORMATS, default="csv", help="output format (csv)")
+    parser.add_argument("--output", type=Path, help="output file (standard output by default)")
+
+
+def _scope(where: list[str]) -> Scope:
+    filters: dict[str, list[str]] = {}
+    for item in where:
+        dimension, separator, value = item.partition("=")
+        if not separator or not value:
+            raise BadInput(f"--where takes DIM=VALUE, not {item!r}")
+        contract.check_dimension(dimension)
+        filters.setdefault(dimension, []).append(value)
+    return Scope.of(filters)
+
+
+def _write_output(data: bytes, args: argparse.Namespace) -> None:
+    if args.output is None:
+        if args.format == "xlsx" and sys.stdout.isatty():
+            raise BadInput("an XLSX report is binary: give --output FILE")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    temporary = args.output.with_name(f".{args.output.name}.partial")
+    temporary.write_bytes(data)
+    temporary.replace(args.output)
+
+
+def run_report_aging(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    if not store.exists():
+        raise BadInput(f"{store.root}: no data yet; run `python -m analytics import` or `demo` first")
+    boundaries = contract.parse_boundaries(args.buckets)
+    scope = _scope(args.where)
+    items = aging.aged_items(store, args.as_of, scope)
+    frame = aging.report(items, args.as_of, args.by, boundaries, scope)
+    _write_output(export.render(frame, args.format), args)
+    return 0
 
 
 def run_demo(args: argparse.Namespace) -> int:
