@@ -1,0 +1,134 @@
+"""The aging page in AppTest, on the hand-worked ledger of conftest.py.
+
+At the default as-of date (2026-03-31, the data's last day) the ledger holds, all for Alpha SARL
+(C1, Acme FR / North / Anna): I1 600.00 (due 02-09, 50 days: 31-60), I2 400.00 (due 03-07,
+24 days: 1-30) and 50.00 cash on account (P3, 21 days: 1-30): total 950.00, all overdue, +30 600.00.
+The comparison date defaults to 2026-02-28: I1 600.00 (19 days), I2 500.00 (not due), CN1 -100.00
+(8 days): total 1000.00, overdue 500.00.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.store import Store
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def app(ledger_store: Store, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> tuple[str, str]:
+    found = [m for m in at.metric if m.label == label]
+    assert found, [m.label for m in at.metric]
+    return found[0].value, found[0].delta
+
+
+def drill_table(at: AppTest):
+    """The drill table: the first dataframe of the Balance tab."""
+    return at.dataframe[0].value
+
+
+def drill_param(at: AppTest) -> list[str]:
+    value = at.query_params.get("drill", [])
+    return value if isinstance(value, list) else [value]
+
+
+def select_row(at: AppTest, position: int) -> AppTest:
+    key = f"drill_table_{at.session_state['drill_nonce'] if 'drill_nonce' in at.session_state else 0}"
+    at.session_state[key] = {"selection": {"rows": [position], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_headline_figures(app: AppTest) -> None:
+    assert app.title[0].value == "Aging balance"
+    assert metric(app, "Total AR (EUR)") == ("950.00", "-50.00")
+    assert metric(app, "Overdue") == ("950.00", "+450.00")
+    assert metric(app, "% overdue") == ("100.0%", "+50.0 pts")
+    assert metric(app, "+30 days") == ("600.00", "+600.00")
+    assert metric(app, "+90 days") == ("0.00", "+0.00")
+
+
+def test_drill_down_and_back_up(app: AppTest) -> None:
+    table = drill_table(app)
+    assert table["entity"].to_list() == ["Acme FR"]
+    assert table["total"].to_list() == [950.0]
+
+    select_row(app, 0)
+    assert drill_param(app) == ["entity=Acme FR"]
+    assert drill_table(app)["division"].to_list() == ["North"]
+    select_row(app, 0)
+    assert drill_table(app)["collector"].to_list() == ["Anna"]
+    select_row(app, 0)
+    assert drill_table(app)["customer_name"].to_list() == ["Alpha SARL"]
+    select_row(app, 0)
+    documents = drill_table(app).sort_values("document_id")
+    assert documents["document_id"].to_list() == ["I1", "I2", "P3"]
+    assert documents["days_past_due"].to_list() == [50, 24, 21]
+    assert documents["total"].to_list() == [600.0, 400.0, -50.0]
+    assert drill_param(app) == [
+        "entity=Acme FR",
+        "division=North",
+        "collector=Anna",
+        "customer=C1",
+    ]
+
+    # The breadcrumb goes back to a level, then to the top.
+    app.button(key="crumb_1").click().run()
+    assert drill_table(app)["collector"].to_list() == ["Anna"]
+    app.button(key="crumb_all").click().run()
+    assert drill_table(app)["entity"].to_list() == ["Acme FR"]
+    assert drill_param(app) == []
+
+
+def test_bucket_filter_and_buckets(app: AppTest) -> None:
+    app.button_group(key="bucket_filter").set_value(["d31_60"]).run()
+    assert drill_table(app)["total"].to_list() == [600.0]
+    assert metric(app, "Total AR (EUR)")[0] == "600.00"
+    app.button_group(key="bucket_filter").set_value([]).run()
+    assert drill_table(app)["total"].to_list() == [950.0]
+
+    app.selectbox(key="buckets").set_value("30,60,90,120").run()
+    columns = list(drill_table(app).columns)
+    assert columns[:8] == ["entity", "not_due", "d1_30", "d31_60", "d61_90", "d91_120", "over_120", "total"]
+
+
+def test_overdue_beyond_switch(app: AppTest) -> None:
+    app.button_group(key="beyond").set_value("+30").run()
+    assert drill_table(app)["total"].to_list() == [600.0]
+    assert metric(app, "Total AR (EUR)")[0] == "600.00"
+
+
+def test_rejuvenation_says_what_moved(app: AppTest) -> None:
+    sentences = [m.value for m in app.markdown if m.value.startswith("- ")]
+    assert (
+        "- Overdue grew by 90.0% since 2026-02-28 (from 500.00 to 950.00), mostly Entity Acme FR (+450.00)."
+        in sentences
+    )
+    assert "- +90 did not change since 2026-02-28 (0.00)." in sentences
+
+
+def test_export_buttons_offer_the_table(app: AppTest) -> None:
+    labels = [b.label for b in app.get("download_button")]
+    assert labels == ["Export CSV", "Export XLSX"]
+
+
+def test_empty_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AR_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("No data yet" in info.value for info in at.info)
