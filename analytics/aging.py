@@ -281,11 +281,7 @@ def roll_rates(
     con = con or store.connect()
     settled = con.sql(
         query("settlements_between"),
-        params={
-            "after": date_before,
-            "until": date_after,
-            "documents": before.get_column("document_id").to_list(),
-        },
+        params={"after": date_before, "until": date_after},
     ).pl()
     followed = before.join(after, on="document_id", how="left").join(settled, on="document_id", how="left")
     cells = [

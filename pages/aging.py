@@ -159,6 +159,7 @@ st.caption(
     + (f" · items more than {request.overdue_beyond} days past due" if request.overdue_beyond else "")
 )
 
+result = aging.aging(items, request)
 balance_tab, rejuvenation_tab = st.tabs(["Balance", "Rejuvenation"])
 
 with balance_tab:
@@ -175,7 +176,6 @@ with balance_tab:
             write_drill(drill[: position + 1])
             st.rerun()
 
-    result = aging.aging(items, request)
     if result.rows.is_empty():
         st.info(
             "No open items match these filters. Clear the bucket filter or widen the scope in the sidebar."
@@ -262,20 +262,24 @@ with balance_tab:
         export_columns = st.columns([1, 1, 6])
         stem = f"aging_{level}_{ctx.as_of.isoformat()}"
         export_columns[0].download_button(
-            "Export CSV", export.to_csv(shown), file_name=f"{stem}.csv", mime="text/csv", key="export_csv"
+            "Export CSV",
+            lambda: export.to_csv(shown),
+            file_name=f"{stem}.csv",
+            mime="text/csv",
+            key="export_csv",
+            on_click="ignore",
         )
         export_columns[1].download_button(
             "Export XLSX",
-            export.to_xlsx(shown),
+            lambda: export.to_xlsx(shown),
             file_name=f"{stem}.xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key="export_xlsx",
+            on_click="ignore",
         )
 
 with rejuvenation_tab:
-    result_now = aging.aging(items, request)
-    result_then = aging.aging(items_then, request_then)
-    changes = aging.change(result_then, result_now)
+    changes = aging.change(aging.aging(items_then, request_then), result)
     last = names[-1]
     for bucket, label in ((last, labels[last]), ("overdue", "Overdue")):
         if sentence := aging.what_moved(changes, level, bucket, label, compare_with):

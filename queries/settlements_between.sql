@@ -1,5 +1,5 @@
--- One row per document of $documents with what settled it between $after (excluded) and $until
--- (included), split by how: cash paid, credit notes applied, written off.
+-- One row per document settled (in part or in full) between $after (excluded) and $until (included),
+-- with what settled it, split by how: cash paid, credit notes applied, written off.
 select
     document_id,
     sum(amount) filter (where method = 'cash') as paid,
@@ -9,5 +9,4 @@ from payments
 where payment_date > $after
     and payment_date <= $until
     and document_id is not null
-    and list_contains($documents, document_id)
 group by document_id
