@@ -216,8 +216,7 @@ def run_import(args: argparse.Namespace) -> int:
     result = ingest.import_files(
         store, sources, mapping, functional_currency=args.functional_currency, progress=ProgressBar()
     )
-    rows = ", ".join(f"{count:,} {name.replace('_', ' ')}" for name, count in result.rows.items())
-    print(f"Imported into {store.root}: {rows}. Data as of {result.manifest.data_as_of}.")
+    print(f"Imported into {store.root}: {result.summary()}. Data as of {result.manifest.data_as_of}.")
     return 0
 
 

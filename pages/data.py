@@ -112,7 +112,8 @@ def _column_mapping(name: str, path: Path, file_format: ingest.FileFormat) -> di
     return mapping
 
 
-def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currency: str | None) -> None:
+def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currency: str | None) -> bool:
+    """Import with a progress bar; show the problems of a refused import. True when it landed."""
     bar = st.progress(0.0, text="Starting the import")
 
     def progress(fraction: float, message: str) -> None:
@@ -131,14 +132,13 @@ def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currenc
             )
         )
         st.dataframe(refused.table(), hide_index=True, width="stretch", key="import_problems")
-        return
+        return False
     except OSError as error:
         bar.empty()
         st.error(f"The import could not be written: {error}. The previous data is unchanged.")
-        return
-    rows = ", ".join(f"{count:,} {name.replace('_', ' ')}" for name, count in result.rows.items())
-    st.session_state["data_notice"] = f"Imported {rows}."
-    st.rerun()
+        return False
+    st.session_state["data_notice"] = f"Imported {result.summary()}."
+    return True
 
 
 with import_tab:
@@ -146,14 +146,17 @@ with import_tab:
         "Import your ERP exports as CSV, XLSX or Parquet. Rows replace the stored ones with the same key; "
         "the import is all or nothing. Required columns are marked with *."
     )
+    # A landed import empties the uploaders by giving them new keys.
+    generation = st.session_state.get("upload_generation", 0)
+    suffix = f"_{generation}" if generation else ""
     uploads = {
-        name: st.file_uploader(label, type=["csv", "txt", "xlsx", "parquet"], key=f"upload_{name}")
+        name: st.file_uploader(label, type=["csv", "txt", "xlsx", "parquet"], key=f"upload_{name}{suffix}")
         for name, label in FILE_LABELS.items()
     }
     mapping_upload = st.file_uploader(
         "Import mapping (TOML, optional: column names and formats, see examples/)",
         type=["toml"],
-        key="upload_mapping",
+        key=f"upload_mapping{suffix}",
     )
     currency = st.text_input(
         "Functional currency",
@@ -198,9 +201,14 @@ with import_tab:
             mapping = ingest.Mapping(None, tables, file_format)
 
         if st.button("Import", type="primary", disabled=not mapping_ok, key="import_button"):
-            _run_import(ingest.Sources(**paths), mapping, currency.strip().upper() or None)
-            shutil.rmtree(folder, ignore_errors=True)
-            st.session_state.pop("upload_folder", None)
+            try:
+                landed = _run_import(ingest.Sources(**paths), mapping, currency.strip().upper() or None)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+                st.session_state.pop("upload_folder", None)
+            if landed:
+                st.session_state["upload_generation"] = generation + 1
+                st.rerun()
     else:
         st.caption("Choose at least one file to import.")
 

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.pages_manager import PagesManager
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -90,7 +91,6 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder with a small demo company, built once for the session."""
     from datetime import date
 
-
     folder = tmp_path_factory.mktemp("demo") / "data"
     demo.create(Store(folder), customers=120, documents=6_000, seed=11, as_of=date(2026, 11, 20))
     return folder
@@ -100,3 +100,18 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cli_env() -> dict[str, str]:
     """The environment for running `python -m analytics` in a child process."""
     return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+@pytest.fixture(autouse=True)
+def navigation_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every AppTest run executes app.py and its st.navigation. Before each run AppTest resets
+    Streamlit's legacy "pages/ folder" flag, which the mere presence of pages/ then turns on, so
+    from the second run on it would run the current page's script alone (no sidebar, a stale
+    context); the app declares its pages with st.navigation, which keeps the flag off."""
+    original_init = PagesManager.__init__
+
+    def init(self: PagesManager, *args: object, **kwargs: object) -> None:
+        PagesManager.uses_pages_directory = False
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

@@ -15,7 +15,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import ingest, store as store_module
+from analytics import ingest
+from analytics import store as store_module
 from analytics.store import Store
 
 

@@ -1,0 +1,181 @@
+"""Browser test harness: the app served by `streamlit run` on loopback, seen through Debian's chromium
+driven by Playwright (the browser download of `playwright install` does not work here).
+
+Owns starting and stopping a Streamlit server over a data folder, launching chromium, waiting for a
+script run to finish, reading Streamlit's data grid and saving screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Browser, Locator, Page, Playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MISSING_CHROMIUM = (
+    f"{CHROMIUM} is missing: the browser tests need Debian's chromium (`apt-get install chromium`); "
+    "CI installs it. `playwright install` does not work here and is not a substitute."
+)
+SERVER_START_SECONDS = 60.0
+APP_RUN_MS = 20_000
+VIEWPORT = {"width": 1400, "height": 1400}
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running `streamlit run app.py` and where its output goes."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
+
+
+def start_server(data_dir: Path, log: Path, timeout: float = SERVER_START_SECONDS) -> Server:
+    """Serve app.py over `data_dir` (no demo generation) and wait until /_stcore/health answers "ok".
+
+    Raises RuntimeError with the server's output when it exits or does not answer within `timeout`.
+    """
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    env = {**os.environ, "AR_DATA_DIR": str(data_dir), "AR_NO_DEMO": "1"}
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {process.returncode}:\n{server.output()}")
+        if _healthy(server.url):
+            return server
+        time.sleep(0.2)
+    stop_server(server)
+    raise RuntimeError(
+        f"streamlit did not answer {server.url}/_stcore/health in {timeout:.0f} s:\n{server.output()}"
+    )
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200 and response.read().strip() == b"ok"
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def stop_server(server: Server) -> None:
+    """Terminate the server process (and only it), killing it if it does not stop in 10 s."""
+    if server.process.poll() is not None:
+        return
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's chromium, headless. A missing binary is an error, never a reason to skip."""
+    if not CHROMIUM.is_file():
+        raise RuntimeError(MISSING_CHROMIUM)
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+APP_STATE_SCRIPT = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    const running = [...document.querySelectorAll("[data-testid='stStatusWidget']")].some(
+        (widget) => widget.offsetParent !== null
+    );
+    return app ? [app.dataset.testConnectionState, app.dataset.testScriptState, running] : null;
+}"""
+SETTLED_SECONDS = 0.4
+
+
+def wait_for_app(page: Page, timeout_ms: int = APP_RUN_MS) -> None:
+    """Wait until the app is connected, its script is not running and no "Running" status widget is
+    shown, and has stayed so for a moment (a run can start a second one, and the last elements are
+    drawn just after the run ends). Raises TimeoutError with the last state seen."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    settled_since: float | None = None
+    state = None
+    while time.monotonic() < deadline:
+        state = page.evaluate(APP_STATE_SCRIPT)
+        if state is not None and state[0] == "CONNECTED" and state[1] == "notRunning" and not state[2]:
+            settled_since = settled_since or time.monotonic()
+            if time.monotonic() - settled_since >= SETTLED_SECONDS:
+                return
+        else:
+            settled_since = None
+        page.wait_for_timeout(50)
+    raise TimeoutError(
+        f"the app did not finish running in {timeout_ms} ms (connection, script, running: {state})"
+    )
+
+
+def open_path(page: Page, server: Server, path: str) -> None:
+    """Open a URL path of the app (e.g. "/data") and wait for its run to finish."""
+    page.goto(f"{server.url}{path}", timeout=APP_RUN_MS)
+    page.wait_for_selector("[data-testid='stApp']", timeout=APP_RUN_MS)
+    wait_for_app(page)
+
+
+def grid_rows(grid: Locator) -> list[list[str]]:
+    """The cells of a Streamlit dataframe, header row first, as text.
+
+    The grid is drawn on a canvas; its accessible table mirrors the rendered rows for screen readers.
+    """
+    rows = grid.locator("table[role='grid'] tr")
+    return [[cell.strip() for cell in row.locator("th, td").all_inner_texts()] for row in rows.all()]
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save the viewport as screenshots/NAME.png at the project root (git-ignored)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
