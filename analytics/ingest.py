@@ -145,6 +145,19 @@ class ImportResult:
     manifest: Manifest
     rows: dict[str, int]
 
+    def summary(self) -> str:
+        """'3 customers, 1 document, 6 payments'."""
+        singular = {
+            "customers": "customer",
+            "documents": "document",
+            "payments": "payment",
+            "open_items": "open item",
+        }
+        return ", ".join(
+            f"{count:,} {singular[name] if count == 1 else name.replace('_', ' ')}"
+            for name, count in self.rows.items()
+        )
+
 
 _FORMAT_KEYS = set(FileFormat.__dataclass_fields__)
 _TABLE_KEYS = {"columns", "constants", "derive_from", *_FORMAT_KEYS}

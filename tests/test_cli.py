@@ -59,7 +59,14 @@ def test_bad_input_exits_2_with_the_file_row_and_column(tmp_path: Path, ledger_f
     bad = write(tmp_path, "documents.csv", DOCUMENTS_CSV + "I5,invoice,C9,2026-03-02,2026-04-01,EUR,10.00,\n")
     data = tmp_path / "cli-data"
     result = run(
-        cli_env, "import", "--data", str(data), "--customers", str(ledger_files.customers), "--documents", str(bad)
+        cli_env,
+        "import",
+        "--data",
+        str(data),
+        "--customers",
+        str(ledger_files.customers),
+        "--documents",
+        str(bad),
     )
     assert result.returncode == 2
     assert "Import refused: 1 problem; nothing was written." in result.stderr
