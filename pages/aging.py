@@ -34,7 +34,7 @@ def month_end(day: date) -> date:
 
 
 # --- controls --------------------------------------------------------------------------------------
-controls = st.columns([1.2, 1.6, 1.2, 2.4])
+controls = st.columns([1.1, 2.0, 1.2, 2.2])
 preset = controls[0].selectbox("Buckets (days)", BUCKET_PRESETS, key="buckets", bind="query-params")
 buckets_text = preset
 if preset == "Custom":
@@ -106,6 +106,19 @@ def write_drill(steps: list[tuple[str, str]]) -> None:
     st.query_params["drill"] = [f"{level}={value}" for level, value in steps]
     if not steps:
         del st.query_params["drill"]
+    st.session_state["drill_nonce"] = st.session_state.get("drill_nonce", 0) + 1
+
+
+def filter_on_clicked_bucket(chart_key: str, names: list[str]) -> None:
+    """Chart callback: a clicked bar segment becomes the bucket filter (set before the pills are drawn)."""
+    event = st.session_state.get(chart_key)
+    points = event.selection.points if event and event.selection else []
+    if not points:
+        return
+    chosen = points[0].get("customdata")
+    if chosen not in names:
+        chosen = names[points[0].get("curve_number", 0)]
+    st.session_state["bucket_filter"] = [chosen]
     st.session_state["drill_nonce"] = st.session_state.get("drill_nonce", 0) + 1
 
 
@@ -202,22 +215,14 @@ with balance_tab:
                 legend=dict(orientation="h", y=1.1, x=0),
                 yaxis=dict(tickformat=",.0f"),
             )
-            nonce = st.session_state.get("drill_nonce", 0)
-            event = st.plotly_chart(
+            chart_key = f"aging_chart_{st.session_state.get('drill_nonce', 0)}"
+            st.plotly_chart(
                 figure,
-                key=f"aging_chart_{nonce}",
-                on_select="rerun",
+                key=chart_key,
+                on_select=lambda: filter_on_clicked_bucket(chart_key, names),
                 selection_mode="points",
                 width="stretch",
             )
-            points = event.selection.points if event and event.selection else []
-            if points:
-                chosen = points[0].get("customdata") or names[points[0].get("curve_number", 0)]
-                chosen = chosen[0] if isinstance(chosen, list) else chosen
-                if chosen in names and chosen not in (bucket_filter or []):
-                    st.session_state["bucket_filter"] = [chosen]
-                    st.session_state["drill_nonce"] = nonce + 1
-                    st.rerun()
 
         shown = result.rows.select(*aging.level_keys(level), *names, "total", "overdue", "items", "share")
         column_config = {name: widgets.money_column(labels[name]) for name in names}

@@ -230,3 +230,58 @@ def test_a_page_url_opened_first_on_a_fresh_server_shows_the_page(
         no_exception(page)
     finally:
         browser.stop_server(fresh)
+
+
+def url(page: Page) -> str:
+    return page.evaluate("window.location.href")
+
+
+def test_aging_page_bucket_click_and_drill(page: Page, server: Server) -> None:
+    """The aging balance at 2026-03-31 (see test_aging_page.py): Acme FR holds 950.00, 350.00 in 1-30
+    (I2 400.00, P3 -50.00) and 600.00 in 31-60 (I1). Clicking the 31-60 segment of the chart filters
+    the page to it; selecting the table's row opens the division level, kept in the address."""
+    browser.open_path(page, server, "/")
+    expect(page.get_by_role("heading", name="Aging balance", exact=True)).to_be_visible()
+    expect(metric(page, "Total AR (EUR)")).to_have_text("950.00")
+    grid = page.locator("[data-testid='stDataFrame']").first
+    expect(grid.locator("table[role='grid']")).to_contain_text("Acme FR")
+    # The grid's accessible mirror holds the raw figures (the canvas shows them formatted).
+    assert browser.grid_rows(grid)[1][:8] == ["Acme FR", "0", "350", "600", "0", "0", "950", "950"]
+    browser.screenshot(page, "06_aging_page")
+
+    # The chart's traces are the buckets in order: not due, 1-30, 31-60, 61-90, +90.
+    segment = page.locator(".js-plotly-plot g.trace.bars").nth(2).locator("path").first
+    # Plotly's drag layer lies over the bars: click where the segment is, as a mouse would.
+    box = segment.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    browser.wait_for_app(page)
+    expect(metric(page, "Total AR (EUR)")).to_have_text("600.00")
+    expect(
+        page.locator(
+            ".st-key-bucket_filter [aria-checked='true'], .st-key-bucket_filter [aria-pressed='true']"
+        )
+    ).to_have_text("31-60")
+    browser.screenshot(page, "07_aging_bucket_31_60")
+
+    # Select the first row of the drill table (its checkbox cell, left of the first column).
+    grid = page.locator("[data-testid='stDataFrame']").first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 35 + 18)
+    browser.wait_for_app(page)
+    assert "drill=entity%3DAcme+FR" in url(page) or "drill=entity%3DAcme%20FR" in url(page)
+    grid = page.locator("[data-testid='stDataFrame']").first
+    expect(grid.locator("table[role='grid']")).to_contain_text("North")
+    header, *rows = browser.grid_rows(grid)
+    assert header[0] == "division"
+    assert [row[0] for row in rows] == ["North"]
+    expect(page.get_by_role("button", name="Entity: Acme FR")).to_be_visible()
+    browser.screenshot(page, "08_aging_drilled_division")
+
+    # The address opens the same view in a new session.
+    page.goto(url(page))
+    browser.wait_for_app(page)
+    grid = page.locator("[data-testid='stDataFrame']").first
+    expect(grid.locator("table[role='grid']")).to_contain_text("North")
+    header, *rows = browser.grid_rows(grid)
+    assert (header[0], [row[0] for row in rows]) == ("division", ["North"])
+    no_exception(page)
