@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from analytics import contract
+from analytics import collections, contract
 from analytics.store import ImportRecord, Manifest, Store, Tables
 
 EPOCH = date(1970, 1, 1)
@@ -905,3 +905,873 @@ def _money(cents: np.ndarray) -> pl.Series:
     return pl.select(
         (pl.lit(pl.Series(cents, dtype=pl.Int64)).cast(contract.MONEY) / 100).cast(contract.MONEY)
     ).to_series()
+
+
+# --- collections history ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CollectorHabits:
+    """How a demo collector works: the channels used (weights over collections.ACTION_TYPES: call,
+    email, letter, registered_letter, sms, meeting, note), the days past due of the first reminder, the
+    days between reminders, the most days they act after a planned next action, and how often they
+    get a promise to pay out of a late payer."""
+
+    channels: tuple[float, float, float, float, float, float, float]
+    first_reminder: int
+    cadence: int
+    late_days: int
+    promise_rate: float
+
+
+# late_days stays below cadence, so that a late reminder still comes before the next planned one.
+COLLECTOR_HABITS = {
+    "Camille Martin": CollectorHabits((0.72, 0.12, 0.05, 0.02, 0.05, 0.02, 0.02), 3, 7, 0, 0.65),
+    "Lena Hoffmann": CollectorHabits((0.15, 0.68, 0.08, 0.03, 0.01, 0.02, 0.03), 5, 10, 1, 0.45),
+    "Olivia Bennett": CollectorHabits((0.45, 0.35, 0.08, 0.03, 0.05, 0.02, 0.02), 4, 8, 0, 0.60),
+    "Julien Moreau": CollectorHabits((0.62, 0.20, 0.08, 0.03, 0.03, 0.02, 0.02), 10, 12, 9, 0.40),
+    "Jonas Richter": CollectorHabits((0.18, 0.35, 0.30, 0.10, 0.01, 0.03, 0.03), 7, 14, 2, 0.35),
+    "James Whitaker": CollectorHabits((0.55, 0.22, 0.05, 0.02, 0.12, 0.02, 0.02), 6, 10, 7, 0.50),
+    "Nathalie Garnier": CollectorHabits((0.35, 0.22, 0.05, 0.02, 0.32, 0.02, 0.02), 3, 7, 1, 0.55),
+    "Katrin Vogel": CollectorHabits((0.40, 0.40, 0.10, 0.04, 0.01, 0.03, 0.02), 5, 9, 3, 0.50),
+    "Thomas Roux": CollectorHabits((0.50, 0.30, 0.10, 0.04, 0.02, 0.02, 0.02), 8, 11, 8, 0.40),
+    "Priya Patel": CollectorHabits((0.48, 0.38, 0.05, 0.02, 0.03, 0.02, 0.02), 4, 7, 0, 0.70),
+}
+DEFAULT_HABITS = CollectorHabits((0.45, 0.35, 0.08, 0.03, 0.05, 0.02, 0.02), 5, 10, 2, 0.50)
+HISTORY_MONTHS = 24
+# Reminders on an item: the first few at the collector's cadence, then one in three.
+STEADY_REMINDERS = 6
+DISPUTE_REASON_SHARES = (0.32, 0.25, 0.20, 0.15, 0.04, 0.04)
+DISPUTE_COMMENTS = {
+    "price": "Customer disputes the unit price against the quote",
+    "quality": "Goods reported damaged or defective",
+    "delivery": "Customer says the delivery was incomplete",
+    "billing_error": "Wrong quantity invoiced",
+    "duplicate": "Customer says this was already invoiced",
+    "other": "Customer contests the invoice",
+}
+RESOLUTION_COMMENTS = {
+    "credit_note_to_issue": "Claim accepted: a credit note will be issued",
+    "customer_to_pay": "Claim rejected after review: the customer pays in full",
+    "partially_justified": "Claim partly justified: partial credit note",
+    "other": "Settled with the customer",
+}
+ACTION_COMMENTS = {
+    "call": "Called accounts payable",
+    "email": "Statement of account sent",
+    "letter": "Reminder letter sent",
+    "registered_letter": "Formal notice sent by registered letter",
+    "sms": "Payment reminder by SMS",
+    "meeting": "Met the customer's finance team",
+    "note": "Account reviewed",
+}
+# Outcomes of a call or meeting, and of a written reminder: reached, no_answer, left_message,
+# wrong_contact, other.
+SPOKEN_OUTCOMES = (
+    ("reached", 0.45),
+    ("no_answer", 0.25),
+    ("left_message", 0.20),
+    ("wrong_contact", 0.04),
+    ("other", 0.06),
+)
+WRITTEN_OUTCOMES = (("reached", 0.30), ("other", 0.70))
+
+
+def collections_history(
+    ledger: Ledger,
+    *,
+    seed: int = 7,
+    as_of: date | None = None,
+    months: int = HISTORY_MONTHS,
+    grace_days: int = collections.PROMISE_GRACE_DAYS,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The collections history of a demo ledger over the `months` months to `as_of` (its last date by
+    default): (item events, actions) with the columns of collections.ITEM_EVENT_SCHEMA and ACTION_SCHEMA.
+
+    Consistent with the ledger's payments: each collector reminds the customers with overdue items on a
+    schedule of their own (COLLECTOR_HABITS: channel, first reminder, cadence, lateness on planned next
+    actions); a promise to pay is obtained at a reminder: kept ones a few days before the payment that
+    settled the item, broken ones on items paid well after the promised date + `grace_days` (or still
+    unpaid); disputes open on items later credited (resolved: credit note to issue, or partially
+    justified) or paid very late (resolved: customer to pay, a few cleared), and on unpaid items (still
+    open, some past their expected resolution); defaulters' items go to litigation, then are proposed as
+    bad debt before their write-off. Every event is dated when its item is open, as a submission would be
+    checked. Deterministic for a seed."""
+    as_of = as_of or max(
+        ledger.documents.get_column("document_date").max(), ledger.payments.get_column("payment_date").max()
+    )
+    rng = np.random.default_rng([seed, 20_26])
+    end = (as_of - EPOCH).days
+    start = (_months_before(as_of, months) + timedelta(days=1) - EPOCH).days
+    customers = _habit_table(rng, ledger.customers)
+    items = _followed_items(ledger, customers, start, end)
+    reminders = _reminders(rng, items, start, end)
+    disputes, holds = _disputes(rng, ledger, items, reminders, start, end)
+    promises = _promises(rng, ledger, items, reminders, holds, disputes, end, grace_days)
+    reminders = _outside_holds(reminders, holds, promises, grace_days)
+    events = pl.concat([promises, disputes], how="diagonal_relaxed").filter(
+        pl.col("day").is_between(start, end)
+    )
+    actions = _actions(rng, reminders, events, customers, grace_days)
+    stamped = _stamps(rng, actions)
+    return _event_frame(events, stamped, customers), _action_frame(actions, stamped, customers)
+
+
+def _day(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.Int32)
+
+
+def _business_day(days: pl.Expr) -> pl.Expr:
+    """Saturdays and Sundays moved to the Monday (1970-01-01 was a Thursday)."""
+    weekday = (days + 3) % 7
+    return (days + pl.when(weekday >= 5).then(7 - weekday).otherwise(0)).cast(pl.Int32)
+
+
+def _draw(frame: pl.DataFrame, name: str, values: np.ndarray) -> pl.DataFrame:
+    return frame.with_columns(pl.Series(name, values))
+
+
+def _habit_table(rng: np.random.Generator, customers: pl.DataFrame) -> pl.DataFrame:
+    """Per customer: its collector's habits, its place on the collector's reminder schedule and the
+    accounts-payable contact the collector talks to (drawn in customer_id order, so that the same
+    customers in any order give the same history)."""
+    customers = customers.sort("customer_id")
+    names = customers.get_column("collector").fill_null("").to_list()
+    habits = [COLLECTOR_HABITS.get(name, DEFAULT_HABITS) for name in names]
+    cadence = np.array([h.cadence for h in habits], dtype=np.int32)
+    first = [e.first_names for e in ENTITIES]
+    last = [e.last_names for e in ENTITIES]
+    entity_names = [e.name for e in ENTITIES]
+    entity = [
+        entity_names.index(e) if e in entity_names else 0 for e in customers.get_column("entity").to_list()
+    ]
+    pick_first = rng.integers(0, 1_000, len(names))
+    pick_last = rng.integers(0, 1_000, len(names))
+    contacts = [
+        f"{first[e][a % len(first[e])]} {last[e][b % len(last[e])]}"
+        for e, a, b in zip(entity, pick_first, pick_last, strict=True)
+    ]
+    return customers.select("customer_id", "collector", "salesperson", "division", "entity").with_columns(
+        pl.Series("cadence", cadence),
+        pl.Series("first_reminder", [h.first_reminder for h in habits], dtype=pl.Int32),
+        pl.Series("late_days", [h.late_days for h in habits], dtype=pl.Int32),
+        pl.Series("promise_rate", [h.promise_rate for h in habits], dtype=pl.Float64),
+        pl.Series("channels", [list(h.channels) for h in habits], dtype=pl.List(pl.Float64)),
+        pl.Series("anchor", (rng.random(len(names)) * cadence).astype(np.int32)),
+        pl.Series("contact_person", contacts, dtype=pl.String),
+        pl.col("collector").fill_null("Collections team").alias("user_name"),
+    )
+
+
+def _followed_items(ledger: Ledger, customers: pl.DataFrame, start: int, end: int) -> pl.DataFrame:
+    """Invoices and debit notes due before `end`, with the day cash and credit notes settled 98% of them
+    (collected), the day a bad debt was written off, the day nothing was left open whatever settled it
+    (closed), the first credit note applied (its date and amount), and the day the item stopped being
+    chased (`stop`, excluded)."""
+    documents = ledger.documents.filter(pl.col("document_type") != "credit_note", _day("due_date") < end)
+    payments = ledger.payments.filter(pl.col("document_id").is_not_null())
+    settled = (
+        payments.filter(pl.col("method").is_in(["cash", "credit_note"]))
+        .group_by("document_id", "payment_date")
+        .agg(pl.col("amount").sum())
+        .sort("document_id", "payment_date")
+        .with_columns(pl.col("amount").cum_sum().over("document_id").alias("settled"))
+        .join(documents.select("document_id", "amount_functional"), on="document_id")
+        .filter(pl.col("settled").cast(pl.Float64) >= pl.col("amount_functional").cast(pl.Float64) * 0.98)
+        .group_by("document_id")
+        .agg(_day("payment_date").min().alias("collected"))
+    )
+    closed = (
+        payments.group_by("document_id", "payment_date")
+        .agg(pl.col("amount").sum())
+        .sort("document_id", "payment_date")
+        .with_columns(pl.col("amount").cum_sum().over("document_id").alias("settled"))
+        .join(documents.select("document_id", "amount_functional"), on="document_id")
+        .filter(pl.col("settled") >= pl.col("amount_functional"))
+        .group_by("document_id")
+        .agg(_day("payment_date").min().alias("closed"))
+    )
+    bad_debt = (
+        payments.filter(pl.col("method") == "write_off")
+        .join(documents.select("document_id", "amount_functional"), on="document_id")
+        .filter(pl.col("amount").cast(pl.Float64) >= pl.col("amount_functional").cast(pl.Float64) * 0.5)
+        .group_by("document_id")
+        .agg(_day("payment_date").min().alias("written_off"))
+    )
+    notes = payments.filter(pl.col("method") == "credit_note", pl.col("amount") < 0).select(
+        "payment_id", pl.col("document_id").alias("note_id")
+    )
+    credits = (
+        payments.filter(pl.col("method") == "credit_note", pl.col("amount") > 0)
+        .join(notes, on="payment_id")
+        .join(
+            ledger.documents.select(
+                pl.col("document_id").alias("note_id"), _day("document_date").alias("credited_on")
+            ),
+            on="note_id",
+        )
+        .sort("document_id", "credited_on")
+        .group_by("document_id")
+        .agg(pl.col("credited_on").first(), pl.col("amount").first().alias("credited"))
+    )
+    return (
+        documents.select(
+            "document_id",
+            "customer_id",
+            _day("document_date").alias("issued"),
+            _day("due_date").alias("due"),
+            "amount_functional",
+        )
+        .join(settled, on="document_id", how="left")
+        .join(bad_debt, on="document_id", how="left")
+        .join(closed, on="document_id", how="left")
+        .join(credits, on="document_id", how="left")
+        .join(
+            customers.select(
+                "customer_id", "cadence", "first_reminder", "late_days", "anchor", "promise_rate"
+            ),
+            on="customer_id",
+        )
+        .with_columns(pl.min_horizontal("collected", "written_off", "closed", pl.lit(end + 1)).alias("stop"))
+        .filter(pl.col("stop") > pl.max_horizontal(pl.col("due") + pl.col("first_reminder"), pl.lit(start)))
+        .sort("document_id")
+    )
+
+
+def _reminders(rng: np.random.Generator, items: pl.DataFrame, start: int, end: int) -> pl.DataFrame:
+    """One row per (item, reminder): the customer's schedule days (anchor + k x cadence) from the first
+    reminder while the item is chased, thinned after STEADY_REMINDERS, each done `delay` days late
+    (the same delay for every item of the customer that day)."""
+    first_k = (pl.col("due") + pl.col("first_reminder") - pl.col("anchor") + pl.col("cadence") - 1).floordiv(
+        pl.col("cadence")
+    )
+    from_k = pl.max_horizontal(
+        first_k, (pl.lit(start) - pl.col("anchor") + pl.col("cadence") - 1).floordiv(pl.col("cadence"))
+    )
+    to_k = (pl.min_horizontal(pl.col("stop") - 1, pl.lit(end)) - pl.col("anchor")).floordiv(pl.col("cadence"))
+    rows = (
+        items.select(
+            "document_id",
+            "customer_id",
+            "due",
+            "stop",
+            "cadence",
+            "late_days",
+            "anchor",
+            first_k.alias("first_k"),
+            pl.int_ranges(from_k, pl.max_horizontal(from_k, to_k + 1)).alias("k"),
+        )
+        .explode("k")
+        .filter(pl.col("k").is_not_null())
+        .filter(
+            ((pl.col("k") - pl.col("first_k")) < STEADY_REMINDERS)
+            | ((pl.col("k") - pl.col("first_k")) % 3 == 0)
+        )
+    )
+    slots = rows.select("customer_id", "k", "late_days").unique().sort("customer_id", "k")
+    slots = _draw(
+        slots,
+        "delay",
+        (rng.random(slots.height) * (slots.get_column("late_days").to_numpy() + 1)).astype(np.int32),
+    )
+    return (
+        rows.join(slots.drop("late_days"), on=["customer_id", "k"])
+        .with_columns(
+            _business_day(pl.col("anchor") + pl.col("k") * pl.col("cadence") + pl.col("delay")).alias("day"),
+            _business_day(pl.col("anchor") + pl.col("k") * pl.col("cadence")).alias("planned_day"),
+            _business_day(pl.col("anchor") + (pl.col("k") + 1) * pl.col("cadence")).alias("next_day"),
+        )
+        .filter(pl.col("day") < pl.col("stop"), pl.col("day").is_between(start, end))
+        .select(
+            "document_id",
+            "customer_id",
+            "day",
+            "planned_day",
+            "next_day",
+            (pl.col("day") - pl.col("due")).alias("days_past_due"),
+        )
+        .sort("document_id", "day")
+    )
+
+
+def _with_open_amount(ledger: Ledger, frame: pl.DataFrame, day: str, name: str) -> pl.DataFrame:
+    """`frame` (one row per document_id and `day`) with the document's open amount at the end of that day."""
+    keyed = frame.with_row_index("__key")
+    paid = (
+        keyed.select("__key", "document_id", day)
+        .join(
+            ledger.payments.filter(pl.col("document_id").is_not_null()).select(
+                "document_id", "payment_date", "amount"
+            ),
+            on="document_id",
+        )
+        .filter(_day("payment_date") <= pl.col(day))
+        .group_by("__key")
+        .agg(pl.col("amount").sum().alias("__paid"))
+    )
+    return (
+        keyed.join(paid, on="__key", how="left")
+        .join(
+            ledger.documents.select("document_id", pl.col("amount_functional").alias("__amount")),
+            on="document_id",
+        )
+        .with_columns((pl.col("__amount") - pl.col("__paid").fill_null(0)).cast(contract.MONEY).alias(name))
+        .sort("__key")
+        .drop("__key", "__paid", "__amount")
+    )
+
+
+def _paid_between(ledger: Ledger, frame: pl.DataFrame, first: str, last: str, name: str) -> pl.DataFrame:
+    """`frame` with what cash and credit notes settled on its document from day `first` to day `last`."""
+    keyed = frame.with_row_index("__key")
+    paid = (
+        keyed.select("__key", "document_id", first, last)
+        .join(
+            ledger.payments.filter(pl.col("method").is_in(["cash", "credit_note"])).select(
+                "document_id", "payment_date", "amount"
+            ),
+            on="document_id",
+        )
+        .filter(_day("payment_date").is_between(pl.col(first), pl.col(last)))
+        .group_by("__key")
+        .agg(pl.col("amount").sum().alias("__paid"))
+    )
+    return (
+        keyed.join(paid, on="__key", how="left")
+        .with_columns(pl.col("__paid").fill_null(0).cast(contract.MONEY).alias(name))
+        .sort("__key")
+        .drop("__key", "__paid")
+    )
+
+
+def _disputes(
+    rng: np.random.Generator,
+    ledger: Ledger,
+    items: pl.DataFrame,
+    reminders: pl.DataFrame,
+    start: int,
+    end: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Dispute, resolution, litigation and bad-debt events, and each item's hold periods (from, to
+    excluded; to null: still held) during which reminders and promises stop."""
+    first_reminder = reminders.group_by("document_id").agg(pl.col("day").min().alias("first_reminder_day"))
+    items = items.join(first_reminder, on="document_id", how="left").sort("document_id")
+    reasons = list(DISPUTE_REASON_SHARES)
+
+    # Items credited well after issue: a dispute settled by a credit note.
+    credited = items.filter(
+        pl.col("credited_on").is_not_null(),
+        (pl.col("credited_on") - pl.col("issued")) >= 45,
+        pl.col("written_off").is_null(),
+    )
+    n = credited.height
+    credited = (
+        credited.with_columns(
+            pl.Series("reason", rng.choice(len(reasons), n, p=reasons)),
+            pl.Series("partly", rng.random(n) < 0.25),
+            pl.Series("factor", rng.uniform(1.2, 2.0, n)),
+            pl.Series("open_lag", rng.integers(7, 31, n, dtype=np.int32)),
+            # Resolved before the credit note is applied (the item is still open that day).
+            pl.Series("resolve_lag", rng.integers(1, 6, n, dtype=np.int32)),
+            pl.Series("expected_lag", rng.integers(14, 46, n, dtype=np.int32)),
+        )
+        .with_columns(
+            _business_day(
+                pl.min_horizontal(pl.col("issued") + pl.col("open_lag"), pl.col("credited_on") - 10)
+            ).alias("day"),
+            (pl.col("credited_on") - pl.col("resolve_lag")).alias("resolved_day"),
+        )
+        .filter(
+            pl.col("day") >= start, pl.col("resolved_day") >= pl.col("day") + 3, pl.col("resolved_day") <= end
+        )
+    )
+    credited = (
+        _with_open_amount(ledger, credited, "day", "open_then")
+        .with_columns(
+            pl.when(pl.col("partly"))
+            .then((pl.col("credited").cast(pl.Float64) * pl.col("factor")).round(2).cast(contract.MONEY))
+            .otherwise(pl.col("credited"))
+            .alias("asked")
+        )
+        .with_columns(
+            pl.min_horizontal("asked", "open_then").alias("disputed_amount"),
+            pl.when(pl.col("partly"))
+            .then(pl.lit("partially_justified"))
+            .otherwise(pl.lit("credit_note_to_issue"))
+            .alias("outcome"),
+            pl.lit("resolved").alias("ending"),
+        )
+    )
+
+    # Items paid very late: a dispute the review rejected (the customer pays), a few withdrawn.
+    late = items.filter(
+        pl.col("collected").is_not_null(),
+        (pl.col("collected") - pl.col("due")) > 60,
+        pl.col("credited_on").is_null(),
+        pl.col("first_reminder_day").is_not_null(),
+    )
+    n = late.height
+    late = (
+        late.with_columns(
+            pl.Series("chosen", rng.random(n) < 0.3),
+            pl.Series("reason", rng.choice(len(reasons), n, p=reasons)),
+            pl.Series("resolve_lag", rng.integers(3, 16, n, dtype=np.int32)),
+            pl.Series("expected_lag", rng.integers(14, 46, n, dtype=np.int32)),
+            pl.Series("withdrawn", rng.random(n) < 0.15),
+        )
+        .filter(pl.col("chosen"))
+        .with_columns(
+            pl.col("first_reminder_day").alias("day"),
+            (pl.col("collected") - pl.col("resolve_lag")).alias("resolved_day"),
+        )
+        .filter(pl.col("resolved_day") >= pl.col("day") + 5)
+    )
+    late = _with_open_amount(ledger, late, "day", "open_then").with_columns(
+        pl.col("open_then").alias("disputed_amount"),
+        pl.lit("customer_to_pay").alias("outcome"),
+        pl.when(pl.col("withdrawn")).then(pl.lit("cleared")).otherwise(pl.lit("resolved")).alias("ending"),
+    )
+
+    # Items still unpaid: disputes still open, some past their expected resolution.
+    unpaid = items.filter(
+        pl.col("stop") > end, (end - pl.col("due")) >= 20, pl.col("first_reminder_day").is_not_null()
+    )
+    n = unpaid.height
+    unpaid = (
+        unpaid.with_columns(
+            pl.Series("chosen", rng.random(n) < 0.15),
+            pl.Series("reason", rng.choice(len(reasons), n, p=reasons)),
+            pl.Series("expected_lag", rng.integers(10, 41, n, dtype=np.int32)),
+        )
+        .filter(pl.col("chosen"), (end - pl.col("due")) <= 150)
+        .with_columns(pl.col("first_reminder_day").alias("day"), pl.lit(None, pl.Int32).alias("resolved_day"))
+    )
+    unpaid = _with_open_amount(ledger, unpaid, "day", "open_then").with_columns(
+        pl.col("open_then").alias("disputed_amount"),
+        pl.lit(None, pl.String).alias("outcome"),
+        pl.lit("open").alias("ending"),
+    )
+
+    columns = [
+        "document_id",
+        "customer_id",
+        "day",
+        "resolved_day",
+        "reason",
+        "expected_lag",
+        "disputed_amount",
+        "outcome",
+        "ending",
+    ]
+    disputes = pl.concat(
+        [credited.select(columns), late.select(columns), unpaid.select(columns)], how="vertical_relaxed"
+    ).with_columns(pl.col("reason").cast(pl.Int64))
+    reason_names = pl.Series(list(collections.DISPUTE_REASONS))
+    opened = disputes.select(
+        "document_id",
+        "customer_id",
+        "day",
+        pl.lit("disputed").alias("event_type"),
+        reason_names.gather(disputes.get_column("reason")).alias("dispute_reason"),
+        "disputed_amount",
+        (pl.col("day") + pl.col("expected_lag")).alias("expected_day"),
+    )
+    ended = disputes.filter(pl.col("ending") != "open").select(
+        "document_id",
+        "customer_id",
+        pl.col("resolved_day").alias("day"),
+        pl.when(pl.col("ending") == "cleared")
+        .then(pl.lit("cleared"))
+        .otherwise(pl.lit("dispute_resolved"))
+        .alias("event_type"),
+        pl.when(pl.col("ending") == "cleared").then(None).otherwise(pl.col("outcome")).alias("outcome"),
+    )
+
+    # Defaulters: litigation, then a bad-debt proposal before the write-off; unpaid old items likewise.
+    written = items.filter(pl.col("written_off").is_not_null())
+    n = written.height
+    written = written.with_columns(
+        (pl.col("written_off") - pl.Series(rng.integers(40, 81, n, dtype=np.int32))).alias("litigation_day"),
+        (pl.col("written_off") - pl.Series(rng.integers(5, 26, n, dtype=np.int32))).alias("bad_debt_day"),
+    )
+    stale = items.filter(pl.col("stop") > end, (end - pl.col("due")) > 150)
+    n = stale.height
+    stale = stale.with_columns(
+        (pl.col("due") + pl.Series(rng.integers(120, 151, n, dtype=np.int32))).alias("litigation_day"),
+        (pl.col("due") + pl.Series(rng.integers(180, 211, n, dtype=np.int32))).alias("bad_debt_day"),
+    )
+    legal = (
+        pl.concat([written, stale])
+        .select("document_id", "customer_id", "due", "litigation_day", "bad_debt_day")
+        .filter(pl.col("litigation_day") > pl.col("due"), pl.col("litigation_day") >= start)
+    )
+    litigation = legal.select(
+        "document_id",
+        "customer_id",
+        pl.col("litigation_day").alias("day"),
+        pl.lit("litigation").alias("event_type"),
+    )
+    bad_debt = legal.filter(
+        pl.col("bad_debt_day") >= pl.col("litigation_day") + 7, pl.col("bad_debt_day") <= end
+    ).select(
+        "document_id",
+        "customer_id",
+        pl.col("bad_debt_day").alias("day"),
+        pl.lit("bad_debt_proposed").alias("event_type"),
+    )
+    events = pl.concat([opened, ended, litigation, bad_debt], how="diagonal_relaxed").filter(
+        pl.col("day") <= end
+    )
+    holds = pl.concat(
+        how="vertical_relaxed",
+        items=[
+            disputes.select(
+                "document_id", pl.col("day").alias("held_from"), pl.col("resolved_day").alias("held_to")
+            ),
+            legal.select(
+                "document_id",
+                pl.col("litigation_day").alias("held_from"),
+                pl.lit(None, pl.Int32).alias("held_to"),
+            ),
+        ],
+    )
+    return events.sort("document_id", "day"), holds.sort("document_id", "held_from")
+
+
+def _promises(
+    rng: np.random.Generator,
+    ledger: Ledger,
+    items: pl.DataFrame,
+    reminders: pl.DataFrame,
+    holds: pl.DataFrame,
+    disputes: pl.DataFrame,
+    end: int,
+    grace_days: int,
+) -> pl.DataFrame:
+    """Promises to pay obtained at reminders, before any hold of the item: kept (the last reminder before
+    the payment that settled the item, promised a few days around it), broken (the first reminder of an
+    item paid long after, or still unpaid) and recent ones on unpaid items (open, due or broken)."""
+    disputed = disputes.filter(pl.col("event_type") == "disputed").select("document_id").unique()
+    first_hold = holds.group_by("document_id").agg(pl.col("held_from").min())
+    settling_days = (
+        ledger.payments.filter(
+            pl.col("document_id").is_not_null(), pl.col("method").is_in(["cash", "credit_note"])
+        )
+        .select("document_id", _day("payment_date").alias("day"))
+        .unique()
+    )
+    candidates = (
+        reminders.join(disputed, on="document_id", how="anti")
+        .join(first_hold, on="document_id", how="left")
+        .filter(pl.col("held_from").is_null() | (pl.col("day") < pl.col("held_from")))
+        .join(items.select("document_id", "collected", "stop", "due", "promise_rate"), on="document_id")
+    )
+    by_item = candidates.group_by("document_id").agg(
+        pl.col("day").min().alias("first_day"), pl.col("day").max().alias("last_day")
+    )
+    candidates = candidates.join(by_item, on="document_id").sort("document_id", "day")
+
+    kept = candidates.filter(
+        pl.col("day") == pl.col("last_day"),
+        pl.col("collected").is_not_null(),
+        (pl.col("collected") - pl.col("day")) <= 25,
+    )
+    kept = (
+        kept.with_columns(
+            pl.Series("chosen", rng.random(kept.height) < kept.get_column("promise_rate").to_numpy() * 0.5),
+            pl.Series("offset", rng.integers(-grace_days, 5, kept.height, dtype=np.int32)),
+        )
+        .filter(pl.col("chosen"))
+        .with_columns(
+            pl.max_horizontal(pl.col("day"), pl.col("collected") + pl.col("offset")).alias("promised_day")
+        )
+    )
+
+    broken = candidates.filter(
+        pl.col("day") == pl.col("first_day"),
+        pl.col("day") != pl.col("last_day"),
+        (pl.col("stop") - pl.col("day")) > 20,
+    )
+    broken = (
+        broken.with_columns(
+            pl.Series(
+                "chosen", rng.random(broken.height) < broken.get_column("promise_rate").to_numpy() * 0.6
+            ),
+            pl.Series("offset", rng.integers(3, 11, broken.height, dtype=np.int32)),
+        )
+        .with_columns((pl.col("day") + pl.col("offset")).alias("promised_day"))
+        .filter(
+            pl.col("chosen"),
+            pl.col("collected").is_null() | (pl.col("promised_day") + grace_days < pl.col("collected")),
+        )
+    )
+
+    recent = candidates.filter(
+        pl.col("day") == pl.col("last_day"),
+        pl.col("day") != pl.col("first_day"),
+        pl.col("stop") > end,
+        pl.col("day") >= end - 12,
+    )
+    recent = (
+        recent.with_columns(
+            pl.Series("chosen", rng.random(recent.height) < 0.5),
+            pl.Series("offset", rng.integers(0, 11, recent.height, dtype=np.int32)),
+        )
+        .with_columns((pl.col("day") + pl.col("offset")).alias("promised_day"))
+        .filter(pl.col("chosen"))
+    )
+
+    columns = ["document_id", "customer_id", "day", "promised_day", "kept"]
+    unkept = (
+        pl.concat([broken, recent], how="vertical_relaxed")
+        .with_columns(pl.lit(False).alias("kept"))
+        .select(columns)
+    )
+    promises = (
+        pl.concat(
+            [kept.with_columns(pl.lit(True).alias("kept")).select(columns), unkept], how="vertical_relaxed"
+        )
+        .unique(["document_id", "day"], keep="first", maintain_order=True)
+        .join(settling_days, on=["document_id", "day"], how="anti")
+        .sort("document_id", "day")
+        .with_columns((pl.col("promised_day") + grace_days).alias("deadline"))
+    )
+    promises = _with_open_amount(ledger, promises, "day", "open_then")
+    promises = _paid_between(ledger, promises, "day", "deadline", "paid_then")
+    return promises.select(
+        "document_id",
+        "customer_id",
+        "day",
+        pl.lit("promise_to_pay").alias("event_type"),
+        "promised_day",
+        pl.when(pl.col("kept"))
+        .then(pl.min_horizontal("open_then", "paid_then"))
+        .otherwise(pl.col("open_then"))
+        .alias("promised_amount"),
+    ).filter(pl.col("promised_amount") > 0)
+
+
+def _outside_holds(
+    reminders: pl.DataFrame, holds: pl.DataFrame, promises: pl.DataFrame, grace_days: int
+) -> pl.DataFrame:
+    """Reminders of items neither held (dispute, litigation) nor waiting for a promise's deadline."""
+    waits = pl.concat(
+        how="vertical_relaxed",
+        items=[
+            holds.select(
+                "document_id", pl.col("held_from").alias("from_day"), pl.col("held_to").alias("to_day")
+            ),
+            promises.select(
+                "document_id",
+                (pl.col("day") + 1).alias("from_day"),
+                (pl.col("promised_day") + grace_days + 1).alias("to_day"),
+            ),
+        ],
+    )
+    keyed = reminders.with_row_index("__key")
+    waiting = (
+        keyed.select("__key", "document_id", "day")
+        .join(waits, on="document_id")
+        .filter(
+            pl.col("day") >= pl.col("from_day"),
+            pl.col("to_day").is_null() | (pl.col("day") < pl.col("to_day")),
+        )
+        .select("__key")
+        .unique()
+    )
+    return keyed.join(waiting, on="__key", how="anti").sort("__key").drop("__key")
+
+
+def _actions(
+    rng: np.random.Generator,
+    reminders: pl.DataFrame,
+    events: pl.DataFrame,
+    customers: pl.DataFrame,
+    grace_days: int,
+) -> pl.DataFrame:
+    """One action per (customer, day) with a reminder or an event: the reminders' channel is the
+    collector's (escalated to letters for items long overdue), the outcome follows the channel, or is
+    the promise obtained or the dispute raised that day; it names the items reminded and qualified."""
+    reminded = reminders.group_by("customer_id", "day").agg(
+        pl.col("document_id").sort().alias("reminded"),
+        pl.col("planned_day").min().alias("planned_day"),
+        pl.col("next_day").max().alias("reminder_next_day"),
+        pl.col("days_past_due").max().alias("days_past_due"),
+    )
+    qualified = events.group_by("customer_id", "day").agg(
+        pl.col("document_id").unique().sort().alias("qualified"),
+        (pl.col("event_type") == "promise_to_pay").any().alias("promised"),
+        (pl.col("event_type") == "disputed").any().alias("raised"),
+        pl.col("event_type").is_in(["litigation"]).any().alias("legal"),
+        pl.col("event_type").is_in(["bad_debt_proposed", "cleared"]).any().alias("noted"),
+        (pl.col("promised_day").max() + grace_days + 1).alias("promise_next_day"),
+        pl.col("expected_day").max().alias("dispute_next_day"),
+    )
+    actions = (
+        reminded.join(qualified, on=["customer_id", "day"], how="full", coalesce=True)
+        .join(customers.select("customer_id", "channels", "cadence"), on="customer_id")
+        .sort("customer_id", "day")
+    )
+    n = actions.height
+    channels = np.array(actions.get_column("channels").to_list())
+    cumulative = np.cumsum(channels, axis=1)
+    channel = (rng.random(n)[:, None] * cumulative[:, -1:] > cumulative).sum(axis=1)
+    overdue = actions.get_column("days_past_due").fill_null(0).to_numpy()
+    escalate = rng.random(n)
+    channel = np.where(
+        (overdue >= 60) & (escalate < 0.25), 3, np.where((overdue >= 30) & (escalate < 0.15), 2, channel)
+    )
+    spoken = _outcome_draw(rng, n, SPOKEN_OUTCOMES)
+    written = _outcome_draw(rng, n, WRITTEN_OUTCOMES)
+    actions = actions.with_columns(
+        pl.Series("channel", channel), pl.Series("spoken", spoken), pl.Series("written", written)
+    )
+    reminder = pl.col("reminded").is_not_null()
+    action_type = (
+        pl.when(pl.col("legal").fill_null(False))
+        .then(pl.lit("registered_letter"))
+        .when(pl.col("noted").fill_null(False) & ~reminder)
+        .then(pl.lit("note"))
+        .when((pl.col("promised") | pl.col("raised")).fill_null(False) & ~reminder)
+        .then(pl.lit("call"))
+        .when(~reminder)
+        .then(pl.lit("email"))
+        .otherwise(pl.col("channel").replace_strict(dict(enumerate(collections.ACTION_TYPES))))
+    )
+    return (
+        actions.with_columns(
+            action_type.alias("action_type"),
+            pl.col("planned_day").shift(-1).backward_fill().over("customer_id").alias("next_planned_day"),
+        )
+        .with_columns(
+            pl.when(pl.col("promised").fill_null(False))
+            .then(pl.lit("promise_obtained"))
+            .when(pl.col("raised").fill_null(False))
+            .then(pl.lit("dispute_raised"))
+            .when(pl.col("action_type").is_in(["call", "meeting"]))
+            .then(pl.col("spoken"))
+            .when(pl.col("action_type") == "note")
+            .then(pl.lit("other"))
+            .otherwise(pl.col("written"))
+            .alias("outcome"),
+            # The next action planned is the customer's next reminder on the collector's schedule
+            # (done `delay` days after it by a collector who runs late), else what the action calls for.
+            pl.when(pl.col("next_planned_day").is_not_null())
+            .then(pl.max_horizontal("next_planned_day", pl.col("day") + 1))
+            .when(pl.col("promised").fill_null(False))
+            .then(pl.col("promise_next_day"))
+            .when(pl.col("raised").fill_null(False))
+            .then(pl.col("dispute_next_day"))
+            .when(pl.col("legal").fill_null(False) | pl.col("noted").fill_null(False))
+            .then(None)
+            .otherwise(pl.coalesce("reminder_next_day", pl.col("day") + pl.col("cadence")))
+            .alias("next_day"),
+            pl.concat_list(pl.col("reminded").fill_null([]), pl.col("qualified").fill_null([]))
+            .list.unique()
+            .list.sort()
+            .alias("document_ids"),
+        )
+        .select("customer_id", "day", "action_type", "outcome", "next_day", "document_ids")
+    )
+
+
+def _outcome_draw(rng: np.random.Generator, n: int, outcomes: tuple[tuple[str, float], ...]) -> pl.Series:
+    names = [name for name, _ in outcomes]
+    shares = np.array([share for _, share in outcomes])
+    return pl.Series(names).gather(pl.Series(rng.choice(len(names), n, p=shares / shares.sum())))
+
+
+def _stamps(rng: np.random.Generator, actions: pl.DataFrame) -> pl.DataFrame:
+    """The time each (customer, day) was recorded, in office hours, and its submission id."""
+    stamps = actions.select("customer_id", "day").sort("customer_id", "day")
+    seconds = rng.integers(8 * 3600, 18 * 3600, stamps.height)
+    return stamps.with_columns(
+        (pl.col("day").cast(pl.Date).cast(pl.Datetime("us")) + pl.duration(seconds=pl.Series(seconds))).alias(
+            "recorded_at"
+        ),
+        pl.format("demo-{}-{}", pl.col("customer_id"), pl.col("day").cast(pl.Date)).alias("submission_id"),
+    )
+
+
+def _event_frame(events: pl.DataFrame, stamps: pl.DataFrame, customers: pl.DataFrame) -> pl.DataFrame:
+    reason = pl.col("dispute_reason")
+    owner = (
+        pl.when(reason.is_in(["price", "other"]))
+        .then(pl.col("salesperson"))
+        .when(reason == "quality")
+        .then(pl.format("Quality desk, {}", pl.col("division")))
+        .when(reason == "delivery")
+        .then(pl.format("Logistics, {}", pl.col("division")))
+        .otherwise(pl.format("Billing team, {}", pl.col("entity")))
+    )
+    kind = pl.col("event_type")
+    comment = (
+        pl.when(kind == "disputed")
+        .then(reason.replace_strict(DISPUTE_COMMENTS, default=None))
+        .when(kind == "dispute_resolved")
+        .then(pl.col("outcome").replace_strict(RESOLUTION_COMMENTS, default=None))
+        .when(kind == "cleared")
+        .then(pl.lit("Dispute withdrawn by the customer"))
+        .when(kind == "litigation")
+        .then(pl.lit("No payment after formal notice: file sent to the lawyers"))
+        .when(kind == "bad_debt_proposed")
+        .then(pl.lit("Nothing recovered: proposed for write-off"))
+        .when(kind == "promise_to_pay")
+        .then(pl.lit("Customer confirmed the payment date"))
+    )
+    frame = (
+        events.join(stamps, on=["customer_id", "day"])
+        .join(
+            customers.select("customer_id", "salesperson", "division", "entity", "user_name"),
+            on="customer_id",
+        )
+        .sort("day", "recorded_at", "document_id")
+    )
+    return frame.with_row_index("event_id", offset=1).select(
+        [
+            pl.col("event_id").cast(pl.Int64),
+            "submission_id",
+            "document_id",
+            "customer_id",
+            "event_type",
+            pl.col("day").cast(pl.Date).alias("event_date"),
+            pl.col("promised_day").cast(pl.Date).alias("promised_date"),
+            pl.col("promised_amount").cast(contract.MONEY),
+            reason,
+            pl.col("disputed_amount").cast(contract.MONEY),
+            pl.when(kind == "disputed").then(owner).alias("internal_owner"),
+            pl.col("expected_day").cast(pl.Date).alias("expected_resolution"),
+            pl.col("outcome").cast(pl.String),
+            comment.alias("comment"),
+            "user_name",
+            "recorded_at",
+            pl.lit("demo").alias("source"),
+        ]
+    )
+
+
+def _action_frame(actions: pl.DataFrame, stamps: pl.DataFrame, customers: pl.DataFrame) -> pl.DataFrame:
+    frame = (
+        actions.join(stamps, on=["customer_id", "day"])
+        .join(customers.select("customer_id", "contact_person", "user_name"), on="customer_id")
+        .sort("day", "recorded_at", "customer_id")
+    )
+    written = pl.col("action_type").is_in(["email", "letter", "registered_letter", "sms", "note"])
+    return frame.with_row_index("action_id", offset=1).select(
+        pl.col("action_id").cast(pl.Int64),
+        "submission_id",
+        "customer_id",
+        "action_type",
+        "outcome",
+        pl.when(written & (pl.col("action_type") != "email"))
+        .then(None)
+        .otherwise(pl.col("contact_person"))
+        .alias("contact_person"),
+        pl.col("action_type").replace_strict(ACTION_COMMENTS, default=None).alias("comment"),
+        pl.col("next_day").cast(pl.Date).alias("next_action_date"),
+        pl.col("document_ids").cast(pl.List(pl.String)),
+        pl.col("day").cast(pl.Date).alias("action_date"),
+        "user_name",
+        "recorded_at",
+        pl.lit("demo").alias("source"),
+    )

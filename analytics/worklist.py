@@ -1,0 +1,302 @@
+"""The collector's day: what to do at an as-of date, for one collector or everyone in scope.
+
+Every overdue or followed-up item falls in the first of these sections that applies:
+
+1. `broken_promise`: its current promise to pay is broken (promised date + grace passed unpaid).
+2. `promise_due`: its current promise falls due today, or fell due and is still within its grace days.
+3. `next_action`: the customer's latest action set a next action date that is today or past, and names
+   the item (an action naming no item covers the customer's overdue items).
+4. `new_overdue`: it became overdue in the last 7 days (1 to 7 days past due), not qualified.
+5. `dispute_waiting`: in dispute past its expected resolution: chase the internal owner.
+6. `overdue`: the rest of the overdue items that nothing is waiting on (not in dispute, litigation or
+   proposed as bad debt, no open promise), ranked by priority score.
+
+Only items with a positive open amount are worked (credit notes and cash on account are not chased).
+
+Priority score = open amount (functional currency) x age factor x risk factor, where
+  age factor  = 1 + min(days past due, 180) / 30   (1 at the due date, 2 at 30 days, at most 7)
+  risk factor = A 1.0, B 1.2, C 1.5, D 2.0, any other or no risk class 1.2.
+Every section lists its items by descending score.
+
+A call covers several invoices: `customers` has one row per (section, customer), with its items and
+their total. Counts: `to_do_today` customers in sections 1 to 5, of which `late` are past their date
+(broken promises, next actions before today, disputes past their expected resolution); `done_today`
+actions logged at the as-of date by the collector's user name or on the collector's customers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import polars as pl
+
+from analytics import contract
+from analytics.aging import aged_items
+from analytics.collections import PROMISE_GRACE_DAYS, CollectionsDB, item_states
+from analytics.scope import EVERYTHING, Scope
+from analytics.store import Store
+
+SECTIONS = ("broken_promise", "promise_due", "next_action", "new_overdue", "dispute_waiting", "overdue")
+SECTION_LABELS = {
+    "broken_promise": "Broken promises",
+    "promise_due": "Promises due today",
+    "next_action": "Next actions due or late",
+    "new_overdue": "New overdue items",
+    "dispute_waiting": "Disputes waiting on an internal owner",
+    "overdue": "Other overdue items",
+}
+RISK_FACTORS = {"A": 1.0, "B": 1.2, "C": 1.5, "D": 2.0}
+UNKNOWN_RISK_FACTOR = 1.2
+AGE_FACTOR_CAP_DAYS = 180
+NEW_OVERDUE_DAYS = 7
+# States with someone else to wait for: not worked as plain overdue items.
+WAITING_STATES = ("disputed", "litigation", "bad_debt_proposed")
+AMOUNT = "open_amount_functional"
+CENT = Decimal("0.01")
+
+ITEM_COLUMNS = (
+    "section",
+    "section_rank",
+    "customer_id",
+    "customer_name",
+    "collector",
+    "risk_class",
+    "document_id",
+    "document_type",
+    "due_date",
+    "days_past_due",
+    "currency",
+    "open_amount",
+    "open_amount_functional",
+    "state",
+    "promise_status",
+    "promised_date",
+    "promised_amount",
+    "dispute_reason",
+    "internal_owner",
+    "expected_resolution",
+    "last_action_date",
+    "next_action_date",
+    "task_date",
+    "late",
+    "age_factor",
+    "risk_factor",
+    "priority_score",
+)
+
+
+@dataclass(frozen=True)
+class WorklistQuery:
+    """A request for a worklist. `collector` None: every collector's customers in scope. `user` is the
+    user name whose actions count as done (the collector's name by default)."""
+
+    as_of: date
+    collector: str | None = None
+    scope: Scope = EVERYTHING
+    user: str | None = None
+    grace_days: int = PROMISE_GRACE_DAYS
+    new_overdue_days: int = NEW_OVERDUE_DAYS
+
+
+@dataclass(frozen=True)
+class Worklist:
+    """counts: to_do_today, late, done_today (customers), overdue_items, overdue_amount.
+    customers: one row per (section, customer) in section order then by score; items: ITEM_COLUMNS."""
+
+    counts: dict[str, object]
+    customers: pl.DataFrame
+    items: pl.DataFrame
+
+
+def age_factor(days_past_due: pl.Expr) -> pl.Expr:
+    """1 + min(days past due, 180) / 30; 1 for items not past due."""
+    return 1 + days_past_due.clip(0, AGE_FACTOR_CAP_DAYS).cast(pl.Float64) / 30
+
+
+def risk_factor(risk_class: pl.Expr) -> pl.Expr:
+    """A 1.0, B 1.2, C 1.5, D 2.0; anything else 1.2."""
+    return risk_class.replace_strict(RISK_FACTORS, default=UNKNOWN_RISK_FACTOR, return_dtype=pl.Float64)
+
+
+def priority_score(amount: pl.Expr, days_past_due: pl.Expr, risk_class: pl.Expr) -> pl.Expr:
+    """Open amount x age factor x risk factor, rounded to 2 decimals."""
+    return (amount.cast(pl.Float64) * age_factor(days_past_due) * risk_factor(risk_class)).round(2)
+
+
+def worklist(
+    db: CollectionsDB, store: Store, request: WorklistQuery, *, items: pl.DataFrame | None = None
+) -> Worklist:
+    """The worklist of `request` (see the module's docstring). `items` (aging.aged_items at as_of for
+    the scope) can be passed when the caller has them already."""
+    as_of = request.as_of
+    con = store.connect()
+    if items is None:
+        items = aged_items(store, as_of, request.scope, con)
+    if request.collector is not None:
+        items = items.filter(pl.col("collector") == request.collector)
+    states = item_states(db, store, as_of, request.scope, grace_days=request.grace_days, items=items, con=con)
+    latest = db.read("collections_customer_actions", as_of=as_of).select(
+        "customer_id",
+        pl.col("next_action_date").alias("customer_next_action_date"),
+        "last_document_ids",
+    )
+    # The items the customer's due next action is about: those it named, or all when it named none.
+    followed = (
+        latest.filter(pl.col("customer_next_action_date") <= as_of)
+        .explode("last_document_ids")
+        .select("customer_id", "customer_next_action_date", pl.col("last_document_ids").alias("document_id"))
+    )
+    named = followed.filter(pl.col("document_id").is_not_null()).select(
+        "document_id", pl.lit(True).alias("named_by_due_action")
+    )
+    whole_customer = followed.filter(pl.col("document_id").is_null()).select(
+        "customer_id", pl.lit(True).alias("customer_action_due")
+    )
+
+    frame = (
+        items.join(states.drop("customer_id"), on="document_id", how="left")
+        .join(latest.select("customer_id", "customer_next_action_date"), on="customer_id", how="left")
+        .join(named, on="document_id", how="left")
+        .join(whole_customer, on="customer_id", how="left")
+        .filter(pl.col(AMOUNT) > 0)
+    )
+    section = _section(request)
+    ranked = (
+        frame.with_columns(section.alias("section"))
+        .filter(pl.col("section").is_not_null())
+        .with_columns(
+            pl.col("section")
+            .replace_strict(SECTIONS, list(range(1, len(SECTIONS) + 1)))
+            .alias("section_rank"),
+            age_factor(pl.col("days_past_due")).round(4).alias("age_factor"),
+            risk_factor(pl.col("risk_class")).alias("risk_factor"),
+            priority_score(pl.col(AMOUNT), pl.col("days_past_due"), pl.col("risk_class")).alias(
+                "priority_score"
+            ),
+        )
+        .with_columns(_task_date(request).alias("task_date"))
+        .with_columns(
+            (
+                pl.col("section").is_in(["broken_promise", "dispute_waiting"])
+                | ((pl.col("section") == "next_action") & (pl.col("task_date") < as_of))
+            )
+            .fill_null(False)
+            .alias("late")
+        )
+        .with_columns(
+            pl.when(pl.col("section") == "next_action")
+            .then(pl.col("customer_next_action_date"))
+            .otherwise(pl.col("next_action_date"))
+            .alias("next_action_date")
+        )
+    )
+    item_frame = ranked.select(ITEM_COLUMNS).sort(
+        ["section_rank", "priority_score", "customer_id", "document_id"],
+        descending=[False, True, False, False],
+    )
+
+    actions_today = db.actions(since=as_of, until=as_of)
+    mine = items.select("customer_id").unique()
+    if request.collector is not None:
+        user = request.user or request.collector
+        done = actions_today.filter(
+            (pl.col("user_name") == user)
+            | pl.col("customer_id").is_in(mine.get_column("customer_id").implode())
+        )
+    else:
+        done = actions_today.join(mine, on="customer_id", how="semi")
+    customers = _customers(item_frame, done)
+    tasks = customers.filter(pl.col("section") != "overdue")
+    overdue = frame.filter(pl.col("days_past_due") > 0)
+    return Worklist(
+        counts={
+            "to_do_today": tasks.get_column("customer_id").n_unique(),
+            "late": tasks.filter(pl.col("late")).get_column("customer_id").n_unique(),
+            "done_today": done.height,
+            "overdue_items": overdue.height,
+            "overdue_amount": _money(overdue.get_column(AMOUNT).sum()),
+        },
+        customers=customers,
+        items=item_frame,
+    )
+
+
+def _money(value: object) -> Decimal:
+    return Decimal(value).quantize(CENT) if value is not None else Decimal("0.00")
+
+
+def _section(request: WorklistQuery) -> pl.Expr:
+    as_of = request.as_of
+    state = pl.col("state")
+    status = pl.col("promise_status")
+    overdue = pl.col("days_past_due") > 0
+    due_action = pl.col("customer_next_action_date") <= as_of
+    return (
+        pl.when((state == "promise_to_pay") & (status == "broken"))
+        .then(pl.lit("broken_promise"))
+        .when((state == "promise_to_pay") & (status == "open") & (pl.col("promised_date") <= as_of))
+        .then(pl.lit("promise_due"))
+        .when(
+            due_action
+            & (
+                pl.col("named_by_due_action").fill_null(False)
+                | (
+                    pl.col("customer_action_due").fill_null(False)
+                    & overdue
+                    & ~state.is_in(list(WAITING_STATES))
+                )
+            )
+        )
+        .then(pl.lit("next_action"))
+        .when((state == "none") & pl.col("days_past_due").is_between(1, request.new_overdue_days))
+        .then(pl.lit("new_overdue"))
+        .when((state == "disputed") & (pl.col("expected_resolution") < as_of))
+        .then(pl.lit("dispute_waiting"))
+        .when(
+            overdue & ~state.is_in(list(WAITING_STATES)) & ~((state == "promise_to_pay") & (status == "open"))
+        )
+        .then(pl.lit("overdue"))
+    )
+
+
+def _task_date(request: WorklistQuery) -> pl.Expr:
+    """The day each task came due: the promise's deadline, the promised date, the next action date,
+    the first day overdue, the expected resolution."""
+    section = pl.col("section")
+    return (
+        pl.when(section == "broken_promise")
+        .then(pl.col("promised_date") + timedelta(days=request.grace_days))
+        .when(section == "promise_due")
+        .then(pl.col("promised_date"))
+        .when(section == "next_action")
+        .then(pl.col("customer_next_action_date"))
+        .when(section == "new_overdue")
+        .then(pl.col("due_date") + timedelta(days=1))
+        .when(section == "dispute_waiting")
+        .then(pl.col("expected_resolution"))
+        .cast(pl.Date)
+    )
+
+
+def _customers(items: pl.DataFrame, done: pl.DataFrame) -> pl.DataFrame:
+    """One row per (section, customer): its items (best score first), their total and score."""
+    done_customers = done.select("customer_id").unique().with_columns(pl.lit(True).alias("done_today"))
+    return (
+        items.group_by("section", "section_rank", "customer_id", "customer_name", "collector", "risk_class")
+        .agg(
+            pl.col("document_id").alias("document_ids"),
+            pl.len().alias("items"),
+            pl.col(AMOUNT).sum().cast(contract.MONEY).alias("total_open_amount"),
+            pl.col("days_past_due").max().alias("max_days_past_due"),
+            pl.col("priority_score").sum().round(2).alias("priority_score"),
+            pl.col("task_date").min().alias("task_date"),
+            pl.col("late").any().alias("late"),
+            pl.col("last_action_date").max().alias("last_action_date"),
+            pl.col("next_action_date").min().alias("next_action_date"),
+        )
+        .join(done_customers, on="customer_id", how="left")
+        .with_columns(pl.col("done_today").fill_null(False))
+        .sort(["section_rank", "priority_score", "customer_id"], descending=[False, True, False])
+    )

@@ -1,0 +1,2 @@
+-- Every action removed: only when a new company's history replaces the old one (demo creation).
+delete from actions

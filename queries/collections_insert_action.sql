@@ -1,0 +1,31 @@
+-- Insert one action (a submission's few rows go one by one; loads of many rows use the append).
+insert into actions (
+    action_id,
+    submission_id,
+    customer_id,
+    action_type,
+    outcome,
+    contact_person,
+    comment,
+    next_action_date,
+    document_ids,
+    action_date,
+    user_name,
+    recorded_at,
+    source,
+)
+values (
+    $action_id,
+    $submission_id,
+    $customer_id,
+    $action_type,
+    $outcome,
+    $contact_person,
+    $comment,
+    $next_action_date,
+    $document_ids,
+    $action_date,
+    $user_name,
+    $recorded_at,
+    $source,
+)

@@ -1,0 +1,660 @@
+"""The collections workspace on the hand-worked ledger of conftest.py: promise outcomes at boundary
+dates, disputes and their resolution, the state of an item derived from its events, refused input
+(nothing written), durability after a kill, concurrent writers, export and import, the demo history.
+
+The ledger's items used here (functional currency EUR):
+    I1  C1 Alpha (Anna)  issued 01-10, due 02-09, 1000.00; P1 cash 400.00 on 02-15 (600.00 left)
+    I2  C1 Alpha (Anna)  issued 02-05, due 03-07,  500.00; CN1 applied 100.00 on 03-01 (credit_note)
+    I3  C2 Beta  (Ben)   issued 01-15, due 01-15, 1000.00; P4 cash 1000.00 on 02-20 (settled)
+    I4  C3 Gamma (Anna)  issued 03-01, due 03-31,  300.00; P5 written off 300.00 on 03-31
+Grace period: 3 days, so a promise for day D is kept by a payment on D + 3 at the latest.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics import collections, demo, ingest
+from analytics.collections import (
+    Action,
+    CollectionsDB,
+    CollectionsRefused,
+    Qualification,
+    Submission,
+)
+from analytics.scope import EVERYTHING, Scope
+from analytics.store import ImportRecord, Store, Tables
+
+ROOT = Path(__file__).resolve().parent.parent
+ANNA = Scope.of({"collector": ["Anna"]})
+
+
+@pytest.fixture
+def db(ledger_store: Store) -> CollectionsDB:
+    database = CollectionsDB.for_store(ledger_store)
+    yield database
+    database.close()
+
+
+def promise(document_id: str, promised_date: date, amount: str | None) -> Submission:
+    return Submission(
+        (
+            Qualification(
+                document_id,
+                "promise_to_pay",
+                promised_date=promised_date,
+                promised_amount=Decimal(amount) if amount else None,
+            ),
+        )
+    )
+
+
+def state_of(db: CollectionsDB, store: Store, as_of: date, document_id: str) -> dict:
+    states = collections.item_states(db, store, as_of)
+    rows = states.filter(pl.col("document_id") == document_id).to_dicts()
+    return rows[0] if rows else {}
+
+
+# --- promises ----------------------------------------------------------------------------------------
+
+
+def test_promise_kept_by_a_payment_on_the_last_day_of_grace(ledger_store: Store, db: CollectionsDB) -> None:
+    """On 02-10 Alpha promises 400.00 on I1 for 02-12: deadline 02-12 + 3 = 02-15. Open on 02-14
+    (P1 not in yet, deadline ahead); P1 400.00 arrives on 02-15, the deadline itself: kept from 02-15 on."""
+    db.submit(
+        promise("I1", date(2026, 2, 12), "400.00"),
+        store=ledger_store,
+        as_of=date(2026, 2, 10),
+        scope=ANNA,
+        user="Anna",
+    )
+    assert state_of(db, ledger_store, date(2026, 2, 14), "I1")["promise_status"] == "open"
+    at_deadline = state_of(db, ledger_store, date(2026, 2, 15), "I1")
+    assert (at_deadline["state"], at_deadline["promise_status"]) == ("promise_to_pay", "kept")
+    assert at_deadline["promised_amount"] == Decimal("400.00")
+    outcomes = collections.promise_outcomes(db, ledger_store, date(2026, 2, 20))
+    row = outcomes.row(0, named=True)
+    assert (row["deadline"], row["settled_on"], row["settled_amount"]) == (
+        date(2026, 2, 15),
+        date(2026, 2, 15),
+        Decimal("400.00"),
+    )
+
+
+def test_promise_broken_by_a_payment_one_day_after_grace(ledger_store: Store, db: CollectionsDB) -> None:
+    """Promised for 02-11: deadline 02-14. On 02-14 (the deadline) it is still open; P1 comes on 02-15,
+    one day late: broken from 02-15, and stays broken later."""
+    db.submit(
+        promise("I1", date(2026, 2, 11), "400.00"),
+        store=ledger_store,
+        as_of=date(2026, 2, 10),
+        scope=ANNA,
+        user="Anna",
+    )
+    assert state_of(db, ledger_store, date(2026, 2, 14), "I1")["promise_status"] == "open"
+    assert state_of(db, ledger_store, date(2026, 2, 15), "I1")["promise_status"] == "broken"
+    assert state_of(db, ledger_store, date(2026, 3, 31), "I1")["promise_status"] == "broken"
+
+
+def test_a_partial_payment_does_not_keep_a_promise_of_the_whole_amount(
+    ledger_store: Store, db: CollectionsDB
+) -> None:
+    """No amount given: the whole open amount, 1000.00. P1 pays 400.00 within the window (deadline
+    02-15): open on 02-15 (not past), broken on 02-16 with 400.00 settled of 1000.00."""
+    db.submit(
+        promise("I1", date(2026, 2, 12), None),
+        store=ledger_store,
+        as_of=date(2026, 2, 10),
+        scope=ANNA,
+        user="Anna",
+    )
+    assert state_of(db, ledger_store, date(2026, 2, 15), "I1")["promise_status"] == "open"
+    late = state_of(db, ledger_store, date(2026, 2, 16), "I1")
+    assert (late["promise_status"], late["promised_amount"]) == ("broken", Decimal("1000.00"))
+    outcome = collections.promise_outcomes(db, ledger_store, date(2026, 2, 16)).row(0, named=True)
+    assert outcome["settled_amount"] == Decimal("400.00")
+
+
+def test_credit_notes_count_and_write_offs_do_not(ledger_store: Store, db: CollectionsDB) -> None:
+    """I2 (open 500.00 on 02-20): 100.00 promised for 02-26 (deadline 03-01) is kept by CN1 applied on
+    03-01. I4 (open 300.00 on 03-20): promised for 03-30 (deadline 04-02); P5 writes it off on 03-31,
+    which is no payment: broken on 04-03."""
+    db.submit(
+        promise("I2", date(2026, 2, 26), "100.00"),
+        store=ledger_store,
+        as_of=date(2026, 2, 20),
+        scope=ANNA,
+        user="Anna",
+    )
+    db.submit(
+        promise("I4", date(2026, 3, 30), None),
+        store=ledger_store,
+        as_of=date(2026, 3, 20),
+        scope=ANNA,
+        user="Anna",
+    )
+    outcomes = collections.promise_outcomes(db, ledger_store, date(2026, 4, 3))
+    assert dict(outcomes.select("document_id", "promise_status").iter_rows()) == {
+        "I2": "kept",
+        "I4": "broken",
+    }
+
+
+def test_an_as_of_date_in_the_past_ignores_later_payments(ledger_store: Store, db: CollectionsDB) -> None:
+    """Seen from 02-14, the promise of 400.00 for 02-12 is open whatever happened on 02-15."""
+    db.submit(
+        promise("I1", date(2026, 2, 12), "400.00"),
+        store=ledger_store,
+        as_of=date(2026, 2, 10),
+        scope=ANNA,
+        user="Anna",
+    )
+    outcome = collections.promise_outcomes(db, ledger_store, date(2026, 2, 14)).row(0, named=True)
+    assert (outcome["promise_status"], outcome["settled_amount"]) == ("open", Decimal("0.00"))
+
+
+# --- disputes and the state of an item ---------------------------------------------------------------
+
+
+def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None:
+    """I1 disputed on 02-10 (price, 300.00, owner Sam, expected 02-20); resolved on 02-18 (customer to
+    pay). On 02-12 it is disputed for 2 days; on 02-17 still disputed (7 days); on 02-18 back to none.
+    The resolution took 8 days."""
+    dispute = Qualification(
+        "I1",
+        "disputed",
+        comment="Price differs from the quote",
+        dispute_reason="price",
+        disputed_amount=Decimal("300.00"),
+        internal_owner="Sam",
+        expected_resolution=date(2026, 2, 20),
+    )
+    db.submit(Submission((dispute,)), store=ledger_store, as_of=date(2026, 2, 10), scope=ANNA, user="Anna")
+    row = state_of(db, ledger_store, date(2026, 2, 12), "I1")
+    assert {
+        k: row[k]
+        for k in ("state", "dispute_reason", "disputed_amount", "internal_owner", "dispute_age_days")
+    } == {
+        "state": "disputed",
+        "dispute_reason": "price",
+        "disputed_amount": Decimal("300.00"),
+        "internal_owner": "Sam",
+        "dispute_age_days": 2,
+    }
+    summary = collections.dispute_summary(db, ledger_store, date(2026, 2, 12))
+    assert summary.figures["open_disputes"] == 1
+    assert summary.by_reason.select("dispute_reason", "disputes", "disputed_amount").rows() == [
+        ("price", 1, Decimal("300.00"))
+    ]
+
+    resolution = Qualification(
+        "I1", "dispute_resolved", comment="Quote checked: price is right", outcome="customer_to_pay"
+    )
+    db.submit(Submission((resolution,)), store=ledger_store, as_of=date(2026, 2, 18), scope=ANNA, user="Anna")
+    assert state_of(db, ledger_store, date(2026, 2, 17), "I1")["state"] == "disputed"
+    assert state_of(db, ledger_store, date(2026, 2, 18), "I1")["state"] == "none"
+    summary = collections.dispute_summary(db, ledger_store, date(2026, 2, 18))
+    assert summary.figures["open_disputes"] == 0
+    resolved = summary.resolution_by_reason.row(0, named=True)
+    assert (resolved["dispute_reason"], resolved["resolved"], resolved["average_days_to_resolve"]) == (
+        "price",
+        1,
+        8.0,
+    )
+    assert resolved["customer_to_pay"] == 1
+
+    with pytest.raises(CollectionsRefused) as refused:
+        db.submit(
+            Submission((resolution,)), store=ledger_store, as_of=date(2026, 2, 19), scope=ANNA, user="Anna"
+        )
+    assert refused.value.messages == ["document I1, event_type: 'I1' has no open dispute to resolve"]
+
+
+def test_the_state_is_the_latest_event_at_the_as_of_date(ledger_store: Store, db: CollectionsDB) -> None:
+    """I2: promise on 02-10, litigation on 02-20, cleared on 02-25. The state at each date is the one the
+    latest event on or before it set; history lists the three, newest first."""
+    db.submit(
+        promise("I2", date(2026, 2, 27), "500.00"),
+        store=ledger_store,
+        as_of=date(2026, 2, 10),
+        scope=ANNA,
+        user="Anna",
+    )
+    litigation = Qualification("I2", "litigation", comment="Formal notice unanswered")
+    db.submit(Submission((litigation,)), store=ledger_store, as_of=date(2026, 2, 20), scope=ANNA, user="Anna")
+    db.submit(
+        Submission((Qualification("I2", "cleared"),)),
+        store=ledger_store,
+        as_of=date(2026, 2, 25),
+        scope=ANNA,
+        user="Anna",
+    )
+    states = {day: state_of(db, ledger_store, date(2026, 2, day), "I2") for day in (9, 10, 19, 20, 25)}
+    assert {day: row["state"] for day, row in states.items()} == {
+        9: "none",
+        10: "promise_to_pay",
+        19: "promise_to_pay",
+        20: "litigation",
+        25: "none",
+    }
+    assert states[20]["promised_date"] is None  # the promise is not the state any more
+    story = collections.history(db, document_ids=["I2"])
+    assert story.select("date", "type", "details").rows() == [
+        (date(2026, 2, 25), "cleared", "back to normal"),
+        (date(2026, 2, 20), "litigation", "sent to litigation"),
+        (date(2026, 2, 10), "promise_to_pay", "promised 500.00 by 2026-02-27"),
+    ]
+
+
+def test_one_submission_qualifies_items_and_logs_the_call(ledger_store: Store, db: CollectionsDB) -> None:
+    """A call on Alpha on 02-10 that obtains a promise on I1 and records a dispute on I2: two events and
+    one action in one submission; the action names both items; the customer's timeline shows all three."""
+    result = db.submit(
+        Submission(
+            (
+                Qualification(
+                    "I1", "promise_to_pay", promised_date=date(2026, 2, 13), promised_amount=Decimal("400")
+                ),
+                Qualification("I2", "disputed", comment="Missing parts", dispute_reason="delivery"),
+            ),
+            Action(
+                "C1",
+                "call",
+                "promise_obtained",
+                contact_person="Marie Curie",
+                next_action_date=date(2026, 2, 17),
+            ),
+        ),
+        store=ledger_store,
+        as_of=date(2026, 2, 10),
+        scope=ANNA,
+        user="Anna",
+    )
+    assert len(result.event_ids) == 2 and result.action_id is not None
+    action = db.actions().row(0, named=True)
+    assert action["document_ids"] == ["I1", "I2"]
+    assert action["next_action_date"] == date(2026, 2, 17)
+    events = db.events(customer_ids=["C1"])
+    assert set(events.get_column("submission_id")) == {result.submission_id}
+    assert events.filter(pl.col("document_id") == "I2").row(0, named=True)["disputed_amount"] == Decimal(
+        "500.00"
+    )
+    timeline = collections.history(db, customer_id="C1")
+    assert sorted(timeline.get_column("type")) == ["call", "disputed", "promise_to_pay"]
+    row = state_of(db, ledger_store, date(2026, 2, 10), "I1")
+    assert (row["last_action_date"], row["next_action_date"]) == (date(2026, 2, 10), date(2026, 2, 17))
+
+
+# --- refused input -----------------------------------------------------------------------------------
+
+FEB_16 = date(2026, 2, 16)  # I1 open 600.00, I2 open 500.00, I3 open 1000.00, I4 not issued yet
+
+
+@pytest.mark.parametrize(
+    ("submission", "message"),
+    [
+        (
+            promise("I1", date(2026, 2, 15), "100.00"),
+            "document I1, promised_date: 2026-02-15 is in the past (the date of the event is 2026-02-16)",
+        ),
+        (
+            promise("I1", date(2026, 2, 20), "600.01"),
+            "document I1, promised_amount: 600.01 is above the item's open amount 600.00",
+        ),
+        (
+            promise("I1", date(2026, 2, 20), "-5.00"),
+            "document I1, promised_amount: must be positive, got -5.00",
+        ),
+        (
+            Submission(
+                (
+                    Qualification(
+                        "I2",
+                        "disputed",
+                        comment="x",
+                        dispute_reason="price",
+                        disputed_amount=Decimal("500.50"),
+                    ),
+                )
+            ),
+            "document I2, disputed_amount: 500.50 is above the item's open amount 500.00",
+        ),
+        (
+            promise("I4", date(2026, 3, 20), None),
+            "document I4, document_id: 'I4' is not an open item at 2026-02-16",
+        ),
+        (
+            promise("I3", date(2026, 2, 20), None),
+            "document I3, document_id: 'I3' is outside your scope (customer C2)",
+        ),
+        (
+            Submission((Qualification("I1", "paid"),)),
+            "document I1, event_type: 'paid' is not one of: " + ", ".join(collections.QUALIFICATIONS),
+        ),
+        (
+            Submission((Qualification("I1", "disputed", comment="x", dispute_reason="colour"),)),
+            "document I1, dispute_reason: 'colour' is not one of: " + ", ".join(collections.DISPUTE_REASONS),
+        ),
+        (
+            Submission((Qualification("I1", "disputed", dispute_reason="price"),)),
+            "document I1, comment: required for a dispute",
+        ),
+        (
+            Submission((Qualification("I1", "litigation", comment="  "),)),
+            "document I1, comment: required for litigation",
+        ),
+        (
+            Submission((Qualification("I1", "bad_debt_proposed"),)),
+            "document I1, comment: required for a bad-debt proposal",
+        ),
+        (
+            Submission((Qualification("I1", "dispute_resolved", outcome="customer_to_pay"),)),
+            "document I1, comment: required for a dispute resolution",
+        ),
+        (
+            Submission(action=Action("C1", "fax", "reached")),
+            "action, action_type: 'fax' is not one of: " + ", ".join(collections.ACTION_TYPES),
+        ),
+        (
+            Submission(action=Action("C1", "call", "angry")),
+            "action, outcome: 'angry' is not one of: " + ", ".join(collections.ACTION_OUTCOMES),
+        ),
+        (
+            Submission(action=Action("C2", "call", "reached")),
+            "action, customer_id: customer 'C2' is outside your scope",
+        ),
+        (
+            Submission(action=Action("C1", "call", "reached", document_ids=("I3",))),
+            "action, document_ids: 'I3' is not an open item of customer C1 at 2026-02-16",
+        ),
+        (
+            Submission(action=Action("C1", "call", "reached", next_action_date=date(2026, 2, 1))),
+            "action, next_action_date: 2026-02-01 is in the past (the date of the action is 2026-02-16)",
+        ),
+        (Submission(), "nothing to record: qualify an item or log an action"),
+    ],
+)
+def test_refused_input_writes_nothing(
+    ledger_store: Store, db: CollectionsDB, submission: Submission, message: str
+) -> None:
+    with pytest.raises(CollectionsRefused) as refused:
+        db.submit(submission, store=ledger_store, as_of=FEB_16, scope=ANNA, user="Anna")
+    assert message in refused.value.messages
+    assert db.events().height == 0 and db.actions().height == 0
+
+
+def test_all_or_nothing_lists_every_problem(ledger_store: Store, db: CollectionsDB) -> None:
+    """A valid promise on I1 with a call on a customer out of scope and a dispute without comment: both
+    problems are listed, and the valid promise is not written either."""
+    submission = Submission(
+        (
+            promise("I1", date(2026, 2, 20), "100.00").qualifications[0],
+            Qualification("I2", "disputed", dispute_reason="price"),
+        ),
+        Action("C1", "call", "reached", document_ids=("I3",)),
+    )
+    with pytest.raises(CollectionsRefused) as refused:
+        db.submit(submission, store=ledger_store, as_of=FEB_16, scope=ANNA, user="Anna")
+    assert refused.value.messages == [
+        "document I2, comment: required for a dispute",
+        "action, document_ids: 'I3' is not an open item of customer C1 at 2026-02-16",
+    ]
+    with pytest.raises(CollectionsRefused, match="user_name: required"):
+        db.submit(
+            promise("I1", date(2026, 2, 20), None), store=ledger_store, as_of=FEB_16, scope=ANNA, user=" "
+        )
+    assert db.events().height == 0 and db.actions().height == 0
+
+
+# --- durability and concurrency ----------------------------------------------------------------------
+
+
+def test_an_action_survives_a_kill_right_after_submit(ledger_store: Store, cli_env: dict[str, str]) -> None:
+    """A child process logs a call, prints 'done' and sleeps; it is killed with SIGKILL on reading
+    'done'. Reopened, the database holds the call."""
+    code = f"""
+import time
+from datetime import date
+from analytics.collections import Action, CollectionsDB, Submission
+from analytics.scope import EVERYTHING
+from analytics.store import Store
+store = Store({str(ledger_store.root)!r})
+db = CollectionsDB.for_store(store)
+db.submit(Submission(action=Action("C1", "call", "reached", comment="survives")), store=store,
+          as_of=date(2026, 2, 16), scope=EVERYTHING, user="Anna")
+print("done", flush=True)
+time.sleep(60)
+"""
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=cli_env)
+    try:
+        assert child.stdout.readline().strip() == "done"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    with CollectionsDB.for_store(ledger_store) as reopened:
+        actions = reopened.actions()
+    assert actions.select("customer_id", "comment", "user_name").rows() == [("C1", "survives", "Anna")]
+
+
+def test_twenty_threads_of_a_hundred_actions(ledger_store: Store, db: CollectionsDB) -> None:
+    """20 threads log 100 calls each through one CollectionsDB: exactly 2,000 rows, every comment once,
+    2,000 distinct ids."""
+    errors: list[BaseException] = []
+
+    def log(thread: int) -> None:
+        try:
+            for number in range(100):
+                action = Action("C1", "call", "reached", comment=f"{thread}-{number}")
+                db.submit(
+                    Submission(action=action),
+                    store=ledger_store,
+                    as_of=FEB_16,
+                    scope=ANNA,
+                    user=f"user{thread}",
+                )
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=log, args=(t,)) for t in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    actions = db.actions()
+    assert actions.height == 2_000
+    assert actions.get_column("action_id").n_unique() == 2_000
+    assert sorted(actions.get_column("comment")) == sorted(f"{t}-{n}" for t in range(20) for n in range(100))
+
+
+# --- export and import -------------------------------------------------------------------------------
+
+
+def seed_events(db: CollectionsDB, store: Store) -> None:
+    db.submit(
+        Submission(
+            (
+                Qualification(
+                    "I1", "promise_to_pay", promised_date=date(2026, 2, 13), promised_amount=Decimal("400")
+                ),
+            ),
+            Action(
+                "C1",
+                "email",
+                "promise_obtained",
+                comment="Statement sent",
+                next_action_date=date(2026, 2, 17),
+            ),
+        ),
+        store=store,
+        as_of=date(2026, 2, 10),
+        scope=EVERYTHING,
+        user="Anna",
+    )
+    dispute = Qualification(
+        "I3", "disputed", comment="Wrong quantity", dispute_reason="billing_error", internal_owner="Billing"
+    )
+    db.submit(Submission((dispute,)), store=store, as_of=date(2026, 2, 12), scope=EVERYTHING, user="Ben")
+
+
+def test_export_then_import_into_another_database(
+    ledger_store: Store, db: CollectionsDB, tmp_path: Path
+) -> None:
+    """The export of two submissions (a promise with an email, a dispute) read back into an empty
+    database gives the same events and action; importing the same file again is refused."""
+    seed_events(db, ledger_store)
+    exported = collections.export_events(db)
+    assert exported.select("kind", "date", "type", "document_ids").rows() == [
+        ("qualification", date(2026, 2, 10), "promise_to_pay", "I1"),
+        ("action", date(2026, 2, 10), "email", "I1"),
+        ("qualification", date(2026, 2, 12), "disputed", "I3"),
+    ]
+    path = tmp_path / "events.csv"
+    exported.write_csv(path)
+    with CollectionsDB(tmp_path / "other.duckdb") as other:
+        result = collections.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
+        assert (result.item_events, result.actions) == (2, 1)
+        columns = [
+            "document_id",
+            "event_type",
+            "event_date",
+            "promised_date",
+            "promised_amount",
+            "dispute_reason",
+            "disputed_amount",
+            "internal_owner",
+            "user_name",
+        ]
+        assert other.events().select(columns).equals(db.events().select(columns))
+        assert (
+            other.actions()
+            .select("customer_id", "action_type", "document_ids", "next_action_date")
+            .equals(db.actions().select("customer_id", "action_type", "document_ids", "next_action_date"))
+        )
+        with pytest.raises(ingest.ImportRefused, match="this file was already imported by Importer"):
+            collections.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
+
+
+def test_import_names_file_row_and_column(ledger_store: Store, db: CollectionsDB, tmp_path: Path) -> None:
+    """Row 2 is fine; row 3 promises more than I1's open 600.00 on 02-16; row 4 has an unknown action
+    type and a date that is not a date; row 5 is dated after today. Nothing is written."""
+    path = tmp_path / "actions.csv"
+    path.write_text(
+        "kind,date,customer_id,document_ids,type,outcome,promised_date,promised_amount,comment\n"
+        "qualification,2026-02-10,,I1,promise_to_pay,,2026-02-13,400.00,\n"
+        "qualification,2026-02-16,,I1,promise_to_pay,,2026-02-20,700.00,\n"
+        "action,16/02/2026,C1,I1,fax,reached,,,\n"
+        "action,2026-03-05,C1,,call,reached,,,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ingest.ImportRefused) as refused:
+        collections.import_events(db, path, ledger_store, user="Anna", today=date(2026, 3, 1))
+    problems = [str(p) for p in refused.value.problems]
+    assert (
+        "actions.csv, row 3, column promised_amount: 700.00 is above the item's open amount 600.00"
+        in problems
+    )
+    assert "actions.csv, row 4, column date: '16/02/2026' is not a date like 2026-01-31" in problems
+    assert any(p.startswith("actions.csv, row 4, column action_type: 'fax' is not one of") for p in problems)
+    assert "actions.csv, row 5, column date: 2026-03-05 is in the future (today is 2026-03-01)" in problems
+    assert db.events().height == 0 and db.actions().height == 0
+
+
+def test_schema_is_created_once_and_versioned(ledger_store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "c.duckdb"
+    CollectionsDB(path).close()
+    with CollectionsDB(path) as again:
+        assert again.read("collections_schema_version").get_column("version").to_list() == [
+            collections.SCHEMA_VERSION
+        ]
+        assert again.data_version() == "0-0"
+
+
+# --- the demo history --------------------------------------------------------------------------------
+
+DEMO_AS_OF = date(2026, 5, 20)
+
+
+@pytest.fixture(scope="module")
+def demo_company(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[demo.Ledger, Store, pl.DataFrame, pl.DataFrame]:
+    ledger = demo.generate(customers=120, documents=6_000, seed=5, as_of=DEMO_AS_OF)
+    store = Store(tmp_path_factory.mktemp("demo-history") / "data")
+    store.write(
+        Tables(ledger.customers, ledger.documents, ledger.payments, keep_snapshots=False),
+        ImportRecord("demo", "demo", "-", 0, 0, 0, 0),
+    )
+    events, actions = demo.collections_history(ledger, seed=5, as_of=DEMO_AS_OF)
+    return ledger, store, events, actions
+
+
+def test_demo_history_is_deterministic(demo_company: tuple) -> None:
+    ledger, _, events, actions = demo_company
+    again = demo.collections_history(ledger, seed=5, as_of=DEMO_AS_OF)
+    other = demo.collections_history(ledger, seed=6, as_of=DEMO_AS_OF)
+    assert events.equals(again[0]) and actions.equals(again[1])
+    assert not events.equals(other[0])
+    shuffled = demo.Ledger(
+        *(
+            frame.sample(fraction=1.0, shuffle=True, seed=1)
+            for frame in (ledger.customers, ledger.documents, ledger.payments)
+        )
+    )
+    assert events.equals(demo.collections_history(shuffled, seed=5, as_of=DEMO_AS_OF)[0])
+    assert events.columns == list(collections.ITEM_EVENT_SCHEMA)
+    assert actions.columns == list(collections.ACTION_SCHEMA)
+    assert events.get_column("event_date").min() > DEMO_AS_OF - timedelta(days=2 * 366)
+    assert set(events.get_column("event_type")) == set(collections.QUALIFICATIONS)
+
+
+def test_demo_history_passes_the_rules_of_a_submission(demo_company: tuple) -> None:
+    """Every event and action, checked at its own date: item open, amounts within the open amount,
+    dates not in the past, allowed values, comments, resolutions of open disputes only."""
+    _, store, events, actions = demo_company
+    assert collections.history_problems(store, events, actions).rows() == []
+
+
+def test_demo_promises_match_the_payments(demo_company: tuple, tmp_path: Path) -> None:
+    """Worked from the ledger independently: a decided promise is kept exactly when cash and credit
+    notes on its document from its date to promised date + 3 reach the promised amount; broken ones of
+    items paid since were paid after that deadline. Both kinds exist, and most promises are kept."""
+    ledger, store, events, actions = demo_company
+    with CollectionsDB(tmp_path / "c.duckdb") as db:
+        assert db.load_history(events, actions) == (events.height, actions.height)
+        outcomes = collections.promise_outcomes(db, store, DEMO_AS_OF)
+    settling = ledger.payments.filter(pl.col("method").is_in(["cash", "credit_note"]))
+    decided = outcomes.filter(pl.col("promise_status") != "open")
+    paid = (
+        decided.select("event_id", "document_id", "event_date", "deadline")
+        .join(settling.select("document_id", "payment_date", "amount"), on="document_id", how="left")
+        .filter(pl.col("payment_date").is_between(pl.col("event_date"), pl.col("deadline")))
+        .group_by("event_id")
+        .agg(pl.col("amount").sum().alias("paid"))
+    )
+    checked = decided.join(paid, on="event_id", how="left").with_columns(pl.col("paid").fill_null(0))
+    expected = (
+        pl.when(pl.col("paid") >= pl.col("promised_amount")).then(pl.lit("kept")).otherwise(pl.lit("broken"))
+    )
+    assert checked.filter(expected != pl.col("promise_status")).height == 0
+    counts = dict(decided.group_by("promise_status").len().iter_rows())
+    assert counts["kept"] > counts["broken"] > 0
+    settled_in_full = (
+        settling.group_by("document_id")
+        .agg(pl.col("amount").sum().alias("settled"), pl.col("payment_date").max().alias("last_paid"))
+        .join(ledger.documents.select("document_id", "amount_functional"), on="document_id")
+        .filter(pl.col("settled") >= pl.col("amount_functional"))
+    )
+    broken = decided.filter(pl.col("promise_status") == "broken").join(settled_in_full, on="document_id")
+    assert broken.height > 0
+    assert broken.filter(pl.col("last_paid") <= pl.col("deadline")).height == 0
