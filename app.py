@@ -26,7 +26,7 @@ def ensure_data(current) -> None:
         def progress(fraction: float, message: str) -> None:
             bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-        manifest = demo.create(current, progress=progress)
+        manifest = demo.create(current, progress=progress, collections_db=widgets.collections_db_of(current))
         status.update(
             label=f"Demo company ready: {manifest.customers:,} customers, {manifest.documents:,} documents",
             state="complete",
@@ -38,16 +38,15 @@ current = widgets.store()
 ensure_data(current)
 st.session_state["context"] = widgets.sidebar(current)
 
-navigation = st.navigation(
-    {
-        "Receivables": [
-            st.Page(
-                "pages/aging.py", title="Aging balance", icon=":material/stacked_bar_chart:", url_path="aging"
-            ),
-        ],
-        "Data": [
-            st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="data"),
-        ],
-    }
-)
-navigation.run()
+receivables = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/aging.py", title="Aging balance", icon=":material/stacked_bar_chart:"),
+    st.Page("pages/dso.py", title="DSO and KPIs", icon=":material/trending_up:"),
+]
+collections = [
+    st.Page("pages/worklist.py", title="Worklist", icon=":material/checklist:"),
+    st.Page("pages/customer.py", title="Customer", icon=":material/person:"),
+    st.Page("pages/disputes.py", title="Disputes and promises", icon=":material/gavel:"),
+]
+data = [st.Page("pages/data.py", title="Data", icon=":material/database:")]
+st.navigation({"Receivables": receivables, "Collections": collections, "Data": data}).run()

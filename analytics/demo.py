@@ -276,9 +276,15 @@ def create(
     months: int = 26,
     functional_currency: str = "EUR",
     progress: Callable[[float, str], None] | None = None,
+    history: bool = True,
+    collections_db: collections.CollectionsDB | None = None,
 ) -> Manifest:
-    """Generate the demo company and write it into `store` as a new company (stored snapshots dropped)."""
+    """Generate the demo company and write it into `store` as a new company (stored snapshots dropped),
+    with its collections history (actions, promises, disputes) unless `history` is False. The history
+    goes through `collections_db` when the caller holds the database open (the app), else through a
+    connection opened for the purpose."""
     report = progress or (lambda fraction, message: None)
+    share = 0.45 if history else 0.5
     ledger = generate(
         customers=customers,
         documents=documents,
@@ -286,7 +292,7 @@ def create(
         as_of=as_of,
         months=months,
         functional_currency=functional_currency,
-        progress=lambda fraction, message: report(0.5 * fraction, message),
+        progress=lambda fraction, message: report(share * fraction, message),
     )
     record = ImportRecord(
         source="demo",
@@ -298,13 +304,23 @@ def create(
         open_items=0,
     )
     tables = Tables(ledger.customers, ledger.documents, ledger.payments, keep_snapshots=False)
-    del ledger
-    return store.write(
+    manifest = store.write(
         tables,
         record,
         functional_currency=functional_currency,
-        progress=lambda fraction, message: report(0.5 + 0.5 * fraction, message),
+        progress=lambda fraction, message: report(share + share * fraction, message),
     )
+    if history:
+        report(0.92, "Writing the collections history")
+        events, actions = collections_history(ledger, seed=seed, as_of=manifest.data_as_of)
+        database = collections_db or collections.CollectionsDB.for_store(store)
+        try:
+            database.load_history(events, actions, replace=True)
+        finally:
+            if collections_db is None:
+                database.close()
+    report(1.0, "Done")
+    return manifest
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, contract, export
+from analytics import aging, collections, contract, export
 from pages import widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
@@ -21,6 +21,7 @@ SETTLED_LABELS = {"paid": "Paid", "credited": "Credited", "written_off": "Writte
 
 ctx = widgets.context()
 st.title("Aging balance")
+widgets.collections_notice()
 if widgets.no_data_message(ctx):
     st.stop()
 
@@ -75,6 +76,14 @@ with st.expander("More filters"):
     )
     min_amount = filter_columns[1].number_input(
         f"Minimum open amount ({ctx.currency})", min_value=0.0, value=0.0, step=100.0, key="min_amount"
+    )
+    qualification_filter = filter_columns[2].multiselect(
+        "Qualification",
+        list(collections.STATES),
+        format_func=widgets.label,
+        key="qualification_filter",
+        placeholder="Any qualification",
+        help="Only the items whose current qualification is one of these (none: not qualified).",
     )
 
 # The bucket filter: pills, also set by clicking a bar segment of the chart.
@@ -136,6 +145,9 @@ request = aging.AgingQuery(
     min_amount=Decimal(str(min_amount)) if min_amount else None,
 )
 items = widgets.items_for(ctx)
+if qualification_filter:
+    qualified = widgets.item_states(ctx).filter(pl.col("state").is_in(qualification_filter))
+    items = items.join(qualified.select("document_id"), on="document_id", how="semi")
 items_then = widgets.items_for(ctx, compare_with)
 request_then = aging.AgingQuery(**{**request.__dict__, "as_of": compare_with})
 
@@ -225,6 +237,15 @@ with balance_tab:
             )
 
         shown = result.rows.select(*aging.level_keys(level), *names, "total", "overdue", "items", "share")
+        if level == aging.DOCUMENT:
+            states = widgets.item_states(ctx).select(
+                "document_id", "state", "promise_status", "next_action_date"
+            )
+            shown = (
+                shown.join(states, on="document_id", how="left")
+                .with_columns(pl.col("state").fill_null("none"))
+                .sort(["days_past_due", "document_id"], descending=[True, False])
+            )
         column_config = {name: widgets.money_column(labels[name]) for name in names}
         column_config |= {
             "total": widgets.money_column("Total"),
@@ -236,6 +257,14 @@ with balance_tab:
             "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
             "customer_name": st.column_config.TextColumn("Customer"),
             "customer_id": st.column_config.TextColumn("Customer id"),
+            "state": st.column_config.TextColumn("Qualification"),
+            "promise_status": st.column_config.TextColumn("Promise"),
+            "next_action_date": st.column_config.DateColumn("Next action"),
+            "document_date": st.column_config.DateColumn("Date"),
+            "due_date": st.column_config.DateColumn("Due"),
+            "document_id": st.column_config.TextColumn("Document"),
+            "document_type": st.column_config.TextColumn("Type"),
+            "currency": st.column_config.TextColumn("Cur."),
         }
         st.caption(
             f"{shown.height:,} {contract.DIMENSION_LABELS[level].lower()} row(s) · total "
@@ -253,13 +282,16 @@ with balance_tab:
             width="stretch",
             column_config=column_config,
             on_select="rerun",
-            selection_mode="single-row",
+            selection_mode="multi-row" if level == aging.DOCUMENT else "single-row",
             key=f"drill_table_{nonce}",
         )
         if shown.height > 5_000:
             st.caption(f"Showing the largest 5,000 of {shown.height:,} rows; the export has them all.")
         rows = selection.selection.rows if selection and selection.selection else []
-        if rows and len(drill) < len(path) - 1:
+        if level == aging.DOCUMENT:
+            selected = [shown.get_column("document_id")[row] for row in rows]
+            widgets.panel_button(ctx, selected, key="aging_panel")
+        elif rows and len(drill) < len(path) - 1:
             value = shown.get_column(key_column)[rows[0]]
             write_drill([*drill, (level, str(value))])
             st.rerun()

@@ -253,6 +253,7 @@ with demo_tab:
             bar = st.progress(0.0, text="Generating")
             result = demo.create(
                 store,
+                collections_db=widgets.collections_db(ctx),
                 customers=int(customers),
                 documents=int(documents),
                 seed=int(seed),

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import streamlit as st
 
 from analytics import contract
@@ -72,6 +73,13 @@ def sidebar(current: Store) -> Context:
         filters: dict[str, list[str]] = {}
         if manifest is not None:
             values = _dimension_values(str(current.root), current.version())
+            st.selectbox(
+                "Working as",
+                ["credit manager", *values.get("collector", [])],
+                key="user_name",
+                bind="query-params",
+                help="Whose worklist to open, and the name recorded with what you save.",
+            )
             with st.expander("Scope", expanded=True):
                 for dimension in contract.DIMENSIONS:
                     options = values.get(dimension, [])
@@ -138,10 +146,8 @@ def money_column(label: str, help: str | None = None) -> st.column_config.Number
     return st.column_config.NumberColumn(label, format="%,.2f", help=help)
 
 
-def for_display(frame):
+def for_display(frame: pl.DataFrame) -> pl.DataFrame:
     """Decimal money as floats for the grid only (figures are computed and exported as decimals)."""
-    import polars as pl
-
     return frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
 
 
@@ -164,3 +170,313 @@ def _trend(root: str, version: str, month_ends: tuple[date, ...], boundaries: tu
 
 def cached_trend(ctx: Context, month_ends: tuple[date, ...], boundaries: tuple[int, ...]):
     return _trend(str(ctx.store.root), ctx.store.version(), month_ends, boundaries, ctx.scope)
+
+
+@st.cache_data(ttl=900, max_entries=32, show_spinner=False)
+def _series(root: str, version: str, start: date, end: date, by: str | None, scope: Scope):
+    from analytics import kpis
+
+    return kpis.month_end_series(Store(root), start, end, by=by, scope=scope, as_of=end)
+
+
+def cached_series(ctx: Context, months: int, by: str | None = None):
+    """The month-end KPI series of the `months` months up to the as-of date (its last full month end
+    when the as-of date is not one)."""
+    from analytics import kpis
+
+    start = kpis.month_end(ctx.as_of, -(months - 1)).replace(day=1)
+    return _series(str(ctx.store.root), ctx.store.version(), start, ctx.as_of, by, ctx.scope)
+
+
+@st.cache_data(ttl=900, max_entries=16, show_spinner=False)
+def _forecast(root: str, version: str, as_of: date, scope: Scope):
+    from analytics import forecast
+
+    store = Store(root)
+    return forecast.cash_forecast(store, as_of, scope), forecast.accuracy(
+        forecast.backtest(store, as_of, scope=scope)
+    )
+
+
+def cached_forecast(ctx: Context):
+    """The 13-week cash forecast at the as-of date and its back-test accuracy per week."""
+    return _forecast(str(ctx.store.root), ctx.store.version(), ctx.as_of, ctx.scope)
+
+
+@st.cache_data(ttl=900, max_entries=16, show_spinner=False)
+def _payers(root: str, version: str, as_of: date, scope: Scope):
+    from analytics import kpis
+
+    return kpis.payer_behaviour(Store(root), as_of, scope)
+
+
+def cached_payers(ctx: Context):
+    """Each customer's payment behaviour and rating at the as-of date."""
+    return _payers(str(ctx.store.root), ctx.store.version(), ctx.as_of, ctx.scope)
+
+
+# --- collections: the database, who is working, the side panel -------------------------------------
+
+PANEL_ITEMS = "panel_items"
+PANEL_OPEN = "panel_open"
+NO_QUALIFICATION = "(no qualification)"
+NO_ACTION = "(no action)"
+
+
+@st.cache_resource(show_spinner=False)
+def _collections_db(root: str):
+    from analytics.collections import CollectionsDB
+
+    return CollectionsDB.for_store(Store(root))
+
+
+def collections_db(ctx: Context):
+    """The app's one writer of <data>/collections.duckdb (shared by every session of this process).
+    Stops the page with a clear message when another process holds the file."""
+    from analytics.collections import CollectionsBusy
+
+    try:
+        return _collections_db(str(ctx.store.root))
+    except CollectionsBusy as error:
+        st.error(
+            f"The collections database is open in another process ({error}). Close the other app or "
+            "command that uses this data folder, then reload this page."
+        )
+        st.stop()
+
+
+def user_name() -> str:
+    """Who records events: the name chosen in the sidebar."""
+    return st.session_state.get("user_name") or "credit manager"
+
+
+def label(value: str | None) -> str:
+    """promise_to_pay -> 'Promise to pay'."""
+    return "-" if value is None else value.replace("_", " ").capitalize()
+
+
+def open_panel(document_ids: list[str]) -> None:
+    """Ask for the side panel on these items (opened by show_panel on this run)."""
+    st.session_state[PANEL_ITEMS] = list(document_ids)
+    st.session_state[PANEL_OPEN] = True
+
+
+def panel_button(ctx: Context, document_ids: list[str], key: str) -> None:
+    """The button that opens the side panel on the selected items, and the panel itself."""
+    count = len(document_ids)
+    if st.button(
+        f"Qualify or log an action ({count} item{'s' if count != 1 else ''})"
+        if count
+        else "Select items to qualify",
+        key=key,
+        disabled=not count,
+        type="primary" if count else "secondary",
+        icon=":material/edit_note:",
+    ):
+        open_panel(document_ids)
+    if st.session_state.get(PANEL_OPEN):
+        _panel(ctx)
+
+
+@st.dialog("Qualify items and log an action", width="large")
+def _panel(ctx: Context) -> None:
+    from analytics import collections
+
+    db = collections_db(ctx)
+    document_ids = st.session_state.get(PANEL_ITEMS, [])
+    items = items_for(ctx).filter(pl.col("document_id").is_in(document_ids))
+    if items.is_empty():
+        st.warning("These items are not open at this date (or not in your scope).")
+        if st.button("Close", key="panel_close_empty"):
+            st.session_state[PANEL_OPEN] = False
+            st.rerun()
+        return
+    customers = items.get_column("customer_id").unique().to_list()
+    st.markdown(
+        f"**{items.height} item(s)** of "
+        + ", ".join(sorted(set(items.get_column("customer_name").to_list())))
+        + f" · open {money(items.get_column('open_amount_functional').sum(), ctx.currency)} · as of {ctx.as_of}"
+    )
+    st.dataframe(
+        for_display(
+            items.select(
+                "document_id", "document_type", "due_date", "days_past_due", "open_amount_functional"
+            )
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"open_amount_functional": money_column(f"Open ({ctx.currency})")},
+        key="panel_items_table",
+    )
+    story = collections.history(db, document_ids=document_ids)
+    with st.expander(f"History ({story.height})", expanded=False):
+        if story.is_empty():
+            st.caption("Nothing recorded on these items yet.")
+        else:
+            st.dataframe(
+                story.select("date", "type", "details", "comment", "user_name"),
+                hide_index=True,
+                width="stretch",
+                key="panel_history",
+            )
+
+    st.markdown("**Qualification**")
+    kind = st.selectbox(
+        "Qualify the items as",
+        [NO_QUALIFICATION, *collections.QUALIFICATIONS],
+        format_func=lambda value: value if value == NO_QUALIFICATION else label(value),
+        key="panel_kind",
+    )
+    fields: dict[str, object] = {}
+    columns = st.columns(3)
+    if kind == "promise_to_pay":
+        fields["promised_date"] = columns[0].date_input(
+            "Promised date",
+            value=ctx.as_of + timedelta(days=7),
+            min_value=ctx.as_of,
+            key="panel_promised_date",
+        )
+        amount = columns[1].number_input(
+            "Promised amount (blank: the whole open amount)",
+            min_value=0.0,
+            value=None,
+            step=100.0,
+            key="panel_promised_amount",
+        )
+        fields["promised_amount"] = None if amount is None else Decimal(str(round(amount, 2)))
+    elif kind == "disputed":
+        fields["dispute_reason"] = columns[0].selectbox(
+            "Reason", collections.DISPUTE_REASONS, format_func=label, key="panel_reason"
+        )
+        amount = columns[1].number_input(
+            "Disputed amount (blank: the whole open amount)",
+            min_value=0.0,
+            value=None,
+            step=100.0,
+            key="panel_disputed_amount",
+        )
+        fields["disputed_amount"] = None if amount is None else Decimal(str(round(amount, 2)))
+        fields["internal_owner"] = columns[2].text_input("Internal owner", key="panel_owner") or None
+        fields["expected_resolution"] = columns[0].date_input(
+            "Expected resolution", value=ctx.as_of + timedelta(days=14), key="panel_expected_resolution"
+        )
+    elif kind == "dispute_resolved":
+        fields["outcome"] = columns[0].selectbox(
+            "Outcome", collections.RESOLUTION_OUTCOMES, format_func=label, key="panel_resolution"
+        )
+    comment = st.text_area("Comment", key="panel_comment", height=80)
+
+    st.markdown("**Action**")
+    action_type = st.selectbox(
+        "Log an action",
+        [NO_ACTION, *collections.ACTION_TYPES],
+        format_func=lambda value: value if value == NO_ACTION else label(value),
+        key="panel_action",
+        disabled=len(customers) != 1,
+        help=None
+        if len(customers) == 1
+        else "An action concerns one customer: select items of one customer.",
+    )
+    action = None
+    if action_type != NO_ACTION:
+        columns = st.columns(3)
+        outcome = columns[0].selectbox(
+            "Outcome", collections.ACTION_OUTCOMES, format_func=label, key="panel_outcome"
+        )
+        contact = columns[1].text_input("Contact person", key="panel_contact")
+        next_date = columns[2].date_input(
+            "Next action", value=ctx.as_of + timedelta(days=7), min_value=ctx.as_of, key="panel_next"
+        )
+        action = collections.Action(
+            customer_id=customers[0],
+            action_type=action_type,
+            outcome=outcome,
+            comment=comment,
+            contact_person=contact or None,
+            next_action_date=next_date,
+            document_ids=tuple(document_ids),
+        )
+    qualifications = ()
+    if kind != NO_QUALIFICATION:
+        qualifications = tuple(
+            collections.Qualification(document_id=document_id, event_type=kind, comment=comment, **fields)
+            for document_id in items.get_column("document_id").to_list()
+        )
+
+    buttons = st.columns([1, 1, 4])
+    if buttons[0].button("Save", type="primary", key="panel_save", disabled=not (qualifications or action)):
+        try:
+            db.submit(
+                collections.Submission(qualifications, action),
+                store=ctx.store,
+                as_of=ctx.as_of,
+                scope=ctx.scope,
+                user=user_name(),
+            )
+        except collections.CollectionsRefused as refused:
+            st.error(
+                "Refused, nothing was written:\n" + "\n".join(f"- {message}" for message in refused.messages)
+            )
+            return
+        st.session_state[PANEL_OPEN] = False
+        st.session_state["collections_notice"] = (
+            f"Saved: {len(qualifications)} qualification(s)" + (" and an action" if action else "") + "."
+        )
+        st.rerun()
+    if buttons[1].button("Cancel", key="panel_cancel"):
+        st.session_state[PANEL_OPEN] = False
+        st.rerun()
+
+
+def collections_notice() -> None:
+    """The confirmation of the last save of the side panel, once."""
+    if notice := st.session_state.pop("collections_notice", None):
+        st.success(notice)
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def _item_states(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
+    from analytics import collections
+
+    store = Store(root)
+    return collections.item_states(_collections_db(root), store, as_of, scope)
+
+
+def item_states(ctx: Context):
+    """Each open item's collections state at the as-of date (promise, dispute...), refreshed on each save."""
+    db = collections_db(ctx)
+    return _item_states(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
+
+
+def dimension_values_of(ctx: Context, dimension: str) -> list[str]:
+    """The values a customer dimension takes in the stored customers."""
+    return _dimension_values(str(ctx.store.root), ctx.store.version()).get(dimension, [])
+
+
+@st.cache_data(ttl=900, max_entries=16, show_spinner=False)
+def _customers(root: str, version: str, scope: Scope) -> pl.DataFrame:
+    from analytics.scope import customers_in_scope as in_scope
+
+    return in_scope(Store(root).connect(), scope).sort("customer_name", "customer_id")
+
+
+def customers_in_scope(ctx: Context) -> pl.DataFrame:
+    """The customers the sidebar's scope covers, by name."""
+    return _customers(str(ctx.store.root), ctx.store.version(), ctx.scope)
+
+
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def _dispute_summary(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
+    from analytics import collections
+
+    return collections.dispute_summary(_collections_db(root), Store(root), as_of, scope)
+
+
+def cached_dispute_summary(ctx: Context):
+    db = collections_db(ctx)
+    return _dispute_summary(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
+
+
+def collections_db_of(current: Store):
+    """The app's collections database of a data folder (before the sidebar's context exists)."""
+    return _collections_db(str(current.root))

@@ -25,6 +25,7 @@ def app(ledger_store: Store, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("AR_NO_DEMO", "1")
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
+    at.switch_page("pages/aging.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -130,5 +131,7 @@ def test_empty_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("AR_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("AR_NO_DEMO", "1")
     at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/aging.py").run()
     assert not at.exception
+    assert at.title[0].value == "Aging balance"
     assert any("No data yet" in info.value for info in at.info)

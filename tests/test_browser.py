@@ -240,7 +240,7 @@ def test_aging_page_bucket_click_and_drill(page: Page, server: Server) -> None:
     """The aging balance at 2026-03-31 (see test_aging_page.py): Acme FR holds 950.00, 350.00 in 1-30
     (I2 400.00, P3 -50.00) and 600.00 in 31-60 (I1). Clicking the 31-60 segment of the chart filters
     the page to it; selecting the table's row opens the division level, kept in the address."""
-    browser.open_path(page, server, "/")
+    browser.open_path(page, server, "/aging")
     expect(page.get_by_role("heading", name="Aging balance", exact=True)).to_be_visible()
     expect(metric(page, "Total AR (EUR)")).to_have_text("950.00")
     grid = page.locator("[data-testid='stDataFrame']").first

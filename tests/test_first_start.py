@@ -23,8 +23,8 @@ def test_first_start_generates_the_demo_company(tmp_path: Path, monkeypatch: pyt
     assert (manifest.customers, manifest.documents) == (300, 20_000)
     assert Store(data).imports()["source"].to_list() == ["demo"]
     # The home page shows the demo company's receivables and the sidebar its collectors.
-    assert at.title[0].value == "Aging balance"
-    total = [m for m in at.metric if m.label.startswith("Total AR")]
+    assert at.title[0].value == "Overview"
+    total = [m for m in at.metric if m.label.startswith("Receivables")]
     assert total and total[0].value not in ("0.00", "-")
     assert len(at.multiselect(key="scope_collector").options) >= 6
     # A second run does not generate it again.

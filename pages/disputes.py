@@ -1,0 +1,180 @@
+"""Disputes and promises: open disputes by reason, owner and age; resolution times; promises due this
+week, the kept rate and broken promises; the qualification rate of overdue items; monthly trends."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from pages import widgets
+
+ctx = widgets.context()
+st.title("Disputes and promises")
+widgets.collections_notice()
+if widgets.no_data_message(ctx):
+    st.stop()
+
+summary = widgets.cached_dispute_summary(ctx)
+figures = summary.figures
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+tiles = st.columns(5)
+tiles[0].metric("Open disputes", f"{figures['open_disputes']:,}")
+tiles[1].metric(f"Disputed ({ctx.currency})", widgets.compact_money(figures["disputed_amount"]))
+tiles[2].metric(
+    "Promises kept (90 days)",
+    percent(figures["kept_rate"]),
+    help=f"{figures['promises_kept']} kept, {figures['promises_broken']} broken among the promises decided "
+    "in the last 90 days",
+)
+tiles[3].metric("Broken promises open", f"{summary.broken_promises.height:,}")
+tiles[4].metric(
+    "Qualification rate",
+    percent(figures["qualification_rate"]),
+    help=f"Share of the overdue amount ({widgets.money(figures['overdue_amount'], ctx.currency)}) that carries "
+    "a qualification (promise, dispute, litigation, bad debt proposed)",
+)
+
+money = widgets.money_column
+label = widgets.label
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Open disputes by reason")
+    if summary.by_reason.is_empty():
+        st.info("No open dispute.")
+    else:
+        chart = go.Figure(
+            go.Bar(
+                x=[label(r) for r in summary.by_reason.get_column("dispute_reason")],
+                y=summary.by_reason.get_column("disputed_amount").cast(pl.Float64).to_list(),
+                text=summary.by_reason.get_column("disputes").to_list(),
+                texttemplate="%{text} disputes",
+                marker_color="#f2994a",
+            )
+        )
+        chart.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(tickformat=",.0f"))
+        st.plotly_chart(chart, width="stretch", key="disputes_by_reason")
+    st.dataframe(
+        widgets.for_display(summary.by_age),
+        hide_index=True,
+        width="stretch",
+        key="disputes_by_age",
+        column_config={"age_band": "Age", "disputed_amount": money("Disputed")},
+    )
+with right:
+    st.subheader("Waiting on internal owners")
+    st.dataframe(
+        widgets.for_display(summary.by_owner),
+        hide_index=True,
+        width="stretch",
+        key="disputes_by_owner",
+        column_config={
+            "internal_owner": "Owner",
+            "disputed_amount": money("Disputed"),
+            "average_age_days": st.column_config.NumberColumn("Average age", format="%.0f d"),
+            "oldest_age_days": st.column_config.NumberColumn("Oldest", format="%d d"),
+            "past_expected_resolution": st.column_config.NumberColumn("Late", format="%d"),
+        },
+    )
+    st.subheader("Resolution time by reason (12 months)")
+    st.dataframe(
+        summary.resolution_by_reason,
+        hide_index=True,
+        width="stretch",
+        key="disputes_resolution",
+        column_config={
+            "dispute_reason": "Reason",
+            "average_days_to_resolve": st.column_config.NumberColumn("Average days", format="%.1f"),
+        },
+    )
+
+st.subheader("Open disputes")
+open_disputes = summary.open_disputes.sort("age_days", descending=True)
+picked = st.dataframe(
+    widgets.for_display(open_disputes),
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="multi-row",
+    key="open_disputes",
+    column_config={
+        "customer_name": "Customer",
+        "disputed_amount": money("Disputed"),
+        "open_amount": money("Open"),
+        "opened_on": st.column_config.DateColumn("Opened"),
+        "expected_resolution": st.column_config.DateColumn("Expected resolution"),
+        "past_expected_resolution": st.column_config.CheckboxColumn("Late"),
+    },
+)
+rows = picked.selection.rows if picked and picked.selection else []
+widgets.panel_button(
+    ctx, [open_disputes.get_column("document_id")[row] for row in rows], key="disputes_panel"
+)
+
+promises_column, broken_column = st.columns(2)
+with promises_column:
+    st.subheader("Promises due this week")
+    st.dataframe(
+        widgets.for_display(summary.promises_due_this_week),
+        hide_index=True,
+        width="stretch",
+        key="promises_due",
+        column_config={
+            "customer_name": "Customer",
+            "promised_date": st.column_config.DateColumn("Promised for"),
+            "promised_amount": money("Promised"),
+            "open_amount": money("Open"),
+        },
+    )
+with broken_column:
+    st.subheader("Broken promises")
+    st.dataframe(
+        widgets.for_display(summary.broken_promises),
+        hide_index=True,
+        width="stretch",
+        key="broken_promises",
+        column_config={
+            "customer_name": "Customer",
+            "promised_date": st.column_config.DateColumn("Promised for"),
+            "promised_amount": money("Promised"),
+            "open_amount": money("Open"),
+            "days_since_promised_date": st.column_config.NumberColumn("Days since", format="%d"),
+        },
+    )
+
+st.subheader("By month")
+monthly = summary.monthly
+trend = go.Figure()
+for column, name, color in (
+    ("disputes_opened", "Disputes opened", "#f2994a"),
+    ("disputes_resolved", "Disputes resolved", "#4c9a2a"),
+    ("promises_kept", "Promises kept", "#1f4e79"),
+    ("promises_broken", "Promises broken", "#eb5757"),
+):
+    trend.add_bar(
+        x=monthly.get_column("month").to_list(),
+        y=monthly.get_column(column).to_list(),
+        name=name,
+        marker_color=color,
+    )
+trend.update_layout(
+    barmode="group", height=300, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.15)
+)
+st.plotly_chart(trend, width="stretch", key="disputes_monthly")
+st.dataframe(
+    summary.qualification_by_collector.with_columns(pl.col(pl.Decimal).cast(pl.Float64)),
+    hide_index=True,
+    width="stretch",
+    key="qualification_by_collector",
+    column_config={
+        "overdue_amount": money("Overdue"),
+        "qualified_amount": money("Qualified"),
+        "qualification_rate": st.column_config.NumberColumn("Qualified %", format="%.1f%%"),
+    },
+)
