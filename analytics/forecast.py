@@ -1,0 +1,290 @@
+"""The cash forecast: when the open items will be collected, week by week over the next 13 weeks, from
+each customer's own payment habits; and a back-test of the method on past month ends.
+
+- Expected collection date of an open item = its due date + the customer's amount-weighted days late
+  over the 12 months to the as-of date (rounded to whole days); the customer's segment's figure when the
+  customer has fewer than 3 settled invoices in those months; 0 when neither has any.
+- Items whose expected date is on or before the as-of date are the overdue backlog, shown apart and not
+  spread over the weeks; items expected after week 13 are "later". Week 1 starts the day after as_of.
+- Negative items (credit notes, cash on account) are not collections. Each customer's negative items
+  are netted into that customer's expected collections, the earliest first, as a customer deducts a
+  credit from its next payments; what they do not absorb (a customer in credit) is left out, since the
+  forecast does not forecast refunds. Negative items are listed with status "credit" and amount 0.
+- Amounts are Decimal in the functional currency.
+
+The back-test rebuilds the forecast at each of the last N month ends whose 13 weeks are over by the
+as-of date, from the data known then (open items at that date, days late from the invoices settled by
+then), and compares each week with the cash actually received in it on the items the forecast placed
+in the weeks (cash on the backlog, on account or on later invoices is not what was forecast). Known
+limit: an invoice settled at a past month end counts as settled then when the data known today says so;
+one reopened afterwards (a payment reversed) is missed there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import duckdb
+import polars as pl
+
+from analytics import contract, kpis
+from analytics.scope import EVERYTHING, Scope, customers_in_scope
+from analytics.store import Store, month_ends_before, query
+
+WEEKS = 13
+HISTORY_MONTHS = 12
+MIN_SETTLED_INVOICES = 3
+BACKTEST_MONTHS = 6
+ZERO = Decimal("0.00")
+
+BACKLOG, WEEK, LATER, CREDIT = "overdue_backlog", "week", "later", "credit"
+
+ITEM_COLUMNS = (
+    "document_id",
+    "customer_id",
+    "customer_name",
+    "document_type",
+    "due_date",
+    "open_amount_functional",
+    "lateness_basis",
+    "days_late",
+    "expected_date",
+    "expected_amount",
+    "status",
+    "week",
+)
+
+
+@dataclass(frozen=True)
+class CashForecast:
+    """The forecast at `as_of`: `weeks` (week, week_start, week_end, expected, items) for weeks 1-13,
+    the overdue backlog and what is expected later, apart; `items` one row per open item (ITEM_COLUMNS)."""
+
+    as_of: date
+    weeks: pl.DataFrame
+    overdue_backlog: Decimal
+    later: Decimal
+    items: pl.DataFrame
+
+    @property
+    def total(self) -> Decimal:
+        """Everything expected: backlog + the 13 weeks + later."""
+        weeks = self.weeks.get_column("expected").sum() if self.weeks.height else ZERO
+        return self.overdue_backlog + Decimal(weeks) + self.later
+
+
+def customer_lateness(
+    store: Store, as_of: date, con: duckdb.DuckDBPyConnection | None = None, *, defined: bool = False
+) -> pl.DataFrame:
+    """One row per customer (every one, whatever the scope: a customer's expected dates must not change
+    with the filters): customer_id, days_late (amount-weighted over the 12 months to `as_of`) and
+    lateness_basis, "customer", "segment" (fewer than 3 settled invoices of its own) or "none" (0 days)."""
+    con = con or store.connect()
+    days = kpis.customer_payment_days(con, as_of, defined=defined).select(
+        "customer_id", "invoices_12m", "amount_12m", "weighted_days_late_12m"
+    )
+    customers = store.read(contract.CUSTOMERS).select("customer_id", "segment")
+    frame = customers.join(days, on="customer_id", how="left")
+    segments = (
+        frame.filter(pl.col("segment").is_not_null())
+        .group_by("segment")
+        .agg(
+            _segment_amount=pl.col("amount_12m").sum().cast(pl.Float64),
+            _segment_weighted=pl.col("weighted_days_late_12m").sum().cast(pl.Float64),
+        )
+    )
+    own = pl.col("weighted_days_late_12m").cast(pl.Float64) / pl.col("amount_12m").cast(pl.Float64)
+    segment = pl.col("_segment_weighted") / pl.col("_segment_amount")
+    enough = pl.col("invoices_12m").fill_null(0) >= MIN_SETTLED_INVOICES
+    segment_known = (pl.col("_segment_amount") > 0).fill_null(False)
+    return (
+        frame.join(segments, on="segment", how="left")
+        .select(
+            "customer_id",
+            pl.when(enough).then(own).when(segment_known).then(segment).otherwise(0.0).alias("days_late"),
+            pl.when(enough)
+            .then(pl.lit("customer"))
+            .when(segment_known)
+            .then(pl.lit("segment"))
+            .otherwise(pl.lit("none"))
+            .alias("lateness_basis"),
+        )
+        .sort("customer_id")
+    )
+
+
+def expected_collections(
+    store: Store,
+    as_of: date,
+    scope: Scope = EVERYTHING,
+    con: duckdb.DuckDBPyConnection | None = None,
+    lateness: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The items open at `as_of` for the customers in scope with their expected collection (ITEM_COLUMNS):
+    expected_date, expected_amount after netting the customer's credits, status (overdue_backlog, week,
+    later, credit) and week (1-13 for status week)."""
+    con = con or store.connect()
+    lateness = lateness if lateness is not None else customer_lateness(store, as_of, con)
+    customers = customers_in_scope(con, scope).select("customer_id", "customer_name")
+    items = (
+        store.open_items(as_of, con)
+        .join(customers, on="customer_id", how="inner")
+        .join(lateness, on="customer_id", how="left")
+        .with_columns(
+            pl.col("days_late").fill_null(0.0),
+            pl.col("lateness_basis").fill_null("none"),
+            pl.col("open_amount_functional").cast(contract.MONEY),
+        )
+    )
+    shift = pl.duration(days=pl.col("days_late").round(0).cast(pl.Int64))
+    items = items.with_columns(
+        expected_date=pl.col("due_date") + shift, days_late=pl.col("days_late").round(2)
+    )
+    positive = pl.col("open_amount_functional") > 0
+    credits = (
+        items.filter(~positive)
+        .group_by("customer_id")
+        .agg(_credit=(-pl.col("open_amount_functional").sum()).cast(contract.MONEY))
+    )
+    # Credits absorb the customer's earliest expected collections first.
+    amount = pl.col("open_amount_functional")
+    before = amount.cum_sum().over("customer_id") - amount
+    absorbed = (pl.col("_credit") - before).clip(lower_bound=0)
+    collections = (
+        items.filter(positive)
+        .join(credits, on="customer_id", how="left")
+        .with_columns(pl.col("_credit").fill_null(ZERO))
+        .sort("customer_id", "expected_date", "document_id")
+        .with_columns(
+            expected_amount=pl.when(absorbed >= amount)
+            .then(pl.lit(ZERO))
+            .otherwise(amount - absorbed)
+            .cast(contract.MONEY)
+        )
+    )
+    days_ahead = (pl.col("expected_date") - pl.lit(as_of)).dt.total_days()
+    week = (days_ahead - 1) // 7 + 1
+    collections = collections.with_columns(
+        status=pl.when(days_ahead <= 0)
+        .then(pl.lit(BACKLOG))
+        .when(week <= WEEKS)
+        .then(pl.lit(WEEK))
+        .otherwise(pl.lit(LATER)),
+        week=pl.when((days_ahead > 0) & (week <= WEEKS)).then(week.cast(pl.Int32)),
+    )
+    negatives = items.filter(~positive).with_columns(
+        expected_amount=pl.lit(ZERO, dtype=contract.MONEY),
+        status=pl.lit(CREDIT),
+        week=pl.lit(None, dtype=pl.Int32),
+    )
+    return pl.concat([collections.select(ITEM_COLUMNS), negatives.select(ITEM_COLUMNS)]).sort(
+        "expected_date", "customer_id", "document_id"
+    )
+
+
+def weekly(items: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Weeks 1-13 after `as_of`: week, week_start, week_end, expected (Decimal), items."""
+    grid = pl.DataFrame({"week": list(range(1, WEEKS + 1))}, schema={"week": pl.Int32}).with_columns(
+        week_start=pl.lit(as_of) + pl.duration(days=(pl.col("week") - 1) * 7 + 1),
+        week_end=pl.lit(as_of) + pl.duration(days=pl.col("week") * 7),
+    )
+    sums = (
+        items.filter(pl.col("status") == WEEK, pl.col("expected_amount") > 0)
+        .group_by("week")
+        .agg(expected=pl.col("expected_amount").sum().cast(contract.MONEY), items=pl.len())
+    )
+    return (
+        grid.join(sums, on="week", how="left")
+        .with_columns(pl.col("expected").fill_null(ZERO).cast(contract.MONEY), pl.col("items").fill_null(0))
+        .sort("week")
+    )
+
+
+def cash_forecast(store: Store, as_of: date, scope: Scope = EVERYTHING) -> CashForecast:
+    """The cash forecast at `as_of` for the customers in scope (see the module's docstring)."""
+    con = store.connect()
+    items = expected_collections(store, as_of, scope, con)
+
+    def total(status: str) -> Decimal:
+        value = items.filter(pl.col("status") == status).get_column("expected_amount").sum()
+        return Decimal(value) if value is not None else ZERO
+
+    return CashForecast(as_of, weekly(items, as_of), total(BACKLOG), total(LATER), items)
+
+
+def backtest_dates(store: Store, as_of: date, months: int = BACKTEST_MONTHS) -> list[date]:
+    """The last `months` month ends whose 13 weeks are over by `as_of`, oldest first."""
+    if months < 1:
+        raise ValueError(f"back-test over at least 1 month end, not {months}")
+    return month_ends_before(as_of - timedelta(days=7 * WEEKS), months)
+
+
+def backtest(
+    store: Store, as_of: date, months: int = BACKTEST_MONTHS, scope: Scope = EVERYTHING
+) -> pl.DataFrame:
+    """The forecast rebuilt at each backtest date and compared with what came in: one row per (month_end,
+    week) with forecast and actual (Decimal) and ape, the absolute percentage error |forecast - actual| /
+    actual * 100 (null when nothing came in)."""
+    dates = backtest_dates(store, as_of, months) if store.exists() else []
+    schema = {
+        "month_end": pl.Date(),
+        "week": pl.Int32(),
+        "forecast": contract.MONEY,
+        "actual": contract.MONEY,
+        "ape": pl.Float64(),
+    }
+    if not dates:
+        return pl.DataFrame(schema=schema)
+    con = store.connect()
+    # Settle every invoice once for all runs; each run keeps the 12 months before its date.
+    kpis.settled_invoices_view(
+        con, after=kpis.month_end(dates[0], -HISTORY_MONTHS - 1), until=dates[-1], materialise=True
+    )
+    cash = con.sql(
+        query("cash_received"),
+        params={"after": dates[0], "until": dates[-1] + timedelta(days=7 * WEEKS)},
+    ).pl()
+    runs = []
+    for month_end in dates:
+        lateness = customer_lateness(store, month_end, con, defined=True)
+        items = expected_collections(store, month_end, scope, con, lateness)
+        placed = items.filter(pl.col("status") == WEEK)
+        forecast = weekly(items, month_end).select("week", forecast="expected")
+        days_after = (pl.col("payment_date") - pl.lit(month_end)).dt.total_days()
+        actual = (
+            cash.join(placed.select("document_id"), on="document_id", how="semi")
+            .filter(days_after > 0, days_after <= 7 * WEEKS)
+            .group_by(week=((days_after - 1) // 7 + 1).cast(pl.Int32))
+            .agg(actual=pl.col("cash_received").sum().cast(contract.MONEY))
+        )
+        runs.append(
+            forecast.join(actual, on="week", how="left").with_columns(
+                pl.lit(month_end).alias("month_end"), pl.col("actual").fill_null(ZERO)
+            )
+        )
+    frame = pl.concat(runs)
+    actual_float = pl.col("actual").cast(pl.Float64)
+    error = (pl.col("forecast").cast(pl.Float64) - actual_float).abs() / actual_float.abs() * 100
+    return (
+        frame.with_columns(ape=pl.when(pl.col("actual") != 0).then(error.round(2)))
+        .select(list(schema))
+        .cast(schema)
+        .sort("month_end", "week")
+    )
+
+
+def accuracy(runs: pl.DataFrame) -> pl.DataFrame:
+    """Per week horizon 1-13: runs (back-test month ends with cash to compare with) and mape, the mean
+    absolute percentage error, % (null without any)."""
+    grid = pl.DataFrame({"week": list(range(1, WEEKS + 1))}, schema={"week": pl.Int32})
+    errors = runs.group_by("week").agg(
+        runs=pl.col("ape").count().cast(pl.Int64), mape=pl.col("ape").mean().round(2)
+    )
+    return grid.join(errors, on="week", how="left").with_columns(pl.col("runs").fill_null(0)).sort("week")
+
+
+def weeks_with_accuracy(forecast: CashForecast, errors: pl.DataFrame) -> pl.DataFrame:
+    """The forecast's weeks with the back-test's mape of each week horizon beside them."""
+    return forecast.weeks.join(errors.select("week", "mape"), on="week", how="left").sort("week")
