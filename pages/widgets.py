@@ -305,7 +305,13 @@ def _panel(ctx: Context) -> None:
         ),
         hide_index=True,
         width="stretch",
-        column_config={"open_amount_functional": money_column(f"Open ({ctx.currency})")},
+        column_config={
+            "document_id": st.column_config.TextColumn("Document"),
+            "document_type": st.column_config.TextColumn("Type"),
+            "due_date": st.column_config.DateColumn("Due"),
+            "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
+            "open_amount_functional": money_column(f"Open ({ctx.currency})"),
+        },
         key="panel_items_table",
     )
     story = collections.history(db, document_ids=document_ids)
@@ -404,7 +410,13 @@ def _panel(ctx: Context) -> None:
         )
 
     buttons = st.columns([1, 1, 4])
-    if buttons[0].button("Save", type="primary", key="panel_save", disabled=not (qualifications or action)):
+    save = buttons[0].button(
+        "Save", type="primary", key="panel_save", disabled=not (qualifications or action)
+    )
+    if buttons[1].button("Cancel", key="panel_cancel"):
+        st.session_state[PANEL_OPEN] = False
+        st.rerun()
+    if save:
         try:
             db.submit(
                 collections.Submission(qualifications, action),
@@ -419,12 +431,14 @@ def _panel(ctx: Context) -> None:
             )
             return
         st.session_state[PANEL_OPEN] = False
-        st.session_state["collections_notice"] = (
-            f"Saved: {len(qualifications)} qualification(s)" + (" and an action" if action else "") + "."
-        )
-        st.rerun()
-    if buttons[1].button("Cancel", key="panel_cancel"):
-        st.session_state[PANEL_OPEN] = False
+        done = []
+        if qualifications:
+            done.append(
+                f"{len(qualifications)} item{'s' if len(qualifications) != 1 else ''} qualified as {label(kind).lower()}"
+            )
+        if action:
+            done.append(f"{label(action.action_type).lower()} logged")
+        st.session_state["collections_notice"] = "Saved: " + " and ".join(done) + "."
         st.rerun()
 
 

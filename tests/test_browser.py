@@ -285,3 +285,35 @@ def test_aging_page_bucket_click_and_drill(page: Page, server: Server) -> None:
     header, *rows = browser.grid_rows(grid)
     assert (header[0], [row[0] for row in rows]) == ("division", ["North"])
     no_exception(page)
+
+
+def test_an_action_logged_through_the_side_panel_is_in_the_timeline(page: Page, server: Server) -> None:
+    """On Alpha SARL's view, select its oldest item (I1), log a call through the side panel, reload
+    the page: the call is in the customer's timeline."""
+    browser.open_path(page, server, "/customer?customer=C1")
+    expect(page.get_by_role("heading", name="Customer", exact=True)).to_be_visible()
+    items = page.locator("[data-testid='stDataFrame']").filter(has_text="I1")
+    expect(items.locator("table[role='grid']")).to_contain_text("I1")
+    box = items.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 35 + 18)
+    browser.wait_for_app(page)
+    page.get_by_role("button", name=re.compile(r"Qualify or log an action \(1 item\)")).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("combobox", name="Log an action").click()
+    page.get_by_role("option", name="Call", exact=True).click()
+    browser.wait_for_app(page)
+    dialog.get_by_label("Comment").fill("Called the accounts payable desk")
+    browser.wait_for_app(page)
+    browser.screenshot(page, "09_side_panel")
+    dialog.get_by_role("button", name="Save", exact=True).click()
+    browser.wait_for_app(page)
+    expect(page.get_by_text("Saved: call logged.")).to_be_visible()
+
+    page.goto(url(page))
+    browser.wait_for_app(page)
+    timeline = page.locator("[data-testid='stDataFrame']").filter(has_text="Called the accounts payable desk")
+    expect(timeline.locator("table[role='grid']")).to_contain_text("call")
+    timeline.scroll_into_view_if_needed()
+    browser.screenshot(page, "10_customer_timeline")
+    no_exception(page)

@@ -1,0 +1,109 @@
+"""The collections workspace in AppTest, on the hand-worked ledger of conftest.py (as of 2026-03-31:
+Alpha SARL, C1, owes I1 600.00 due 02-09 and I2 400.00 due 03-07, and has 50.00 on account)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.store import Store
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def app(ledger_store: Store, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["customer"] = "C1"
+    at.run()
+    at.switch_page("pages/customer.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def items_table(at: AppTest):
+    return next(frame.value for frame in at.dataframe if "state" in frame.value.columns)
+
+
+def select_items(at: AppTest, positions: list[int]) -> None:
+    at.session_state["customer_items_C1"] = {"selection": {"rows": positions, "columns": [], "cells": []}}
+    at.run()
+
+
+def test_customer_view_shows_identity_items_and_buckets(app: AppTest) -> None:
+    assert app.title[0].value == "Customer"
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Open (EUR)"] == "950.00"
+    assert metrics["Credit limit (EUR)"] == "5,000.00"
+    assert metrics["Terms"] == "30 days"
+    table = items_table(app)
+    assert table["document_id"].to_list() == ["I1", "I2", "P3"]
+    assert table["state"].to_list() == ["none", "none", "none"]
+    assert any("No action or qualification recorded" in info.value for info in app.info)
+
+
+def test_a_promise_through_the_side_panel(app: AppTest) -> None:
+    """Select I1 and I2, open the panel, record a promise to pay by 2026-04-07 with a call: both items
+    show the promise (open: its date is ahead), the timeline lists the call and the promises."""
+    select_items(app, [0, 1])
+    app.button(key="customer_panel").click().run()
+    assert not app.exception, app.exception
+    app.selectbox(key="panel_kind").set_value("promise_to_pay").run()
+    app.text_area(key="panel_comment").input("Will pay both next week").run()
+    app.selectbox(key="panel_action").set_value("call").run()
+    app.selectbox(key="panel_outcome").set_value("promise_obtained").run()
+    app.text_input(key="panel_contact").input("Mrs Dupont").run()
+    app.button(key="panel_save").click().run()
+    assert not app.exception, app.exception
+    assert [s.value for s in app.success] == ["Saved: 2 items qualified as promise to pay and call logged."]
+    table = items_table(app)
+    assert table["state"].to_list() == ["promise_to_pay", "promise_to_pay", "none"]
+    assert table["promise_status"].to_list()[:2] == ["open", "open"]
+    assert [d.date() if hasattr(d, "date") else d for d in table["promised_date"].to_list()[:2]] == [
+        date(2026, 4, 7),
+        date(2026, 4, 7),
+    ]
+    timeline = next(frame.value for frame in app.dataframe if "kind" in frame.value.columns)
+    assert sorted(timeline["type"].to_list()) == ["call", "promise_to_pay", "promise_to_pay"]
+    assert "Will pay both next week" in timeline["comment"].to_list()
+
+
+def test_refused_input_shows_its_message_and_writes_nothing(app: AppTest, ledger_store: Store) -> None:
+    """A dispute needs a comment: refused, the panel says why, nothing is written."""
+    select_items(app, [0])
+    app.button(key="customer_panel").click().run()
+    app.selectbox(key="panel_kind").set_value("disputed").run()
+    app.button(key="panel_save").click().run()
+    errors = [e.value for e in app.error]
+    assert errors and errors[0].startswith("Refused, nothing was written:")
+    assert "comment" in errors[0]
+    assert (ledger_store.root / "collections.duckdb").exists()
+    app.button(key="panel_cancel").click().run()
+    assert items_table(app)["state"].to_list() == ["none", "none", "none"]
+
+
+def test_worklist_lists_the_overdue_customer(app: AppTest) -> None:
+    """At 2026-03-31 Alpha SARL's I1 (50 days) and I2 (24 days) are overdue and nothing waits on
+    them: the customer is in 'Other overdue items' with 2 items and 1,000.00 open."""
+    app.switch_page("pages/worklist.py").run()
+    assert not app.exception, app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Overdue items"] == "2"
+    rows = app.dataframe[0].value
+    assert rows["customer_id"].to_list() == ["C1"]
+    assert rows["items"].to_list() == [2]
+    assert rows["total_open_amount"].to_list() == [1000.0]
+
+
+def test_disputes_page_on_a_ledger_without_disputes(app: AppTest) -> None:
+    app.switch_page("pages/disputes.py").run()
+    assert not app.exception, app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Open disputes"] == "0"
+    assert metrics["Qualification rate"] == "0.0%"
+    assert any(info.value == "No open dispute." for info in app.info)
