@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from analytics import aging, contract, demo, export, ingest
+from analytics import aging, collections, contract, demo, export, forecast, ingest, kpis
 from analytics.scope import Scope
 from analytics.store import Store
 
@@ -70,7 +70,7 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analytics",
-        description="Receivables aging and DSO: import, demo data and snapshots from the command line.",
+        description="Receivables aging and DSO: import, demo data, snapshots and reports from the command line.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_parser.add_argument("--seed", type=int, default=7, help="random seed (7)")
     demo_parser.add_argument("--as-of", type=_date, default=None, help="last day of the data (today)")
+    demo_parser.add_argument(
+        "--no-history",
+        action="store_true",
+        help="without the collections history (actions, promises, disputes)",
+    )
     demo_parser.set_defaults(run=run_demo)
 
     import_parser = commands.add_parser(
@@ -123,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_parser.set_defaults(run=run_snapshot)
 
     report_parser = commands.add_parser(
-        "report", help="write a report (aging)", description="Write a report."
+        "report", help="write a report (aging, dso, forecast)", description="Write a report."
     )
     reports = report_parser.add_subparsers(dest="report", required=True, metavar="REPORT")
     aging_parser = reports.add_parser(
@@ -149,7 +154,73 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _output_arguments(aging_parser)
     aging_parser.set_defaults(run=run_report_aging)
+
+    dso_parser = reports.add_parser(
+        "dso",
+        help="DSO and its companions at month ends",
+        description="One row per month end from --from to --to (and per value of --by) with period, "
+        "ar_total, ar_current, sales, dso_countback, dso_standard, bpdso, add and cei.",
+    )
+    dso_parser.add_argument("--data", type=Path, required=True, help="data folder")
+    dso_parser.add_argument("--from", dest="start", type=_month, required=True, help="first month (YYYY-MM)")
+    dso_parser.add_argument("--to", dest="end", type=_month, required=True, help="last month (YYYY-MM)")
+    dso_parser.add_argument(
+        "--by", choices=[*contract.DIMENSIONS, aging.CUSTOMER], help="one series per value"
+    )
+    dso_parser.add_argument(
+        "--where", action="append", default=[], metavar="DIM=VALUE", help="restrict the scope"
+    )
+    _output_arguments(dso_parser)
+    dso_parser.set_defaults(run=run_report_dso)
+
+    forecast_parser = reports.add_parser(
+        "forecast",
+        help="the 13-week cash forecast",
+        description="Expected collections per week for the 13 weeks after --as-of, with the overdue "
+        "backlog and what is expected later apart, and each week's back-tested error (mape, %).",
+    )
+    forecast_parser.add_argument("--data", type=Path, required=True, help="data folder")
+    forecast_parser.add_argument(
+        "--as-of", type=_date, required=True, help="date of the forecast (YYYY-MM-DD)"
+    )
+    forecast_parser.add_argument(
+        "--where", action="append", default=[], metavar="DIM=VALUE", help="restrict the scope"
+    )
+    _output_arguments(forecast_parser)
+    forecast_parser.set_defaults(run=run_report_forecast)
+
+    actions_parser = commands.add_parser(
+        "actions",
+        help="export or import the collections history",
+        description="The collections history (qualifications and actions) as a file, for another tool "
+        "or from it. The app holds the collections database while it runs: stop it first.",
+    )
+    actions = actions_parser.add_subparsers(dest="actions", required=True, metavar="ACTION")
+    export_parser = actions.add_parser("export", help="write the history to CSV or XLSX")
+    export_parser.add_argument("--data", type=Path, required=True, help="data folder")
+    export_parser.add_argument("--from", dest="since", type=_date, help="first date (YYYY-MM-DD)")
+    export_parser.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="output format (csv)")
+    export_parser.add_argument("--output", type=Path, help="output file (standard output by default)")
+    export_parser.set_defaults(run=run_actions_export)
+    import_actions = actions.add_parser(
+        "import",
+        help="load a history from CSV or XLSX",
+        description="Load qualifications and actions (the columns `actions export` writes) with the rules "
+        "of the app's side panel, each row checked at its date: all rows or none.",
+    )
+    import_actions.add_argument("--data", type=Path, required=True, help="data folder")
+    import_actions.add_argument("--file", type=Path, required=True, help="CSV or XLSX file")
+    import_actions.add_argument("--user", default="import", help="user name for rows without one (import)")
+    import_actions.set_defaults(run=run_actions_import)
     return parser
+
+
+def _month(text: str) -> date:
+    try:
+        year, month = text.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2026-01") from None
 
 
 def _output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,8 +253,7 @@ def _write_output(data: bytes, args: argparse.Namespace) -> None:
 
 def run_report_aging(args: argparse.Namespace) -> int:
     store = Store(args.data)
-    if not store.exists():
-        raise BadInput(f"{store.root}: no data yet; run `python -m analytics import` or `demo` first")
+    _require_data(store)
     boundaries = contract.parse_boundaries(args.buckets)
     scope = _scope(args.where)
     items = aging.aged_items(store, args.as_of, scope)
@@ -201,6 +271,7 @@ def run_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         as_of=args.as_of,
         progress=ProgressBar(),
+        history=not args.no_history,
     )
     print(
         f"Demo company written to {store.root}: {manifest.customers:,} customers, "
@@ -222,8 +293,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_snapshot(args: argparse.Namespace) -> int:
     store = Store(args.data)
-    if not store.exists():
-        raise BadInput(f"{store.root}: no data yet; run `python -m analytics import` or `demo` first")
+    _require_data(store)
     manifest = store.add_snapshot(args.as_of, progress=ProgressBar())
     items = store.open_items(args.as_of)
     total = items.get_column("open_amount_functional").sum()
@@ -237,6 +307,64 @@ def run_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_data(store: Store) -> None:
+    if not store.exists():
+        raise BadInput(f"{store.root}: no data yet; run `python -m analytics import` or `demo` first")
+
+
+DSO_COLUMNS = (
+    "period",
+    "ar_total",
+    "ar_current",
+    "sales",
+    "dso_countback",
+    "dso_standard",
+    "bpdso",
+    "add",
+    "cei",
+)
+
+
+def run_report_dso(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    _require_data(store)
+    end = kpis.month_end(args.end)
+    series = kpis.month_end_series(store, args.start, end, by=args.by, scope=_scope(args.where))
+    frame = series.select(*kpis.group_keys(args.by), *DSO_COLUMNS)
+    _write_output(export.render(frame, args.format), args)
+    return 0
+
+
+def run_report_forecast(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    _require_data(store)
+    scope = _scope(args.where)
+    result = forecast.cash_forecast(store, args.as_of, scope)
+    errors = forecast.accuracy(forecast.backtest(store, args.as_of, scope=scope))
+    frame = forecast.report(result, errors)
+    _write_output(export.render(frame, args.format), args)
+    return 0
+
+
+def run_actions_export(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    _require_data(store)
+    with collections.CollectionsDB.for_store(store) as db:
+        frame = collections.export_events(db, since=args.since)
+    data = export.to_csv(frame) if args.format == "csv" else export.to_xlsx(frame, sheet="Collections")
+    _write_output(data, args)
+    return 0
+
+
+def run_actions_import(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    _require_data(store)
+    with collections.CollectionsDB.for_store(store) as db:
+        result = collections.import_events(db, args.file, store, user=args.user)
+    print(result.summary())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -245,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     except ingest.ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT
+    except collections.CollectionsBusy as error:
+        print(f"error: {error}", file=sys.stderr)
+        return FAILURE
     except (BadInput, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return BAD_INPUT

@@ -112,3 +112,78 @@ def test_demo_is_deterministic_for_a_seed(tmp_path: Path, cli_env: dict[str, str
     assert frames[0].height == 2000
     assert frames[0].equals(frames[1])
     assert frames[0]["document_date"].max() <= date(2026, 6, 30)
+
+
+def imported_ledger(tmp_path: Path, ledger_files, cli_env: dict[str, str]) -> Path:
+    data = tmp_path / "cli-data"
+    result = run(
+        cli_env,
+        "import",
+        "--data",
+        str(data),
+        "--customers",
+        str(ledger_files.customers),
+        "--documents",
+        str(ledger_files.documents),
+        "--payments",
+        str(ledger_files.payments),
+    )
+    assert result.returncode == 0, result.stderr
+    return data
+
+
+def test_report_dso(tmp_path: Path, ledger_files, cli_env: dict[str, str]) -> None:
+    """The ledger's series (worked out in tests/test_kpis.py): March 2026 AR 950.00, current 0, sales
+    300.00, countback 62.88, standard 31.67, BPDSO 0, ADD 31.67, CEI 26.92."""
+    data = imported_ledger(tmp_path, ledger_files, cli_env)
+    result = run(cli_env, "report", "dso", "--data", str(data), "--from", "2026-01", "--to", "2026-03")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "period,ar_total,ar_current,sales,dso_countback,dso_standard,bpdso,add,cei"
+    assert lines[3] == "2026-03-31,950.00,0.00,300.00,62.88,31.67,0.0,31.67,26.92"
+    by_entity = run(
+        cli_env,
+        "report",
+        "dso",
+        "--data",
+        str(data),
+        "--from",
+        "2026-03",
+        "--to",
+        "2026-03",
+        "--by",
+        "entity",
+    )
+    assert by_entity.stdout.splitlines()[0].startswith("entity,period,ar_total")
+    bad = run(cli_env, "report", "dso", "--data", str(data), "--from", "2026-13", "--to", "2026-03")
+    assert bad.returncode == 2 and "'2026-13' is not a month like 2026-01" in bad.stderr
+
+
+def test_report_forecast(tmp_path: Path, ledger_files, cli_env: dict[str, str]) -> None:
+    data = imported_ledger(tmp_path, ledger_files, cli_env)
+    result = run(cli_env, "report", "forecast", "--data", str(data), "--as-of", "2026-03-31")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(",") for line in result.stdout.strip().splitlines()]
+    assert rows[0][:5] == ["row", "week", "week_start", "week_end", "expected"]
+    assert [row[0] for row in rows[1:]] == ["overdue backlog", *[f"week {n}" for n in range(1, 14)], "later"]
+    assert rows[2][2:4] == ["2026-04-01", "2026-04-07"]
+
+
+def test_actions_import_then_export(tmp_path: Path, ledger_files, cli_env: dict[str, str]) -> None:
+    data = imported_ledger(tmp_path, ledger_files, cli_env)
+    history = write(
+        tmp_path,
+        "history.csv",
+        "kind,date,customer_id,document_ids,type,outcome,contact_person,next_action_date,comment,user_name\n"
+        "action,2026-03-20,C1,I1;I2,call,promise_obtained,Mrs Dupont,2026-03-27,Will pay next week,Anna\n",
+    )
+    result = run(cli_env, "actions", "import", "--data", str(data), "--file", str(history))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 qualifications and 1 action imported from history.csv"
+    again = run(cli_env, "actions", "import", "--data", str(data), "--file", str(history))
+    assert again.returncode == 2
+    exported = run(cli_env, "actions", "export", "--data", str(data))
+    assert exported.returncode == 0, exported.stderr
+    lines = exported.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert "Will pay next week" in lines[1] and "I1;I2" in lines[1] and ",Anna," in lines[1]
