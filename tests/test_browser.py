@@ -317,3 +317,30 @@ def test_an_action_logged_through_the_side_panel_is_in_the_timeline(page: Page, 
     timeline.scroll_into_view_if_needed()
     browser.screenshot(page, "10_customer_timeline")
     no_exception(page)
+
+
+def test_overview_is_the_home_page(page: Page, server: Server) -> None:
+    """The first thing a user sees: the headline figures of 2026-03-31 (see test_overview_page.py), the
+    DSO trend, the aging chart and the forecast."""
+    browser.open_path(page, server, "/")
+    expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
+    expect(metric(page, "Receivables (EUR)")).to_have_text("950.00")
+    expect(metric(page, "DSO (countback)")).to_have_text("62.9 d")
+    expect(metric(page, "CEI")).to_have_text("26.9%")
+    assert page.locator(".js-plotly-plot").count() >= 3
+    expect(page.get_by_role("heading", name="Cash forecast: the next 13 weeks")).to_be_visible()
+    browser.screenshot(page, "11_overview")
+    no_exception(page)
+
+
+def test_dso_page_by_entity(page: Page, server: Server) -> None:
+    browser.open_path(page, server, "/dso?dso_by=Entity")
+    expect(page.get_by_role("heading", name="DSO and KPIs", exact=True)).to_be_visible()
+    grid = page.locator("[data-testid='stDataFrame']").first
+    expect(grid.locator("table[role='grid']")).to_contain_text("Acme FR")
+    header, *rows = browser.grid_rows(grid)
+    assert header[:3] == ["entity", "AR (EUR)", "Countback DSO"]
+    assert [row[0] for row in rows] == ["Acme FR", "Acme DE"]
+    assert rows[0][2] == "66.75"
+    browser.screenshot(page, "12_dso_by_entity")
+    no_exception(page)
