@@ -139,49 +139,36 @@ def expected_collections(
         )
     )
     shift = pl.duration(days=pl.col("days_late").round(0).cast(pl.Int64))
-    items = items.with_columns(
-        expected_date=pl.col("due_date") + shift, days_late=pl.col("days_late").round(2)
+    # One sort, by expected date: a window over a customer's rows keeps this order, so the running sum
+    # below takes each customer's collections earliest first.
+    items = (
+        items.with_columns(expected_date=pl.col("due_date") + shift, days_late=pl.col("days_late").round(2))
+        .sort("document_id")
+        .sort("expected_date", maintain_order=True)
     )
-    positive = pl.col("open_amount_functional") > 0
-    credits = (
-        items.filter(~positive)
-        .group_by("customer_id")
-        .agg(_credit=(-pl.col("open_amount_functional").sum()).cast(contract.MONEY))
-    )
-    # Credits absorb the customer's earliest expected collections first.
     amount = pl.col("open_amount_functional")
-    before = amount.cum_sum().over("customer_id") - amount
-    absorbed = (pl.col("_credit") - before).clip(lower_bound=0)
-    collections = (
-        items.filter(positive)
-        .join(credits, on="customer_id", how="left")
-        .with_columns(pl.col("_credit").fill_null(ZERO))
-        .sort("customer_id", "expected_date", "document_id")
-        .with_columns(
-            expected_amount=pl.when(absorbed >= amount)
-            .then(pl.lit(ZERO))
-            .otherwise(amount - absorbed)
-            .cast(contract.MONEY)
-        )
-    )
+    positive = amount > 0
+    collection = pl.when(positive).then(amount).otherwise(ZERO)
+    credit = pl.when(positive).then(ZERO).otherwise(-amount).sum().over("customer_id")
+    # Credits absorb the customer's earliest expected collections first.
+    before = collection.cum_sum().over("customer_id") - collection
+    absorbed = (credit - before).clip(lower_bound=0)
     days_ahead = (pl.col("expected_date") - pl.lit(as_of)).dt.total_days()
     week = (days_ahead - 1) // 7 + 1
-    collections = collections.with_columns(
-        status=pl.when(days_ahead <= 0)
+    return items.with_columns(
+        expected_amount=pl.when(~positive | (absorbed >= amount))
+        .then(pl.lit(ZERO))
+        .otherwise(amount - absorbed)
+        .cast(contract.MONEY),
+        status=pl.when(~positive)
+        .then(pl.lit(CREDIT))
+        .when(days_ahead <= 0)
         .then(pl.lit(BACKLOG))
         .when(week <= WEEKS)
         .then(pl.lit(WEEK))
         .otherwise(pl.lit(LATER)),
-        week=pl.when((days_ahead > 0) & (week <= WEEKS)).then(week.cast(pl.Int32)),
-    )
-    negatives = items.filter(~positive).with_columns(
-        expected_amount=pl.lit(ZERO, dtype=contract.MONEY),
-        status=pl.lit(CREDIT),
-        week=pl.lit(None, dtype=pl.Int32),
-    )
-    return pl.concat([collections.select(ITEM_COLUMNS), negatives.select(ITEM_COLUMNS)]).sort(
-        "expected_date", "customer_id", "document_id"
-    )
+        week=pl.when(positive & (days_ahead > 0) & (week <= WEEKS)).then(week.cast(pl.Int32)),
+    ).select(ITEM_COLUMNS)
 
 
 def weekly(items: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -288,3 +275,32 @@ def accuracy(runs: pl.DataFrame) -> pl.DataFrame:
 def weeks_with_accuracy(forecast: CashForecast, errors: pl.DataFrame) -> pl.DataFrame:
     """The forecast's weeks with the back-test's mape of each week horizon beside them."""
     return forecast.weeks.join(errors.select("week", "mape"), on="week", how="left").sort("week")
+
+
+def report(forecast: CashForecast, errors: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The forecast as one table (for an export or the command line): the overdue backlog first, the 13
+    weeks, then what is expected later; columns row, week, week_start, week_end, expected (Decimal),
+    items (those expecting money) and mape (the back-test's error for the week horizon, when given)."""
+    errors = (
+        errors if errors is not None else accuracy(pl.DataFrame(schema={"week": pl.Int32, "ape": pl.Float64}))
+    )
+    weeks = weeks_with_accuracy(forecast, errors).with_columns(
+        row=pl.format("week {}", pl.col("week")), items=pl.col("items").cast(pl.Int64)
+    )
+    columns = ["row", "week", "week_start", "week_end", "expected", "items", "mape"]
+
+    def apart(label: str, status: str, amount: Decimal) -> pl.DataFrame:
+        count = forecast.items.filter(pl.col("status") == status, pl.col("expected_amount") > 0).height
+        return pl.DataFrame(
+            {"row": [label], "expected": [amount], "items": [count]},
+            schema={"row": pl.String, "expected": contract.MONEY, "items": pl.Int64},
+        )
+
+    return pl.concat(
+        [
+            apart("overdue backlog", BACKLOG, forecast.overdue_backlog),
+            weeks.select(columns),
+            apart("later", LATER, forecast.later),
+        ],
+        how="diagonal_relaxed",
+    ).select(columns)

@@ -11,6 +11,7 @@ undefined: never an exception.
 from __future__ import annotations
 
 import calendar
+import uuid
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -297,6 +298,12 @@ def month_end_series(
     - daily_sales (sales of the 3 months / their days: the cash value of one DSO day) and cost_of_delay
       (add * daily_sales: cash tied up by late payment), Decimal.
 
+    Where DESIGN.md is silent: countback DSO is null when the month itself has no sales (nothing can be
+    counted) and stops, like the walk, at 24 months; the % of AR need AR > 0; an invoice is settled in
+    the month of its last payment when its payments (known at the series' last month end) add up to its
+    amount, and counts in days to pay / days late only if it had a cash payment. A group (by) has rows
+    when it holds something in the months the figures look at.
+
     AR and sales of the groups add up to the whole scope's. The figures depend on the data and the
     arguments only, never on today: `as_of` only drops the months after it."""
     keys = group_keys(by)
@@ -377,8 +384,10 @@ def settled_invoices_view(
     will be read several times (settling every invoice is the costly part of these figures)."""
     relation = con.sql(query("settled_invoices"), params={"after": after, "until": until})
     if materialise:
-        # Settled once into Arrow; the view then reads that table, whoever asks and how often.
-        relation = con.from_arrow(relation.to_arrow_table())
+        # Settled once into a table of its own; the view then reads that table, however often.
+        table = f"settled_invoices_{uuid.uuid4().hex[:8]}"
+        relation.to_table(table)
+        relation = con.table(table)
     relation.create_view("settled_invoices", replace=True)
 
 
@@ -509,7 +518,9 @@ def _series_schema(keys: list[str]) -> dict[str, pl.DataType]:
 
 def latest_cost_of_delay(series: pl.DataFrame) -> pl.DataFrame:
     """For the latest month of a series (of each group): add, daily_sales (the cash value of one day of
-    DSO) and cost_of_delay (cash tied up by late payment: ADD x average daily sales)."""
+    DSO: average daily sales of the 3 months) and cost_of_delay (cash tied up by late payment: ADD x
+    daily sales). The series multiplies the unrounded ADD: cost_of_delay() on the rounded ADD shown can
+    be off by up to half a hundredth of a day of sales."""
     keys = [name for name in series.columns if name not in SERIES_COLUMNS]
     latest = series.filter(pl.col("period") == pl.col("period").max())
     return latest.select(*keys, "period", "add", "daily_sales", "cost_of_delay")

@@ -114,6 +114,15 @@ def test_forecast_weeks_backlog_and_later(forecast_store: Store) -> None:
     assert items["O4"]["lateness_basis"] == "segment"
 
 
+def test_forecast_report_puts_the_backlog_first_and_later_last(forecast_store: Store) -> None:
+    """The one-table form: overdue backlog 800 (O3), weeks 1-13, later 700 (O6); expected adds up to 3350."""
+    table = forecast.report(forecast.cash_forecast(forecast_store, AS_OF))
+    assert table.columns == ["row", "week", "week_start", "week_end", "expected", "items", "mape"]
+    assert table["row"].to_list() == ["overdue backlog", *[f"week {w}" for w in range(1, 14)], "later"]
+    assert (str(table["expected"][0]), str(table["expected"][-1])) == ("800.00", "700.00")
+    assert sum(table["expected"]) == Decimal("3350.00")
+
+
 def test_forecast_in_a_scope(forecast_store: Store) -> None:
     """A scope narrows the items, not the habits: SME (K1, K2) and Retail (K3, K4) keep the expected
     dates of the whole and their weeks add up to the whole's."""
