@@ -195,7 +195,21 @@ else:
     )
 
 st.subheader("Cash forecast: the next 13 weeks")
-forecast, errors = widgets.cached_forecast(ctx)
+forecast = widgets.cached_forecast(ctx)
+# The back-test rebuilds six past forecasts: on a large ledger it is run on demand.
+backtest = st.toggle(
+    "Back-test the forecast on past month ends",
+    value=ctx.manifest.documents <= 2_000_000,
+    key="overview_backtest",
+    help="Rebuild the forecast at each of the last six month ends whose 13 weeks are over, from the data "
+    "known then, and compare each week with the cash actually received.",
+)
+if backtest:
+    errors = widgets.cached_forecast_accuracy(ctx)
+else:
+    errors = pl.DataFrame(
+        {"week": list(range(1, 14)), "mape": [None] * 13}, schema={"week": pl.Int32, "mape": pl.Float64}
+    )
 weeks = forecast.weeks.join(errors.select("week", "mape"), on="week", how="left")
 forecast_chart = go.Figure()
 forecast_chart.add_bar(
@@ -226,6 +240,8 @@ st.caption(
         f"Back-tested on past month ends, the weekly error averages {mape.mean():.1f}%."
         if mape.len()
         else "Not enough history yet to back-test the forecast."
+        if backtest
+        else ""
     )
 )
 st.dataframe(

@@ -192,15 +192,24 @@ def cached_series(ctx: Context, months: int, by: str | None = None):
 def _forecast(root: str, version: str, as_of: date, scope: Scope):
     from analytics import forecast
 
-    store = Store(root)
-    return forecast.cash_forecast(store, as_of, scope), forecast.accuracy(
-        forecast.backtest(store, as_of, scope=scope)
-    )
+    return forecast.cash_forecast(Store(root), as_of, scope)
+
+
+@st.cache_data(ttl=3600, max_entries=16, show_spinner="Back-testing the forecast on past month ends...")
+def _forecast_accuracy(root: str, version: str, as_of: date, scope: Scope):
+    from analytics import forecast
+
+    return forecast.accuracy(forecast.backtest(Store(root), as_of, scope=scope))
 
 
 def cached_forecast(ctx: Context):
-    """The 13-week cash forecast at the as-of date and its back-test accuracy per week."""
+    """The 13-week cash forecast at the as-of date."""
     return _forecast(str(ctx.store.root), ctx.store.version(), ctx.as_of, ctx.scope)
+
+
+def cached_forecast_accuracy(ctx: Context):
+    """The forecast's back-tested error per week horizon (six past month ends rebuilt and compared)."""
+    return _forecast_accuracy(str(ctx.store.root), ctx.store.version(), ctx.as_of, ctx.scope)
 
 
 @st.cache_data(ttl=900, max_entries=16, show_spinner=False)
