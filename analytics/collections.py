@@ -5,6 +5,11 @@ Owns the collections database, `<data>/collections.duckdb` (queries/collections_
     item_events     one row per qualification of one document (event_id, the event's fields, who, when)
     actions         one row per action on a customer, with the documents it concerns (a list)
     imports         the files of events imported, by checksum (a file is imported once)
+    coaching_notes  one row per note of a team lead on a collector, with its objectives (a list)
+    scenarios, scenario_steps, scenario_rule_sets, scenario_rules, scenario_assignments,
+    scenario_step_log, scenario_runs, scenario_settings, customer_contacts
+                    recovery scenarios and what was done of them (analytics.scenarios owns them:
+                    queries/scenarios_create_*.sql), written through `append` or with a submission
     schema_version  the schema versions applied to the file
 written only through one `CollectionsDB` per process, each submission in one transaction. Nothing is
 updated in place: an item's state is the one its latest event on or before the as-of date set
@@ -50,7 +55,20 @@ from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import DUCKDB_THREADS, Store, query
 
 FILE_NAME = "collections.duckdb"
-SCHEMA_VERSION = 1
+# 1: item_events, actions, imports. 2: coaching_notes (created on opening a file of version 1).
+# 3: the tables of recovery scenarios (SCENARIO_TABLES, created on opening an older file).
+SCHEMA_VERSION = 3
+SCENARIO_TABLES = (
+    "scenarios_create_scenarios",
+    "scenarios_create_steps",
+    "scenarios_create_rule_sets",
+    "scenarios_create_rules",
+    "scenarios_create_assignments",
+    "scenarios_create_step_log",
+    "scenarios_create_runs",
+    "scenarios_create_settings",
+    "scenarios_create_contacts",
+)
 MEMORY_LIMIT = "1GB"
 PROMISE_GRACE_DAYS = 3
 ZERO = Decimal("0.00")
@@ -95,6 +113,16 @@ COMMENT_REQUIRED = {
 DISPUTE_AGE_BANDS = ((30, "0-30"), (60, "31-60"), (90, "61-90"))
 DISPUTE_AGE_OVER = "+90"
 SOURCES = ("app", "import", "demo")
+# What a coaching objective can measure (analytics.coaching measures each, by the same name) and how.
+OBJECTIVE_METRICS = (
+    "over_90",
+    "overdue",
+    "pct_overdue",
+    "coverage_30",
+    "promise_kept_rate",
+    "actions_per_day",
+)
+COMPARISONS = ("<=", ">=")
 
 ITEM_EVENT_SCHEMA: dict[str, pl.DataType] = {
     "event_id": pl.Int64(),
@@ -111,6 +139,24 @@ ITEM_EVENT_SCHEMA: dict[str, pl.DataType] = {
     "expected_resolution": pl.Date(),
     "outcome": pl.String(),
     "comment": pl.String(),
+    "user_name": pl.String(),
+    "recorded_at": pl.Datetime("us"),
+    "source": pl.String(),
+}
+OBJECTIVE_SCHEMA: dict[str, pl.DataType] = {
+    "metric": pl.String(),
+    "comparison": pl.String(),
+    "target": contract.MONEY,
+    "due_date": pl.Date(),
+    "text": pl.String(),
+}
+NOTE_SCHEMA: dict[str, pl.DataType] = {
+    "note_id": pl.Int64(),
+    "collector": pl.String(),
+    "note_date": pl.Date(),
+    "period": pl.String(),
+    "comment": pl.String(),
+    "objectives": pl.List(pl.Struct(OBJECTIVE_SCHEMA)),
     "user_name": pl.String(),
     "recorded_at": pl.Datetime("us"),
     "source": pl.String(),
@@ -240,6 +286,29 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class Objective:
+    """A measurable objective of a coaching note: `metric` (one of OBJECTIVE_METRICS) `comparison`
+    (<= or >=) `target` by `due_date`, e.g. over_90 <= 50000.00 by 2026-11-30; `text` says it in words."""
+
+    metric: str
+    comparison: str
+    target: Decimal
+    due_date: date
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class CoachingNote:
+    """A team lead's note on a collector: a comment and objectives for the next period (`period`: the
+    period the lead was looking at, week, month or quarter, kept for reference)."""
+
+    collector: str
+    comment: str = ""
+    objectives: tuple[Objective, ...] = ()
+    period: str | None = None
+
+
+@dataclass(frozen=True)
 class SubmitResult:
     submission_id: str
     event_ids: tuple[int, ...]
@@ -321,10 +390,13 @@ class CollectionsDB:
                 "collections_create_item_events",
                 "collections_create_actions",
                 "collections_create_imports",
+                "collections_create_coaching_notes",
+                *SCENARIO_TABLES,
             ):
                 cur.execute(query(name))
             version = cur.execute(query("collections_schema_version")).fetchall()[0][0]
-            if version is None:
+            if version is None or version < SCHEMA_VERSION:
+                # A new file, or an older one whose new tables the statements above just created.
                 cur.execute(
                     query("collections_record_schema_version"),
                     {"version": SCHEMA_VERSION, "applied_at": utc_now()},
@@ -414,10 +486,19 @@ class CollectionsDB:
     # --- writing -------------------------------------------------------------------------------
 
     def submit(
-        self, submission: Submission, *, store: Store, as_of: date, scope: Scope, user: str
+        self,
+        submission: Submission,
+        *,
+        store: Store,
+        as_of: date,
+        scope: Scope,
+        user: str,
+        linked: Sequence[tuple[str, dict[str, object]]] = (),
     ) -> SubmitResult:
         """Check a submission against the store's open items at `as_of` and the user's scope, then write
-        all its rows in one transaction; or raise CollectionsRefused and write nothing."""
+        all its rows in one transaction; or raise CollectionsRefused and write nothing. `linked`
+        statements (queries/NAME.sql, parameters) go in the same transaction with the action's id bound
+        as $action_id: what another module records about the action (analytics.scenarios' step)."""
         user = (user or "").strip()
         if not user:
             raise CollectionsRefused(["user_name: required (who records this)"])
@@ -433,7 +514,7 @@ class CollectionsDB:
                 raise CollectionsRefused(found)
 
         event_rows, action_rows = self._check_and_append(
-            events, actions, reference, source="app", refuse=refuse, link_documents=True
+            events, actions, reference, source="app", refuse=refuse, link_documents=True, linked=linked
         )
         return SubmitResult(
             submission_id=(event_rows if event_rows.height else action_rows)
@@ -454,6 +535,7 @@ class CollectionsDB:
         refuse: Callable[[pl.DataFrame, pl.DataFrame], None],
         link_documents: bool = False,
         imported: dict[str, object] | None = None,
+        linked: Sequence[tuple[str, dict[str, object]]] = (),
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Check events and actions (the frames of check_events and check_actions) and write them in one
         transaction, holding the writer lock from the check of the recorded events to the commit.
@@ -480,7 +562,9 @@ class CollectionsDB:
                     "actions": action_rows.height,
                     "recorded_at": recorded_at,
                 }
-            first_event, first_action = self._append(event_rows, action_rows, imported=imported)
+            first_event, first_action = self._append(
+                event_rows, action_rows, imported=imported, linked=linked
+            )
         return (
             event_rows.with_columns(pl.col("event_id") + first_event),
             action_rows.with_columns(pl.col("action_id") + first_action),
@@ -511,6 +595,7 @@ class CollectionsDB:
         *,
         replace: bool = False,
         imported: dict[str, object] | None = None,
+        linked: Sequence[tuple[str, dict[str, object]]] = (),
     ) -> tuple[int, int]:
         """Write rows (ids numbered from 0) in one transaction, their ids following on from the last
         ones; returns the first ids given. Called with the writer lock held."""
@@ -522,10 +607,15 @@ class CollectionsDB:
             if replace:
                 cur.execute(query("collections_delete_item_events"))
                 cur.execute(query("collections_delete_actions"))
+                # The scenario steps logged with those actions go with them.
+                cur.execute(query("scenarios_delete_step_log"))
             self._insert(event_rows, "event_id", first_event, "item_event", "item_events")
             self._insert(action_rows, "action_id", first_action, "action", "actions")
             if imported is not None:
                 cur.execute(query("collections_append_import"), imported)
+            action_id = first_action if action_rows.height else None
+            for name, params in linked:
+                cur.execute(query(name), {**params, "action_id": action_id})
             cur.commit()
         except BaseException:
             cur.rollback()
@@ -543,6 +633,106 @@ class CollectionsDB:
             self._writer.register(f"new_{many}", rows)
             self._writer.execute(query(f"collections_append_{many}"), {"first_id": first_id})
             self._writer.unregister(f"new_{many}")
+
+    def append(self, statements: Sequence[tuple[str, dict[str, object]]]) -> None:
+        """Run statements (queries/NAME.sql, bound parameters) in one transaction with the writer lock
+        held: the inserts of the append-only tables other modules own (analytics.scenarios). A
+        statement that fails (e.g. a duplicate key) rolls them all back and raises."""
+        with self._lock:
+            cur = self._writer
+            cur.begin()
+            try:
+                for name, params in statements:
+                    cur.execute(query(name), params)
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+
+    # --- coaching notes ------------------------------------------------------------------------
+
+    def add_coaching_note(
+        self, note: CoachingNote, *, store: Store, as_of: date, scope: Scope, user: str
+    ) -> int:
+        """Record a team lead's note on a collector at `as_of` (its note_date), or raise
+        CollectionsRefused and write nothing: the collector must hold customers in the user's scope,
+        the note must say something (a comment or an objective), each objective name a metric of
+        OBJECTIVE_METRICS, a comparison of COMPARISONS, a target and a due date not before as_of.
+        Returns the note's id. Notes are never changed: a new note follows an old one."""
+        user = (user or "").strip()
+        messages = [] if user else ["user_name: required (who records this)"]
+        collector = (note.collector or "").strip()
+        comment = (note.comment or "").strip() or None
+        if not collector:
+            messages.append("collector: required")
+        else:
+            con = store.connect()
+            try:
+                known = customers_in_scope(con, scope).get_column("collector").drop_nulls().unique()
+            finally:
+                con.close()
+            if collector not in known.to_list():
+                messages.append(f"collector: '{collector}' holds no customer in your scope")
+        if comment is None and not note.objectives:
+            messages.append("nothing to record: write a comment or set an objective")
+        for position, objective in enumerate(note.objectives, start=1):
+            label = f"objective {position}"
+            if objective.metric not in OBJECTIVE_METRICS:
+                messages.append(
+                    f"{label}, metric: '{objective.metric}' is not one of: {', '.join(OBJECTIVE_METRICS)}"
+                )
+            if objective.comparison not in COMPARISONS:
+                messages.append(
+                    f"{label}, comparison: '{objective.comparison}' is not one of: {', '.join(COMPARISONS)}"
+                )
+            if objective.target is None:
+                messages.append(f"{label}, target: required")
+            if objective.due_date is None:
+                messages.append(f"{label}, due_date: required")
+            elif objective.due_date < as_of:
+                messages.append(
+                    f"{label}, due_date: {objective.due_date} is in the past (the note is of {as_of})"
+                )
+        if messages:
+            raise CollectionsRefused(messages)
+        row = {
+            "collector": collector,
+            "note_date": as_of,
+            "period": note.period,
+            "comment": comment,
+            "objectives": [
+                {
+                    "metric": o.metric,
+                    "comparison": o.comparison,
+                    "target": Decimal(str(o.target)).quantize(ZERO),
+                    "due_date": o.due_date,
+                    "text": (o.text or "").strip() or None,
+                }
+                for o in note.objectives
+            ],
+            "user_name": user,
+            "recorded_at": utc_now(),
+            "source": "app",
+        }
+        with self._lock:
+            cur = self._writer
+            cur.begin()
+            try:
+                note_id = cur.execute(query("collections_last_note_id")).fetchall()[0][0] + 1
+                cur.execute(query("collections_insert_coaching_note"), {**row, "note_id": note_id})
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+        return note_id
+
+    def coaching_notes(
+        self, *, collectors: Sequence[str] | None = None, until: date | None = None
+    ) -> pl.DataFrame:
+        """Coaching notes (NOTE_SCHEMA), oldest first, of the collectors given (all when none) written
+        on or before `until` (any date when None)."""
+        frame = self.read("collections_coaching_notes", collectors=list(collectors or []), until=until)
+        return pl.concat([pl.DataFrame(schema=NOTE_SCHEMA), frame.cast(NOTE_SCHEMA)])
 
     # --- what input is checked against ---------------------------------------------------------
 
