@@ -47,6 +47,8 @@ collections = [
     st.Page("pages/worklist.py", title="Worklist", icon=":material/checklist:"),
     st.Page("pages/customer.py", title="Customer", icon=":material/person:"),
     st.Page("pages/disputes.py", title="Disputes and promises", icon=":material/gavel:"),
+    st.Page("pages/scenarios.py", title="Recovery scenarios", icon=":material/route:"),
+    st.Page("pages/collectors.py", title="Collectors", icon=":material/groups:"),
 ]
 data = [st.Page("pages/data.py", title="Data", icon=":material/database:")]
 st.navigation({"Receivables": receivables, "Collections": collections, "Data": data}).run()

@@ -1,0 +1,712 @@
+"""Recovery scenarios: what the scenarios propose today (confirm, edit or skip each step, with its
+reminder to download or send), the scenarios and their steps, who gets which scenario and why, the
+alerts since the last run, and the settings of penalties, alerts and the sender of reminders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+import streamlit as st
+
+from analytics import collections, contract, reminders, scenarios
+from pages import widgets
+
+NEW = "(new scenario)"
+CENT = Decimal("0.01")
+ALL = "(all scenarios)"
+BY_RULES = "(by the rules)"
+NONE = "(none)"
+SELECTED = "scenario_selected"
+NONCE = "scenario_nonce"
+CHANNEL_LABELS = {
+    "eml": "E-mail sent from my mail client (.eml)",
+    "pdf": "Letter printed (PDF)",
+    "manual": "Done by hand (call, SMS, note...)",
+}
+
+ctx = widgets.context()
+st.title("Recovery scenarios")
+widgets.collections_notice()
+if widgets.no_data_message(ctx):
+    st.stop()
+
+db = widgets.collections_db(ctx)
+me = widgets.user_name()
+catalog = scenarios.scenarios(db)
+names = {s.scenario_id: s.name for s in catalog}
+
+
+def notice(text: str) -> None:
+    st.session_state["collections_notice"] = text
+    st.rerun()
+
+
+def refused(error: scenarios.ScenarioRefused | collections.CollectionsRefused) -> None:
+    st.error("Refused, nothing was written:\n" + "\n".join(f"- {m}" for m in error.messages))
+
+
+def smtp() -> reminders.SmtpSettings | None:
+    """The SMTP server of the secrets' [smtp] section, else of the AR_SMTP_* environment."""
+    try:
+        secrets = dict(st.secrets.get("smtp", {}))
+    except FileNotFoundError:
+        secrets = {}
+    try:
+        return reminders.smtp_settings(secrets)
+    except reminders.ReminderError as error:
+        st.warning(f"SMTP settings: {error}")
+        return None
+
+
+items = widgets.items_for(ctx)
+customers = widgets.customers_in_scope(ctx)
+labels = {
+    customer_id: f"{name} ({customer_id})"
+    for customer_id, name in customers.select("customer_id", "customer_name").iter_rows()
+}
+found = scenarios.positions(db, ctx.store, ctx.as_of, ctx.scope, items=items)
+proposed = scenarios.proposals_from(found)
+today, editor, assignment, alerting, setting = st.tabs(
+    ["Today", "Scenarios", "Assignment", "Alerts", "Settings"]
+)
+
+# --- today: the proposals ---------------------------------------------------------------------------
+with today:
+    counts = st.columns(5)
+    counts[0].metric("Steps due", f"{proposed.filter(~pl.col('done')).height:,}")
+    counts[1].metric("Done today", f"{proposed.filter(pl.col('done')).height:,}")
+    counts[2].metric("Automatic", f"{proposed.filter(pl.col('automatic') & ~pl.col('done')).height:,}")
+    counts[3].metric("Paused by a promise", f"{found.filter(pl.col('status') == 'paused').height:,}")
+    counts[4].metric("Beyond the friendly phase", f"{found.filter(pl.col('beyond_friendly_phase')).height:,}")
+    shown_scenarios = sorted(set(proposed.get_column("scenario").to_list()))
+    chosen = st.selectbox("Scenario", [ALL, *shown_scenarios], key="scenario_filter")
+    shown = proposed if chosen == ALL else proposed.filter(pl.col("scenario") == chosen)
+    if shown.is_empty():
+        st.info("No step is due today.")
+    else:
+        table = shown.select(
+            "customer_name",
+            "customer_id",
+            "scenario",
+            "step_label",
+            "due_date",
+            "items",
+            "amount",
+            "automatic",
+            "done",
+            "beyond_friendly_phase",
+        )
+        event = st.dataframe(
+            widgets.for_display(table),
+            hide_index=True,
+            width="stretch",
+            on_select="rerun",
+            selection_mode="single-row",
+            key=f"scenario_proposals_{st.session_state.get(NONCE, 0)}",
+            column_config={
+                "customer_name": st.column_config.TextColumn("Customer"),
+                "customer_id": st.column_config.TextColumn("Id"),
+                "scenario": st.column_config.TextColumn("Scenario"),
+                "step_label": st.column_config.TextColumn("Step"),
+                "due_date": st.column_config.DateColumn("Due"),
+                "items": st.column_config.NumberColumn("Items", format="%d"),
+                "amount": widgets.money_column(f"Amount ({ctx.currency})"),
+                "automatic": st.column_config.CheckboxColumn("Automatic"),
+                "done": st.column_config.CheckboxColumn("Done today"),
+                "beyond_friendly_phase": st.column_config.CheckboxColumn(
+                    "Past friendly phase", help="Past the end of the scenario's friendly phase"
+                ),
+            },
+        )
+        if event and event.selection and event.selection.rows:
+            st.session_state[SELECTED] = table.get_column("customer_id")[event.selection.rows[0]]
+            st.session_state[NONCE] = st.session_state.get(NONCE, 0) + 1
+            st.rerun()
+        st.caption(
+            "Select a step to see its reminder, edit it, send or download it, then confirm or skip it."
+        )
+
+    selected = proposed.filter(pl.col("customer_id") == st.session_state.get(SELECTED, ""))
+    if not selected.is_empty():
+        row = selected.row(0, named=True)
+        proposal = scenarios.Proposal.from_row(row)
+        key = f"{proposal.customer_id}_{proposal.scenario_id}_{proposal.offset_days}"
+        st.subheader(f"{proposal.customer_name}: {proposal.step_label}")
+        position = found.filter(pl.col("customer_id") == proposal.customer_id).row(0, named=True)
+        st.caption(f"{proposal.scenario} (version {proposal.scenario_version}) · {position['reason']}")
+        if row["done"]:
+            st.info(f"This step was already {row['decision']} today.")
+        current = scenarios.settings(db)
+        try:
+            message = scenarios.reminder(db, ctx.store, proposal, ctx.as_of, items=items, current=current)
+        except (scenarios.ScenarioRefused, reminders.ReminderError) as error:
+            st.error(str(error))
+            st.stop()
+        concerned = reminders.with_penalties(
+            items.filter(pl.col("document_id").is_in(list(proposal.document_ids))).select(
+                "document_id", "document_type", "due_date", "days_past_due", "open_amount_functional"
+            ),
+            ctx.as_of,
+            current.penalties,
+        )
+        st.dataframe(
+            widgets.for_display(concerned.drop("document_type", "days_late")),
+            hide_index=True,
+            width="stretch",
+            key=f"scenario_items_{key}",
+            column_config={
+                "document_id": st.column_config.TextColumn("Document"),
+                "due_date": st.column_config.DateColumn("Due"),
+                "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
+                "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
+                "interest": widgets.money_column("Interest"),
+                "fee": widgets.money_column("Fee"),
+            },
+        )
+        recipient = st.text_input(
+            "Send to (e-mail)",
+            value=message.recipient or "",
+            key=f"reminder_to_{key}",
+            placeholder="name@customer.com",
+        )
+        subject = st.text_input("Subject", value=message.subject, key=f"reminder_subject_{key}")
+        text = st.text_area(
+            "Text (edit as you see fit)", value=message.text, height=320, key=f"reminder_text_{key}"
+        )
+        edited = message.with_text(subject, text, recipient.strip() or None)
+        server = smtp()
+        buttons = st.columns(3)
+        if edited.recipient:
+            buttons[0].download_button(
+                "Download .eml",
+                reminders.eml_bytes(edited, sender_address=server.sender if server else None),
+                file_name=f"{proposal.customer_id}-step{proposal.step}.eml",
+                mime="message/rfc822",
+                key=f"reminder_eml_{key}",
+                icon=":material/mail:",
+            )
+        else:
+            buttons[0].caption("Give an e-mail address to download the .eml.")
+        buttons[1].download_button(
+            "Download PDF letter",
+            reminders.pdf_letter(edited),
+            file_name=f"{proposal.customer_id}-step{proposal.step}.pdf",
+            mime="application/pdf",
+            key=f"reminder_pdf_{key}",
+            icon=":material/picture_as_pdf:",
+        )
+        send = buttons[2].button(
+            "Send by e-mail and confirm",
+            key=f"reminder_send_{key}",
+            disabled=server is None or not edited.recipient or row["done"],
+            type="primary",
+            help=None if server else "No SMTP server configured ([smtp] in the secrets, or AR_SMTP_HOST ...)",
+        )
+        remember = st.checkbox(
+            "Remember this address for the customer's next reminders",
+            value=True,
+            key=f"reminder_remember_{key}",
+            help="Saved when you confirm, send or skip, if it differs from the one on record",
+        )
+        columns = st.columns(3)
+        default_channel = {"email": "eml", "letter": "pdf", "registered_letter": "pdf"}.get(
+            proposal.action_type, "manual"
+        )
+        channel = columns[0].selectbox(
+            "How it went out",
+            list(CHANNEL_LABELS),
+            index=list(CHANNEL_LABELS).index(default_channel),
+            format_func=CHANNEL_LABELS.get,
+            key=f"reminder_channel_{key}",
+        )
+        outcome = columns[1].selectbox(
+            "Outcome",
+            collections.ACTION_OUTCOMES,
+            index=collections.ACTION_OUTCOMES.index("reached" if proposal.action_type == "call" else "other"),
+            format_func=widgets.label,
+            key=f"reminder_outcome_{key}",
+        )
+        comment = columns[2].text_input("Comment", key=f"reminder_comment_{key}")
+        actions = st.columns([1, 2, 1])
+        confirmed = actions[0].button("Confirm", key=f"reminder_confirm_{key}", disabled=row["done"])
+        reason = actions[1].text_input(
+            "Why skip it",
+            key=f"reminder_reason_{key}",
+            label_visibility="collapsed",
+            placeholder="Why skip it",
+        )
+        skipped = actions[2].button("Skip", key=f"reminder_skip_{key}", disabled=row["done"])
+        if send or confirmed or skipped:
+            try:
+                if remember and edited.recipient and edited.recipient != message.recipient:
+                    saved = scenarios.contact(db, proposal.customer_id)
+                    scenarios.save_contact(
+                        db,
+                        proposal.customer_id,
+                        user=me,
+                        email=edited.recipient,
+                        contact_name=saved["contact_name"],
+                        postal_address=saved["postal_address"],
+                    )
+                if skipped:
+                    scenarios.skip(
+                        db, ctx.store, proposal, as_of=ctx.as_of, scope=ctx.scope, user=me, reason=reason
+                    )
+                    done = f"Skipped: {proposal.customer_name}, {proposal.step_label}."
+                else:
+                    if send:
+                        reminders.send_reminder(edited, server)
+                    scenarios.confirm(
+                        db,
+                        ctx.store,
+                        proposal,
+                        as_of=ctx.as_of,
+                        scope=ctx.scope,
+                        user=me,
+                        outcome=outcome,
+                        comment=comment,
+                        message=edited,
+                        channel="smtp" if send else channel,
+                    )
+                    done = (
+                        f"Sent to {edited.recipient} and confirmed: {proposal.customer_name}, {proposal.step_label}."
+                        if send
+                        else f"Confirmed: {proposal.customer_name}, {proposal.step_label}."
+                    )
+            except (scenarios.ScenarioRefused, collections.CollectionsRefused) as error:
+                refused(error)
+            except reminders.ReminderError as error:
+                st.error(f"Not sent, nothing was written: {error}")
+            else:
+                st.session_state.pop(SELECTED, None)
+                notice(done)
+
+    with st.expander(f"Where every customer stands ({found.height})"):
+        st.dataframe(
+            widgets.for_display(
+                found.with_columns(pl.col("status").replace_strict(scenarios.STATUS_LABELS)).select(
+                    "customer_name",
+                    "customer_id",
+                    "scenario",
+                    "status",
+                    "step_label",
+                    "due_date",
+                    "open_amount",
+                    "reason",
+                )
+            ).head(2000),
+            hide_index=True,
+            width="stretch",
+            key="scenario_positions",
+            column_config={
+                "customer_name": st.column_config.TextColumn("Customer"),
+                "customer_id": st.column_config.TextColumn("Id"),
+                "scenario": st.column_config.TextColumn("Scenario"),
+                "status": st.column_config.TextColumn("Status"),
+                "step_label": st.column_config.TextColumn("Step"),
+                "due_date": st.column_config.DateColumn("Date"),
+                "open_amount": widgets.money_column(f"Open ({ctx.currency})"),
+                "reason": st.column_config.TextColumn("Why"),
+            },
+        )
+
+# --- the scenarios and their steps -----------------------------------------------------------------
+with editor:
+    assigned = scenarios.assignments(db, ctx.store, ctx.scope)
+    per_scenario = assigned.group_by("scenario_id").agg(pl.len().alias("customers"))
+    overview = pl.DataFrame(
+        [
+            {
+                "scenario_id": s.scenario_id,
+                "name": s.name,
+                "steps": " · ".join(step.label for step in s.steps),
+                "friendly_phase_end_days": s.friendly_phase_end_days,
+                "version": s.version,
+                "changed_by": s.user_name,
+            }
+            for s in catalog
+        ],
+        schema={
+            "scenario_id": pl.String(),
+            "name": pl.String(),
+            "steps": pl.String(),
+            "friendly_phase_end_days": pl.Int64(),
+            "version": pl.Int64(),
+            "changed_by": pl.String(),
+        },
+    ).join(per_scenario, on="scenario_id", how="left")
+    st.dataframe(
+        overview.drop("scenario_id").with_columns(pl.col("customers").fill_null(0)),
+        hide_index=True,
+        width="stretch",
+        key="scenario_overview",
+        column_config={
+            "name": st.column_config.TextColumn("Scenario"),
+            "steps": st.column_config.TextColumn("Steps (days from the due date)"),
+            "friendly_phase_end_days": st.column_config.NumberColumn(
+                "Friendly phase ends (days)", format="%d"
+            ),
+            "version": st.column_config.NumberColumn("Version", format="%d"),
+            "changed_by": st.column_config.TextColumn("Last changed by"),
+            "customers": st.column_config.NumberColumn("Customers in scope", format="%d"),
+        },
+    )
+    if "scenario_edit_next" in st.session_state:
+        st.session_state["scenario_edit_choice"] = st.session_state.pop("scenario_edit_next")
+    options = [*names, NEW]
+    choice = st.selectbox(
+        "Scenario to edit",
+        options,
+        format_func=lambda value: names.get(value, value),
+        key="scenario_edit_choice",
+    )
+    if choice == NEW:
+        edited_scenario = scenarios.Scenario(None, "", ())
+    else:
+        edited_scenario = next(s for s in catalog if s.scenario_id == choice)
+    form_key = f"{edited_scenario.scenario_id or 'new'}_{edited_scenario.version}"
+    columns = st.columns([2, 1])
+    name = columns[0].text_input("Name", value=edited_scenario.name, key=f"scenario_name_{form_key}")
+    friendly = columns[1].number_input(
+        "Friendly phase ends (days after the due date)",
+        min_value=1,
+        max_value=scenarios.MAX_FRIENDLY_PHASE_DAYS,
+        value=edited_scenario.friendly_phase_end_days,
+        step=5,
+        key=f"scenario_friendly_{form_key}",
+    )
+    description = st.text_input(
+        "Description", value=edited_scenario.description, key=f"scenario_description_{form_key}"
+    )
+    steps = st.data_editor(
+        scenarios.steps_frame(edited_scenario.steps),
+        num_rows="dynamic",
+        width="stretch",
+        key=f"scenario_steps_{form_key}",
+        column_config={
+            "offset_days": st.column_config.NumberColumn(
+                "Days from due date",
+                min_value=scenarios.EARLIEST_OFFSET,
+                max_value=scenarios.LATEST_OFFSET,
+                step=1,
+                required=True,
+                help="Negative: before the due date of the customer's oldest unsettled item",
+            ),
+            "action_type": st.column_config.SelectboxColumn(
+                "Action", options=list(scenarios.ACTION_TYPES), required=True
+            ),
+            "template": st.column_config.SelectboxColumn(
+                "Template", options=reminders.template_names(), help="Empty: the action's usual template"
+            ),
+            "min_amount": st.column_config.NumberColumn(
+                f"Minimum amount ({ctx.currency})", min_value=0.0, format="%.2f"
+            ),
+            "automatic": st.column_config.CheckboxColumn(
+                "Automatic", help="Sent by the daily run without confirmation (e-mails and letters only)"
+            ),
+            "min_interval_days": st.column_config.NumberColumn(
+                "Days since the previous reminder", min_value=0, step=1
+            ),
+        },
+    )
+    st.caption(
+        "Steps run in the order of their days. The friendly phase lasts at most "
+        f"{scenarios.MAX_FRIENDLY_PHASE_DAYS} days; only an internal escalation or a litigation handover "
+        "comes after it."
+    )
+    buttons = st.columns([1, 2, 1, 1])
+    if buttons[0].button("Save", type="primary", key="scenario_save"):
+        try:
+            saved = scenarios.save_scenario(
+                db,
+                scenarios.Scenario(
+                    edited_scenario.scenario_id,
+                    name,
+                    scenarios.steps_from_frame(steps),
+                    friendly_phase_end_days=int(friendly),
+                    description=description,
+                ),
+                user=me,
+                base_version=edited_scenario.version or None,
+            )
+        except scenarios.ScenarioRefused as error:
+            refused(error)
+        else:
+            st.session_state["scenario_edit_next"] = saved.scenario_id
+            notice(f"Saved: {saved.name}, version {saved.version}, {len(saved.steps)} steps.")
+    if edited_scenario.scenario_id is not None:
+        copy_name = buttons[1].text_input(
+            "Name of the copy",
+            key=f"scenario_copy_name_{form_key}",
+            label_visibility="collapsed",
+            placeholder="Name of the copy",
+        )
+        if buttons[2].button("Copy", key="scenario_copy"):
+            try:
+                copied = scenarios.copy_scenario(db, edited_scenario.scenario_id, copy_name, user=me)
+            except scenarios.ScenarioRefused as error:
+                refused(error)
+            else:
+                st.session_state["scenario_edit_next"] = copied.scenario_id
+                notice(f"Copied {edited_scenario.name} as {copied.name}.")
+        if buttons[3].button("Archive", key="scenario_archive"):
+            try:
+                scenarios.archive_scenario(db, edited_scenario.scenario_id, user=me)
+            except scenarios.ScenarioRefused as error:
+                refused(error)
+            else:
+                st.session_state["scenario_edit_next"] = NEW
+                notice(f"Archived: {edited_scenario.name} (its customers follow the rules again).")
+        with st.expander("Versions"):
+            st.dataframe(
+                scenarios.scenario_versions(db, edited_scenario.scenario_id),
+                hide_index=True,
+                width="stretch",
+                key="scenario_versions",
+            )
+
+# --- assignment ------------------------------------------------------------------------------------
+with assignment:
+    current_rules = scenarios.rules(db)
+    st.markdown(
+        "A customer gets its **explicit** scenario, else the scenario of the **first rule** (in this order) "
+        "that matches it, else the **default** scenario."
+    )
+    rule_frame = pl.DataFrame(
+        [
+            {
+                "priority": position,
+                "dimension": r.dimension,
+                "value": r.value,
+                "scenario": names.get(r.scenario_id, r.scenario_id),
+            }
+            for position, r in enumerate(current_rules.rules, start=1)
+        ],
+        schema={
+            "priority": pl.Int64(),
+            "dimension": pl.String(),
+            "value": pl.String(),
+            "scenario": pl.String(),
+        },
+    )
+    edited_rules = st.data_editor(
+        rule_frame,
+        num_rows="dynamic",
+        width="stretch",
+        key=f"scenario_rules_{current_rules.version}",
+        column_config={
+            "priority": st.column_config.NumberColumn(
+                "Priority", min_value=1, step=1, help="Rules apply in this order (ties: in the order listed)"
+            ),
+            "dimension": st.column_config.SelectboxColumn(
+                "Customer dimension", options=list(contract.DIMENSIONS), required=True
+            ),
+            "value": st.column_config.TextColumn("Value", required=True),
+            "scenario": st.column_config.SelectboxColumn(
+                "Scenario", options=list(names.values()), required=True
+            ),
+        },
+    )
+    ids_by_name = {v: k for k, v in names.items()}
+    default_options = [*names, NONE]
+    default = st.selectbox(
+        "Default scenario",
+        default_options,
+        index=default_options.index(current_rules.default_scenario_id)
+        if current_rules.default_scenario_id in names
+        else len(default_options) - 1,
+        format_func=lambda value: names.get(value, value),
+        key=f"scenario_default_{current_rules.version}",
+    )
+    if st.button("Save the rules", key="scenario_rules_save"):
+        try:
+            saved_rules = scenarios.save_rules(
+                db,
+                scenarios.Rules(
+                    tuple(
+                        scenarios.Rule(
+                            row["dimension"] or "",
+                            row["value"] or "",
+                            ids_by_name.get(row["scenario"] or "", ""),
+                        )
+                        for row in edited_rules.with_row_index("row")
+                        .sort(pl.col("priority").fill_null(len(edited_rules) + 1), "row")
+                        .iter_rows(named=True)
+                        if row["dimension"] or row["value"] or row["scenario"]
+                    ),
+                    None if default == NONE else default,
+                ),
+                user=me,
+                base_version=current_rules.version,
+            )
+        except scenarios.ScenarioRefused as error:
+            refused(error)
+        else:
+            notice(f"Saved: {len(saved_rules.rules)} rules (version {saved_rules.version}).")
+
+    st.markdown("**Explicit assignment**")
+    columns = st.columns([2, 2, 1])
+    customer_id = columns[0].selectbox(
+        "Customer", list(labels), format_func=labels.get, key="scenario_assign_customer", index=None
+    )
+    target = columns[1].selectbox(
+        "Scenario",
+        [BY_RULES, *names],
+        format_func=lambda value: names.get(value, value),
+        key="scenario_assign_to",
+    )
+    columns[2].write("")
+    if columns[2].button("Assign", key="scenario_assign", disabled=customer_id is None):
+        try:
+            scenarios.assign(db, ctx.store, customer_id, None if target == BY_RULES else target, user=me)
+        except scenarios.ScenarioRefused as error:
+            refused(error)
+        else:
+            notice(f"{labels[customer_id]} now follows {names.get(target, 'the rules')}.")
+    st.dataframe(
+        assigned.select("customer_name", "customer_id", "scenario", "assignment", "assignment_reason").head(
+            5000
+        ),
+        hide_index=True,
+        width="stretch",
+        key="scenario_assignments",
+        column_config={
+            "customer_name": st.column_config.TextColumn("Customer"),
+            "customer_id": st.column_config.TextColumn("Id"),
+            "scenario": st.column_config.TextColumn("Scenario"),
+            "assignment": st.column_config.TextColumn("By"),
+            "assignment_reason": st.column_config.TextColumn("Why"),
+        },
+    )
+
+# --- alerts ----------------------------------------------------------------------------------------
+with alerting:
+    since = scenarios.previous_run(db, ctx.as_of, ctx.scope)
+    raised = scenarios.alerts(db, ctx.store, ctx.as_of, ctx.scope, items=items)
+    st.caption(
+        f"Since the previous scheduled run ({since})"
+        if since
+        else "No scheduled run yet: items due and promises broken in the last "
+        f"{scenarios.settings(db).first_run_lookback_days} days."
+    )
+    if raised.is_empty():
+        st.info("No alert.")
+    else:
+        st.dataframe(
+            widgets.for_display(raised.with_columns(pl.col("alert").replace_strict(scenarios.ALERT_LABELS))),
+            hide_index=True,
+            width="stretch",
+            key="scenario_alerts",
+            column_config={
+                "alert": st.column_config.TextColumn("Alert"),
+                "customer_name": st.column_config.TextColumn("Customer"),
+                "customer_id": st.column_config.TextColumn("Id"),
+                "collector": st.column_config.TextColumn("Collector"),
+                "document_id": st.column_config.TextColumn("Document"),
+                "amount": widgets.money_column(f"Amount ({ctx.currency})"),
+                "date": st.column_config.DateColumn("Date"),
+                "detail": st.column_config.TextColumn("Detail"),
+            },
+        )
+
+# --- settings ------------------------------------------------------------------------------------
+with setting:
+    current = scenarios.settings(db)
+    with st.form(f"scenario_settings_{current.version}"):
+        st.markdown("**Late-payment penalties in reminders**")
+        columns = st.columns(3)
+        penalties = columns[0].toggle("Show penalties", value=current.penalties_enabled)
+        rate = columns[1].number_input(
+            "Interest (% a year)", min_value=0.0, value=float(current.annual_interest_rate), step=0.25
+        )
+        fee = columns[2].number_input(
+            f"Fixed fee per overdue invoice ({ctx.currency})", min_value=0.0, value=float(current.fixed_fee)
+        )
+        st.markdown("**Alerts**")
+        columns = st.columns(4)
+        large = columns[0].number_input(
+            f"Large overdue amount ({ctx.currency})", min_value=1.0, value=float(current.large_overdue_amount)
+        )
+        quiet_days = columns[1].number_input(
+            "With no action for (days)", min_value=1, value=current.no_action_days, step=1
+        )
+        lookback = columns[2].number_input(
+            "First run looks back (days)", min_value=1, value=current.first_run_lookback_days, step=1
+        )
+        credit = columns[3].toggle("Over credit limit", value=current.credit_limit_alerts)
+        st.markdown("**Sender of reminders**")
+        columns = st.columns(2)
+        sender_name = columns[0].text_input("Name", value=current.sender_name)
+        sender_email = columns[1].text_input("Reply-to e-mail", value=current.sender_email)
+        sender_address = columns[0].text_area("Postal address", value=current.sender_address, height=80)
+        payment = columns[1].text_area(
+            "Payment details (e.g. IBAN)", value=current.payment_details, height=80
+        )
+        if st.form_submit_button("Save the settings"):
+            try:
+                scenarios.save_settings(
+                    db,
+                    scenarios.Settings(
+                        penalties_enabled=penalties,
+                        annual_interest_rate=Decimal(str(rate)).quantize(CENT),
+                        fixed_fee=Decimal(str(fee)).quantize(CENT),
+                        large_overdue_amount=Decimal(str(large)).quantize(CENT),
+                        no_action_days=int(quiet_days),
+                        first_run_lookback_days=int(lookback),
+                        credit_limit_alerts=credit,
+                        sender_name=sender_name,
+                        sender_address=sender_address,
+                        sender_email=sender_email,
+                        payment_details=payment,
+                    ),
+                    user=me,
+                )
+            except scenarios.ScenarioRefused as error:
+                refused(error)
+            else:
+                notice("Settings saved.")
+    st.markdown("**Where a customer's reminders go**")
+    who = st.selectbox("Customer", list(labels), format_func=labels.get, index=None, key="contact_customer")
+    if who is not None:
+        saved_contact = scenarios.contact(db, who)
+        columns = st.columns(3)
+        contact_name = columns[0].text_input(
+            "Contact person", value=saved_contact["contact_name"] or "", key=f"contact_name_{who}"
+        )
+        contact_email = columns[1].text_input(
+            "E-mail", value=saved_contact["email"] or "", key=f"contact_email_{who}"
+        )
+        contact_address = columns[2].text_area(
+            "Postal address",
+            value=saved_contact["postal_address"] or "",
+            height=80,
+            key=f"contact_address_{who}",
+        )
+        if st.button("Save the contact", key="contact_save"):
+            try:
+                scenarios.save_contact(
+                    db,
+                    who,
+                    user=me,
+                    email=contact_email,
+                    contact_name=contact_name,
+                    postal_address=contact_address,
+                )
+            except scenarios.ScenarioRefused as error:
+                refused(error)
+            else:
+                notice(f"Contact saved for {labels[who]}.")
+    server = smtp()
+    if server:
+        st.success(f"E-mails go out through {server.describe()}.")
+    else:
+        st.info(
+            "No SMTP server configured: reminders can be downloaded (.eml, PDF) but not sent from here. "
+            "Set [smtp] host, port, user, password, from, tls in .streamlit/secrets.toml, or AR_SMTP_HOST, "
+            "AR_SMTP_PORT, AR_SMTP_USER, AR_SMTP_PASSWORD, AR_SMTP_FROM, AR_SMTP_TLS."
+        )
+    st.caption(
+        "The daily run: `python -m analytics scenarios run --data DIR --as-of DATE [--send]` prints the "
+        "proposals and the alerts, and with --send sends the automatic steps."
+    )
