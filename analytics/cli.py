@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from analytics import aging, collections, contract, demo, export, forecast, ingest, kpis
+from analytics import aging, collections, contract, demo, export, forecast, ingest, kpis, scenarios
 from analytics.scope import Scope
 from analytics.store import Store
 
@@ -212,6 +212,26 @@ def build_parser() -> argparse.ArgumentParser:
     import_actions.add_argument("--file", type=Path, required=True, help="CSV or XLSX file")
     import_actions.add_argument("--user", default="import", help="user name for rows without one (import)")
     import_actions.set_defaults(run=run_actions_import)
+
+    scenarios_parser = commands.add_parser(
+        "scenarios", help="run the recovery scenarios", description="The recovery scenarios' daily run."
+    )
+    scenario_commands = scenarios_parser.add_subparsers(dest="scenarios", required=True, metavar="ACTION")
+    run_parser = scenario_commands.add_parser(
+        "run",
+        help="print today's proposed reminders and alerts, or send the automatic ones",
+        description="For --as-of: the step each customer's scenario proposes and the alerts since the "
+        "previous run. With --send, the automatic e-mails go out by SMTP (AR_SMTP_* variables) and the "
+        "automatic letters are written as PDF files under DIR/outbox/; each is logged as done. The app "
+        "holds the collections database while it runs: stop it first.",
+    )
+    run_parser.add_argument("--data", type=Path, required=True, help="data folder")
+    run_parser.add_argument("--as-of", type=_date, required=True, help="date of the run (YYYY-MM-DD)")
+    run_parser.add_argument("--send", action="store_true", help="send the automatic reminders")
+    run_parser.add_argument(
+        "--where", action="append", default=[], metavar="DIM=VALUE", help="restrict the scope"
+    )
+    run_parser.set_defaults(run=run_scenarios)
     return parser
 
 
@@ -362,6 +382,15 @@ def run_actions_import(args: argparse.Namespace) -> int:
     with collections.CollectionsDB.for_store(store) as db:
         result = collections.import_events(db, args.file, store, user=args.user)
     print(result.summary())
+    return 0
+
+
+def run_scenarios(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    _require_data(store)
+    with collections.CollectionsDB.for_store(store) as db:
+        result = scenarios.run(store, db, args.as_of, send=args.send, scope=_scope(args.where))
+    print(result.report(), end="")
     return 0
 
 

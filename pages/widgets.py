@@ -503,3 +503,35 @@ def cached_dispute_summary(ctx: Context):
 def collections_db_of(current: Store):
     """The app's collections database of a data folder (before the sidebar's context exists)."""
     return _collections_db(str(current.root))
+
+
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def _scenario_day(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
+    from analytics import scenarios
+
+    store = Store(root)
+    db = _collections_db(root)
+    items = aged_items(root, version, as_of, scope)
+    return (
+        scenarios.proposals(db, store, as_of, scope, items=items),
+        scenarios.alerts(db, store, as_of, scope, items=items),
+    )
+
+
+def scenario_day(ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The recovery steps due at the as-of date and the alerts since the previous run, refreshed on
+    each save."""
+    db = collections_db(ctx)
+    return _scenario_day(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
+
+
+def alerts_summary(alerts: pl.DataFrame) -> str:
+    """'3 fell due unpaid · 1 promise broken ...' from the alerts frame."""
+    from analytics import scenarios
+
+    counts = alerts.group_by("alert").len()
+    parts = [
+        f"{row['len']} {scenarios.ALERT_LABELS[row['alert']].lower()}"
+        for row in counts.sort("alert").iter_rows(named=True)
+    ]
+    return " · ".join(parts)

@@ -49,6 +49,53 @@ st.caption(
     "(A 1.0, B 1.2, C 1.5, D 2.0, unknown 1.2), summed over the customer's items."
 )
 
+proposals, alerts = widgets.scenario_day(ctx)
+if request.collector:
+    proposals = proposals.filter(pl.col("collector") == request.collector)
+    alerts = alerts.filter(pl.col("collector") == request.collector)
+if not alerts.is_empty():
+    st.warning(f"Alerts: {widgets.alerts_summary(alerts)}.")
+    with st.expander(f"Alerts ({alerts.height})"):
+        st.dataframe(
+            widgets.for_display(alerts),
+            hide_index=True,
+            width="stretch",
+            key="worklist_alerts",
+            column_config={"amount": widgets.money_column(f"Amount ({ctx.currency})")},
+        )
+to_decide = proposals.filter(~pl.col("done"))
+with st.expander(f"Recovery steps due ({to_decide.height} to decide)", expanded=not to_decide.is_empty()):
+    if proposals.is_empty():
+        st.caption("No recovery step is due.")
+    else:
+        st.dataframe(
+            widgets.for_display(
+                proposals.select(
+                    "customer_name",
+                    "scenario",
+                    "step_label",
+                    "due_date",
+                    "items",
+                    "amount",
+                    "automatic",
+                    "done",
+                    "decision",
+                )
+            ),
+            hide_index=True,
+            width="stretch",
+            key="worklist_steps",
+            column_config={
+                "customer_name": "Customer",
+                "step_label": "Step",
+                "due_date": st.column_config.DateColumn("Due"),
+                "amount": widgets.money_column(f"Amount ({ctx.currency})"),
+                "automatic": st.column_config.CheckboxColumn("Automatic"),
+                "done": st.column_config.CheckboxColumn("Decided today"),
+            },
+        )
+        st.page_link("pages/scenarios.py", label="Confirm, edit or skip them", icon=":material/route:")
+
 if day.customers.is_empty():
     st.info("Nothing to do for this collector at this date.")
     st.stop()

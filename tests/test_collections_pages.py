@@ -89,15 +89,21 @@ def test_refused_input_shows_its_message_and_writes_nothing(app: AppTest, ledger
 
 def test_worklist_lists_the_overdue_customer(app: AppTest) -> None:
     """At 2026-03-31 Alpha SARL's I1 (50 days) and I2 (24 days) are overdue and nothing waits on
-    them: the customer is in 'Other overdue items' with 2 items and 1,000.00 open."""
+    them: the customer is in 'Other overdue items' with 2 items and 1,000.00 open. Its recovery
+    scenario (the default, Standard B2B) proposes the step due for its oldest item, I1 (due 02-09,
+    50 days: the +45 registered letter)."""
     app.switch_page("pages/worklist.py").run()
     assert not app.exception, app.exception
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Overdue items"] == "2"
-    rows = app.dataframe[0].value
+    rows = next(frame.value for frame in app.dataframe if "priority_score" in frame.value.columns)
     assert rows["customer_id"].to_list() == ["C1"]
     assert rows["items"].to_list() == [2]
     assert rows["total_open_amount"].to_list() == [1000.0]
+    steps = next(frame.value for frame in app.dataframe if "step_label" in frame.value.columns)
+    assert steps["customer_name"].to_list() == ["Alpha SARL"]
+    assert steps["scenario"].to_list() == ["Standard B2B"]
+    assert steps["step_label"].to_list() == ["+45 d registered letter"]
 
 
 def test_disputes_page_on_a_ledger_without_disputes(app: AppTest) -> None:
