@@ -187,3 +187,19 @@ def test_actions_import_then_export(tmp_path: Path, ledger_files, cli_env: dict[
     lines = exported.stdout.strip().splitlines()
     assert len(lines) == 2
     assert "Will pay next week" in lines[1] and "I1;I2" in lines[1] and ",Anna," in lines[1]
+
+
+def test_scenarios_run_prints_the_proposals(tmp_path: Path, ledger_files, cli_env: dict[str, str]) -> None:
+    """At 2026-03-31 Alpha SARL's oldest item I1 is 50 days past due: the default scenario (Standard
+    B2B) proposes its +45 days registered letter for 2 items; the run is recorded, so a second run
+    reports its alerts since this one."""
+    data = imported_ledger(tmp_path, ledger_files, cli_env)
+    result = run(cli_env, "scenarios", "run", "--data", str(data), "--as-of", "2026-03-31")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Recovery scenarios at 2026-03-31 (all customers)")
+    lines = [line for line in result.stdout.splitlines() if "C1 " in line]
+    assert len(lines) == 1
+    assert "Standard B2B" in lines[0] and "registered letter" in lines[0] and "2 item(s)" in lines[0]
+    again = run(cli_env, "scenarios", "run", "--data", str(data), "--as-of", "2026-04-01")
+    assert again.returncode == 0, again.stderr
+    assert "alerts since 2026-03-31" in again.stdout.splitlines()[0]
