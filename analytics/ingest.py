@@ -40,6 +40,8 @@ from analytics.store import ImportRecord, Manifest, Progress, Store, Tables, no_
 
 MAX_LISTED_PROBLEMS = 50
 ROW = "__row"
+# A table's rows: in memory, or a file not read yet (scan_raw).
+Frame = pl.DataFrame | pl.LazyFrame
 SUPPORTED_SUFFIXES = (".csv", ".txt", ".xlsx", ".parquet")
 ENCODINGS = ("utf-8", "latin-1")
 DERIVABLE = {"customers": "documents", "payments": "documents"}
@@ -244,6 +246,17 @@ def parse_mapping(raw: dict, name: str = "mapping") -> Mapping:
 
 def read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
     """The file as text columns plus its row numbers; raises ImportRefused on an unreadable file."""
+    frame = scan_raw(path, file_format)
+    try:
+        return frame.collect()
+    except Exception as error:  # noqa: BLE001 - any reader failure is the file's fault; say so
+        raise ImportRefused([Problem(path.name, None, None, f"cannot be read: {error}")]) from None
+
+
+def scan_raw(path: Path, file_format: FileFormat) -> pl.LazyFrame:
+    """read_raw, lazily: the checks that need no more than the header and the first row are made at
+    once; a CSV file's rows are read (streaming, never held as text all at once) when the frame is
+    collected. A collect that fails on the file is worded by `reading_failure`."""
     name = path.name
     if not path.is_file():
         raise ImportRefused([Problem(name, None, None, "file not found")])
@@ -254,23 +267,36 @@ def read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
         raise ImportRefused([Problem(name, None, None, "the file is empty")])
     try:
         if suffix in (".csv", ".txt"):
-            frame, first_row = _read_csv(path, file_format), 2
+            frame, first_row = _scan_csv(path, file_format), 2
         elif suffix == ".xlsx":
-            frame, first_row = pl.read_excel(path, infer_schema_length=0), 2
+            frame, first_row = pl.read_excel(path, infer_schema_length=0).lazy(), 2
         else:
-            frame, first_row = pl.read_parquet(path), 1
+            frame, first_row = pl.read_parquet(path).lazy(), 1
             frame = frame.with_columns(pl.all().cast(pl.String))
+        columns = frame.collect_schema().names()
+        # No first row may also be a first record the reader cannot end (an unclosed quote): read on.
+        has_rows = frame.head(1).collect().height > 0 or frame.collect().height > 0
     except ImportRefused:
         raise
     except Exception as error:  # noqa: BLE001 - any reader failure is the file's fault; say so
         raise ImportRefused([Problem(name, None, None, f"cannot be read: {error}")]) from None
-    problems = _header_problems(name, frame.columns)
+    problems = _header_problems(name, columns)
     if problems:
         raise ImportRefused(problems)
-    if frame.height == 0:
+    if not has_rows:
         raise ImportRefused([Problem(name, None, None, "the file has a header but no rows")])
-    frame = frame.rename({c: c.strip() for c in frame.columns})
+    frame = frame.rename({c: c.strip() for c in columns})
     return frame.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def reading_failure(path: Path, file_format: FileFormat) -> ImportRefused | None:
+    """Why the file cannot be read whole, when collecting a frame of scan_raw failed: the refusal
+    read_raw gives, or None when the file reads well (the failure was not the file's)."""
+    try:
+        read_raw(path, file_format)
+    except ImportRefused as refused:
+        return refused
+    return None
 
 
 def read_header(path: Path, file_format: FileFormat) -> list[str]:
@@ -303,32 +329,75 @@ def _header_problems(name: str, columns: list[str]) -> list[Problem]:
     return problems
 
 
-def _read_csv(path: Path, file_format: FileFormat) -> pl.DataFrame:
-    data = path.read_bytes()
+def _scan_csv(path: Path, file_format: FileFormat) -> pl.LazyFrame:
     encoding = file_format.encoding.lower().replace("_", "-")
     if encoding in ("latin-1", "latin1", "iso-8859-1"):
-        data = data.decode("latin-1").encode("utf-8")
-    else:
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            line = data.count(b"\n", 0, error.start) + 1
-            raise ImportRefused(
-                [
-                    Problem(
-                        path.name,
-                        line,
-                        None,
-                        'is not valid UTF-8; if the file is Latin-1, set encoding = "latin-1" in the mapping',
-                    )
-                ]
-            ) from None
-    if not data.strip():
+        data = path.read_bytes().decode("latin-1").encode("utf-8")
+        if not data.strip():
+            raise ImportRefused([Problem(path.name, None, None, "the file is empty")])
+        separator = file_format.separator or _guess_separator(data)
+        return pl.read_csv(data, separator=separator, infer_schema=False, truncate_ragged_lines=False).lazy()
+    header, blank = _check_utf8(path)
+    if blank:
         raise ImportRefused([Problem(path.name, None, None, "the file is empty")])
-    separator = file_format.separator or _guess_separator(data)
-    return pl.read_csv(data, separator=separator, infer_schema=False, truncate_ragged_lines=False)
+    separator = file_format.separator or _guess_separator(header)
+    # The reader skips a byte order mark itself.
+    return pl.scan_csv(path, separator=separator, infer_schema=False, truncate_ragged_lines=False)
+
+
+_WHITE_SPACE = b" \t\n\r\x0b\x0c"
+_BLOCK = 1 << 24
+
+
+def _check_utf8(path: Path) -> tuple[bytes, bool]:
+    """The first line of a UTF-8 file (after any byte order mark) and whether the file holds nothing
+    but white space; raises ImportRefused with the line of the first byte that is not UTF-8. Reads the
+    file block by block: an ASCII block needs no decoding."""
+    header: list[bytes] = []
+    header_done = False
+    blank = True
+    lines = 0
+    carry = b""
+    with open(path, "rb") as handle:
+        block = handle.read(_BLOCK)
+        if block.startswith(b"\xef\xbb\xbf"):
+            block = block[3:]
+        while True:
+            at_end = len(block) == 0
+            chunk = carry + block
+            carry = b""
+            if not chunk:
+                break
+            if not chunk.isascii():
+                try:
+                    chunk.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    if at_end or error.reason != "unexpected end of data":
+                        line = lines + chunk.count(b"\n", 0, error.start) + 1
+                        raise ImportRefused(
+                            [
+                                Problem(
+                                    path.name,
+                                    line,
+                                    None,
+                                    "is not valid UTF-8; if the file is Latin-1, "
+                                    'set encoding = "latin-1" in the mapping',
+                                )
+                            ]
+                        ) from None
+                    # A character cut by the end of the block: decode it with the next block.
+                    chunk, carry = chunk[: error.start], chunk[error.start :]
+            if blank and chunk.translate(None, _WHITE_SPACE):
+                blank = False
+            if not header_done:
+                end = chunk.find(b"\n")
+                header.append(chunk if end < 0 else chunk[:end])
+                header_done = end >= 0
+            lines += chunk.count(b"\n")
+            if at_end:
+                break
+            block = handle.read(_BLOCK)
+    return b"".join(header), blank
 
 
 def _guess_separator(data: bytes) -> str:
@@ -339,18 +408,20 @@ def _guess_separator(data: bytes) -> str:
 # --- mapping and parsing ---------------------------------------------------------------------------
 
 
-def apply_mapping(raw: pl.DataFrame, table: contract.Table, mapping: TableMapping, name: str) -> pl.DataFrame:
+def apply_mapping(raw: Frame, table: contract.Table, mapping: TableMapping, name: str) -> Frame:
     """Rename the user's columns to canonical names; unmapped canonical columns match by name,
-    ignoring case. Raises ImportRefused for unknown mapped columns and missing required ones."""
+    ignoring case. Raises ImportRefused for unknown mapped columns and missing required ones.
+    `raw` may be lazy (scan_raw): only its column names are looked at."""
     problems: list[Problem] = []
-    by_lower = {c.lower(): c for c in raw.columns if c != ROW}
+    raw_columns = raw.collect_schema().names()
+    by_lower = {c.lower(): c for c in raw_columns if c != ROW}
     selected: list[pl.Expr] = [pl.col(ROW)]
     for column in table.columns:
         if column.name in mapping.constants:
             selected.append(pl.lit(mapping.constants[column.name], dtype=pl.String).alias(column.name))
         elif column.name in mapping.columns:
             source = mapping.columns[column.name]
-            if source in raw.columns:
+            if source in raw_columns:
                 selected.append(pl.col(source).alias(column.name))
             elif source.lower() in by_lower:
                 selected.append(pl.col(by_lower[source.lower()]).alias(column.name))
@@ -361,7 +432,7 @@ def apply_mapping(raw: pl.DataFrame, table: contract.Table, mapping: TableMappin
                         1,
                         source,
                         f"the mapping names column {source!r} for {column.name}, but the file has no such column "
-                        f"(it has: {', '.join(c for c in raw.columns if c != ROW)})",
+                        f"(it has: {', '.join(c for c in raw_columns if c != ROW)})",
                     )
                 )
         elif column.name in by_lower:
@@ -376,17 +447,24 @@ def apply_mapping(raw: pl.DataFrame, table: contract.Table, mapping: TableMappin
 
 
 _ISO_TIME_SUFFIX = r"[ T]00:00(:00(\.0+)?)?$"
+# Working column names of parse_columns: a column's parsed value, an amount's cleaned text, the rows
+# failing a check.
+_PARSED = "__parsed_"
+_CLEANED = "__cleaned_"
+_CHECK = "__check_"
 
 
 def parse_columns(
-    frame: pl.DataFrame, table: contract.Table, file_format: FileFormat, name: str
+    frame: Frame, table: contract.Table, file_format: FileFormat, name: str
 ) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """Parse text columns into the contract's types. Returns the typed frame and frames of problems
-    (columns: row, column, message) for values that could not be parsed or are missing."""
-    problem_frames: list[pl.DataFrame] = []
-    parsed: list[pl.Expr] = [pl.col(ROW)]
+    (columns: row, column, message) for values that could not be parsed or are missing.
+
+    One streaming pass over `frame` (which may be lazy: a file not read yet) parses every column and
+    marks the rows each check fails; only when some check fails are the failing rows read again, to
+    word their problems."""
     text = {c.name: pl.col(c.name).str.strip_chars().replace("", None) for c in table.columns}
-    frame = frame.with_columns(text.values())
+    parsed: dict[str, pl.Expr] = {}
     for column in table.columns:
         value = pl.col(column.name)
         if column.kind == "text":
@@ -401,60 +479,74 @@ def parse_columns(
             cleaned = value.str.replace(_ISO_TIME_SUFFIX, "")
             expression = cleaned.str.to_date(file_format.date_format, strict=False)
         elif column.kind == "money":
-            expression = _money(value, file_format)
+            expression = _money(pl.col(_CLEANED + column.name))
         else:
             expression = value.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
-        parsed.append(expression.alias(column.name))
-    typed = frame.select(parsed)
+        parsed[column.name] = expression
+    # The text (stripped, empty as null) under the column's name, the parsed value beside it.
+    checked = (
+        frame.lazy()
+        .with_columns(text.values())
+        # An amount's cleaned text is a column of its own: _money reads it twice.
+        .with_columns(
+            _money_text(pl.col(c.name), file_format).alias(_CLEANED + c.name)
+            for c in table.columns
+            if c.kind == "money"
+        )
+        .with_columns(expression.alias(_PARSED + column_name) for column_name, expression in parsed.items())
+    )
+    # (column, failing rows, message), in the order their problems are listed
+    checks: list[tuple[str, pl.Expr, pl.Expr]] = []
     for column in table.columns:
-        raw_value = frame.get_column(column.name)
-        typed_value = typed.get_column(column.name)
+        raw_value = pl.col(column.name)
+        typed_value = pl.col(_PARSED + column.name)
         if column.kind != "text":
-            unparseable = raw_value.is_not_null() & typed_value.is_null()
-            if unparseable.any():
-                expected = {
-                    "date": f"a date like {_example_date(file_format.date_format)}",
-                    "money": "an amount with at most 2 decimals"
-                    + (
-                        f" (decimal separator {file_format.decimal_separator!r})"
-                        if file_format.decimal_separator != "."
-                        else ""
-                    ),
-                    "integer": "a whole number",
-                }[column.kind]
-                problem_frames.append(
-                    frame.filter(unparseable).select(
-                        pl.col(ROW).alias("row"),
-                        pl.lit(column.name).alias("column"),
-                        pl.format("{} is not {}", _quoted(pl.col(column.name)), pl.lit(expected)).alias(
-                            "message"
-                        ),
-                    )
+            expected = {
+                "date": f"a date like {_example_date(file_format.date_format)}",
+                "money": "an amount with at most 2 decimals"
+                + (
+                    f" (decimal separator {file_format.decimal_separator!r})"
+                    if file_format.decimal_separator != "."
+                    else ""
+                ),
+                "integer": "a whole number",
+            }[column.kind]
+            checks.append(
+                (
+                    column.name,
+                    raw_value.is_not_null() & typed_value.is_null(),
+                    pl.format("{} is not {}", _quoted(raw_value), pl.lit(expected)),
                 )
+            )
         if column.required:
-            missing = raw_value.is_null()
-            if missing.any():
-                problem_frames.append(
-                    frame.filter(missing).select(
-                        pl.col(ROW).alias("row"),
-                        pl.lit(column.name).alias("column"),
-                        pl.lit("required value is empty").alias("message"),
-                    )
-                )
+            checks.append((column.name, raw_value.is_null(), pl.lit("required value is empty")))
         if column.allowed:
-            wrong = typed_value.is_not_null() & ~typed_value.is_in(list(column.allowed))
-            if wrong.any():
-                problem_frames.append(
-                    frame.filter(wrong).select(
-                        pl.col(ROW).alias("row"),
-                        pl.lit(column.name).alias("column"),
-                        pl.format(
-                            "{} is not one of: {}",
-                            _quoted(pl.col(column.name)),
-                            pl.lit(", ".join(column.allowed)),
-                        ).alias("message"),
-                    )
+            checks.append(
+                (
+                    column.name,
+                    typed_value.is_not_null() & ~typed_value.is_in(list(column.allowed)),
+                    pl.format("{} is not one of: {}", _quoted(raw_value), pl.lit(", ".join(column.allowed))),
                 )
+            )
+    flags = [f"{_CHECK}{position}" for position in range(len(checks))]
+    result = checked.select(
+        pl.col(ROW),
+        *(pl.col(_PARSED + column.name).alias(column.name) for column in table.columns),
+        *(failing.alias(flag) for (_, failing, _), flag in zip(checks, flags, strict=True)),
+    ).collect()
+    failed = [position for position, flag in enumerate(flags) if result.get_column(flag).any()]
+    typed = result.select(ROW, *table.names)
+    del result
+    problem_frames: list[pl.DataFrame] = []
+    if failed:
+        rows = checked.filter(pl.any_horizontal(checks[position][1] for position in failed)).collect()
+        for position in failed:
+            column_name, failing, message = checks[position]
+            problem_frames.append(
+                rows.filter(failing).select(
+                    pl.col(ROW).alias("row"), pl.lit(column_name).alias("column"), message.alias("message")
+                )
+            )
     return typed, problem_frames
 
 
@@ -468,15 +560,21 @@ def _example_date(date_format: str) -> str:
     return date(2026, 1, 31).strftime(date_format)
 
 
-def _money(value: pl.Expr, file_format: FileFormat) -> pl.Expr:
+def _money_text(value: pl.Expr, file_format: FileFormat) -> pl.Expr:
+    """An amount's text without spaces and thousands separators, with a decimal point."""
     cleaned = value.str.replace_all("[\u00a0\u202f ]", "")
     if file_format.thousands_separator:
         cleaned = cleaned.str.replace_all(re.escape(file_format.thousands_separator), "")
     if file_format.decimal_separator != ".":
         cleaned = cleaned.str.replace(re.escape(file_format.decimal_separator), ".", literal=False)
+    return cleaned
+
+
+def _money(cleaned: pl.Expr) -> pl.Expr:
+    """The amount of a _money_text, or null when it is not an amount with at most 2 decimals."""
     # More than two decimals would be silently truncated by the cast: accept only trailing zeros.
     valid = cleaned.str.contains(r"^[+-]?(\d+(\.\d{0,2}0*)?|\.\d{1,2}0*)$")
-    return pl.when(valid).then(cleaned.str.replace(r"^\+", "").cast(contract.MONEY, strict=False))
+    return pl.when(valid).then(cleaned.str.strip_prefix("+").cast(contract.MONEY, strict=False))
 
 
 # --- rules across rows and tables ------------------------------------------------------------------
@@ -488,7 +586,13 @@ def _problems_where(frame: pl.DataFrame, condition: pl.Expr, column: str, messag
     )
 
 
+def _no_problems() -> pl.DataFrame:
+    return pl.DataFrame(schema={"row": pl.Int64, "column": pl.String, "message": pl.String})
+
+
 def _duplicates(frame: pl.DataFrame, keys: list[str], label: str) -> pl.DataFrame:
+    if frame.select(keys).n_unique() == frame.height:
+        return _no_problems()  # the usual case, told much faster than where each duplicate is
     marked = frame.with_columns(
         pl.col(ROW).min().over(keys).alias("__first"),
     )
@@ -595,9 +699,11 @@ def import_files(
         raise ImportRefused([Problem("import", None, None, f"{currency!r} is not an ISO 4217 currency code")])
 
     progress(0.02, "Reading files")
-    raw: dict[str, tuple[pl.DataFrame, str]] = {}
+    raw: dict[str, tuple[Frame, str]] = {}
+    files: dict[str, tuple[Path, FileFormat]] = {}
     for name, path in given.items():
-        raw[name] = (read_raw(path, mapping.for_table(name).format), path.name)
+        files[name] = (path, mapping.for_table(name).format)
+        raw[name] = (scan_raw(*files[name]), path.name)
     for name, source in derived.items():
         if name in given:
             raise ImportRefused(
@@ -615,6 +721,7 @@ def import_files(
                 [Problem("mapping", None, None, f"[{name}] is derived from {source}: give that file")]
             )
         raw[name] = raw[source]
+        files[name] = files[source]
 
     progress(0.15, "Checking values")
     typed: dict[str, pl.DataFrame] = {}
@@ -635,7 +742,14 @@ def import_files(
             continue
         if table_mapping.derive_from:
             mapped = _derive(name, mapped)
-        parsed, found = parse_columns(mapped, table, table_mapping.format, file_name)
+        try:
+            parsed, found = parse_columns(mapped, table, table_mapping.format, file_name)
+        except Exception:
+            # The rows are read here: a file that turns out unreadable is refused as read_raw has it.
+            refused = reading_failure(*files[name])
+            if refused is None:
+                raise
+            raise refused from None
         found.extend(_row_rules(name, parsed, currency))
         typed[name] = _fill_functional(name, parsed)
         problems[name] = found
@@ -653,25 +767,21 @@ def import_files(
         "documents": _merge(stored["documents"], typed.get("documents"), ["document_id"]),
         "payments": _merge(stored["payments"], typed.get("payments"), ["payment_id"]),
     }
-    customer_ids = merged["customers"].get_column("customer_id")
     for name in ("documents", "payments", "open_items"):
         if name in typed:
-            frame = typed[name]
             problems[name].append(
-                _problems_where(
-                    frame,
-                    pl.col("customer_id").is_not_null()
-                    & ~pl.col("customer_id").is_in(customer_ids.implode()),
+                _unknown(
+                    typed[name],
+                    merged["customers"],
                     "customer_id",
                     pl.format("unknown customer {}", _quoted(pl.col("customer_id"))),
                 )
             )
     if "payments" in typed:
-        document_ids = merged["documents"].get_column("document_id")
         problems["payments"].append(
-            _problems_where(
+            _unknown(
                 typed["payments"],
-                pl.col("document_id").is_not_null() & ~pl.col("document_id").is_in(document_ids.implode()),
+                merged["documents"],
                 "document_id",
                 pl.format("payment for an unknown document {}", _quoted(pl.col("document_id"))),
             )
@@ -695,11 +805,15 @@ def import_files(
         open_items=typed["open_items"].height if "open_items" in typed else 0,
     )
 
+    rows = {name: frame.height for name, frame in typed.items()}
+    # Only `tables` is needed from here on: let the rest go before the store's work.
+    del typed, merged, stored, problems
+
     def writing(fraction: float, message: str) -> None:
         progress(0.45 + 0.55 * fraction, message)
 
     manifest = store.write(tables, record, functional_currency=currency, progress=writing)
-    return ImportResult(manifest, {name: frame.height for name, frame in typed.items()})
+    return ImportResult(manifest, rows)
 
 
 def _inherit(derived: TableMapping, source: TableMapping, table: contract.Table) -> TableMapping:
@@ -722,7 +836,7 @@ def _inherit(derived: TableMapping, source: TableMapping, table: contract.Table)
     return TableMapping(columns, constants, derived.derive_from, derived.format)
 
 
-def _derive(name: str, mapped: pl.DataFrame) -> pl.DataFrame:
+def _derive(name: str, mapped: Frame) -> Frame:
     """A table derived from another file's rows: customers are its distinct customers; payments are
     one full settlement per row that has a payment date."""
     if name == "customers":
@@ -734,12 +848,25 @@ def _derive(name: str, mapped: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _unknown(frame: pl.DataFrame, known: pl.DataFrame, key: str, message: pl.Expr) -> pl.DataFrame:
+    """Problems of the rows of `frame` whose `key` is given but is none of `known`'s."""
+    # An anti join is much faster than is_in against millions of keys, and lazy it takes less memory.
+    unknown = (
+        frame.lazy()
+        .select(ROW, key)
+        .filter(pl.col(key).is_not_null())
+        .join(known.lazy().select(key), on=key, how="anti")
+        .collect()
+    )
+    return _problems_where(unknown, pl.lit(True), key, message)
+
+
 def _merge(stored: pl.DataFrame, new: pl.DataFrame | None, keys: list[str]) -> pl.DataFrame:
     """Stored rows whose key is not in the new rows, then the new rows: a re-import replaces by key."""
     if new is None:
         return stored
     new = new.drop(ROW)
-    kept = stored.join(new.select(keys).unique(), on=keys, how="anti")
+    kept = stored.join(new.select(keys).unique(), on=keys, how="anti") if stored.height else stored
     return pl.concat([kept, new.select(stored.columns).cast(stored.schema)])
 
 
@@ -749,7 +876,7 @@ def _snapshots(frame: pl.DataFrame | None) -> pl.DataFrame | None:
     return frame.drop(ROW).select(contract.OPEN_ITEMS.names).cast(contract.OPEN_ITEMS.schema)
 
 
-def _refuse_if_any(problems: dict[str, list[pl.DataFrame]], raw: dict[str, tuple[pl.DataFrame, str]]) -> None:
+def _refuse_if_any(problems: dict[str, list[pl.DataFrame]], raw: dict[str, tuple[Frame, str]]) -> None:
     listed: list[Problem] = []
     total = 0
     for name, frames in problems.items():

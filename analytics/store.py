@@ -6,6 +6,9 @@ Layout of a data folder:
     generations/g-.../
         manifest.json                 functional currency, data date, month ends, row counts
         customers.parquet, documents.parquet, payments.parquet
+        balance_periods.parquet       each document's open amount over time, derived from documents and
+                                      payments: one row per period during which it stays the same
+                                      non-zero amount (open items at any date are a filter on it)
         imported_snapshots/snapshot_date=YYYY-MM-DD/*.parquet   open items imported from an ERP
         derived_snapshots/snapshot_date=YYYY-MM-DD/*.parquet    open items derived at month ends
                                                                 and at dates asked for (`snapshot`)
@@ -26,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
@@ -36,7 +40,10 @@ from analytics import contract
 
 QUERIES = Path(__file__).resolve().parent.parent / "queries"
 MONTH_END_HISTORY = 24
+BALANCE_PERIODS = "balance_periods.parquet"
 DUCKDB_THREADS = 2
+# Rows of the larger side of a join done in slices (see balance_periods).
+JOIN_AT_ONCE = 2_000_000
 DUCKDB_MEMORY_LIMIT = "4GB"
 
 Progress = Callable[[float, str], None]
@@ -165,7 +172,8 @@ class Store:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with views over the live generation: customers, documents,
-        payments, open_item_snapshots (all stored snapshots: imported and month ends)."""
+        payments, open_balances (queries/open_balances.sql), open_item_snapshots (all stored
+        snapshots: imported and month ends)."""
         con = connect()
         current = self.current
         for table in (contract.CUSTOMERS, contract.DOCUMENTS, contract.PAYMENTS):
@@ -174,6 +182,21 @@ class Store:
                 con.read_parquet(str(path)).create_view(table.name)
             else:
                 con.from_arrow(pl.DataFrame(schema=table.schema).to_arrow()).create_view(table.name)
+        documents = current / "documents.parquet" if current else None
+        if documents is not None and documents.is_file():
+            # A period names its document by row number in documents.parquet of the same generation.
+            con.read_parquet(str(documents), file_row_number=True).create_view("document_rows")
+        else:
+            empty = pl.DataFrame(schema={**contract.DOCUMENTS.schema, "file_row_number": pl.Int64()})
+            con.from_arrow(empty.to_arrow()).create_view("document_rows")
+        periods = current / BALANCE_PERIODS if current else None
+        if periods is not None and periods.is_file():
+            con.read_parquet(str(periods)).create_view("balance_periods")
+        else:
+            # No data yet, or a generation written before balance periods were stored: derive them.
+            derived = balance_periods(self.read(contract.DOCUMENTS), self.read(contract.PAYMENTS))
+            con.register("balance_periods", derived.to_arrow())
+        con.sql(query("open_balances")).create_view("open_balances")
         globs = [
             str(current / folder / "*" / "*.parquet")
             for folder in ("imported_snapshots", "derived_snapshots")
@@ -263,12 +286,21 @@ class Store:
         staging.mkdir()
         try:
             progress(0.05, "Writing customers, documents and payments")
-            for table, frame in (
-                (contract.CUSTOMERS, tables.customers),
-                (contract.DOCUMENTS, tables.documents),
-                (contract.PAYMENTS, tables.payments),
-            ):
-                frame.select(table.names).cast(table.schema).write_parquet(staging / f"{table.name}.parquet")
+            customers, documents, payments = (
+                frame.select(table.names).cast(table.schema)
+                for table, frame in (
+                    (contract.CUSTOMERS, tables.customers),
+                    (contract.DOCUMENTS, tables.documents),
+                    (contract.PAYMENTS, tables.payments),
+                )
+            )
+            customers.write_parquet(staging / "customers.parquet")
+            documents.write_parquet(staging / "documents.parquet")
+            payments.write_parquet(staging / "payments.parquet")
+
+            progress(0.25, "Following the open amount of every document")
+            periods = balance_periods(documents, payments)
+            periods.write_parquet(staging / BALANCE_PERIODS)
 
             progress(0.3, "Writing open-item snapshots")
             snapshot_dates = self._write_snapshots(
@@ -284,7 +316,8 @@ class Store:
             )
             derived = sorted((set(month_ends) | asked) - snapshot_dates)
             progress(0.4, f"Building {len(derived)} snapshots of open items")
-            self._write_derived(staging, derived, currency)
+            _write_derived(staging, derived, currency, documents, payments, periods)
+            del periods
 
             progress(0.9, "Recording the import")
             history = self.imports()
@@ -332,8 +365,15 @@ class Store:
                 shutil.copytree(previous_dir, staging, copy_function=_link_or_copy)
                 (staging / "manifest.json").unlink()
                 progress(0.3, f"Deriving the open items of {as_of.isoformat()}")
-                part = staging / "derived_snapshots"
-                self._write_derived(staging, [as_of], previous.functional_currency, append=part.is_dir())
+                documents = pl.read_parquet(staging / "documents.parquet")
+                payments = pl.read_parquet(staging / "payments.parquet")
+                if (staging / BALANCE_PERIODS).is_file():
+                    periods = pl.read_parquet(staging / BALANCE_PERIODS)
+                else:
+                    # A generation written before balance periods were stored: the new one has them.
+                    periods = balance_periods(documents, payments)
+                    periods.write_parquet(staging / BALANCE_PERIODS)
+                _write_derived(staging, [as_of], previous.functional_currency, documents, payments, periods)
                 manifest = replace(
                     previous, generation=name, derived_dates=tuple(sorted({*previous.derived_dates, as_of}))
                 )
@@ -372,24 +412,6 @@ class Store:
                 shutil.copytree(folder, target / folder.name, copy_function=_link_or_copy)
         return kept | new_dates
 
-    def _write_derived(
-        self, staging: Path, dates: list[date], currency: str, *, append: bool = False
-    ) -> None:
-        if not dates:
-            return
-        con = connect()
-        con.read_parquet(str(staging / "documents.parquet")).create_view("documents")
-        con.read_parquet(str(staging / "payments.parquet")).create_view("payments")
-        relation = con.sql(
-            query("open_items_at_dates"), params={"dates": dates, "functional_currency": currency}
-        )
-        target = staging / "derived_snapshots"
-        if append:
-            relation.write_parquet(str(target), partition_by=["snapshot_date"], append=True)
-        else:
-            relation.write_parquet(str(target), partition_by=["snapshot_date"], overwrite=True)
-        con.close()
-
     def _point_current_at(self, generation: Path) -> None:
         link = self.root / "current"
         temporary = self.root / f".current-{uuid.uuid4().hex[:8]}"
@@ -413,6 +435,147 @@ _IMPORTS_SCHEMA = {
     "open_items": pl.Int64(),
     "imported_at": pl.Datetime("us"),
 }
+
+
+def balance_periods(documents: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+    """Each document's open amount over time: one row per period during which it stays the same
+    non-zero amount, from the document's date or the payment that changed it (`valid_from`) until the
+    next change (`valid_to`, excluded; null while it lasts). A document is open at a date if one of its
+    periods covers that date. `document_row` is the document's row in `documents`; `open_amount` is
+    the document-currency share of what is open (queries/balance_periods.sql)."""
+    # Movements of a document's balance, keyed by (document row, day) packed in one integer so that
+    # ordering them is a merge of two sorted columns; amounts in integer cents.
+    rows = documents.select("document_id").with_row_index("document_row")
+    issued = documents.select(
+        _movement_key(pl.int_range(pl.len(), dtype=pl.Int64), pl.col("document_date")),
+        _cents(pl.col("amount_functional")).alias("change"),
+    )
+    # Joined a slice of payments at a time: as fast as at once, with a fraction of the memory.
+    settled = pl.concat(
+        part.lazy()
+        .filter(pl.col("document_id").is_not_null())
+        .join(rows.lazy(), on="document_id", how="inner")
+        .select(_movement_key(pl.col("document_row"), pl.col("payment_date")), -_cents(pl.col("amount")))
+        .collect()
+        for part in (
+            payments.slice(at, JOIN_AT_ONCE) for at in range(0, max(payments.height, 1), JOIN_AT_ONCE)
+        )
+    ).sort("key")
+    del rows
+    movements = issued.merge_sorted(settled.rename({"amount": "change"}), key="key")
+    del issued, settled
+    # The balance after each movement: a running sum over all rows less the sum before the document's
+    # first row; a day's movements change it once, so only the day's last movement is kept.
+    key = pl.col("key")
+    document = key // _DAYS
+    running = pl.col("change").cast(pl.Int128).cum_sum()
+    before = pl.when((document != document.shift(1)).fill_null(True)).then(running - pl.col("change"))
+    daily = movements.select(key, (running - before.forward_fill()).alias("balance")).filter(
+        (key != key.shift(-1)).fill_null(True)
+    )
+    del movements
+    document_row = (key // _DAYS).cast(pl.UInt32)
+    moved_on = (key % _DAYS - _DAYS // 2).cast(pl.Int32).cast(pl.Date)
+    same_document = document == document.shift(-1)
+    periods = daily.select(
+        document_row.alias("document_row"),
+        moved_on.alias("valid_from"),
+        pl.when(same_document).then(moved_on.shift(-1)).alias("valid_to"),
+        pl.col("balance"),
+    ).filter(pl.col("balance") != 0)
+    del daily
+    # A payment before the document's date changes nothing until the document exists.
+    issued_on = documents.get_column("document_date").gather(periods.get_column("document_row"))
+    periods = periods.with_columns(
+        pl.max_horizontal(pl.col("valid_from"), issued_on).alias("valid_from")
+    ).filter(pl.col("valid_to").is_null() | (pl.col("valid_to") > pl.col("valid_from")))
+    del issued_on
+    con = connect()
+    try:
+        parts = []
+        for offset in range(0, max(periods.height, 1), _PERIODS_AT_ONCE):
+            part = periods.slice(offset, _PERIODS_AT_ONCE)
+            amounts = documents.select("amount", "amount_functional").gather(part.get_column("document_row"))
+            part = part.with_columns(
+                *amounts.get_columns(),
+                (pl.col("balance").cast(pl.Decimal(38, 0)) * _CENT)
+                .cast(contract.MONEY)
+                .alias("open_amount_functional"),
+            ).drop("balance")
+            con.register("periods", part.to_arrow())
+            parts.append(con.sql(query("balance_periods")).pl())
+            con.unregister("periods")
+        return pl.concat(parts)
+    finally:
+        con.close()
+
+
+# A movement's key: document row * _DAYS + its day, counted from the middle of the range of dates.
+_DAYS = 2**32
+_CENT = pl.lit(Decimal("0.01"))
+_PERIODS_AT_ONCE = 2_000_000
+
+
+def _movement_key(document_row: pl.Expr, day: pl.Expr) -> pl.Expr:
+    return (document_row.cast(pl.Int64) * _DAYS + day.cast(pl.Int32).cast(pl.Int64) + _DAYS // 2).alias("key")
+
+
+def _cents(amount: pl.Expr) -> pl.Expr:
+    """A Decimal(18, 2) amount as integer cents (its physical value)."""
+    return amount.to_physical().cast(pl.Int64)
+
+
+def _write_derived(
+    staging: Path,
+    dates: list[date],
+    currency: str,
+    documents: pl.DataFrame,
+    payments: pl.DataFrame,
+    periods: pl.DataFrame,
+) -> None:
+    """Materialise the open items of each of `dates` under derived_snapshots/: the documents whose
+    balance period covers the date, and cash received on account by then (one item per payment,
+    due on its first date). These are the rows queries/open_items_at_dates.sql defines (a test holds
+    them to it), gathered from the periods in memory rather than joined again for every date."""
+    if not dates:
+        return
+    columns = documents.select(
+        "document_id", "customer_id", "document_type", "document_date", "due_date", "currency"
+    )
+    cash = (
+        payments.filter(pl.col("document_id").is_null())
+        .group_by("payment_id")
+        .agg(pl.col("customer_id").first(), pl.col("payment_date").min(), pl.col("amount").sum())
+        .filter(pl.col("amount") != 0)
+        .sort("payment_id")
+        .select(
+            pl.col("payment_id").alias("document_id"),
+            "customer_id",
+            pl.lit(contract.UNAPPLIED_CASH).alias("document_type"),
+            pl.col("payment_date").alias("document_date"),
+            pl.col("payment_date").alias("due_date"),
+            pl.lit(currency).alias("currency"),
+            (-pl.col("amount")).cast(contract.MONEY).alias("open_amount"),
+            (-pl.col("amount")).cast(contract.MONEY).alias("open_amount_functional"),
+        )
+    )
+    for snapshot_date in dates:
+        open_now = periods.filter(
+            pl.col("valid_from") <= snapshot_date,
+            pl.col("valid_to").is_null() | (pl.col("valid_to") > snapshot_date),
+        )
+        items = pl.concat(
+            [
+                columns.gather(open_now.get_column("document_row")).with_columns(
+                    open_now.get_column("open_amount"), open_now.get_column("open_amount_functional")
+                ),
+                cash.filter(pl.col("document_date") <= snapshot_date),
+            ]
+        )
+        if items.height:
+            folder = staging / "derived_snapshots" / f"snapshot_date={snapshot_date.isoformat()}"
+            folder.mkdir(parents=True)
+            items.write_parquet(folder / "data_0.parquet")
 
 
 def _data_as_of(tables: Tables) -> date | None:

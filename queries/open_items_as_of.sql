@@ -1,33 +1,18 @@
--- One row per item open at $as_of, derived from documents and payments:
--- documents not fully settled by that date, and cash received on account (negative items).
-with issued as (
-    select *
-    from documents
-    where document_date <= $as_of
-),
-
-settled as (
+-- One row per item open at $as_of: documents whose balance period covers that date (open_balances),
+-- and cash received on account (negative items).
+with open_documents as (
     select
         document_id,
-        sum(amount) as settled_amount,
-    from payments
-    where payment_date <= $as_of and document_id is not null
-    group by document_id
-),
-
-open_documents as (
-    select
-        issued.document_id,
-        issued.customer_id,
-        issued.document_type,
-        issued.document_date,
-        issued.due_date,
-        issued.currency,
-        issued.amount,
-        issued.amount_functional,
-        issued.amount_functional - coalesce(settled.settled_amount, 0) as open_amount_functional,
-    from issued
-    left join settled using (document_id)
+        customer_id,
+        document_type,
+        document_date,
+        due_date,
+        currency,
+        open_amount,
+        open_amount_functional,
+    from open_balances
+    where valid_from <= $as_of
+        and (valid_to is null or valid_to > $as_of)
 ),
 
 unapplied_cash as (
@@ -44,14 +29,10 @@ unapplied_cash as (
     from payments
     where document_id is null and payment_date <= $as_of
     group by payment_id
-),
-
-open_items as (
-    select * from open_documents
-    union all
-    select * from unapplied_cash
 )
 
+select * from open_documents
+union all
 select
     document_id,
     customer_id,
@@ -59,11 +40,11 @@ select
     document_date,
     due_date,
     currency,
-    -- the document-currency share of what is still open, for display
+    -- the document-currency share of what is open, as queries/balance_periods.sql has it
     case
         when amount_functional = 0 then amount
         else round(amount * open_amount_functional / amount_functional, 2)
     end::decimal(18, 2) as open_amount,
     open_amount_functional::decimal(18, 2) as open_amount_functional,
-from open_items
+from unapplied_cash
 where open_amount_functional <> 0

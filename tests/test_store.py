@@ -1,5 +1,6 @@
 """The store: open items derived at several dates from the hand-worked ledger of conftest.py,
-materialised snapshots that agree with the derivation, and imports that survive being killed."""
+materialised snapshots that agree with the derivation (also on random ledgers), and imports that
+survive being killed."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from analytics import ingest
+from analytics import contract, ingest
 from analytics import store as store_module
-from analytics.store import Store
+from analytics.store import ImportRecord, Store, Tables
 
 
 def balances(store: Store, as_of: date) -> dict[str, str]:
@@ -174,3 +177,80 @@ def test_an_import_killed_midway_leaves_the_previous_data(
     ingest.import_files(reopened, ingest.Sources(*large_exports))
     assert reopened.manifest().documents == 300_005
     assert not any(p.name.startswith(".staging-") for p in generations.iterdir())
+
+
+@st.composite
+def tangled_ledgers(draw: st.DrawFn) -> Tables:
+    """Documents over five months in two currencies (functional amounts different, or zero); payments
+    before the document's date, several on one day, partial, excessive, for unknown documents; cash on
+    account, some of it under one payment id on several days."""
+    start = date(2026, 1, 1)
+    doc_rows, payment_rows = [], []
+    for number in range(draw(st.integers(1, 12))):
+        day = start + timedelta(days=draw(st.integers(0, 150)))
+        cents = draw(st.integers(-50_000, 500_000))
+        functional = draw(st.sampled_from([cents, cents * 2, cents // 3, 0]))
+        kind = "credit_note" if cents < 0 else "invoice"
+        doc_rows.append(
+            (
+                f"D{number}",
+                kind,
+                "C1",
+                day,
+                day + timedelta(days=30),
+                "USD",
+                Decimal(cents) / 100,
+                Decimal(functional) / 100,
+            )
+        )
+        for _ in range(draw(st.integers(0, 4))):
+            paid_on = day + timedelta(days=draw(st.sampled_from([-10, 0, 0, 5, 40, 70])))
+            paid = draw(st.sampled_from([functional, functional // 2, -functional // 4, 1]))
+            document = f"D{number}" if draw(st.integers(0, 9)) else "NOWHERE"
+            payment_rows.append((f"P{number}", "C1", paid_on, document, Decimal(paid) / 100, "cash"))
+    for number in range(draw(st.integers(0, 3))):
+        for day in draw(st.lists(st.integers(0, 150), min_size=1, max_size=2)):
+            amount = Decimal(draw(st.integers(-2_000, 5_000))) / 100
+            payment_rows.append((f"ACC{number}", "C1", start + timedelta(days=day), None, amount, "cash"))
+    customers = pl.DataFrame({"customer_id": ["C1"], "customer_name": ["One"], "entity": ["E"]}).with_columns(
+        pl.lit(None, dtype=t).alias(n)
+        for n, t in contract.CUSTOMERS.schema.items()
+        if n not in ("customer_id", "customer_name", "entity")
+    )
+    return Tables(
+        customers.select(contract.CUSTOMERS.names).cast(contract.CUSTOMERS.schema),
+        pl.DataFrame(doc_rows, schema=contract.DOCUMENTS.names, orient="row").cast(contract.DOCUMENTS.schema),
+        pl.DataFrame(payment_rows, schema=contract.PAYMENTS.names, orient="row").cast(
+            contract.PAYMENTS.schema
+        ),
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tables=tangled_ledgers(), days=st.lists(st.integers(0, 200), min_size=1, max_size=3))
+def test_stored_open_items_follow_the_definition(
+    tmp_path_factory: pytest.TempPathFactory, tables: Tables, days: list[int]
+) -> None:
+    """On any ledger, the materialised month ends (and a snapshot asked for) hold exactly the rows
+    open_items_at_dates.sql defines; at other dates Store.open_items gives the same documents."""
+    store = Store(tmp_path_factory.mktemp("tangled") / "data")
+    manifest = store.write(tables, ImportRecord("test", "-", "-", 1, 0, 0, 0), functional_currency="EUR")
+    asked = date(2026, 1, 1) + timedelta(days=days[0])
+    if asked not in manifest.derived_dates:
+        manifest = store.add_snapshot(asked)
+    con = store.connect()
+    definition = con.sql(
+        store_module.query("open_items_at_dates"),
+        params={"dates": list(manifest.derived_dates), "functional_currency": "EUR"},
+    ).pl()
+    stored = con.sql("select * from open_item_snapshots").pl().select(definition.columns)
+    order = ["snapshot_date", "document_id"]
+    assert stored.sort(order).equals(definition.sort(order))
+    for day in days:
+        at = date(2026, 1, 1) + timedelta(days=day)
+        expected = con.sql(
+            store_module.query("open_items_at_dates"), params={"dates": [at], "functional_currency": "EUR"}
+        ).pl()
+        documents = pl.col("document_type") != contract.UNAPPLIED_CASH
+        derived = store.open_items(at, con).filter(documents).sort("document_id")
+        assert derived.equals(expected.filter(documents).drop("snapshot_date").sort("document_id")), at
