@@ -185,7 +185,7 @@ st.caption(
 )
 
 result = aging.aging(items, request)
-balance_tab, rejuvenation_tab = st.tabs(["Balance", "Rejuvenation"])
+balance_tab, rejuvenation_tab = st.tabs(["Balance", "Rejuvenation"], key="aging_tabs")
 
 with balance_tab:
     # Breadcrumb: each step goes back up to it.

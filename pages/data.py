@@ -52,7 +52,7 @@ else:
         f"{len(manifest.derived_dates)} stored month-end snapshots"
     )
 
-import_tab, history_tab, demo_tab = st.tabs(["Import", "Record of imports", "Demo company"])
+import_tab, history_tab, demo_tab = st.tabs(["Import", "Record of imports", "Demo company"], key="data_tabs")
 
 
 def _safe_name(name: str) -> str:

@@ -67,8 +67,9 @@ labels = {
 }
 found = scenarios.positions(db, ctx.store, ctx.as_of, ctx.scope, items=items)
 proposed = scenarios.proposals_from(found)
+# A key keeps the chosen tab when a confirmation appears above the tabs or goes away.
 today, editor, assignment, alerting, setting = st.tabs(
-    ["Today", "Scenarios", "Assignment", "Alerts", "Settings"]
+    ["Today", "Scenarios", "Assignment", "Alerts", "Settings"], key="scenario_tabs"
 )
 
 # --- today: the proposals ---------------------------------------------------------------------------

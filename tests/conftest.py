@@ -115,3 +115,31 @@ def navigation_app(monkeypatch: pytest.MonkeyPatch) -> None:
         original_init(self, *args, **kwargs)
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium, headless, for every browser test of the session (Playwright's sync API runs
+    once at a time in a process). Missing chromium fails the browser tests; it never skips them."""
+    import browser
+    from playwright.sync_api import sync_playwright
+
+    if not browser.CHROMIUM.is_file():
+        pytest.fail(browser.MISSING_CHROMIUM, pytrace=False)
+    with sync_playwright() as playwright:
+        launched = browser.launch_chromium(playwright)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser context and page, closed after the test."""
+    import browser
+
+    context = chromium.new_context(viewport=browser.VIEWPORT)
+    context.set_default_timeout(browser.APP_RUN_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
