@@ -146,51 +146,77 @@ def bucket_expression(boundaries: tuple[int, ...]) -> pl.Expr:
     return expression.otherwise(pl.lit(names[-1]))
 
 
-def select_items(items: pl.DataFrame, request: AgingQuery) -> pl.DataFrame:
-    """The items the request covers, each with its bucket."""
-    frame = items.with_columns(bucket_expression(request.buckets).alias("bucket"))
+def bucket_code(boundaries: tuple[int, ...]) -> pl.Expr:
+    """The position of each item's bucket in bucket_names(boundaries): 0 not due, 1 the first
+    boundary's bucket, ... (a small integer: grouping and comparing on it is cheap)."""
+    days = pl.col("days_past_due")
+    code = (days > 0).cast(pl.UInt8)
+    for high in boundaries:
+        code = code + (days > high).cast(pl.UInt8)
+    return code
+
+
+def _conditions(request: AgingQuery) -> list[pl.Expr]:
+    names = request.bucket_names
     conditions: list[pl.Expr] = []
     for level, value in request.drill:
         conditions.append(pl.col(level_key(level)) == value)
     if request.bucket_filter:
-        conditions.append(pl.col("bucket").is_in(list(request.bucket_filter)))
+        codes = [names.index(name) for name in request.bucket_filter]
+        conditions.append(bucket_code(request.buckets).is_in(codes))
     if request.overdue_beyond:
         conditions.append(pl.col("days_past_due") > request.overdue_beyond)
     if request.document_types:
         conditions.append(pl.col("document_type").is_in(list(request.document_types)))
     if request.min_amount is not None:
         conditions.append(pl.col(AMOUNT).abs() >= request.min_amount)
-    return frame.filter(*conditions) if conditions else frame
+    return conditions
+
+
+def select_items(items: pl.DataFrame, request: AgingQuery) -> pl.DataFrame:
+    """The items the request covers, each with its bucket."""
+    conditions = _conditions(request)
+    frame = items.filter(*conditions) if conditions else items
+    return frame.with_columns(bucket_expression(request.buckets).alias("bucket"))
 
 
 def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
     """The aging balance of `items` (from aged_items at request.as_of) as the request asks."""
     names = request.bucket_names
-    selected = select_items(items, request)
+    conditions = _conditions(request)
+    selected = items.filter(*conditions) if conditions else items
     keys = level_keys(request.by)
-    bucket_sums = [
-        pl.col(AMOUNT).filter(pl.col("bucket") == name).sum().cast(contract.MONEY).alias(name)
-        for name in names
-    ]
+    code = bucket_code(request.buckets)
     if request.by == DOCUMENT:
         rows = selected.select(
             *keys,
             *[
-                pl.when(pl.col("bucket") == name)
+                pl.when(code == position)
                 .then(pl.col(AMOUNT))
                 .otherwise(ZERO)
                 .cast(contract.MONEY)
                 .alias(name)
-                for name in names
+                for position, name in enumerate(names)
             ],
             pl.col(AMOUNT).cast(contract.MONEY).alias("total"),
             pl.lit(1, dtype=pl.UInt32).alias("items"),
         )
     else:
-        rows = selected.group_by(keys).agg(
-            *bucket_sums,
-            pl.col(AMOUNT).sum().cast(contract.MONEY).alias("total"),
-            pl.len().alias("items"),
+        # One pass grouping by the level's key and the bucket's code, then one column per bucket; a
+        # customer's name comes along with its id rather than being grouped on.
+        key = level_key(request.by)
+        extra = [pl.col(name).first() for name in keys if name != key]
+        cells = selected.group_by(key, code.alias("_code")).agg(
+            pl.col(AMOUNT).sum().alias("_amount"), pl.len().alias("_items"), *extra
+        )
+        rows = cells.group_by(key).agg(
+            *extra,
+            *[
+                pl.col("_amount").filter(pl.col("_code") == position).sum().cast(contract.MONEY).alias(name)
+                for position, name in enumerate(names)
+            ],
+            pl.col("_amount").sum().cast(contract.MONEY).alias("total"),
+            pl.col("_items").sum().cast(pl.UInt32).alias("items"),
         )
     grand_total = selected.get_column(AMOUNT).sum() if selected.height else ZERO
     rows = rows.with_columns((pl.col("total") - pl.col("not_due")).cast(contract.MONEY).alias("overdue"))
