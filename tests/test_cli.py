@@ -31,22 +31,7 @@ def test_help_lists_the_commands(cli_env: dict[str, str]) -> None:
 def test_import_then_snapshot(tmp_path: Path, ledger_files, cli_env: dict[str, str]) -> None:
     """At 2026-03-10 the ledger has I1 600.00 (due 02-09), I2 400.00 (due 03-07), P3 -50.00 on account
     (due 03-10, 0 days: not overdue) and I4 300.00 (due 03-31): 4 items, total 1,250.00, overdue 1,000.00."""
-    data = tmp_path / "cli-data"
-    result = run(
-        cli_env,
-        "import",
-        "--data",
-        str(data),
-        "--customers",
-        str(ledger_files.customers),
-        "--documents",
-        str(ledger_files.documents),
-        "--payments",
-        str(ledger_files.payments),
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Imported into" in result.stdout
-    assert "3 customers, 5 documents, 6 payments" in result.stdout
+    data = imported_ledger(tmp_path, ledger_files, cli_env)
     snapshot = run(cli_env, "snapshot", "--data", str(data), "--as-of", "2026-03-10")
     assert snapshot.returncode == 0, snapshot.stderr
     assert snapshot.stdout.strip() == (
@@ -115,6 +100,7 @@ def test_demo_is_deterministic_for_a_seed(tmp_path: Path, cli_env: dict[str, str
 
 
 def imported_ledger(tmp_path: Path, ledger_files, cli_env: dict[str, str]) -> Path:
+    """A data folder holding the ledger, imported through the command line."""
     data = tmp_path / "cli-data"
     result = run(
         cli_env,
@@ -129,6 +115,8 @@ def imported_ledger(tmp_path: Path, ledger_files, cli_env: dict[str, str]) -> Pa
         str(ledger_files.payments),
     )
     assert result.returncode == 0, result.stderr
+    assert "Imported into" in result.stdout
+    assert "3 customers, 5 documents, 6 payments" in result.stdout
     return data
 
 
