@@ -1,7 +1,8 @@
-"""The app: navigation and the shared sidebar. Run with `streamlit run app.py`.
+"""The app: sign-in, navigation and the shared sidebar. Run with `streamlit run app.py`.
 
-On a data folder with no data, the demo company is generated first (unless AR_NO_DEMO is set), so
-that a first start shows a living portfolio.
+On a data folder with no data and no users, the demo company is generated first (unless AR_NO_DEMO
+is set), so that a first start shows a living portfolio. Once the data folder has a users file,
+everyone signs in and sees the pages and customers their role allows.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ import os
 
 import streamlit as st
 
-from analytics import demo
+from analytics import access, demo
 from pages import widgets
 
 st.set_page_config(page_title="Receivables", page_icon=":material/account_balance:", layout="wide")
 
 
 def ensure_data(current) -> None:
-    """Generate the demo company on a first start, showing progress."""
-    if current.exists() or os.environ.get("AR_NO_DEMO"):
+    """Generate the demo company on a first start (demo mode only), showing progress."""
+    if current.exists() or os.environ.get("AR_NO_DEMO") or not widgets.demo_mode(current):
         return
     with st.status("Generating the demo company (first start)...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
@@ -36,7 +37,18 @@ def ensure_data(current) -> None:
 
 current = widgets.store()
 ensure_data(current)
-st.session_state["context"] = widgets.sidebar(current)
+user = widgets.signed_in_user(current)
+if user is None:
+    st.session_state.pop("context", None)
+
+    def sign_in() -> None:
+        widgets.sign_in_page(current)
+
+    st.navigation([st.Page(sign_in, title="Sign in", icon=":material/login:")], position="hidden").run()
+    st.stop()
+if user is access.DEMO_USER:
+    widgets.demo_banner()
+st.session_state["context"] = widgets.sidebar(current, user)
 
 receivables = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
@@ -51,4 +63,6 @@ collections = [
     st.Page("pages/collectors.py", title="Collectors", icon=":material/groups:"),
 ]
 data = [st.Page("pages/data.py", title="Data", icon=":material/database:")]
+if user.can(access.ADMINISTER):
+    data.append(st.Page("pages/admin.py", title="Users and audit", icon=":material/admin_panel_settings:"))
 st.navigation({"Receivables": receivables, "Collections": collections, "Data": data}).run()

@@ -13,8 +13,10 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from analytics import aging, collections, contract, demo, export, forecast, ingest, kpis, scenarios
-from analytics.scope import Scope
+import polars as pl
+
+from analytics import access, aging, collections, contract, demo, export, forecast, ingest, kpis, scenarios
+from analytics.scope import Scope, customers_in_scope, dimension_values
 from analytics.store import Store
 
 BAD_INPUT = 2
@@ -92,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="without the collections history (actions, promises, disputes)",
     )
+    _user_argument(demo_parser)
     demo_parser.set_defaults(run=run_demo)
 
     import_parser = commands.add_parser(
@@ -113,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--functional-currency",
         help=f"reporting currency (default: stored, else {contract.DEFAULT_FUNCTIONAL_CURRENCY})",
     )
+    _user_argument(import_parser)
     import_parser.set_defaults(run=run_import)
 
     snapshot_parser = commands.add_parser(
@@ -125,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_parser.add_argument(
         "--as-of", type=_date, required=True, help="date of the snapshot (YYYY-MM-DD)"
     )
+    _user_argument(snapshot_parser)
     snapshot_parser.set_defaults(run=run_snapshot)
 
     report_parser = commands.add_parser(
@@ -153,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="restrict the scope to customers whose DIM is VALUE (repeatable; values of one DIM add up)",
     )
     _output_arguments(aging_parser)
+    _user_argument(aging_parser)
     aging_parser.set_defaults(run=run_report_aging)
 
     dso_parser = reports.add_parser(
@@ -171,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--where", action="append", default=[], metavar="DIM=VALUE", help="restrict the scope"
     )
     _output_arguments(dso_parser)
+    _user_argument(dso_parser)
     dso_parser.set_defaults(run=run_report_dso)
 
     forecast_parser = reports.add_parser(
@@ -187,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--where", action="append", default=[], metavar="DIM=VALUE", help="restrict the scope"
     )
     _output_arguments(forecast_parser)
+    _user_argument(forecast_parser)
     forecast_parser.set_defaults(run=run_report_forecast)
 
     actions_parser = commands.add_parser(
@@ -201,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.add_argument("--from", dest="since", type=_date, help="first date (YYYY-MM-DD)")
     export_parser.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="output format (csv)")
     export_parser.add_argument("--output", type=Path, help="output file (standard output by default)")
+    _user_argument(export_parser)
     export_parser.set_defaults(run=run_actions_export)
     import_actions = actions.add_parser(
         "import",
@@ -210,7 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     import_actions.add_argument("--data", type=Path, required=True, help="data folder")
     import_actions.add_argument("--file", type=Path, required=True, help="CSV or XLSX file")
-    import_actions.add_argument("--user", default="import", help="user name for rows without one (import)")
+    import_actions.add_argument(
+        "--user",
+        help="whose rights apply and the name recorded on rows without one (required once users exist; "
+        "else 'import')",
+    )
     import_actions.set_defaults(run=run_actions_import)
 
     scenarios_parser = commands.add_parser(
@@ -231,7 +244,61 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--where", action="append", default=[], metavar="DIM=VALUE", help="restrict the scope"
     )
+    _user_argument(run_parser)
     run_parser.set_defaults(run=run_scenarios)
+
+    users_parser = commands.add_parser(
+        "users",
+        help="manage who may sign in to the app, and their rights",
+        description="The users file of a data folder (DIR/users.json). As soon as it exists, the app "
+        "asks everyone to sign in. Roles: "
+        + ", ".join(f"{role} ({access.ROLE_LABELS[role].lower()})" for role in access.ROLES)
+        + ". Passwords are read from standard input with --password-stdin, else asked at the terminal.",
+    )
+    user_commands = users_parser.add_subparsers(dest="users", required=True, metavar="ACTION")
+    add_user = user_commands.add_parser("add", help="add a user")
+    add_user.add_argument("username", help="sign-in name (for the identity provider: the e-mail address)")
+    add_user.add_argument("--data", type=Path, required=True, help="data folder")
+    add_user.add_argument("--role", choices=access.ROLES, required=True, help="the user's role")
+    _user_arguments(add_user)
+    add_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    add_user.add_argument(
+        "--no-password",
+        action="store_true",
+        help="signs in through the identity provider only (OpenID Connect, [auth] in secrets.toml)",
+    )
+    add_user.set_defaults(run=run_users_add)
+    remove_user = user_commands.add_parser("remove", help="remove a user")
+    remove_user.add_argument("username")
+    remove_user.add_argument("--data", type=Path, required=True, help="data folder")
+    remove_user.set_defaults(run=run_users_remove)
+    list_users = user_commands.add_parser("list", help="list the users, their roles and rights")
+    list_users.add_argument("--data", type=Path, required=True, help="data folder")
+    list_users.set_defaults(run=run_users_list)
+    set_role = user_commands.add_parser("set-role", help="change a user's role (and its rights)")
+    set_role.add_argument("username")
+    set_role.add_argument("role", choices=access.ROLES)
+    set_role.add_argument("--data", type=Path, required=True, help="data folder")
+    _user_arguments(set_role)
+    set_role.set_defaults(run=run_users_set_role)
+    set_password = user_commands.add_parser("set-password", help="set a user's password")
+    set_password.add_argument("username")
+    set_password.add_argument("--data", type=Path, required=True, help="data folder")
+    set_password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    set_password.set_defaults(run=run_users_set_password)
+    audit_parser = commands.add_parser(
+        "audit",
+        help="print the audit trail",
+        description="Sign-ins, failed sign-ins, exports, imports, writes and user changes, newest first.",
+    )
+    audit_parser.add_argument("--data", type=Path, required=True, help="data folder")
+    audit_parser.add_argument("--limit", type=_positive, default=50, help="number of lines (50)")
+    audit_parser.add_argument("--user", help="only this user's lines")
+    audit_parser.set_defaults(run=run_audit)
     return parser
 
 
@@ -243,9 +310,71 @@ def _month(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2026-01") from None
 
 
+def _user_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--user",
+        help="whose rights apply (a user of DIR/users.json; required once that file exists)",
+    )
+
+
+def _user_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", dest="display_name", help="display name (recorded with what they write)")
+    parser.add_argument("--collector", help="role collector: their name in the customers' collector column")
+    parser.add_argument(
+        "--team",
+        action="append",
+        metavar="COLLECTOR",
+        help="role team_lead: a collector they lead (repeatable)",
+    )
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="DIM=VALUE",
+        help="limit the user's rights to customers whose DIM is VALUE (repeatable), e.g. entity=FR01",
+    )
+
+
 def _output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=export.FORMATS, default="csv", help="output format (csv)")
     parser.add_argument("--output", type=Path, help="output file (standard output by default)")
+
+
+def _actor(args: argparse.Namespace, permission: str | None = None) -> access.User:
+    """The user whose rights apply: --user, required once the data folder has users (demo mode
+    without: a credit manager, recorded under --user's name when one is given)."""
+    users = access.Users(args.data)
+    name = (getattr(args, "user", None) or "").strip()
+    if not users.exists():
+        user = access.DEMO_USER if not name else access.User(name, access.CREDIT_MANAGER)
+    else:
+        if not name:
+            raise BadInput(f"{users.path} defines users: give --user NAME (whose rights apply)")
+        found = users.get(name)
+        if found is None:
+            known = ", ".join(user.username for user in users.all())
+            raise BadInput(f"--user {name}: no such user in {users.path} (users: {known})")
+        user = found
+    if permission:
+        try:
+            access.require(user, permission)
+        except access.AccessDenied as denied:
+            access.audit(args.data, user.username, "refused", str(denied), source="command line")
+            raise
+    return user
+
+
+def _user_scope(args: argparse.Namespace, user: access.User) -> Scope:
+    """--where within the user's rights (refused when it reaches outside them)."""
+    try:
+        return access.restrict(user, _scope(args.where))
+    except access.AccessDenied as denied:
+        access.audit(args.data, user.username, "refused", str(denied), source="command line")
+        raise
+
+
+def _audit(args: argparse.Namespace, user: access.User, event: str, detail: str) -> None:
+    access.audit(args.data, user.username, event, detail, source="command line")
 
 
 def _scope(where: list[str]) -> Scope:
@@ -274,16 +403,21 @@ def _write_output(data: bytes, args: argparse.Namespace) -> None:
 def run_report_aging(args: argparse.Namespace) -> int:
     store = Store(args.data)
     _require_data(store)
+    user = _actor(args)
     boundaries = contract.parse_boundaries(args.buckets)
-    scope = _scope(args.where)
+    scope = _user_scope(args, user)
     items = aging.aged_items(store, args.as_of, scope)
     frame = aging.report(items, args.as_of, args.by, boundaries, scope)
     _write_output(export.render(frame, args.format), args)
+    _audit(
+        args, user, "export", f"report aging as of {args.as_of} by {args.by or 'total'} ({scope.describe()})"
+    )
     return 0
 
 
 def run_demo(args: argparse.Namespace) -> int:
     store = Store(args.data)
+    user = _actor(args, access.IMPORT)
     manifest = demo.create(
         store,
         customers=args.customers,
@@ -297,6 +431,12 @@ def run_demo(args: argparse.Namespace) -> int:
         f"Demo company written to {store.root}: {manifest.customers:,} customers, "
         f"{manifest.documents:,} documents, {manifest.payments:,} payments, data as of {manifest.data_as_of}."
     )
+    _audit(
+        args,
+        user,
+        "import",
+        f"demo company: {manifest.customers:,} customers, {manifest.documents:,} documents",
+    )
     return 0
 
 
@@ -304,16 +444,19 @@ def run_import(args: argparse.Namespace) -> int:
     sources = ingest.Sources(args.customers, args.documents, args.payments, args.open_items)
     mapping = ingest.load_mapping(args.mapping) if args.mapping else None
     store = Store(args.data)
+    user = _actor(args, access.IMPORT)
     result = ingest.import_files(
         store, sources, mapping, functional_currency=args.functional_currency, progress=ProgressBar()
     )
     print(f"Imported into {store.root}: {result.summary()}. Data as of {result.manifest.data_as_of}.")
+    _audit(args, user, "import", result.summary())
     return 0
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
     store = Store(args.data)
     _require_data(store)
+    user = _actor(args, access.IMPORT)
     manifest = store.add_snapshot(args.as_of, progress=ProgressBar())
     items = store.open_items(args.as_of)
     total = items.get_column("open_amount_functional").sum()
@@ -324,6 +467,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
         f"Snapshot {args.as_of.isoformat()}: {items.height:,} open items, total {total:,.2f} "
         f"{manifest.functional_currency}, overdue {overdue:,.2f} {manifest.functional_currency}."
     )
+    _audit(args, user, "import", f"snapshot {args.as_of.isoformat()}: {items.height:,} open items")
     return 0
 
 
@@ -348,49 +492,196 @@ DSO_COLUMNS = (
 def run_report_dso(args: argparse.Namespace) -> int:
     store = Store(args.data)
     _require_data(store)
+    user = _actor(args)
+    scope = _user_scope(args, user)
     end = kpis.month_end(args.end)
-    series = kpis.month_end_series(store, args.start, end, by=args.by, scope=_scope(args.where))
+    series = kpis.month_end_series(store, args.start, end, by=args.by, scope=scope)
     frame = series.select(*kpis.group_keys(args.by), *DSO_COLUMNS)
     _write_output(export.render(frame, args.format), args)
+    _audit(
+        args,
+        user,
+        "export",
+        f"report dso {args.start:%Y-%m} to {end:%Y-%m} by {args.by or 'total'} ({scope.describe()})",
+    )
     return 0
 
 
 def run_report_forecast(args: argparse.Namespace) -> int:
     store = Store(args.data)
     _require_data(store)
-    scope = _scope(args.where)
+    user = _actor(args)
+    scope = _user_scope(args, user)
     result = forecast.cash_forecast(store, args.as_of, scope)
     errors = forecast.accuracy(forecast.backtest(store, args.as_of, scope=scope))
     frame = forecast.report(result, errors)
     _write_output(export.render(frame, args.format), args)
+    _audit(args, user, "export", f"report forecast as of {args.as_of} ({scope.describe()})")
     return 0
 
 
 def run_actions_export(args: argparse.Namespace) -> int:
     store = Store(args.data)
     _require_data(store)
+    user = _actor(args)
+    scope = access.restrict(user, Scope())
     with collections.CollectionsDB.for_store(store) as db:
         frame = collections.export_events(db, since=args.since)
+    if not scope.is_everything:
+        visible = customers_in_scope(store.connect(), scope).get_column("customer_id")
+        frame = frame.filter(pl.col("customer_id").is_in(visible.implode()))
     data = export.to_csv(frame) if args.format == "csv" else export.to_xlsx(frame, sheet="Collections")
     _write_output(data, args)
+    _audit(args, user, "export", f"actions export: {frame.height:,} rows ({scope.describe()})")
     return 0
 
 
 def run_actions_import(args: argparse.Namespace) -> int:
     store = Store(args.data)
     _require_data(store)
+    user = _actor(args, access.WRITE)
+    name = args.user or "import" if not access.Users(args.data).exists() else user.name
     with collections.CollectionsDB.for_store(store) as db:
-        result = collections.import_events(db, args.file, store, user=args.user)
+        result = collections.import_events(
+            db, args.file, store, user=name, scope=access.restrict(user, Scope())
+        )
     print(result.summary())
+    _audit(args, user, "write", f"actions import {args.file.name}: {result.summary()}")
     return 0
 
 
 def run_scenarios(args: argparse.Namespace) -> int:
     store = Store(args.data)
     _require_data(store)
+    user = _actor(args, access.CONFIGURE if args.send else None)
+    scope = _user_scope(args, user)
     with collections.CollectionsDB.for_store(store) as db:
-        result = scenarios.run(store, db, args.as_of, send=args.send, scope=_scope(args.where))
+        result = scenarios.run(store, db, args.as_of, send=args.send, scope=scope)
     print(result.report(), end="")
+    if args.send:
+        _audit(args, user, "write", f"scenarios run --send as of {args.as_of} ({scope.describe()})")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise BadInput("give the password on standard input with --password-stdin")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Again: "):
+        raise BadInput("the two passwords differ")
+    return first
+
+
+def _limits(items: list[str]) -> dict[str, list[str]]:
+    return {dimension: list(values) for dimension, values in _scope(items).filters}
+
+
+def _check_collectors(args: argparse.Namespace, names: list[str]) -> None:
+    """A collector's or team's names must be collectors of the stored customers (when there is data)."""
+    store = Store(args.data)
+    if not names or not store.exists():
+        return
+    known = set(dimension_values(store.connect()).get("collector", []))
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise BadInput(
+            f"no customer has collector {', '.join(unknown)}; collectors: {', '.join(sorted(known)) or 'none'}"
+        )
+
+
+def run_users_add(args: argparse.Namespace) -> int:
+    users = access.Users(args.data)
+    _check_collectors(args, [args.collector] * bool(args.collector) + list(args.team or []))
+    if args.no_password and args.password_stdin:
+        raise BadInput("--no-password and --password-stdin exclude each other")
+    password = None if args.no_password else _password(args)
+    user = users.add(
+        args.username,
+        args.role,
+        password=password,
+        display_name=args.display_name or "",
+        collector=args.collector,
+        team=args.team or (),
+        limits=_limits(args.limit),
+    )
+    access.audit(
+        args.data,
+        user.username,
+        "users",
+        f"added as {user.role} ({user.describe_rights()})",
+        source="command line",
+    )
+    print(f"Added {user.username}: {access.ROLE_LABELS[user.role].lower()}, sees {user.describe_rights()}.")
+    return 0
+
+
+def run_users_remove(args: argparse.Namespace) -> int:
+    user = access.Users(args.data).remove(args.username)
+    access.audit(args.data, user.username, "users", "removed", source="command line")
+    print(f"Removed {user.username}.")
+    return 0
+
+
+def run_users_list(args: argparse.Namespace) -> int:
+    users = access.Users(args.data).all()
+    if not users:
+        print(f"No users in {args.data}: the app runs in demo mode (no sign-in).")
+        return 0
+    width = max(len(user.username) for user in users)
+    for user in sorted(users, key=lambda u: u.username.casefold()):
+        sign_in = "password" if user.password_hash else "identity provider"
+        print(
+            f"{user.username:<{width}}  {user.role:<14}  {user.display_name or '-':<20}  "
+            f"{sign_in:<17}  {user.describe_rights()}"
+        )
+    return 0
+
+
+def run_users_set_role(args: argparse.Namespace) -> int:
+    users = access.Users(args.data)
+    _check_collectors(args, [args.collector] * bool(args.collector) + list(args.team or []))
+    current = users.get(args.username)
+    if current is None:
+        raise BadInput(f"no user {args.username!r} in {users.path}")
+    changes: dict[str, object] = {"role": args.role, "display_name": args.display_name}
+    # Rights that belong to the old role go with it unless given again.
+    changes["collector"] = args.collector if args.role == access.COLLECTOR else ""
+    changes["team"] = list(args.team or ()) if args.role == access.TEAM_LEAD else []
+    if args.limit:
+        changes["limits"] = _limits(args.limit)
+    if args.role == access.COLLECTOR and not args.collector and current and current.collector:
+        changes["collector"] = current.collector
+    if args.role == access.TEAM_LEAD and not args.team and current and current.team:
+        changes["team"] = list(current.team)
+    user = users.update(args.username, **changes)
+    access.audit(
+        args.data,
+        user.username,
+        "users",
+        f"role {user.role} ({user.describe_rights()})",
+        source="command line",
+    )
+    print(f"{user.username}: {access.ROLE_LABELS[user.role].lower()}, sees {user.describe_rights()}.")
+    return 0
+
+
+def run_users_set_password(args: argparse.Namespace) -> int:
+    user = access.Users(args.data).set_password(args.username, _password(args))
+    access.audit(args.data, user.username, "users", "password changed", source="command line")
+    print(f"Password of {user.username} changed.")
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    trail = access.audit_trail(args.data)
+    if args.user:
+        trail = trail.filter(pl.col("user").str.to_lowercase() == args.user.lower())
+    for row in trail.head(args.limit).iter_rows(named=True):
+        print(f"{row['at']}  {row['user']:<20}  {row['event']:<24}  {row['source']:<12}  {row['detail']}")
     return 0
 
 
@@ -399,6 +690,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except access.AccessError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return BAD_INPUT
     except ingest.ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT

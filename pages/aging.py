@@ -300,7 +300,9 @@ with balance_tab:
         stem = f"aging_{level}_{ctx.as_of.isoformat()}"
         export_columns[0].download_button(
             "Export CSV",
-            lambda: export.to_csv(shown),
+            widgets.audited_export(
+                lambda: export.to_csv(shown), f"aging table {stem}.csv ({ctx.scope.describe()})"
+            ),
             file_name=f"{stem}.csv",
             mime="text/csv",
             key="export_csv",
@@ -308,7 +310,9 @@ with balance_tab:
         )
         export_columns[1].download_button(
             "Export XLSX",
-            lambda: export.to_xlsx(shown),
+            widgets.audited_export(
+                lambda: export.to_xlsx(shown), f"aging table {stem}.xlsx ({ctx.scope.describe()})"
+            ),
             file_name=f"{stem}.xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key="export_xlsx",

@@ -15,7 +15,7 @@ import polars as pl
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from analytics import aging, coaching, collections, contract, export, kpis
+from analytics import access, aging, coaching, collections, contract, export, kpis
 from analytics.scope import Scope
 from analytics.store import Store, month_ends_before
 from pages import widgets
@@ -319,7 +319,7 @@ stem = f"collectors_{table.request.period}_{table.end.isoformat()}"
 full = table.with_median()
 exports[0].download_button(
     "Export CSV",
-    lambda: export.to_csv(full),
+    widgets.audited_export(lambda: export.to_csv(full), f"collectors {stem}.csv ({ctx.scope.describe()})"),
     file_name=f"{stem}.csv",
     mime="text/csv",
     key="collectors_export_csv",
@@ -327,7 +327,9 @@ exports[0].download_button(
 )
 exports[1].download_button(
     "Export XLSX",
-    lambda: export.to_xlsx(full, sheet="Collectors"),
+    widgets.audited_export(
+        lambda: export.to_xlsx(full, sheet="Collectors"), f"collectors {stem}.xlsx ({ctx.scope.describe()})"
+    ),
     file_name=f"{stem}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     key="collectors_export_xlsx",
@@ -731,8 +733,15 @@ with st.form("coaching_note_form", clear_on_submit=True):
             label_visibility="visible" if position == 0 else "collapsed",
         )
         objective_fields.append((metric, comparison, target, due, text))
-    saved = st.form_submit_button("Save note", type="primary", key="coaching_save")
+    saved = st.form_submit_button(
+        "Save note",
+        type="primary",
+        key="coaching_save",
+        disabled=not widgets.can(access.COACH),
+        help=None if widgets.can(access.COACH) else widgets.refusal(access.COACH),
+    )
 if saved:
+    widgets.require(access.COACH)
     objectives = tuple(
         collections.Objective(
             metric=metric,
@@ -756,6 +765,7 @@ if saved:
         st.error("Refused, nothing was written:\n" + "\n".join(f"- {m}" for m in refused.messages))
     else:
         count = len(objectives)
+        widgets.audit("write", f"coaching note on {collector} with {count} objective(s)")
         st.session_state["coaching_notice"] = (
             f"Note on {collector} saved with {count} objective{'s' if count != 1 else ''}."
         )

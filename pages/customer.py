@@ -25,6 +25,8 @@ if customers.is_empty():
 ids = customers.get_column("customer_id").to_list()
 names = dict(zip(ids, customers.get_column("customer_name").to_list(), strict=True))
 wanted = st.query_params.get("customer")
+if wanted is not None and wanted not in names:
+    st.warning(f"No customer {widgets.markdown_text(wanted)} in your scope ({ctx.scope.describe()}).")
 if wanted not in names:
     wanted = ids[0]
 customer_id = st.selectbox(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from analytics import contract, demo, ingest
+from analytics import access, contract, demo, ingest
 from pages import widgets
 
 NOT_IN_FILE = "(not in the file)"
@@ -119,6 +119,7 @@ def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currenc
     def progress(fraction: float, message: str) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
+    widgets.require(access.IMPORT)
     try:
         result = ingest.import_files(store, sources, mapping, functional_currency=currency, progress=progress)
     except ingest.ImportRefused as refused:
@@ -138,8 +139,35 @@ def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currenc
         st.error(f"The import could not be written: {error}. The previous data is unchanged.")
         return False
     st.session_state["data_notice"] = f"Imported {result.summary()}."
+    widgets.audit("import", result.summary())
     return True
 
+
+with history_tab:
+    imports = store.imports()
+    if imports.is_empty():
+        st.info("Nothing imported yet.")
+    else:
+        st.dataframe(
+            imports.select(
+                "imported_at",
+                "source",
+                "files",
+                "customers",
+                "documents",
+                "payments",
+                "open_items",
+                "checksum",
+            ),
+            hide_index=True,
+            width="stretch",
+            key="import_history",
+        )
+
+if not widgets.can(access.IMPORT):
+    for tab in (import_tab, demo_tab):
+        tab.info(widgets.refusal(access.IMPORT) + " Ask a credit manager or an administrator.")
+    st.stop()
 
 with import_tab:
     st.write(
@@ -212,27 +240,6 @@ with import_tab:
     else:
         st.caption("Choose at least one file to import.")
 
-with history_tab:
-    imports = store.imports()
-    if imports.is_empty():
-        st.info("Nothing imported yet.")
-    else:
-        st.dataframe(
-            imports.select(
-                "imported_at",
-                "source",
-                "files",
-                "customers",
-                "documents",
-                "payments",
-                "open_items",
-                "checksum",
-            ),
-            hide_index=True,
-            width="stretch",
-            key="import_history",
-        )
-
 with demo_tab:
     st.write(
         "Replace the data with a generated demo company: a few legal entities, collectors, customers with "
@@ -250,6 +257,7 @@ with demo_tab:
         if not confirmed:
             st.warning("Tick 'Replace all the current data' to confirm.")
         else:
+            widgets.require(access.IMPORT)
             bar = st.progress(0.0, text="Generating")
             result = demo.create(
                 store,
@@ -262,5 +270,8 @@ with demo_tab:
             )
             st.session_state["data_notice"] = (
                 f"Demo company generated: {result.customers:,} customers, {result.documents:,} documents."
+            )
+            widgets.audit(
+                "import", f"demo company: {result.customers:,} customers, {result.documents:,} documents"
             )
             st.rerun()

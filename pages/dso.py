@@ -186,7 +186,10 @@ export_columns = st.columns([1, 1, 6])
 stem = f"kpis_{by or 'scope'}_{latest_period.isoformat()}"
 export_columns[0].download_button(
     "Export CSV",
-    lambda: export.to_csv(shown_series.select(*keys, *kpis.SERIES_COLUMNS)),
+    widgets.audited_export(
+        lambda: export.to_csv(shown_series.select(*keys, *kpis.SERIES_COLUMNS)),
+        f"KPIs {stem}.csv ({ctx.scope.describe()})",
+    ),
     file_name=f"{stem}.csv",
     mime="text/csv",
     key="dso_export_csv",
@@ -194,7 +197,10 @@ export_columns[0].download_button(
 )
 export_columns[1].download_button(
     "Export XLSX",
-    lambda: export.to_xlsx(shown_series.select(*keys, *kpis.SERIES_COLUMNS), sheet="KPIs"),
+    widgets.audited_export(
+        lambda: export.to_xlsx(shown_series.select(*keys, *kpis.SERIES_COLUMNS), sheet="KPIs"),
+        f"KPIs {stem}.xlsx ({ctx.scope.describe()})",
+    ),
     file_name=f"{stem}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     key="dso_export_xlsx",

@@ -9,7 +9,7 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
-from analytics import collections, contract, reminders, scenarios
+from analytics import access, collections, contract, reminders, scenarios
 from pages import widgets
 
 NEW = "(new scenario)"
@@ -38,6 +38,7 @@ names = {s.scenario_id: s.name for s in catalog}
 
 
 def notice(text: str) -> None:
+    widgets.audit("write", text)
     st.session_state["collections_notice"] = text
     st.rerun()
 
@@ -239,6 +240,7 @@ with today:
         )
         skipped = actions[2].button("Skip", key=f"reminder_skip_{key}", disabled=row["done"])
         if send or confirmed or skipped:
+            widgets.require(access.WRITE)
             try:
                 if remember and edited.recipient and edited.recipient != message.recipient:
                     saved = scenarios.contact(db, proposal.customer_id)
@@ -418,6 +420,7 @@ with editor:
     )
     buttons = st.columns([1, 2, 1, 1])
     if buttons[0].button("Save", type="primary", key="scenario_save"):
+        widgets.require(access.CONFIGURE)
         try:
             saved = scenarios.save_scenario(
                 db,
@@ -444,6 +447,7 @@ with editor:
             placeholder="Name of the copy",
         )
         if buttons[2].button("Copy", key="scenario_copy"):
+            widgets.require(access.CONFIGURE)
             try:
                 copied = scenarios.copy_scenario(db, edited_scenario.scenario_id, copy_name, user=me)
             except scenarios.ScenarioRefused as error:
@@ -452,6 +456,7 @@ with editor:
                 st.session_state["scenario_edit_next"] = copied.scenario_id
                 notice(f"Copied {edited_scenario.name} as {copied.name}.")
         if buttons[3].button("Archive", key="scenario_archive"):
+            widgets.require(access.CONFIGURE)
             try:
                 scenarios.archive_scenario(db, edited_scenario.scenario_id, user=me)
             except scenarios.ScenarioRefused as error:
@@ -521,6 +526,7 @@ with assignment:
         key=f"scenario_default_{current_rules.version}",
     )
     if st.button("Save the rules", key="scenario_rules_save"):
+        widgets.require(access.CONFIGURE)
         try:
             saved_rules = scenarios.save_rules(
                 db,
@@ -559,6 +565,7 @@ with assignment:
     )
     columns[2].write("")
     if columns[2].button("Assign", key="scenario_assign", disabled=customer_id is None):
+        widgets.require(access.CONFIGURE)
         try:
             scenarios.assign(db, ctx.store, customer_id, None if target == BY_RULES else target, user=me)
         except scenarios.ScenarioRefused as error:
@@ -645,6 +652,7 @@ with setting:
             "Payment details (e.g. IBAN)", value=current.payment_details, height=80
         )
         if st.form_submit_button("Save the settings"):
+            widgets.require(access.CONFIGURE)
             try:
                 scenarios.save_settings(
                     db,
@@ -685,6 +693,7 @@ with setting:
             key=f"contact_address_{who}",
         )
         if st.button("Save the contact", key="contact_save"):
+            widgets.require(access.WRITE)
             try:
                 scenarios.save_contact(
                     db,

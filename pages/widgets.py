@@ -6,6 +6,7 @@ Every page calls `context()` to get what the sidebar chose; pages stay short and
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,8 +15,9 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from analytics import contract
-from analytics.scope import Scope, dimension_values
+from analytics import access, contract
+from analytics.scope import Scope
+from analytics.scope import customers_in_scope as _customers_in_scope
 from analytics.store import Manifest, Store
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -33,12 +35,13 @@ def store() -> Store:
 
 @dataclass(frozen=True)
 class Context:
-    """What the sidebar chose, for every page."""
+    """What the sidebar chose, for every page. `scope` is already within the user's rights."""
 
     store: Store
     manifest: Manifest | None
     as_of: date
     scope: Scope
+    user: access.User = access.DEMO_USER
 
     @property
     def currency(self) -> str:
@@ -46,8 +49,152 @@ class Context:
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def _dimension_values(root: str, version: str) -> dict[str, list[str]]:
-    return dimension_values(Store(root).connect())
+def _dimension_values(root: str, version: str, rights: Scope) -> dict[str, list[str]]:
+    """The values each customer dimension takes among the customers a user may see."""
+    customers = _customers_in_scope(Store(root).connect(), rights)
+    return {
+        dimension: customers.get_column(dimension).drop_nulls().unique().sort().to_list()
+        for dimension in contract.DIMENSIONS
+    }
+
+
+# --- who is signed in --------------------------------------------------------------------------------
+
+SIGNED_IN = "signed_in_user"
+
+
+def users(current: Store) -> access.Users:
+    return access.Users(current.root)
+
+
+def demo_mode(current: Store) -> bool:
+    """No users file: anyone who reaches the app is a credit manager (shown in a banner)."""
+    return not users(current).exists()
+
+
+def _identity_provider() -> bool:
+    """True when secrets.toml has an [auth] section (OpenID Connect through st.login)."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError):
+        return False
+
+
+def signed_in_user(current: Store) -> access.User | None:
+    """The user of this session: the demo user in demo mode, else the signed-in user read again from
+    the users file (a removed user is signed out, a changed role applies at once), else None."""
+    if demo_mode(current):
+        return access.DEMO_USER
+    if _identity_provider() and getattr(st.user, "is_logged_in", False):
+        try:
+            user = access.identity_provider_user(current.root, str(st.user.get("email") or ""))
+        except access.SignInRefused as refused:
+            st.session_state["sign_in_error"] = str(refused)
+            return None
+        if st.session_state.get(SIGNED_IN) != user.username:
+            access.audit(current.root, user.username, "sign_in", "identity provider", source="app")
+            st.session_state[SIGNED_IN] = user.username
+        return user
+    username = st.session_state.get(SIGNED_IN)
+    if not username:
+        return None
+    user = users(current).get(username)
+    if user is None:
+        st.session_state.pop(SIGNED_IN, None)
+    return user
+
+
+def sign_in_page(current: Store) -> None:
+    """The sign-in form (and the identity provider's button when one is configured)."""
+    st.title("Sign in")
+    st.caption("Receivables: aging balance and DSO")
+    if message := st.session_state.pop("sign_in_error", None):
+        st.error(message)
+    if _identity_provider():
+        if st.button("Sign in with your company account", type="primary", icon=":material/login:"):
+            st.login()
+        if getattr(st.user, "is_logged_in", False):
+            st.button("Sign out of the company account", on_click=st.logout)
+        st.divider()
+    with st.form("sign_in"):
+        username = st.text_input("User name", key="sign_in_username")
+        password = st.text_input("Password", type="password", key="sign_in_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            user = access.sign_in(current.root, username, password)
+        except access.SignInRefused as refused:
+            st.error(str(refused))
+            return
+        st.session_state[SIGNED_IN] = user.username
+        st.rerun()
+
+
+def sign_out(current: Store, user: access.User) -> None:
+    access.audit(current.root, user.username, "sign_out", "", source="app")
+    st.session_state.pop(SIGNED_IN, None)
+    if _identity_provider() and getattr(st.user, "is_logged_in", False):
+        st.logout()
+
+
+def demo_banner() -> None:
+    st.warning(
+        "**Demo mode**: there is no users file, so anyone who opens this app sees every customer and can "
+        "write. Add an administrator (`python -m analytics users add NAME --role admin --data DIR`) to "
+        "require signing in.",
+        icon=":material/science:",
+    )
+
+
+def current_user() -> access.User:
+    ctx = st.session_state.get("context")
+    return ctx.user if ctx is not None else access.DEMO_USER
+
+
+def can(permission: str) -> bool:
+    return current_user().can(permission)
+
+
+def refusal(permission: str) -> str:
+    """Why a control is disabled: 'Your role (viewer) may not import data.'"""
+    user = current_user()
+    return (
+        f"Your role ({access.ROLE_LABELS[user.role].lower()}) may not {access.PERMISSION_LABELS[permission]}."
+    )
+
+
+def require(permission: str) -> None:
+    """Stop with a clear message when the user's role does not allow this (checked again on submit)."""
+    user = current_user()
+    try:
+        access.require(user, permission)
+    except access.AccessDenied as denied:
+        ctx = st.session_state["context"]
+        access.audit(ctx.store.root, user.username, "refused", str(denied), source="app")
+        st.error(f"Refused: {denied}.")
+        st.stop()
+
+
+def audit(event: str, detail: str) -> None:
+    """Record an export, import or write of this session's user in the audit trail."""
+    ctx = st.session_state.get("context")
+    if ctx is not None:
+        access.audit(ctx.store.root, ctx.user.username, event, detail, source="app")
+
+
+def audited_export(render: Callable[[], bytes], detail: str) -> Callable[[], bytes]:
+    """A download button's data: rendered when the user downloads it, and recorded then in the audit
+    trail (with the user and data folder of the page that offered it)."""
+    ctx = st.session_state.get("context")
+    root, username = (ctx.store.root, ctx.user.username) if ctx is not None else (None, None)
+
+    def data() -> bytes:
+        content = render()
+        if root is not None:
+            access.audit(root, username, "export", detail, source="app")
+        return content
+
+    return data
 
 
 def default_as_of(manifest: Manifest | None) -> date:
@@ -58,10 +205,19 @@ def default_as_of(manifest: Manifest | None) -> date:
     return min(today, manifest.data_as_of)
 
 
-def sidebar(current: Store) -> Context:
-    """The shared sidebar: the as-of date and one filter per customer dimension, kept in the URL."""
+def sidebar(current: Store, user: access.User = access.DEMO_USER) -> Context:
+    """The shared sidebar: who is signed in, the as-of date and one filter per customer dimension
+    (offering only the values within the user's rights), kept in the URL."""
     manifest = current.manifest()
+    rights = user.rights()
     with st.sidebar:
+        if user is not access.DEMO_USER:
+            st.markdown(f"**{markdown_text(user.name)}** · {access.ROLE_LABELS[user.role]}")
+            if not rights.is_everything:
+                st.caption(f"Sees {markdown_text(user.describe_rights())}")
+            if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+                sign_out(current, user)
+                st.rerun()
         as_of = st.date_input(
             "As of",
             value=default_as_of(manifest),
@@ -72,14 +228,15 @@ def sidebar(current: Store) -> Context:
         )
         filters: dict[str, list[str]] = {}
         if manifest is not None:
-            values = _dimension_values(str(current.root), current.version())
-            st.selectbox(
-                "Working as",
-                ["credit manager", *values.get("collector", [])],
-                key="user_name",
-                bind="query-params",
-                help="Whose worklist to open, and the name recorded with what you save.",
-            )
+            values = _dimension_values(str(current.root), current.version(), rights)
+            if user is access.DEMO_USER:
+                st.selectbox(
+                    "Working as",
+                    ["credit manager", *values.get("collector", [])],
+                    key="user_name",
+                    bind="query-params",
+                    help="Whose worklist to open, and the name recorded with what you save.",
+                )
             with st.expander("Scope", expanded=True):
                 for dimension in contract.DIMENSIONS:
                     options = values.get(dimension, [])
@@ -93,8 +250,22 @@ def sidebar(current: Store) -> Context:
                         placeholder="All",
                     )
                     if chosen:
-                        filters[dimension] = chosen
-    return Context(current, manifest, as_of or default_as_of(manifest), Scope.of(filters))
+                        filters[dimension] = [value for value in chosen if value in options]
+    try:
+        scope = access.restrict(user, Scope.of(filters))
+    except access.AccessDenied as denied:
+        access.audit(current.root, user.username, "refused", str(denied), source="app")
+        st.error(f"Refused: {denied}.")
+        scope = rights
+    return Context(current, manifest, as_of or default_as_of(manifest), scope, user)
+
+
+def markdown_text(value: object) -> str:
+    """User text (names, comments) shown literally inside Markdown: its special characters escaped."""
+    text = str(value)
+    for special in "\\`*_{}[]()<>#+-.!|~$":
+        text = text.replace(special, "\\" + special)
+    return text.replace("\n", " ")
 
 
 def context() -> Context:
@@ -255,8 +426,20 @@ def collections_db(ctx: Context):
 
 
 def user_name() -> str:
-    """Who records events: the name chosen in the sidebar."""
+    """Who records events: the signed-in user's name; in demo mode the name chosen in the sidebar."""
+    user = current_user()
+    if user is not access.DEMO_USER:
+        return user.name
     return st.session_state.get("user_name") or "credit manager"
+
+
+def own_collector() -> str | None:
+    """The collector whose worklist opens first: the signed-in collector, else the one the demo
+    sidebar works as."""
+    user = current_user()
+    if user is not access.DEMO_USER:
+        return user.collector
+    return st.session_state.get("user_name")
 
 
 def label(value: str | None) -> str:
@@ -303,7 +486,7 @@ def _panel(ctx: Context) -> None:
     customers = items.get_column("customer_id").unique().to_list()
     st.markdown(
         f"**{items.height} item(s)** of "
-        + ", ".join(sorted(set(items.get_column("customer_name").to_list())))
+        + ", ".join(markdown_text(name) for name in sorted(set(items.get_column("customer_name").to_list())))
         + f" · open {money(items.get_column('open_amount_functional').sum(), ctx.currency)} · as of {ctx.as_of}"
     )
     st.dataframe(
@@ -419,13 +602,19 @@ def _panel(ctx: Context) -> None:
         )
 
     buttons = st.columns([1, 1, 4])
+    writable = can(access.WRITE)
     save = buttons[0].button(
-        "Save", type="primary", key="panel_save", disabled=not (qualifications or action)
+        "Save",
+        type="primary",
+        key="panel_save",
+        disabled=not (qualifications or action) or not writable,
+        help=None if writable else refusal(access.WRITE),
     )
     if buttons[1].button("Cancel", key="panel_cancel"):
         st.session_state[PANEL_OPEN] = False
         st.rerun()
     if save:
+        require(access.WRITE)
         try:
             db.submit(
                 collections.Submission(qualifications, action),
@@ -440,6 +629,12 @@ def _panel(ctx: Context) -> None:
             )
             return
         st.session_state[PANEL_OPEN] = False
+        audit(
+            "write",
+            f"{len(qualifications)} qualification(s) {kind if qualifications else ''}"
+            f"{', ' + action.action_type + ' on ' + action.customer_id if action else ''} "
+            f"({', '.join(document_ids[:5])}{' ...' if len(document_ids) > 5 else ''})",
+        )
         done = []
         if qualifications:
             done.append(
@@ -472,15 +667,13 @@ def item_states(ctx: Context):
 
 
 def dimension_values_of(ctx: Context, dimension: str) -> list[str]:
-    """The values a customer dimension takes in the stored customers."""
-    return _dimension_values(str(ctx.store.root), ctx.store.version()).get(dimension, [])
+    """The values a customer dimension takes among the customers the user may see."""
+    return _dimension_values(str(ctx.store.root), ctx.store.version(), ctx.user.rights()).get(dimension, [])
 
 
 @st.cache_data(ttl=900, max_entries=16, show_spinner=False)
 def _customers(root: str, version: str, scope: Scope) -> pl.DataFrame:
-    from analytics.scope import customers_in_scope as in_scope
-
-    return in_scope(Store(root).connect(), scope).sort("customer_name", "customer_id")
+    return _customers_in_scope(Store(root).connect(), scope).sort("customer_name", "customer_id")
 
 
 def customers_in_scope(ctx: Context) -> pl.DataFrame:

@@ -21,7 +21,8 @@ if widgets.no_data_message(ctx):
 db = widgets.collections_db(ctx)
 collectors = widgets.dimension_values_of(ctx, "collector")
 me = widgets.user_name()
-default = me if me in collectors else ALL
+own = widgets.own_collector()
+default = own if own in collectors else ALL
 collector = st.selectbox(
     "Collector",
     [ALL, *collectors],
