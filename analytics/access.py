@@ -465,6 +465,9 @@ def audit(
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
+        size = os.fstat(descriptor).st_size
+        if size and os.pread(descriptor, 1, size - 1) != b"\n":
+            line = b"\n" + line  # end a line cut by a crash, so that this one stays whole
         os.write(descriptor, line)
         os.fsync(descriptor)
     finally:
