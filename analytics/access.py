@@ -119,8 +119,9 @@ class User:
 
     @property
     def name(self) -> str:
-        """The name recorded with what the user writes."""
-        return self.display_name or self.username
+        """The name recorded with what the user writes (a collector's: their name in the customers file,
+        as the worklist and the coaching figures count actions by it)."""
+        return self.display_name or self.collector or self.username
 
     def can(self, permission: str) -> bool:
         return permission in PERMISSIONS[self.role]

@@ -1,0 +1,157 @@
+"""Sign-in, roles and rights in the app (AppTest), on the hand-worked ledger of conftest.py as of
+2026-02-01: Anna's C1 owes 1,000.00 (not due), Ben's C2 owes 1,000.00 (17 days past due)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics import access
+from analytics.store import Store
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def team(ledger_store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    users = access.Users(ledger_store.root)
+    users.add("admin", "admin", password="admin-password")
+    users.add("anna", "collector", password="anna-password", collector="Anna")
+    users.add("cfo", "viewer", password="cfo-password1")
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    return ledger_store
+
+
+def start(**query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["as_of"] = "2026-02-01"
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.run()
+    return at
+
+
+def sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="sign_in_username").input(username)
+    at.text_input(key="sign_in_password").input(password)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_sign_in_is_required_once_users_exist(team: Store) -> None:
+    at = start()
+    assert [title.value for title in at.title] == ["Sign in"]
+    assert not at.metric and not at.dataframe
+    assert not [w for w in at.warning if "Demo mode" in w.value]
+    sign_in(at, "anna", "wrong-password")
+    assert [error.value for error in at.error] == ["Unknown user or wrong password."]
+    assert [title.value for title in at.title] == ["Sign in"]
+    sign_in(at, "anna", "anna-password")
+    assert [title.value for title in at.title] == ["Overview"]
+    assert at.sidebar.markdown[0].value == "**Anna** · Collector"
+    trail = access.audit_trail(team.root)
+    assert trail.get_column("event").to_list()[:2] == ["Signed in", "Failed sign-in"]
+
+
+def test_repeated_failures_make_the_next_attempt_wait(team: Store) -> None:
+    at = start()
+    for _ in range(3):
+        sign_in(at, "cfo", "not-the-password")
+    sign_in(at, "cfo", "cfo-password1")
+    assert at.error[0].value.startswith("Too many failed sign-ins for cfo: try again in ")
+    assert [title.value for title in at.title] == ["Sign in"]
+
+
+def test_a_collector_sees_only_their_portfolio(team: Store) -> None:
+    at = sign_in(start(), "anna", "anna-password")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Receivables (EUR)"] == "1.00k"
+    collector_filter = next(box for box in at.sidebar.multiselect if box.label == "Collector")
+    assert collector_filter.options == ["Anna"]
+    at.switch_page("pages/aging.py").run()
+    assert not at.exception, at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert (shown["Total AR (EUR)"], shown["Overdue"]) == ("1.00k", "0.00")
+    at.switch_page("pages/customer.py").run()
+    picker = at.selectbox(key="customer_pick_C1")
+    assert [option.split(" (")[0] for option in picker.options] == ["Alpha SARL", "Gamma SA"]
+
+
+def test_a_collector_cannot_reach_another_portfolio_through_the_url(team: Store) -> None:
+    at = sign_in(start(customer="C2"), "anna", "anna-password")
+    at.switch_page("pages/customer.py").run()
+    assert not at.exception, at.exception
+    assert any("No customer C2 in your scope (Collector: Anna)" in w.value for w in at.warning)
+    assert all("Beta GmbH" not in option for option in at.selectbox[0].options)
+    at.query_params["scope_collector"] = "Ben"
+    at.switch_page("pages/aging.py").run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Total AR (EUR)"], metrics["Overdue"]) == ("1.00k", "0.00")
+
+
+def test_a_viewer_reads_but_cannot_write_or_import(team: Store) -> None:
+    at = sign_in(start(customer="C1"), "cfo", "cfo-password1")
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert at.info[0].value.startswith("Your role (viewer (read-only)) may not import data.")
+    assert not at.get("file_uploader")
+    at.switch_page("pages/customer.py").run()
+    at.session_state["customer_items_C1"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="customer_panel").click().run()
+    at.selectbox(key="panel_action").set_value("call").run()
+    save = at.button(key="panel_save")
+    assert save.disabled
+    assert save.help == "Your role (viewer (read-only)) may not qualify items and log actions."
+
+
+def test_only_an_administrator_sees_users_and_audit(team: Store) -> None:
+    at = sign_in(start(), "anna", "anna-password")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/admin.py")
+    admin = sign_in(start(), "admin", "admin-password")
+    admin.switch_page("pages/admin.py").run()
+    assert not admin.exception, admin.exception
+    assert [title.value for title in admin.title] == ["Users and audit"]
+    users, trail = (frame.value for frame in admin.dataframe)
+    assert users["username"].to_list() == ["admin", "anna", "cfo"]
+    assert users["sees"].to_list() == ["all customers", "Collector: Anna", "all customers"]
+    assert trail[["user", "event"]].head(2).values.tolist() == [["admin", "Signed in"], ["anna", "Signed in"]]
+
+
+def test_sign_out_returns_to_the_sign_in_form(team: Store) -> None:
+    at = sign_in(start(), "anna", "anna-password")
+    at.sidebar.button(key="sign_out").click().run()
+    assert [title.value for title in at.title] == ["Sign in"]
+    assert access.audit_trail(team.root).get_column("event")[0] == "Signed out"
+
+
+def test_a_removed_user_is_signed_out_at_the_next_click(team: Store) -> None:
+    at = sign_in(start(), "cfo", "cfo-password1")
+    access.Users(team.root).remove("cfo")
+    at.run()
+    assert [title.value for title in at.title] == ["Sign in"]
+
+
+def test_demo_mode_says_so_in_a_banner(ledger_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = start()
+    assert at.warning[0].value.startswith("**Demo mode**: there is no users file")
+    assert [title.value for title in at.title] == ["Overview"]
+    assert access.audit_trail(ledger_store.root).filter(pl.col("event") == "Signed in").is_empty()
+
+
+def test_a_drill_key_outside_the_rights_shows_nothing_of_it(team: Store) -> None:
+    at = sign_in(start(drill="entity=Acme DE"), "anna", "anna-password")
+    at.switch_page("pages/aging.py").run()
+    assert not at.exception, at.exception
+    assert at.info[0].value.startswith("No open items match these filters.")
+    assert all(frame.value.empty for frame in at.dataframe)
+    assert "Beta GmbH" not in str([frame.value for frame in at.dataframe])
