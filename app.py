@@ -38,17 +38,6 @@ def ensure_data(current) -> None:
 current = widgets.store()
 ensure_data(current)
 user = widgets.signed_in_user(current)
-if user is None:
-    st.session_state.pop("context", None)
-
-    def sign_in() -> None:
-        widgets.sign_in_page(current)
-
-    st.navigation([st.Page(sign_in, title="Sign in", icon=":material/login:")], position="hidden").run()
-    st.stop()
-if user is access.DEMO_USER:
-    widgets.demo_banner()
-st.session_state["context"] = widgets.sidebar(current, user)
 
 receivables = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
@@ -63,6 +52,17 @@ collections = [
     st.Page("pages/collectors.py", title="Collectors", icon=":material/groups:"),
 ]
 data = [st.Page("pages/data.py", title="Data", icon=":material/database:")]
-if user.can(access.ADMINISTER):
+if user is None or user.can(access.ADMINISTER):
     data.append(st.Page("pages/admin.py", title="Users and audit", icon=":material/admin_panel_settings:"))
-st.navigation({"Receivables": receivables, "Collections": collections, "Data": data}).run()
+pages = {"Receivables": receivables, "Collections": collections, "Data": data}
+
+if user is None:
+    # Resolve the page the address asks for without running it, so that it opens once signed in.
+    st.session_state.pop("context", None)
+    st.navigation(pages, position="hidden")
+    widgets.sign_in_page(current)
+    st.stop()
+if user is access.DEMO_USER:
+    widgets.demo_banner()
+st.session_state["context"] = widgets.sidebar(current, user)
+st.navigation(pages).run()
