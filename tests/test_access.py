@@ -289,3 +289,24 @@ def test_audit_command_prints_newest_first(team: Store, cli_env: dict[str, str])
     assert done.returncode == 0
     first = done.stdout.splitlines()[0]
     assert "anna" in first and "Export" in first and "aging table" in first
+
+
+def test_a_submit_outside_the_rights_writes_nothing(team: Store) -> None:
+    """Anna promises payment on her I1 and on Ben's I3 in one submit: refused whole, nothing written;
+    on I1 alone it lands."""
+    from analytics import collections
+
+    anna = access.Users(team.root).get("anna")
+    scope = access.restrict(anna, Scope())
+    promise = {"event_type": "promise_to_pay", "promised_date": date(2026, 2, 10)}
+    both = collections.Submission(
+        (collections.Qualification("I1", **promise), collections.Qualification("I3", **promise))
+    )
+    with collections.CollectionsDB.for_store(team) as db:
+        with pytest.raises(collections.CollectionsRefused) as refused:
+            db.submit(both, store=team, as_of=date(2026, 2, 1), scope=scope, user=anna.name)
+        assert any("I3" in message and "scope" in message for message in refused.value.messages)
+        assert db.events().is_empty()
+        own = collections.Submission((collections.Qualification("I1", **promise),))
+        db.submit(own, store=team, as_of=date(2026, 2, 1), scope=scope, user=anna.name)
+        assert db.events().get_column("document_id").to_list() == ["I1"]
