@@ -373,6 +373,8 @@ class CollectionsDB:
             self._con.close()
             raise
         self._next_event_id, self._next_action_id = last[0] + 1, last[1] + 1
+        # Other writes (scenarios, rules, settings, notes) of this process, for data_version.
+        self._other_writes = 0
         # The one writer: used only with the writer lock held.
         self._writer = self._con.cursor()
 
@@ -481,7 +483,7 @@ class CollectionsDB:
     def data_version(self) -> str:
         """A short key that changes whenever something is written (for caches)."""
         with self._lock:
-            return f"{self._next_event_id - 1}-{self._next_action_id - 1}"
+            return f"{self._next_event_id - 1}-{self._next_action_id - 1}-{self._other_writes}"
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -648,6 +650,7 @@ class CollectionsDB:
             except BaseException:
                 cur.rollback()
                 raise
+            self._other_writes += 1
 
     # --- coaching notes ------------------------------------------------------------------------
 
@@ -724,6 +727,7 @@ class CollectionsDB:
             except BaseException:
                 cur.rollback()
                 raise
+            self._other_writes += 1
         return note_id
 
     def coaching_notes(

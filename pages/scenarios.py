@@ -66,7 +66,7 @@ labels = {
     customer_id: f"{name} ({customer_id})"
     for customer_id, name in customers.select("customer_id", "customer_name").iter_rows()
 }
-found = scenarios.positions(db, ctx.store, ctx.as_of, ctx.scope, items=items)
+found = widgets.scenario_positions(ctx)
 proposed = scenarios.proposals_from(found)
 # A key keeps the chosen tab when a confirmation appears above the tabs or goes away.
 today, editor, assignment, alerting, setting = st.tabs(
@@ -591,7 +591,7 @@ with assignment:
 # --- alerts ----------------------------------------------------------------------------------------
 with alerting:
     since = scenarios.previous_run(db, ctx.as_of, ctx.scope)
-    raised = scenarios.alerts(db, ctx.store, ctx.as_of, ctx.scope, items=items)
+    raised = widgets.scenario_day(ctx)[1]
     st.caption(
         f"Since the previous scheduled run ({since})"
         if since

@@ -711,6 +711,21 @@ def _scenario_day(root: str, version: str, collections_version: str, as_of: date
     )
 
 
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def _positions(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
+    from analytics import scenarios
+
+    items = aged_items(root, version, as_of, scope)
+    return scenarios.positions(_collections_db(root), Store(root), as_of, scope, items=items)
+
+
+def scenario_positions(ctx: Context) -> pl.DataFrame:
+    """Where each customer in scope stands in its recovery scenario at the as-of date, refreshed on
+    each write to the collections database (events, actions, scenarios, rules, settings)."""
+    db = collections_db(ctx)
+    return _positions(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
+
+
 def scenario_day(ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The recovery steps due at the as-of date and the alerts since the previous run, refreshed on
     each save."""
