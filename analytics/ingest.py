@@ -254,6 +254,17 @@ def parse_mapping(raw: dict, name: str = "mapping") -> Mapping:
 # --- reading ---------------------------------------------------------------------------------------
 
 
+def upload_file_name(name: str) -> str:
+    """The name to save an uploaded file under: its last part only (whatever the separators), with
+    harmless characters, never hidden, '.' or '..', at most 120 characters with its type kept."""
+    base = re.split(r"[/\\]", name)[-1]
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".") or "upload"
+    stem, dot, suffix = base.rpartition(".")
+    if dot and stem and len(suffix) <= 10:
+        return f"{stem[:100]}.{suffix}"
+    return base[:120]
+
+
 def read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
     """The file as text columns plus its row numbers; raises ImportRefused on an unreadable file."""
     frame = scan_raw(path, file_format)
