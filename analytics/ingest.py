@@ -595,6 +595,18 @@ def _check_utf8(path: Path) -> tuple[bytes, bool]:
             carry = b""
             if not chunk:
                 break
+            if (nul := chunk.find(b"\x00")) >= 0:
+                line = lines + chunk.count(b"\n", 0, nul) + 1
+                raise ImportRefused(
+                    [
+                        Problem(
+                            path.name,
+                            line,
+                            None,
+                            "holds binary data (a NUL byte), not CSV text; export the table as CSV (UTF-8)",
+                        )
+                    ]
+                )
             if not chunk.isascii():
                 try:
                     chunk.decode("utf-8")
@@ -814,9 +826,7 @@ def parse_columns(
     result = checked.select(
         pl.col(ROW),
         *(
-            pl.col(_PARSED + column.name).cast(contract.MONEY, strict=False).alias(column.name)
-            if column.kind == "money"
-            else pl.col(_PARSED + column.name).alias(column.name)
+            _within_contract(column, pl.col(_PARSED + column.name)).alias(column.name)
             for column in table.columns
         ),
         *(failing.alias(flag) for (_, failing, _), flag in zip(checks, flags, strict=True)),
@@ -835,6 +845,16 @@ def parse_columns(
                 )
             )
     return typed, problem_frames
+
+
+def _within_contract(column: contract.Column, parsed: pl.Expr) -> pl.Expr:
+    """A parsed value as stored, null where it is beyond the contract's limits (its problem is listed),
+    so that the rules across columns are not told about it again."""
+    if column.kind == "money":
+        return parsed.cast(contract.MONEY, strict=False)
+    if column.kind == "date":
+        return pl.when(parsed.is_between(contract.FIRST_DATE, contract.LAST_DATE)).then(parsed)
+    return parsed
 
 
 def _quoted(expression: pl.Expr) -> pl.Expr:
