@@ -379,7 +379,7 @@ st.header(f"{export.markdown_text(collector)}'s record")
 mine = table.comparison.filter(pl.col("collector") == collector)
 flagged = mine.filter(pl.col("flagged")).get_column("reason").to_list()
 if flagged:
-    st.warning(export.markdown_text("Flagged: " + "; ".join(flagged) + "."))
+    st.warning("Flagged: " + "; ".join(flagged) + ".")
 else:
     st.caption("No figure is flagged against the team median.")
 

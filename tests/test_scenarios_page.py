@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import scenarios
+from analytics import export, scenarios
 from analytics.collections import CollectionsDB
 from analytics.store import Store
 
@@ -112,7 +112,8 @@ def test_a_refused_scenario_says_why(app: AppTest) -> None:
     app.button(key="scenario_save").click().run()
     errors = [e.value for e in app.error]
     assert errors == [
-        "Refused, nothing was written:\n- step 1, automatic: only e-mails and letters go out on their own, not a call"
+        "Refused, nothing was written:\n- "
+        + export.markdown_text("step 1, automatic: only e-mails and letters go out on their own, not a call")
     ]
 
 
@@ -121,7 +122,10 @@ def test_confirm_an_edited_reminder(app: AppTest, ledger_store: Store) -> None:
     letter: the step is done today and its text as edited is logged with it."""
     app.session_state["scenario_proposals_0"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     app.run()
-    assert [s.value for s in app.subheader] == ["Alpha SARL: +45 d registered letter"]
+    # Names and step labels are shown as text: Markdown's specials (the "+") escaped.
+    assert [s.value for s in app.subheader] == [
+        "Alpha SARL: " + export.markdown_text("+45 d registered letter")
+    ]
     key = "C1_standard_b2b_45"
     assert app.text_input(key=f"reminder_subject_{key}").value == "Formal notice to pay - 1,000.00 EUR"
     text = app.text_area(key=f"reminder_text_{key}").value
@@ -156,7 +160,8 @@ def test_contacts_and_penalties_in_the_settings(app: AppTest) -> None:
     app.text_input(key="contact_email_C1").input("not an address").run()
     app.button(key="contact_save").click().run()
     assert [e.value for e in app.error] == [
-        "Refused, nothing was written:\n- email: 'not an address' is not an e-mail address"
+        "Refused, nothing was written:\n- "
+        + export.markdown_text("email: 'not an address' is not an e-mail address")
     ]
     app.text_input(key="contact_email_C1").input("compta@alpha.test").run()
     app.text_input(key="contact_name_C1").input("Mrs Dupont").run()
