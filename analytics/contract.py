@@ -6,6 +6,8 @@ Every other module spells column names through this one. See DESIGN.md, "The dat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 import polars as pl
@@ -13,6 +15,12 @@ import polars as pl
 ColumnKind = Literal["text", "date", "money", "integer"]
 
 MONEY = pl.Decimal(18, 2)
+# What an import accepts. Longer text (ids, names, dimension values) is a broken file, not a name.
+MAX_TEXT_LENGTH = 255
+# Below 10^13 in absolute value: the sum of 100,000 such amounts still fits MONEY.
+MAX_AMOUNT = Decimal("9999999999999.99")
+FIRST_DATE = date(1900, 1, 1)
+LAST_DATE = date(2199, 12, 31)
 
 POLARS_TYPES: dict[str, pl.DataType] = {
     "text": pl.String(),

@@ -1,10 +1,12 @@
 """Exports of a table as CSV, JSON or XLSX: figures stay numbers, and text that a spreadsheet would
-read as a formula (starting with =, +, - or @) is escaped with a leading apostrophe."""
+read as a formula (starting with =, +, - or @) is escaped with a leading apostrophe. Text from the
+data shown inside Markdown (a page's caption, header, message) is escaped the same way: markdown_text."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -25,6 +27,18 @@ def escape_formulas(frame: pl.DataFrame) -> pl.DataFrame:
         .alias(name)
         for name in text_columns
     )
+
+
+# Every ASCII punctuation character: CommonMark shows a backslash-escaped one as itself, so no value
+# can open a link, an image, emphasis, HTML, a heading, Streamlit's :color[] or $math$.
+_MARKDOWN_SPECIAL = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+
+
+def markdown_text(value: object) -> str:
+    """`value` as text to put inside Markdown: shown as written, never as a link, an image or HTML.
+    Line breaks become spaces (a value is one line of the sentence it is put in)."""
+    text = "" if value is None else str(value)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
 
 
 def to_csv(frame: pl.DataFrame) -> bytes:

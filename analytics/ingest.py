@@ -4,6 +4,12 @@ Every value is read as text first, then parsed by the contract's column kinds, s
 reported with its file, row and column instead of failing the whole read. Row numbers are those a
 spreadsheet shows: the header is row 1, the first record row 2 (Parquet files have no header: row 1).
 
+Broken files are refused, never half read: a header naming a column twice, or (XLSX) columns with
+values under no name (a title row or merged cells above the header); text longer than
+contract.MAX_TEXT_LENGTH or holding control characters; amounts beyond contract.MAX_AMOUNT; dates
+outside contract.FIRST_DATE..LAST_DATE. An XLSX formula cell reads as its formula (=...): text where a
+name belongs, refused where an amount or a date belongs, as in a CSV file.
+
 An import mapping is a TOML file:
 
     functional_currency = "USD"
@@ -26,14 +32,18 @@ An import mapping is a TOML file:
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 import tomllib
+import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from xml.etree import ElementTree
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from analytics import contract
 from analytics.store import ImportRecord, Manifest, Progress, Store, Tables, no_progress
@@ -244,13 +254,24 @@ def parse_mapping(raw: dict, name: str = "mapping") -> Mapping:
 # --- reading ---------------------------------------------------------------------------------------
 
 
+def upload_file_name(name: str) -> str:
+    """The name to save an uploaded file under: its last part only (whatever the separators), with
+    harmless characters, never hidden, '.' or '..', at most 120 characters with its type kept."""
+    base = re.split(r"[/\\]", name)[-1]
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".") or "upload"
+    stem, dot, suffix = base.rpartition(".")
+    if dot and stem and len(suffix) <= 10:
+        return f"{stem[:100]}.{suffix}"
+    return base[:120]
+
+
 def read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
     """The file as text columns plus its row numbers; raises ImportRefused on an unreadable file."""
     frame = scan_raw(path, file_format)
     try:
         return frame.collect()
     except Exception as error:  # noqa: BLE001 - any reader failure is the file's fault; say so
-        raise ImportRefused([Problem(path.name, None, None, f"cannot be read: {error}")]) from None
+        raise _unreadable(path, file_format, error) from None
 
 
 def scan_raw(path: Path, file_format: FileFormat) -> pl.LazyFrame:
@@ -267,22 +288,23 @@ def scan_raw(path: Path, file_format: FileFormat) -> pl.LazyFrame:
         raise ImportRefused([Problem(name, None, None, "the file is empty")])
     try:
         if suffix in (".csv", ".txt"):
-            frame, first_row = _scan_csv(path, file_format), 2
+            frame, header = _scan_csv(path, file_format)
+            first_row = 2
         elif suffix == ".xlsx":
-            frame, first_row = pl.read_excel(path, infer_schema_length=0).lazy(), 2
+            frame, header, first_row = _read_xlsx(path)
         else:
-            frame, first_row = pl.read_parquet(path).lazy(), 1
-            frame = frame.with_columns(pl.all().cast(pl.String))
+            frame, header = _read_parquet(path)
+            first_row = 1
+        problems = _header_problems(name, header)
+        if problems:
+            raise ImportRefused(problems)
         columns = frame.collect_schema().names()
         # No first row may also be a first record the reader cannot end (an unclosed quote): read on.
         has_rows = frame.head(1).collect().height > 0 or frame.collect().height > 0
     except ImportRefused:
         raise
     except Exception as error:  # noqa: BLE001 - any reader failure is the file's fault; say so
-        raise ImportRefused([Problem(name, None, None, f"cannot be read: {error}")]) from None
-    problems = _header_problems(name, columns)
-    if problems:
-        raise ImportRefused(problems)
+        raise _unreadable(path, file_format, error) from None
     if not has_rows:
         raise ImportRefused([Problem(name, None, None, "the file has a header but no rows")])
     frame = frame.rename({c: c.strip() for c in columns})
@@ -299,6 +321,58 @@ def reading_failure(path: Path, file_format: FileFormat) -> ImportRefused | None
     return None
 
 
+def _unreadable(path: Path, file_format: FileFormat, error: Exception) -> ImportRefused:
+    """The refusal of a file its reader failed on: where the reader's words are not a user's (a CSV
+    row with too many values, an unclosed quote), the file is read again to find the row."""
+    name = path.name
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        located = _csv_structure_problem(path, file_format)
+        if located is not None:
+            return ImportRefused([located])
+    if isinstance(error, OSError) and error.errno is not None:
+        return ImportRefused([Problem(name, None, None, f"cannot be read: {error.strerror or error}")])
+    kind = {".xlsx": "an XLSX workbook", ".parquet": "a Parquet file"}.get(suffix, "CSV")
+    text = str(error).strip()
+    reason = text.splitlines()[0] if text else type(error).__name__
+    # The reader names the file by its full path (an upload's is the data folder's): name it as the user does.
+    reason = reason.replace(str(path.resolve()), name).replace(str(path), name)
+    return ImportRefused([Problem(name, None, None, f"cannot be read as {kind}: {reason}")])
+
+
+def _csv_structure_problem(path: Path, file_format: FileFormat) -> Problem | None:
+    """The first record of a CSV file that does not fit its header: more values than columns, or a
+    quote that is not closed. None when the standard reader finds no such record."""
+    latin = file_format.encoding.lower().replace("_", "-") in ("latin-1", "latin1", "iso-8859-1")
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    separator = file_format.separator or _guess_separator(head.removeprefix(b"\xef\xbb\xbf"))
+    row = 1
+    try:
+        with open(path, encoding="latin-1" if latin else "utf-8-sig", errors="replace", newline="") as text:
+            reader = csv.reader(text, delimiter=separator, strict=True)
+            header = next(reader, [])
+            for row, record in enumerate(reader, start=2):  # noqa: B007 - row is read after the loop
+                if len(record) > len(header):
+                    return Problem(
+                        path.name,
+                        row,
+                        None,
+                        f"the row has {len(record)} values but the header has {len(header)} columns "
+                        f"(a {separator!r} inside a value that is not quoted?)",
+                    )
+            row += 1
+    except csv.Error as error:
+        return Problem(
+            path.name,
+            row + 1,
+            None,
+            f'cannot be read as CSV from this row on ({error}): a quote (") is not closed, '
+            "or a value holds a quote without being quoted",
+        )
+    return None
+
+
 def read_header(path: Path, file_format: FileFormat) -> list[str]:
     """The column names of a file, without reading its rows (for the mapping form)."""
     suffix = path.suffix.lower()
@@ -306,7 +380,7 @@ def read_header(path: Path, file_format: FileFormat) -> list[str]:
         if suffix == ".parquet":
             return list(pl.read_parquet_schema(path))
         if suffix == ".xlsx":
-            return pl.read_excel(path, infer_schema_length=0).columns
+            return _read_xlsx(path)[1]
         with open(path, "rb") as handle:
             head = handle.read(1 << 16)
         head = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
@@ -314,8 +388,10 @@ def read_header(path: Path, file_format: FileFormat) -> list[str]:
         line = head.split(b"\n", 1)[0].decode(encoding, errors="replace").rstrip("\r")
         separator = file_format.separator or _guess_separator(head)
         return pl.read_csv(line.encode("utf-8"), separator=separator, infer_schema=False, n_rows=0).columns
+    except ImportRefused:
+        raise
     except Exception as error:  # noqa: BLE001 - any reader failure is the file's fault; say so
-        raise ImportRefused([Problem(path.name, None, None, f"cannot be read: {error}")]) from None
+        raise _unreadable(path, file_format, error) from None
 
 
 def _header_problems(name: str, columns: list[str]) -> list[Problem]:
@@ -323,26 +399,177 @@ def _header_problems(name: str, columns: list[str]) -> list[Problem]:
     problems = []
     for column in columns:
         key = column.strip().lower()
-        if key in seen:
-            problems.append(Problem(name, 1, column, "the column appears twice in the header"))
+        if key and key in seen:
+            problems.append(
+                Problem(name, 1, column, f"the column {column.strip()!r} appears twice in the header")
+            )
         seen.add(key)
     return problems
 
 
-def _scan_csv(path: Path, file_format: FileFormat) -> pl.LazyFrame:
+def _csv_header(name: str, data: bytes, separator: str) -> list[str]:
+    """The column names of a CSV file's first line, as written (the reader renames duplicates)."""
+    line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    if "\r" in line:
+        raise ImportRefused(
+            [
+                Problem(
+                    name,
+                    1,
+                    None,
+                    "lines end with a carriage return alone (an old Mac format); save the file as CSV "
+                    "with Windows or Unix line endings",
+                )
+            ]
+        )
+    try:
+        return next(csv.reader([line], delimiter=separator), [])
+    except csv.Error:  # a line the reader will not take either (it says why when it reads it)
+        return line.split(separator)
+
+
+def _read_xlsx(path: Path) -> tuple[pl.LazyFrame, list[str], int]:
+    """The first sheet of a workbook as text, its header and the sheet row of its first record. The
+    header is the first row of the sheet's used range; a formula cell reads as its formula (=...), so
+    that a formula where an amount or a date belongs is refused as it would be in a CSV file."""
+    sheet = pl.read_excel(path, has_header=False, infer_schema_length=0)
+    origin_row, origin_column, formulas = _xlsx_formulas(path)
+    if sheet.height == 0:
+        raise ImportRefused([Problem(path.name, None, None, "the first sheet is empty")])
+    if formulas:
+        sheet = sheet.with_row_index("__position")
+        replaced = []
+        for index, name in enumerate(sheet.columns[1:]):
+            cells = {r - origin_row: text for (r, c), text in formulas.items() if c - origin_column == index}
+            if cells:
+                positions = pl.DataFrame(
+                    {"__position": list(cells), "__formula": list(cells.values())},
+                    schema={"__position": pl.UInt32, "__formula": pl.String},
+                )
+                column = sheet.join(positions, on="__position", how="left").sort("__position")
+                replaced.append(
+                    pl.Series(name, column.get_column("__formula")).fill_null(sheet.get_column(name))
+                )
+        sheet = sheet.drop("__position").with_columns(replaced)
+    header = ["" if value is None else str(value).strip() for value in sheet.row(0)]
+    records = sheet.slice(1)
+    unnamed = [
+        _column_letter(origin_column + index)
+        for index, column in enumerate(records.columns)
+        if not header[index] and records.get_column(column).is_not_null().any()
+    ]
+    if unnamed:
+        raise ImportRefused(
+            [
+                Problem(
+                    path.name,
+                    origin_row,
+                    unnamed[0] if len(unnamed) == 1 else None,
+                    f"column{'s' if len(unnamed) > 1 else ''} {', '.join(unnamed)} "
+                    f"{'have' if len(unnamed) > 1 else 'has'} values but no name in the header row; the first row "
+                    "must hold the column names: a title or merged cells above them are not supported",
+                )
+            ]
+        )
+    named = [(column, header[index]) for index, column in enumerate(records.columns) if header[index]]
+    problems = _header_problems(path.name, [name for _, name in named])
+    if problems:
+        raise ImportRefused([replace(p, row=origin_row) for p in problems])
+    frame = records.select(pl.col(column).alias(name) for column, name in named)
+    return frame.lazy(), [name for _, name in named], origin_row + 1
+
+
+_SHEET = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_RELATION = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _xlsx_formulas(path: Path) -> tuple[int, int, dict[tuple[int, int], str]]:
+    """The first row and column (1-based) of the first sheet's used range, and its formula cells:
+    (row, column) -> '=formula'. The sheet's XML is only parsed when it holds a formula."""
+    with zipfile.ZipFile(path) as archive:
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        first = workbook.find(f"{_SHEET}sheets/{_SHEET}sheet")
+        relations = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        target = next(
+            r.get("Target", "")
+            for r in relations
+            if first is not None and r.get("Id") == first.get(_RELATION)
+        )
+        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        origin, has_formulas = (1, 1), False
+        with archive.open(member) as handle:
+            tail = b""
+            while block := handle.read(1 << 20):
+                chunk = tail + block
+                if origin == (1, 1) and (
+                    found := re.search(rb'<(?:\w+:)?dimension ref="([A-Z]+)(\d+)', chunk)
+                ):
+                    origin = (int(found.group(2)), _column_number(found.group(1).decode()))
+                if _FORMULA_TAG.search(chunk):
+                    has_formulas = True
+                    break
+                tail = chunk[-64:]
+        formulas: dict[tuple[int, int], str] = {}
+        if has_formulas:
+            with archive.open(member) as handle:
+                for _, element in ElementTree.iterparse(handle):
+                    if element.tag == f"{_SHEET}c":
+                        formula = element.find(f"{_SHEET}f")
+                        reference = re.match(r"([A-Z]+)(\d+)", element.get("r", ""))
+                        if formula is not None and reference:
+                            position = (int(reference.group(2)), _column_number(reference.group(1)))
+                            formulas[position] = "=" + (formula.text or "(shared formula)")
+                        element.clear()
+    return origin[0], origin[1], formulas
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+def _column_letter(number: int) -> str:
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _read_parquet(path: Path) -> tuple[pl.LazyFrame, list[str]]:
+    """A Parquet file's columns as text; its names as written (the reader refuses duplicates)."""
+    names = pq.read_schema(path).names
+    problems = _header_problems(path.name, names)
+    if problems:
+        raise ImportRefused([replace(p, row=None) for p in problems])
+    frame = pl.read_parquet(path)
+    for name, dtype in frame.schema.items():
+        if dtype.is_nested() or dtype == pl.Binary or dtype == pl.Object:
+            raise ImportRefused(
+                [Problem(path.name, None, name, f"holds {dtype}, not text, numbers or dates")]
+            )
+    return frame.lazy().with_columns(pl.all().cast(pl.String)), names
+
+
+def _scan_csv(path: Path, file_format: FileFormat) -> tuple[pl.LazyFrame, list[str]]:
     encoding = file_format.encoding.lower().replace("_", "-")
     if encoding in ("latin-1", "latin1", "iso-8859-1"):
         data = path.read_bytes().decode("latin-1").encode("utf-8")
         if not data.strip():
             raise ImportRefused([Problem(path.name, None, None, "the file is empty")])
         separator = file_format.separator or _guess_separator(data)
-        return pl.read_csv(data, separator=separator, infer_schema=False, truncate_ragged_lines=False).lazy()
+        frame = pl.read_csv(data, separator=separator, infer_schema=False, truncate_ragged_lines=False)
+        return frame.lazy(), _csv_header(path.name, data, separator)
     header, blank = _check_utf8(path)
     if blank:
         raise ImportRefused([Problem(path.name, None, None, "the file is empty")])
     separator = file_format.separator or _guess_separator(header)
     # The reader skips a byte order mark itself.
-    return pl.scan_csv(path, separator=separator, infer_schema=False, truncate_ragged_lines=False)
+    frame = pl.scan_csv(path, separator=separator, infer_schema=False, truncate_ragged_lines=False)
+    return frame, _csv_header(path.name, header, separator)
 
 
 _WHITE_SPACE = b" \t\n\r\x0b\x0c"
@@ -368,6 +595,18 @@ def _check_utf8(path: Path) -> tuple[bytes, bool]:
             carry = b""
             if not chunk:
                 break
+            if (nul := chunk.find(b"\x00")) >= 0:
+                line = lines + chunk.count(b"\n", 0, nul) + 1
+                raise ImportRefused(
+                    [
+                        Problem(
+                            path.name,
+                            line,
+                            None,
+                            "holds binary data (a NUL byte), not CSV text; export the table as CSV (UTF-8)",
+                        )
+                    ]
+                )
             if not chunk.isascii():
                 try:
                     chunk.decode("utf-8")
@@ -511,11 +750,66 @@ def parse_columns(
                 ),
                 "integer": "a whole number",
             }[column.kind]
+            # A well-formed amount too large for the wide type is null too: told apart below.
+            unparsed = (
+                ~pl.col(_CLEANED + column.name).str.contains(_MONEY_PATTERN)
+                if column.kind == "money"
+                else typed_value.is_null()
+            )
             checks.append(
                 (
                     column.name,
-                    raw_value.is_not_null() & typed_value.is_null(),
+                    raw_value.is_not_null() & unparsed,
                     pl.format("{} is not {}", _quoted(raw_value), pl.lit(expected)),
+                )
+            )
+        if column.kind == "text":
+            checks.append(
+                (
+                    column.name,
+                    raw_value.str.len_chars() > contract.MAX_TEXT_LENGTH,
+                    pl.format(
+                        "{}... is {} characters long; text values are limited to {} characters",
+                        _quoted(raw_value),
+                        raw_value.str.len_chars(),
+                        pl.lit(contract.MAX_TEXT_LENGTH),
+                    ),
+                )
+            )
+            checks.append(
+                (
+                    column.name,
+                    raw_value.str.contains(_CONTROL_CHARACTER),
+                    pl.format(
+                        "{} holds a control character or a line break, which text values cannot hold",
+                        _quoted(raw_value.str.replace_all(_CONTROL_CHARACTER, "?")),
+                    ),
+                )
+            )
+        if column.kind == "money":
+            checks.append(
+                (
+                    column.name,
+                    pl.col(_CLEANED + column.name).str.contains(_MONEY_PATTERN)
+                    & (typed_value.is_null() | (typed_value.abs() > contract.MAX_AMOUNT)),
+                    pl.format(
+                        "{} is too large: amounts are limited to {} either way",
+                        _quoted(raw_value),
+                        pl.lit(f"{contract.MAX_AMOUNT:,}"),
+                    ),
+                )
+            )
+        if column.kind == "date":
+            checks.append(
+                (
+                    column.name,
+                    (typed_value < contract.FIRST_DATE) | (typed_value > contract.LAST_DATE),
+                    pl.format(
+                        "{} is outside the dates an import accepts ({} to {})",
+                        _quoted(raw_value),
+                        pl.lit(contract.FIRST_DATE.isoformat()),
+                        pl.lit(contract.LAST_DATE.isoformat()),
+                    ),
                 )
             )
         if column.required:
@@ -531,7 +825,10 @@ def parse_columns(
     flags = [f"{_CHECK}{position}" for position in range(len(checks))]
     result = checked.select(
         pl.col(ROW),
-        *(pl.col(_PARSED + column.name).alias(column.name) for column in table.columns),
+        *(
+            _within_contract(column, pl.col(_PARSED + column.name)).alias(column.name)
+            for column in table.columns
+        ),
         *(failing.alias(flag) for (_, failing, _), flag in zip(checks, flags, strict=True)),
     ).collect()
     failed = [position for position, flag in enumerate(flags) if result.get_column(flag).any()]
@@ -548,6 +845,16 @@ def parse_columns(
                 )
             )
     return typed, problem_frames
+
+
+def _within_contract(column: contract.Column, parsed: pl.Expr) -> pl.Expr:
+    """A parsed value as stored, null where it is beyond the contract's limits (its problem is listed),
+    so that the rules across columns are not told about it again."""
+    if column.kind == "money":
+        return parsed.cast(contract.MONEY, strict=False)
+    if column.kind == "date":
+        return pl.when(parsed.is_between(contract.FIRST_DATE, contract.LAST_DATE)).then(parsed)
+    return parsed
 
 
 def _quoted(expression: pl.Expr) -> pl.Expr:
@@ -571,10 +878,18 @@ def _money_text(value: pl.Expr, file_format: FileFormat) -> pl.Expr:
 
 
 def _money(cleaned: pl.Expr) -> pl.Expr:
-    """The amount of a _money_text, or null when it is not an amount with at most 2 decimals."""
+    """The amount of a _money_text, or null when it is not an amount with at most 2 decimals. Wider
+    than the stored type, so that a too large amount is told apart (null only beyond 36 digits)."""
     # More than two decimals would be silently truncated by the cast: accept only trailing zeros.
-    valid = cleaned.str.contains(r"^[+-]?(\d+(\.\d{0,2}0*)?|\.\d{1,2}0*)$")
-    return pl.when(valid).then(cleaned.str.strip_prefix("+").cast(contract.MONEY, strict=False))
+    valid = cleaned.str.contains(_MONEY_PATTERN)
+    wide = cleaned.str.strip_prefix("+").str.replace(r"^(-?)0+(\d)", "$1$2")
+    return pl.when(valid).then(wide.cast(_WIDE_MONEY, strict=False))
+
+
+_MONEY_PATTERN = r"^[+-]?(\d+(\.\d{0,2}0*)?|\.\d{1,2}0*)$"
+_WIDE_MONEY = pl.Decimal(38, 2)
+# C0 controls and DEL (white space around a value is stripped before this check).
+_CONTROL_CHARACTER = r"[\x00-\x1f\x7f]"
 
 
 # --- rules across rows and tables ------------------------------------------------------------------

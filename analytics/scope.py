@@ -32,7 +32,10 @@ class Scope:
                 checked.append((dimension, tuple(sorted(str(v) for v in values))))
         unknown = set(filters) - set(contract.DIMENSIONS)
         if unknown:
-            raise ValueError(f"unknown dimension(s) in scope: {', '.join(sorted(unknown))}")
+            raise ValueError(
+                f"unknown dimension(s) in scope: {', '.join(repr(u) for u in sorted(unknown))}; "
+                f"choose among: {', '.join(contract.DIMENSIONS)}"
+            )
         return cls(tuple(checked))
 
     def values(self, dimension: str) -> tuple[str, ...]:

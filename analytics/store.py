@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -47,6 +48,44 @@ JOIN_AT_ONCE = 2_000_000
 DUCKDB_MEMORY_LIMIT = "4GB"
 
 Progress = Callable[[float, str], None]
+
+
+class DataFolderUnwritable(OSError):
+    """The data folder could not be written (a full disk, a quota, no permission, a read-only file
+    system): what was begun is removed and the live data is what it was."""
+
+    def __init__(self, root: Path, number: int | None, reason: str) -> None:
+        super().__init__(number, reason)
+        self.root = root
+
+    def __str__(self) -> str:
+        return f"cannot write to the data folder {self.root}: {self.strerror}; the previous data is unchanged"
+
+    @classmethod
+    def of(cls, root: Path, error: BaseException) -> DataFolderUnwritable | None:
+        """The failure as this error, when it is the operating system's (Polars words it in its own
+        error, with the system's error number); None for anything else."""
+        if isinstance(error, DataFolderUnwritable):
+            return error
+        if isinstance(error, OSError):
+            return cls(root, error.errno, error.strerror or str(error))
+        found = re.search(r"\(os error (\d+)\)", str(error))
+        if isinstance(error, pl.exceptions.PolarsError) and found:
+            number = int(found.group(1))
+            return cls(root, number, os.strerror(number))
+        return None
+
+
+@contextmanager
+def _writing(root: Path) -> Iterator[None]:
+    """Word a failure to write the data folder as DataFolderUnwritable."""
+    try:
+        yield
+    except (OSError, pl.exceptions.PolarsError) as error:
+        failure = DataFolderUnwritable.of(root, error)
+        if failure is None or failure is error:
+            raise
+        raise failure from error
 
 
 def no_progress(fraction: float, message: str) -> None:
@@ -267,8 +306,9 @@ class Store:
         functional_currency: str | None = None,
         progress: Progress = no_progress,
     ) -> Manifest:
-        """Write `tables` as a new generation and make it live in one atomic step."""
-        with self.lock():
+        """Write `tables` as a new generation and make it live in one atomic step; raises
+        DataFolderUnwritable, the live data unchanged, when the folder cannot be written."""
+        with _writing(self.root), self.lock():
             return self._write_locked(tables, record, functional_currency, progress)
 
     def _write_locked(
@@ -283,6 +323,7 @@ class Store:
         generations.mkdir(parents=True, exist_ok=True)
         name = f"g-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         staging = generations / f".staging-{name}"
+        final = generations / name
         staging.mkdir()
         try:
             progress(0.05, "Writing customers, documents and payments")
@@ -337,11 +378,12 @@ class Store:
             )
             (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
             _fsync_tree(staging)
-            final = generations / name
             staging.rename(final)
             self._point_current_at(final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            if self.current != final:
+                shutil.rmtree(final, ignore_errors=True)
             raise
         self._remove_old_generations(keep={final.name, previous_dir.name if previous_dir else ""})
         progress(1.0, "Done")
@@ -350,7 +392,7 @@ class Store:
     def add_snapshot(self, as_of: date, progress: Progress = no_progress) -> Manifest:
         """Materialise the open items of `as_of` in the store (a new generation sharing every other
         file with the live one), so that later reads of that date are a partition scan."""
-        with self.lock():
+        with _writing(self.root), self.lock():
             previous = self.manifest()
             previous_dir = self.current
             if previous is None or previous_dir is None:
@@ -416,7 +458,11 @@ class Store:
         link = self.root / "current"
         temporary = self.root / f".current-{uuid.uuid4().hex[:8]}"
         os.symlink(Path("generations") / generation.name, temporary)
-        os.replace(temporary, link)
+        try:
+            os.replace(temporary, link)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+            raise
         _fsync_dir(self.root)
 
     def _remove_old_generations(self, keep: set[str]) -> None:

@@ -43,7 +43,7 @@ if preset == "Custom":
 try:
     boundaries = contract.parse_boundaries(buckets_text)
 except ValueError as error:
-    st.error(str(error))
+    st.error(export.markdown_text(error))
     st.stop()
 beyond_label = controls[1].segmented_control(
     "Overdue beyond", list(BEYOND), default="All items", key="beyond", bind="query-params", required=True
@@ -180,7 +180,8 @@ for column, (key, label) in zip(
             help=f"{widgets.money(value, ctx.currency)}; change since {compare_with.isoformat()}",
         )
 st.caption(
-    f"As of {ctx.as_of.isoformat()} · compared with {compare_with.isoformat()} · {ctx.scope.describe()}"
+    f"As of {ctx.as_of.isoformat()} · compared with {compare_with.isoformat()} · "
+    f"{export.markdown_text(ctx.scope.describe())}"
     + (f" · items more than {request.overdue_beyond} days past due" if request.overdue_beyond else "")
 )
 
@@ -324,7 +325,7 @@ with rejuvenation_tab:
     last = names[-1]
     for bucket, label in ((last, labels[last]), ("overdue", "Overdue")):
         if sentence := aging.what_moved(changes, level, bucket, label, compare_with):
-            st.markdown(f"- {sentence}")
+            st.markdown(f"- {export.markdown_text(sentence)}")
 
     st.subheader(f"Roll rates from {compare_with.isoformat()} to {ctx.as_of.isoformat()}")
     matrix = aging.roll_rates(

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, collections, contract
+from analytics import aging, collections, contract, export
 from pages import widgets
 
 ctx = widgets.context()
@@ -47,7 +47,7 @@ payer_row = payer.row(0, named=True) if payer.height else {}
 
 st.markdown(
     " · ".join(
-        f"**{contract.DIMENSION_LABELS[dimension]}** {customer[dimension]}"
+        f"**{contract.DIMENSION_LABELS[dimension]}** {export.markdown_text(customer[dimension])}"
         for dimension in contract.DIMENSIONS
         if customer.get(dimension)
     )

@@ -3,7 +3,6 @@ imports, and the demo company."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import uuid
 from datetime import date
@@ -11,7 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from analytics import access, contract, demo, ingest
+from analytics import access, contract, demo, export, ingest
+from analytics.store import DataFolderUnwritable
 from pages import widgets
 
 NOT_IN_FILE = "(not in the file)"
@@ -55,16 +55,30 @@ else:
 import_tab, history_tab, demo_tab = st.tabs(["Import", "Record of imports", "Demo company"], key="data_tabs")
 
 
-def _safe_name(name: str) -> str:
-    """An uploaded file's name reduced to its last part and harmless characters."""
-    base = Path(name).name or "upload"
-    return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:120]
-
-
 def _upload_folder() -> Path:
     folder = store.root / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True)
     return folder
+
+
+def _saved_uploads(given: dict) -> dict[str, Path] | None:
+    """The uploaded files written under the data folder's upload area, by table; None (and the reason
+    shown) when the data folder cannot be written."""
+    try:
+        folder = st.session_state.get("upload_folder")
+        if folder is None or not Path(folder).is_dir():
+            folder = str(_upload_folder())
+            st.session_state["upload_folder"] = folder
+        paths: dict[str, Path] = {}
+        for name, upload in given.items():
+            path = Path(folder) / name / ingest.upload_file_name(upload.name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(upload.getvalue())
+            paths[name] = path
+    except OSError as error:
+        st.error(export.markdown_text(DataFolderUnwritable.of(store.root, error)))
+        return None
+    return paths
 
 
 def _file_format(prefix: str) -> ingest.FileFormat:
@@ -91,13 +105,16 @@ def _column_mapping(name: str, path: Path, file_format: ingest.FileFormat) -> di
     try:
         header = ingest.read_header(path, file_format)
     except ingest.ImportRefused as refused:
-        st.error(refused.report())
+        st.error(export.markdown_text(refused.report()))
         return None
     table = contract.TABLES[name]
     by_lower = {column.lower(): column for column in header}
     options = [NOT_IN_FILE, *header]
     mapping: dict[str, str] = {}
-    with st.expander(f"Columns of {path.name}", expanded=not all(c in by_lower for c in table.required)):
+    with st.expander(
+        f"Columns of {export.markdown_text(path.name)}",
+        expanded=not all(c in by_lower for c in table.required),
+    ):
         grid = st.columns(4)
         for position, column in enumerate(table.columns):
             default = by_lower.get(column.name)
@@ -136,7 +153,7 @@ def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currenc
         return False
     except OSError as error:
         bar.empty()
-        st.error(f"The import could not be written: {error}. The previous data is unchanged.")
+        st.error(export.markdown_text(DataFolderUnwritable.of(store.root, error)))
         return False
     st.session_state["data_notice"] = f"Imported {result.summary()}."
     widgets.audit("import", result.summary())
@@ -193,18 +210,9 @@ with import_tab:
         key="import_currency",
     )
     given = {name: upload for name, upload in uploads.items() if upload is not None}
-    if given:
-        folder = st.session_state.get("upload_folder")
-        if folder is None or not Path(folder).is_dir():
-            folder = str(_upload_folder())
-            st.session_state["upload_folder"] = folder
-        paths: dict[str, Path] = {}
-        for name, upload in given.items():
-            path = Path(folder) / name / _safe_name(upload.name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(upload.getvalue())
-            paths[name] = path
-
+    paths = _saved_uploads(given) if given else None
+    if paths is not None:
+        folder = st.session_state["upload_folder"]
         mapping: ingest.Mapping | None = None
         mapping_ok = True
         if mapping_upload is not None:
@@ -213,10 +221,10 @@ with import_tab:
                     ingest.tomllib.loads(mapping_upload.getvalue().decode("utf-8")), mapping_upload.name
                 )
             except (ingest.tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-                st.error(f"{mapping_upload.name}: not a valid TOML file: {error}")
+                st.error(export.markdown_text(f"{mapping_upload.name}: not a valid TOML file: {error}"))
                 mapping_ok = False
             except ingest.ImportRefused as refused:
-                st.error(refused.report())
+                st.error(export.markdown_text(refused.report()))
                 mapping_ok = False
         else:
             file_format = _file_format("import")
@@ -237,7 +245,7 @@ with import_tab:
             if landed:
                 st.session_state["upload_generation"] = generation + 1
                 st.rerun()
-    else:
+    elif not given:
         st.caption("Choose at least one file to import.")
 
 with demo_tab:

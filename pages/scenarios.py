@@ -9,7 +9,7 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
-from analytics import access, collections, contract, reminders, scenarios
+from analytics import access, collections, contract, export, reminders, scenarios
 from pages import widgets
 
 NEW = "(new scenario)"
@@ -44,7 +44,9 @@ def notice(text: str) -> None:
 
 
 def refused(error: scenarios.ScenarioRefused | collections.CollectionsRefused) -> None:
-    st.error("Refused, nothing was written:\n" + "\n".join(f"- {m}" for m in error.messages))
+    st.error(
+        "Refused, nothing was written:\n" + "\n".join(f"- {export.markdown_text(m)}" for m in error.messages)
+    )
 
 
 def smtp() -> reminders.SmtpSettings | None:
@@ -56,7 +58,7 @@ def smtp() -> reminders.SmtpSettings | None:
     try:
         return reminders.smtp_settings(secrets)
     except reminders.ReminderError as error:
-        st.warning(f"SMTP settings: {error}")
+        st.warning(f"SMTP settings: {export.markdown_text(error)}")
         return None
 
 
@@ -134,16 +136,21 @@ with today:
         row = selected.row(0, named=True)
         proposal = scenarios.Proposal.from_row(row)
         key = f"{proposal.customer_id}_{proposal.scenario_id}_{proposal.offset_days}"
-        st.subheader(f"{proposal.customer_name}: {proposal.step_label}")
+        st.subheader(
+            f"{export.markdown_text(proposal.customer_name)}: {export.markdown_text(proposal.step_label)}"
+        )
         position = found.filter(pl.col("customer_id") == proposal.customer_id).row(0, named=True)
-        st.caption(f"{proposal.scenario} (version {proposal.scenario_version}) · {position['reason']}")
+        st.caption(
+            f"{export.markdown_text(proposal.scenario)} (version {proposal.scenario_version}) · "
+            f"{export.markdown_text(position['reason'])}"
+        )
         if row["done"]:
             st.info(f"This step was already {row['decision']} today.")
         current = scenarios.settings(db)
         try:
             message = scenarios.reminder(db, ctx.store, proposal, ctx.as_of, items=items, current=current)
         except (scenarios.ScenarioRefused, reminders.ReminderError) as error:
-            st.error(str(error))
+            st.error(export.markdown_text(error))
             st.stop()
         concerned = reminders.with_penalties(
             items.filter(pl.col("document_id").is_in(list(proposal.document_ids))).select(
@@ -280,7 +287,7 @@ with today:
             except (scenarios.ScenarioRefused, collections.CollectionsRefused) as error:
                 refused(error)
             except reminders.ReminderError as error:
-                st.error(f"Not sent, nothing was written: {error}")
+                st.error(f"Not sent, nothing was written: {export.markdown_text(error)}")
             else:
                 st.session_state.pop(SELECTED, None)
                 notice(done)

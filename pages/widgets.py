@@ -16,6 +16,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import access, contract
+from analytics.export import markdown_text
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
 from analytics.store import Manifest, Store
@@ -260,14 +261,6 @@ def sidebar(current: Store, user: access.User = access.DEMO_USER) -> Context:
     return Context(current, manifest, as_of or default_as_of(manifest), scope, user)
 
 
-def markdown_text(value: object) -> str:
-    """User text (names, comments) shown literally inside Markdown: its special characters escaped."""
-    text = str(value)
-    for special in "\\`*_{}[]()<>#+-.!|~$":
-        text = text.replace(special, "\\" + special)
-    return text.replace("\n", " ")
-
-
 def context() -> Context:
     """The sidebar's choices, as stored by app.py for this rerun."""
     if "context" not in st.session_state:
@@ -419,7 +412,7 @@ def collections_db(ctx: Context):
         return _collections_db(str(ctx.store.root))
     except CollectionsBusy as error:
         st.error(
-            f"The collections database is open in another process ({error}). Close the other app or "
+            f"The collections database is open in another process ({markdown_text(error)}). Close the other app or "
             "command that uses this data folder, then reload this page."
         )
         st.stop()
@@ -625,7 +618,8 @@ def _panel(ctx: Context) -> None:
             )
         except collections.CollectionsRefused as refused:
             st.error(
-                "Refused, nothing was written:\n" + "\n".join(f"- {message}" for message in refused.messages)
+                "Refused, nothing was written:\n"
+                + "\n".join(f"- {markdown_text(message)}" for message in refused.messages)
             )
             return
         st.session_state[PANEL_OPEN] = False
@@ -649,7 +643,7 @@ def _panel(ctx: Context) -> None:
 def collections_notice() -> None:
     """The confirmation of the last save of the side panel, once."""
     if notice := st.session_state.pop("collections_notice", None):
-        st.success(notice)
+        st.success(markdown_text(notice))
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)

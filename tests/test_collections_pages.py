@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics.export import markdown_text
 from analytics.store import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -60,7 +61,9 @@ def test_a_promise_through_the_side_panel(app: AppTest) -> None:
     app.text_input(key="panel_contact").input("Mrs Dupont").run()
     app.button(key="panel_save").click().run()
     assert not app.exception, app.exception
-    assert [s.value for s in app.success] == ["Saved: 2 items qualified as promise to pay and call logged."]
+    assert [s.value for s in app.success] == [
+        markdown_text("Saved: 2 items qualified as promise to pay and call logged.")
+    ]
     table = items_table(app)
     assert table["state"].to_list() == ["promise_to_pay", "promise_to_pay", "none"]
     assert table["promise_status"].to_list()[:2] == ["open", "open"]

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import scenarios
+from analytics import export, scenarios
 from analytics.collections import CollectionsDB
+from analytics.export import markdown_text
 from analytics.store import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -75,7 +76,7 @@ def test_create_a_scenario_assign_it_and_see_its_proposal(app: AppTest, ledger_s
     }
     app.button(key="scenario_save").click().run()
     assert not app.exception, app.exception
-    assert [s.value for s in app.success] == ["Saved: Key accounts, version 1, 3 steps."]
+    assert [s.value for s in app.success] == [markdown_text("Saved: Key accounts, version 1, 3 steps.")]
     overview = next(
         frame.value for frame in app.dataframe if "friendly_phase_end_days" in frame.value.columns
     )
@@ -86,7 +87,7 @@ def test_create_a_scenario_assign_it_and_see_its_proposal(app: AppTest, ledger_s
     app.selectbox(key="scenario_assign_customer").set_value("C1").run()
     app.selectbox(key="scenario_assign_to").set_value("key_accounts").run()
     app.button(key="scenario_assign").click().run()
-    assert [s.value for s in app.success] == ["Alpha SARL (C1) now follows Key accounts."]
+    assert [s.value for s in app.success] == [markdown_text("Alpha SARL (C1) now follows Key accounts.")]
     alpha = assignment_rows(app).set_index("customer_id").loc["C1"]
     assert (alpha["scenario"], alpha["assignment"]) == ("Key accounts", "explicit")
     assert alpha["assignment_reason"].startswith("assigned to this customer by credit manager on ")
@@ -112,7 +113,8 @@ def test_a_refused_scenario_says_why(app: AppTest) -> None:
     app.button(key="scenario_save").click().run()
     errors = [e.value for e in app.error]
     assert errors == [
-        "Refused, nothing was written:\n- step 1, automatic: only e-mails and letters go out on their own, not a call"
+        "Refused, nothing was written:\n- "
+        + export.markdown_text("step 1, automatic: only e-mails and letters go out on their own, not a call")
     ]
 
 
@@ -121,7 +123,10 @@ def test_confirm_an_edited_reminder(app: AppTest, ledger_store: Store) -> None:
     letter: the step is done today and its text as edited is logged with it."""
     app.session_state["scenario_proposals_0"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     app.run()
-    assert [s.value for s in app.subheader] == ["Alpha SARL: +45 d registered letter"]
+    # Names and step labels are shown as text: Markdown's specials (the "+") escaped.
+    assert [s.value for s in app.subheader] == [
+        "Alpha SARL: " + export.markdown_text("+45 d registered letter")
+    ]
     key = "C1_standard_b2b_45"
     assert app.text_input(key=f"reminder_subject_{key}").value == "Formal notice to pay - 1,000.00 EUR"
     text = app.text_area(key=f"reminder_text_{key}").value
@@ -133,7 +138,9 @@ def test_confirm_an_edited_reminder(app: AppTest, ledger_store: Store) -> None:
     assert [button.label for button in app.get("download_button")] == ["Download .eml", "Download PDF letter"]
     app.button(key=f"reminder_confirm_{key}").click().run()
     assert not app.exception, app.exception
-    assert [s.value for s in app.success] == ["Confirmed: Alpha SARL, +45 d registered letter."]
+    assert [s.value for s in app.success] == [
+        markdown_text("Confirmed: Alpha SARL, +45 d registered letter.")
+    ]
     metrics = {m.label: m.value for m in app.metric}
     assert (metrics["Steps due"], metrics["Done today"]) == ("0", "1")
     # The page's writer shares the database instance of this process: a second connection reads it.
@@ -156,16 +163,17 @@ def test_contacts_and_penalties_in_the_settings(app: AppTest) -> None:
     app.text_input(key="contact_email_C1").input("not an address").run()
     app.button(key="contact_save").click().run()
     assert [e.value for e in app.error] == [
-        "Refused, nothing was written:\n- email: 'not an address' is not an e-mail address"
+        "Refused, nothing was written:\n- "
+        + export.markdown_text("email: 'not an address' is not an e-mail address")
     ]
     app.text_input(key="contact_email_C1").input("compta@alpha.test").run()
     app.text_input(key="contact_name_C1").input("Mrs Dupont").run()
     app.button(key="contact_save").click().run()
-    assert [s.value for s in app.success] == ["Contact saved for Alpha SARL (C1)."]
+    assert [s.value for s in app.success] == [markdown_text("Contact saved for Alpha SARL (C1).")]
     # A form's widgets reach the app with its submit button.
     next(t for t in app.toggle if t.label == "Show penalties").set_value(True)
     app.form_submit_button[0].click().run()
-    assert [s.value for s in app.success] == ["Settings saved."]
+    assert [s.value for s in app.success] == [markdown_text("Settings saved.")]
     app.session_state["scenario_proposals_0"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     app.run()
     key = "C1_standard_b2b_45"
@@ -186,7 +194,7 @@ def test_rules_in_priority_order(app: AppTest) -> None:
         "deleted_rows": [],
     }
     app.button(key="scenario_rules_save").click().run()
-    assert [s.value for s in app.success] == ["Saved: 4 rules (version 2)."]
+    assert [s.value for s in app.success] == [markdown_text("Saved: 4 rules (version 2).")]
     reasons = assignment_rows(app).set_index("customer_id")["assignment_reason"].to_dict()
     assert reasons == {
         "C1": "the default scenario",
