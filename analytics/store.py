@@ -463,7 +463,12 @@ class Store:
         except OSError:
             temporary.unlink(missing_ok=True)
             raise
-        _fsync_dir(self.root)
+        try:
+            _fsync_dir(self.root)
+        except OSError:
+            # The new data is live (the rename is done); only its durability across a power cut is
+            # in doubt, so this must not be reported as a write that left the previous data.
+            pass
 
     def _remove_old_generations(self, keep: set[str]) -> None:
         for folder in (self.root / "generations").iterdir():
