@@ -394,7 +394,7 @@ def identity_provider_user(root: str | os.PathLike[str], email: str) -> User:
         )
         raise SignInRefused(
             f"{email or 'This account'} has no access to this app: ask an administrator to add it "
-            f"(python -m analytics users add {email or 'EMAIL'} --role ROLE)."
+            f"(python -m analytics users add {email or 'EMAIL'} --role ROLE --no-password)."
         )
     return user
 

@@ -74,28 +74,43 @@ def demo_mode(current: Store) -> bool:
 
 
 def _identity_provider() -> bool:
-    """True when secrets.toml has an [auth] section (OpenID Connect through st.login)."""
+    """True when the secrets have an [auth] section (OpenID Connect through st.login)."""
     try:
         return "auth" in st.secrets
-    except (FileNotFoundError, KeyError):
+    except FileNotFoundError:  # no secrets file, or one that cannot be read
         return False
+
+
+REFUSED_ACCOUNT = "refused_company_account"
+
+
+def _company_account() -> str | None:
+    """The e-mail address of the company account signed in through st.login ("" when the provider
+    gave none), or None when no company account is signed in."""
+    if not _identity_provider() or not st.user.get("is_logged_in"):
+        return None
+    return str(st.user.get("email") or "")
 
 
 def signed_in_user(current: Store) -> access.User | None:
     """The user of this session: the demo user in demo mode, else the signed-in user read again from
-    the users file (a removed user is signed out, a changed role applies at once), else None."""
+    the users file (a removed user is signed out, a changed role applies at once), else None.
+
+    A company account is matched on its e-mail address. One that is no user is refused once per
+    session (one audit line, however many reruns), and the sign-in page says so."""
     if demo_mode(current):
         return access.DEMO_USER
-    if _identity_provider() and getattr(st.user, "is_logged_in", False):
+    email = _company_account()
+    if email is not None and st.session_state.get(REFUSED_ACCOUNT, (None,))[0] != email:
         try:
-            user = access.identity_provider_user(current.root, str(st.user.get("email") or ""))
+            user = access.identity_provider_user(current.root, email)
         except access.SignInRefused as refused:
-            st.session_state["sign_in_error"] = str(refused)
-            return None
-        if st.session_state.get(SIGNED_IN) != user.username:
-            access.audit(current.root, user.username, "sign_in", "identity provider", source="app")
-            st.session_state[SIGNED_IN] = user.username
-        return user
+            st.session_state[REFUSED_ACCOUNT] = (email, str(refused))
+        else:
+            if st.session_state.get(SIGNED_IN) != user.username:
+                access.audit(current.root, user.username, "sign_in", "identity provider", source="app")
+                st.session_state[SIGNED_IN] = user.username
+            return user
     username = st.session_state.get(SIGNED_IN)
     if not username:
         return None
@@ -106,16 +121,17 @@ def signed_in_user(current: Store) -> access.User | None:
 
 
 def sign_in_page(current: Store) -> None:
-    """The sign-in form (and the identity provider's button when one is configured)."""
+    """The sign-in form, and the identity provider's button when one is configured (or, while a
+    company account without access is signed in, why it is refused and how to sign it out)."""
     st.title("Sign in")
     st.caption("Receivables: aging balance and DSO")
-    if message := st.session_state.pop("sign_in_error", None):
-        st.error(message)
     if _identity_provider():
-        if st.button("Sign in with your company account", type="primary", icon=":material/login:"):
+        refused = st.session_state.get(REFUSED_ACCOUNT)
+        if refused is not None and refused[0] == _company_account():
+            st.error(refused[1])
+            st.button("Sign out of the company account", on_click=st.logout, icon=":material/logout:")
+        elif st.button("Sign in with your company account", type="primary", icon=":material/login:"):
             st.login()
-        if getattr(st.user, "is_logged_in", False):
-            st.button("Sign out of the company account", on_click=st.logout)
         st.divider()
     with st.form("sign_in"):
         username = st.text_input("User name", key="sign_in_username")
@@ -132,9 +148,12 @@ def sign_in_page(current: Store) -> None:
 
 
 def sign_out(current: Store, user: access.User) -> None:
+    """End the session (a button's callback: the run that follows shows the sign-in page). A company
+    account is signed out of st.login too, and of the provider when it publishes an end-session
+    endpoint, which reloads the app."""
     access.audit(current.root, user.username, "sign_out", "", source="app")
     st.session_state.pop(SIGNED_IN, None)
-    if _identity_provider() and getattr(st.user, "is_logged_in", False):
+    if _company_account() is not None:
         st.logout()
 
 
@@ -216,9 +235,10 @@ def sidebar(current: Store, user: access.User = access.DEMO_USER) -> Context:
             st.markdown(f"**{markdown_text(user.name)}** · {access.ROLE_LABELS[user.role]}")
             if not rights.is_everything:
                 st.caption(f"Sees {markdown_text(user.describe_rights())}")
-            if st.button("Sign out", key="sign_out", icon=":material/logout:"):
-                sign_out(current, user)
-                st.rerun()
+            # A callback, as st.logout's redirect would be dropped by a rerun started after it.
+            st.button(
+                "Sign out", key="sign_out", icon=":material/logout:", on_click=sign_out, args=(current, user)
+            )
         as_of = st.date_input(
             "As of",
             value=default_as_of(manifest),

@@ -59,12 +59,21 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
 
 
-def start_server(data_dir: Path, log: Path, timeout: float = SERVER_START_SECONDS) -> Server:
+def start_server(
+    data_dir: Path,
+    log: Path,
+    timeout: float = SERVER_START_SECONDS,
+    *,
+    port: int | None = None,
+    secrets_file: Path | None = None,
+) -> Server:
     """Serve app.py over `data_dir` (no demo generation) and wait until /_stcore/health answers "ok".
 
+    `port` defaults to a free one (pass one when a setting must name it beforehand, as the identity
+    provider's redirect_uri does); `secrets_file` replaces the secrets.toml files Streamlit would read.
     Raises RuntimeError with the server's output when it exits or does not answer within `timeout`.
     """
-    port = free_port()
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",
@@ -82,6 +91,8 @@ def start_server(data_dir: Path, log: Path, timeout: float = SERVER_START_SECOND
         "--browser.gatherUsageStats",
         "false",
     ]
+    if secrets_file is not None:
+        command += ["--secrets.files", str(secrets_file)]
     env = {**os.environ, "AR_DATA_DIR": str(data_dir), "AR_NO_DEMO": "1"}
     with open(log, "wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
