@@ -381,8 +381,16 @@ def sign_in(root: str | os.PathLike[str], username: str, password: str, *, now: 
     return user
 
 
-def identity_provider_user(root: str | os.PathLike[str], email: str) -> User:
-    """The user of an identity signed in through OpenID Connect (matched on the e-mail address)."""
+def identity_provider_user(root: str | os.PathLike[str], email: str, verified: bool | None = None) -> User:
+    """The user of an identity signed in through OpenID Connect (matched on the e-mail address). An
+    address the provider says it has not verified (email_verified false) is refused: anyone could
+    have typed it."""
+    if verified is False:
+        audit(root, email or "(no e-mail)", "sign_in_failed", "e-mail address not verified", source="app")
+        raise SignInRefused(
+            f"{email or 'This account'}: the identity provider has not verified this e-mail address, so it "
+            "cannot be used to sign in here. Verify it with the provider, then sign in again."
+        )
     user = Users(root).get(email) if email else None
     if user is None:
         audit(

@@ -92,6 +92,12 @@ def _company_account() -> str | None:
     return str(st.user.get("email") or "")
 
 
+def _company_account_verified() -> bool | None:
+    """The provider's email_verified claim (None when it gives none)."""
+    verified = st.user.get("email_verified")
+    return None if verified is None else verified is True or str(verified).lower() == "true"
+
+
 def signed_in_user(current: Store) -> access.User | None:
     """The user of this session: the demo user in demo mode, else the signed-in user read again from
     the users file (a removed user is signed out, a changed role applies at once), else None.
@@ -103,7 +109,7 @@ def signed_in_user(current: Store) -> access.User | None:
     email = _company_account()
     if email is not None and st.session_state.get(REFUSED_ACCOUNT, (None,))[0] != email:
         try:
-            user = access.identity_provider_user(current.root, email)
+            user = access.identity_provider_user(current.root, email, _company_account_verified())
         except access.SignInRefused as refused:
             st.session_state[REFUSED_ACCOUNT] = (email, str(refused))
         else:

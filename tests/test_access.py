@@ -310,3 +310,22 @@ def test_a_submit_outside_the_rights_writes_nothing(team: Store) -> None:
         own = collections.Submission((collections.Qualification("I1", **promise),))
         db.submit(own, store=team, as_of=date(2026, 2, 1), scope=scope, user=anna.name)
         assert db.events().get_column("document_id").to_list() == ["I1"]
+
+
+def test_a_company_account_must_be_a_user_with_a_verified_address(team: Store) -> None:
+    access.Users(team.root).add("anna@example.com", "collector", password=None, collector="Anna")
+    assert access.identity_provider_user(team.root, "Anna@Example.com", True).collector == "Anna"
+    assert access.identity_provider_user(team.root, "anna@example.com").username == "anna@example.com"
+    with pytest.raises(access.SignInRefused, match="has not verified this e-mail address"):
+        access.identity_provider_user(team.root, "anna@example.com", False)
+    with pytest.raises(access.SignInRefused, match="mallory@example.com has no access to this app"):
+        access.identity_provider_user(team.root, "mallory@example.com", True)
+    # A company account has no password: the sign-in form refuses it whatever is typed.
+    with pytest.raises(access.SignInRefused, match="Unknown user or wrong password"):
+        access.sign_in(team.root, "anna@example.com", "")
+    failed = access.audit_trail(team.root).filter(pl.col("event") == "Failed sign-in")
+    assert failed.get_column("detail").to_list() == [
+        "unknown user or wrong password",
+        "identity provider account without a user",
+        "e-mail address not verified",
+    ]
