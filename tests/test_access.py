@@ -329,3 +329,26 @@ def test_a_company_account_must_be_a_user_with_a_verified_address(team: Store) -
         "identity provider account without a user",
         "e-mail address not verified",
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "refusal"),
+    [
+        (("import", "--documents", "documents.csv"), "cfo (viewer (read-only)) may not import data"),
+        (("demo", "--customers", "10", "--documents", "100"), "cfo (viewer (read-only)) may not import data"),
+        (("snapshot", "--as-of", "2026-02-01"), "cfo (viewer (read-only)) may not import data"),
+        (
+            ("scenarios", "run", "--as-of", "2026-02-01", "--send"),
+            "cfo (viewer (read-only)) may not change recovery scenarios and send reminders",
+        ),
+    ],
+)
+def test_a_viewer_cannot_change_data_from_the_command_line(
+    team: Store, cli_env: dict[str, str], command: tuple[str, ...], refusal: str
+) -> None:
+    before = team.version()
+    done = cli(cli_env, *command, "--data", str(team.root), "--user", "cfo")
+    assert done.returncode == 2, done.stderr
+    assert f"error: {refusal}" in done.stderr
+    assert team.version() == before
+    assert access.audit_trail(team.root).row(0, named=True)["event"] == "Refused"
