@@ -326,14 +326,14 @@ def _checked(user: User) -> User:
         raise AccessError(f"unknown role {user.role!r}; choose one of: {', '.join(ROLES)}")
     if user.role == COLLECTOR and not user.collector:
         raise AccessError(
-            f"{user.username}: a collector needs --collector (their name in the customers file)"
+            f"{user.username}: a collector needs a collector name (theirs in the customers file)"
         )
     if user.role == TEAM_LEAD and not user.team:
-        raise AccessError(f"{user.username}: a team lead needs --team (the collectors they lead)")
+        raise AccessError(f"{user.username}: a team lead needs a team (the collectors they lead)")
     if user.role != COLLECTOR and user.collector:
-        raise AccessError(f"{user.username}: --collector is for the collector role only")
+        raise AccessError(f"{user.username}: a collector name is for the collector role only")
     if user.role != TEAM_LEAD and user.team:
-        raise AccessError(f"{user.username}: --team is for the team lead role only")
+        raise AccessError(f"{user.username}: a team is for the team lead role only")
     return user
 
 

@@ -98,7 +98,7 @@ def test_users_commands_refuse_bad_definitions(team: Store, cli_env: dict[str, s
     cases = [
         (
             ("users", "add", "zed", "--role", "collector", "--data", data, "--no-password"),
-            "needs --collector",
+            "a collector needs a collector name",
         ),
         (
             (

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import access
+from analytics.export import markdown_text
 from analytics.store import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -155,3 +156,58 @@ def test_a_drill_key_outside_the_rights_shows_nothing_of_it(team: Store) -> None
     assert at.info[0].value.startswith("No open items match these filters.")
     assert all(frame.value.empty for frame in at.dataframe)
     assert "Beta GmbH" not in str([frame.value for frame in at.dataframe])
+
+
+def test_an_administrator_adds_changes_and_removes_users(team: Store) -> None:
+    at = sign_in(start(), "admin", "admin-password")
+    at.switch_page("pages/admin.py").run()
+    at.text_input(key="add_username").input("bob")
+    at.selectbox(key="add_role").set_value("collector").run()
+    at.selectbox(key="add_collector").set_value("Ben")
+    at.text_input(key="add_password").input("bob-password")
+    at.text_input(key="add_password_again").input("bob-password")
+    at.button(key="add_user").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == [markdown_text("Added bob as collector (Collector: Ben).")]
+    bob = access.sign_in(team.root, "bob", "bob-password")
+    assert bob.rights().values("collector") == ("Ben",)
+
+    at.selectbox(key="change_user").set_value("cfo").run()
+    at.selectbox(key="change_cfo_role").set_value("team_lead").run()
+    at.multiselect(key="change_cfo_team").set_value(["Anna", "Ben"])
+    at.multiselect(key="change_cfo_limit_entity").set_value(["Acme FR"])
+    at.button(key="change_save").click().run()
+    assert [s.value for s in at.success] == [
+        markdown_text("cfo: team_lead (Entity: Acme FR; Collector: Anna, Ben).")
+    ]
+    cfo = access.Users(team.root).get("cfo")
+    assert (cfo.role, cfo.team, dict(cfo.limits)) == ("team_lead", ("Anna", "Ben"), {"entity": ("Acme FR",)})
+
+    at.selectbox(key="remove_user").set_value("admin").run()
+    at.checkbox(key="remove_confirm").check().run()
+    at.button(key="remove_button").click().run()
+    assert [e.value for e in at.error] == ["You cannot remove yourself: another administrator can."]
+    at.selectbox(key="remove_user").set_value("bob").run()
+    at.checkbox(key="remove_confirm").check().run()
+    at.button(key="remove_button").click().run()
+    assert access.Users(team.root).get("bob") is None
+    changes = access.audit_trail(team.root).filter(pl.col("event") == "Users changed")
+    assert changes.get_column("detail").to_list()[0] == "Removed bob."
+    assert changes.get_column("user").to_list() == ["admin", "admin", "admin"]
+
+
+def test_adding_a_user_with_mismatched_passwords_is_refused(team: Store) -> None:
+    at = sign_in(start(), "admin", "admin-password")
+    at.switch_page("pages/admin.py").run()
+    at.text_input(key="add_username").input("zoe")
+    at.text_input(key="add_password").input("zoe-password")
+    at.text_input(key="add_password_again").input("zoe-passw0rd")
+    at.button(key="add_user").click().run()
+    assert [e.value for e in at.error] == ["The two passwords differ."]
+    at.text_input(key="add_password_again").input("zoe-password")
+    at.selectbox(key="add_role").set_value("collector").run()
+    at.button(key="add_user").click().run()
+    assert [e.value for e in at.error] == [
+        markdown_text("zoe: a collector needs a collector name (theirs in the customers file)")
+    ]
+    assert access.Users(team.root).get("zoe") is None
