@@ -40,6 +40,12 @@ if notice := st.session_state.pop("data_notice", None):
 
 if manifest is None:
     st.info("No data yet. Import your ERP exports below, or generate the demo company.")
+elif not ctx.user.rights().is_everything:
+    # A user limited to part of the customers sees the data's date, not the company's counts.
+    columns = st.columns(3)
+    columns[0].metric("Customers you see", f"{widgets.customers_in_scope(ctx).height:,}")
+    columns[1].metric("Data as of", manifest.data_as_of.isoformat() if manifest.data_as_of else "-")
+    columns[2].metric("Functional currency", manifest.functional_currency)
 else:
     columns = st.columns(5)
     columns[0].metric("Customers", f"{manifest.customers:,}")
@@ -162,7 +168,9 @@ def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currenc
 
 with history_tab:
     imports = store.imports()
-    if imports.is_empty():
+    if not ctx.user.rights().is_everything:
+        st.info("The record of imports is shown to users who see every customer.")
+    elif imports.is_empty():
         st.info("Nothing imported yet.")
     else:
         st.dataframe(

@@ -78,6 +78,10 @@ def test_a_collector_sees_only_their_portfolio(team: Store) -> None:
     assert not at.exception, at.exception
     shown = {m.label: m.value for m in at.metric}
     assert (shown["Total AR (EUR)"], shown["Overdue"]) == ("1.00k", "0.00")
+    at.switch_page("pages/data.py").run()
+    data = {m.label: m.value for m in at.metric}
+    assert data == {"Customers you see": "2", "Data as of": "2026-03-31", "Functional currency": "EUR"}
+    assert "The record of imports is shown to users who see every customer." in [i.value for i in at.info]
     at.switch_page("pages/customer.py").run()
     picker = at.selectbox(key="customer_pick_C1")
     assert [option.split(" (")[0] for option in picker.options] == ["Alpha SARL", "Gamma SA"]
