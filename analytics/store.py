@@ -414,6 +414,10 @@ class Store:
 
     def _point_current_at(self, generation: Path) -> None:
         link = self.root / "current"
+        # A writer killed between the two steps below left its temporary link: the lock is held, so
+        # every such link is a remain.
+        for remain in self.root.glob(".current-*"):
+            remain.unlink(missing_ok=True)
         temporary = self.root / f".current-{uuid.uuid4().hex[:8]}"
         os.symlink(Path("generations") / generation.name, temporary)
         os.replace(temporary, link)
