@@ -339,6 +339,8 @@ class Store:
             _fsync_tree(staging)
             final = generations / name
             staging.rename(final)
+            # The rename reaches the disk before the link that names it (a power cut, not just a kill).
+            _fsync_dir(generations)
             self._point_current_at(final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -381,6 +383,7 @@ class Store:
                 _fsync_tree(staging)
                 final = generations / name
                 staging.rename(final)
+                _fsync_dir(generations)
                 self._point_current_at(final)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
