@@ -308,13 +308,13 @@ def warm_up(name: str, tag: str) -> list[Write]:
 
 
 def check_writes(data_dir: Path, tag: str, writes: list[Write]) -> list[str]:
-    """What is wrong with the writes of a crowd (comments starting with `tag`) in the collections
-    database: a write told "Saved" that is missing or there twice (an action is one row, a
-    qualification one row per item), or a write that no user was told about. Empty when every write is
-    there exactly once."""
+    """What is wrong with the writes of crowds (comments starting with `tag` and a space) in the
+    collections database: a write told "Saved" that is missing or there twice (an action is one row, a
+    qualification one row per item), or a write that no user was told about. Empty when every write
+    is there exactly once."""
     with CollectionsDB(Path(data_dir) / "collections.duckdb") as db:
         events, actions = db.events(), db.actions()
-    ours = pl.col("comment").str.starts_with(f"{tag} user ")
+    ours = pl.col("comment").str.starts_with(f"{tag} ")
     found = {
         "action": dict(actions.filter(ours).group_by("comment").len().rows()),
         "qualification": dict(events.filter(ours).group_by("comment").len().rows()),
