@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import uuid
 from collections import OrderedDict
@@ -242,7 +243,18 @@ class CollectionsRefused(Exception):
 
 
 class CollectionsBusy(RuntimeError):
-    """The database file is held by another process (DuckDB lets one process open a file)."""
+    """The database file is held by another process (DuckDB lets one process open a file): another
+    instance of the app on the same data folder, or a command writing it. `pid` is that process's id
+    when DuckDB names it."""
+
+    def __init__(self, path: Path, pid: int | None) -> None:
+        self.path = path
+        self.pid = pid
+        holder = f" (process {pid})" if pid else ""
+        super().__init__(
+            f"another instance of the app, or a command, holds the data folder {path.parent}{holder}: "
+            f"one process at a time can open its collections database, {path.name}"
+        )
 
 
 @dataclass(frozen=True)
@@ -362,10 +374,8 @@ class CollectionsDB:
                 str(self.path), config={"threads": DUCKDB_THREADS, "memory_limit": MEMORY_LIMIT}
             )
         except duckdb.IOException as error:
-            raise CollectionsBusy(
-                f"the collections database {self.path} is open in another process (only one can "
-                f"write it: close the app, or do this from the app): {error}"
-            ) from None
+            holder = re.search(r"\(PID (\d+)\)", str(error))
+            raise CollectionsBusy(self.path, int(holder.group(1)) if holder else None) from None
         try:
             self._create_schema()
             last = self._con.sql(query("collections_last_ids")).fetchall()[0]

@@ -304,21 +304,23 @@ def create(
         open_items=0,
     )
     tables = Tables(ledger.customers, ledger.documents, ledger.payments, keep_snapshots=False)
-    manifest = store.write(
-        tables,
-        record,
-        functional_currency=functional_currency,
-        progress=lambda fraction, message: report(share + share * fraction, message),
-    )
-    if history:
-        report(0.92, "Writing the collections history")
-        events, actions = collections_history(ledger, seed=seed, as_of=manifest.data_as_of)
-        database = collections_db or collections.CollectionsDB.for_store(store)
-        try:
+    # Opened before anything is written: when another process holds it (CollectionsBusy), the data
+    # stays as it was rather than a new company beside the old company's history.
+    database = (collections_db or collections.CollectionsDB.for_store(store)) if history else None
+    try:
+        manifest = store.write(
+            tables,
+            record,
+            functional_currency=functional_currency,
+            progress=lambda fraction, message: report(share + share * fraction, message),
+        )
+        if database is not None:
+            report(0.92, "Writing the collections history")
+            events, actions = collections_history(ledger, seed=seed, as_of=manifest.data_as_of)
             database.load_history(events, actions, replace=True)
-        finally:
-            if collections_db is None:
-                database.close()
+    finally:
+        if database is not None and collections_db is None:
+            database.close()
     report(1.0, "Done")
     return manifest
 

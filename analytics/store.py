@@ -379,6 +379,8 @@ class Store:
             (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
             _fsync_tree(staging)
             staging.rename(final)
+            # The rename reaches the disk before the link that names it (a power cut, not just a kill).
+            _fsync_dir(generations)
             self._point_current_at(final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -423,6 +425,7 @@ class Store:
                 _fsync_tree(staging)
                 final = generations / name
                 staging.rename(final)
+                _fsync_dir(generations)
                 self._point_current_at(final)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -456,6 +459,10 @@ class Store:
 
     def _point_current_at(self, generation: Path) -> None:
         link = self.root / "current"
+        # A writer killed between the two steps below left its temporary link: the lock is held, so
+        # every such link is a remain.
+        for remain in self.root.glob(".current-*"):
+            remain.unlink(missing_ok=True)
         temporary = self.root / f".current-{uuid.uuid4().hex[:8]}"
         os.symlink(Path("generations") / generation.name, temporary)
         try:

@@ -97,8 +97,17 @@ with st.expander(f"Recovery steps due ({to_decide.height} to decide)", expanded=
         )
         st.page_link("pages/scenarios.py", label="Confirm, edit or skip them", icon=":material/route:")
 
+
+def keep_panel_open() -> None:
+    """A side panel opened on a customer whom another user's save has since taken off this worklist
+    stays open on its items, so that what the user typed is saved rather than lost with the panel."""
+    if st.session_state.get(widgets.PANEL_OPEN):
+        widgets.panel_button(ctx, st.session_state.get(widgets.PANEL_ITEMS, []), key="worklist_panel")
+
+
 if day.customers.is_empty():
     st.info("Nothing to do for this collector at this date.")
+    keep_panel_open()
     st.stop()
 
 selected_customer = st.session_state.get("worklist_customer")
@@ -152,6 +161,7 @@ if selected_customer:
     items = day.items.filter(pl.col("customer_id") == selected_customer)
     if items.is_empty():
         st.session_state.pop("worklist_customer", None)
+        keep_panel_open()
     else:
         name = items.get_column("customer_name")[0]
         header = st.columns([4, 1])

@@ -1,6 +1,7 @@
 """The collections workspace on the hand-worked ledger of conftest.py: promise outcomes at boundary
 dates, disputes and their resolution, the state of an item derived from its events, refused input
-(nothing written), durability after a kill, concurrent writers, export and import, the demo history.
+(nothing written), concurrent writers, export and import, the demo history. Writes killed midway:
+test_faults.py.
 
 The ledger's items used here (functional currency EUR):
     I1  C1 Alpha (Anna)  issued 01-10, due 02-09, 1000.00; P1 cash 400.00 on 02-15 (600.00 left)
@@ -12,9 +13,6 @@ Grace period: 3 days, so a promise for day D is kept by a payment on D + 3 at th
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
@@ -415,35 +413,7 @@ def test_all_or_nothing_lists_every_problem(ledger_store: Store, db: Collections
     assert db.events().height == 0 and db.actions().height == 0
 
 
-# --- durability and concurrency ----------------------------------------------------------------------
-
-
-def test_an_action_survives_a_kill_right_after_submit(ledger_store: Store, cli_env: dict[str, str]) -> None:
-    """A child process logs a call, prints 'done' and sleeps; it is killed with SIGKILL on reading
-    'done'. Reopened, the database holds the call."""
-    code = f"""
-import time
-from datetime import date
-from analytics.collections import Action, CollectionsDB, Submission
-from analytics.scope import EVERYTHING
-from analytics.store import Store
-store = Store({str(ledger_store.root)!r})
-db = CollectionsDB.for_store(store)
-db.submit(Submission(action=Action("C1", "call", "reached", comment="survives")), store=store,
-          as_of=date(2026, 2, 16), scope=EVERYTHING, user="Anna")
-print("done", flush=True)
-time.sleep(60)
-"""
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=cli_env)
-    try:
-        assert child.stdout.readline().strip() == "done"
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-    assert child.returncode == -signal.SIGKILL
-    with CollectionsDB.for_store(ledger_store) as reopened:
-        actions = reopened.actions()
-    assert actions.select("customer_id", "comment", "user_name").rows() == [("C1", "survives", "Anna")]
+# --- concurrency -------------------------------------------------------------------------------------
 
 
 def test_twenty_threads_of_a_hundred_actions(ledger_store: Store, db: CollectionsDB) -> None:

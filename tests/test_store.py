@@ -1,17 +1,11 @@
-"""The store: open items derived at several dates from the hand-worked ledger of conftest.py,
-materialised snapshots that agree with the derivation (also on random ledgers), and imports that
-survive being killed."""
+"""The store: open items derived at several dates from the hand-worked ledger of conftest.py and
+materialised snapshots that agree with the derivation (also on random ledgers). Imports and snapshot
+builds killed midway: test_faults.py."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -101,82 +95,6 @@ def test_two_generations_at_most_are_kept(ledger_store: Store, ledger_files: ing
     for _ in range(3):
         ingest.import_files(ledger_store, ledger_files)
     assert len(list((ledger_store.root / "generations").iterdir())) == 2
-
-
-IMPORT_SCRIPT = """
-import sys
-from pathlib import Path
-from analytics import ingest
-from analytics.store import Store
-ingest.import_files(Store(sys.argv[1]), ingest.Sources(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])))
-"""
-
-
-@pytest.fixture
-def large_exports(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A ledger large enough that its import takes a while: 2,000 customers, 300,000 invoices."""
-    folder = tmp_path / "large"
-    folder.mkdir()
-    n = 300_000
-    customers = pl.DataFrame(
-        {
-            "customer_id": [f"K{i}" for i in range(2000)],
-            "customer_name": [f"Customer {i}" for i in range(2000)],
-            "entity": ["Acme FR"] * 2000,
-        }
-    )
-    customers.write_csv(folder / "customers.csv")
-    documents = pl.DataFrame(
-        {
-            "document_id": [f"D{i}" for i in range(n)],
-            "document_type": ["invoice"] * n,
-            "customer_id": [f"K{i % 2000}" for i in range(n)],
-            "document_date": ["2025-06-01"] * n,
-            "due_date": ["2025-07-01"] * n,
-            "currency": ["EUR"] * n,
-            "amount": ["100.00"] * n,
-        }
-    )
-    documents.write_csv(folder / "documents.csv")
-    payments = documents.select(
-        pl.col("document_id").alias("payment_id"),
-        "customer_id",
-        pl.lit("2025-07-15").alias("payment_date"),
-        "document_id",
-        pl.lit("40.00").alias("amount"),
-    )
-    payments.write_csv(folder / "payments.csv")
-    return folder / "customers.csv", folder / "documents.csv", folder / "payments.csv"
-
-
-def test_an_import_killed_midway_leaves_the_previous_data(
-    ledger_store: Store, large_exports: tuple[Path, Path, Path], cli_env: dict[str, str]
-) -> None:
-    """Kill (SIGKILL) a child process while it writes a new generation: the store still reads the
-    previous data, whole; a later import then succeeds."""
-    before_version = ledger_store.version()
-    before = balances(ledger_store, date(2026, 3, 10))
-    child = subprocess.Popen(
-        [sys.executable, "-c", IMPORT_SCRIPT, str(ledger_store.root), *map(str, large_exports)],
-        env=cli_env,
-    )
-    generations = ledger_store.root / "generations"
-    deadline = time.monotonic() + 60
-    while not any(p.name.startswith(".staging-") for p in generations.iterdir()):
-        assert child.poll() is None, "the import ended before it could be interrupted"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    assert child.returncode == -signal.SIGKILL
-    reopened = Store(ledger_store.root)
-    assert reopened.version() == before_version
-    assert balances(reopened, date(2026, 3, 10)) == before
-    assert reopened.manifest().documents == 5
-    # The next import is not disturbed by the remains of the killed one.
-    ingest.import_files(reopened, ingest.Sources(*large_exports))
-    assert reopened.manifest().documents == 300_005
-    assert not any(p.name.startswith(".staging-") for p in generations.iterdir())
 
 
 @st.composite
