@@ -135,15 +135,17 @@ def main() -> int:
     os.environ["AR_NO_DEMO"] = "1"
     collectors = dimension_values(Store(data_dir).connect())["collector"]
     names = [collectors[number % len(collectors)] for number in range(args.users)]
+    # Every simulated user signs in as a collector of the users file, as in production.
+    load.add_users(data_dir, names)
     tag = f"bench {os.getpid()}"
     try:
         with load.one_runtime():
-            writes = load.warm_up(names[0], tag)
+            writes = load.warm_up(names[0], tag, signed_in=True)
             with LoadAverage() as baseline_load:
-                baseline = load.run_crowd(names[:1], args.baseline_seconds, tag + " baseline")
+                baseline = load.run_crowd(names[:1], args.baseline_seconds, tag + " baseline", signed_in=True)
             report("baseline", baseline, baseline_load)
             with LoadAverage() as crowd_load:
-                crowd = load.run_crowd(names, args.seconds, tag + " load")
+                crowd = load.run_crowd(names, args.seconds, tag + " load", signed_in=True)
             report("load", crowd, crowd_load)
         problems = load.check_writes(data_dir, tag, writes + baseline.writes + crowd.writes)
     finally:

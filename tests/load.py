@@ -40,8 +40,9 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest, app_test, local_script_runner
 
-from analytics import worklist
+from analytics import access, worklist
 from analytics.collections import CollectionsDB
+from analytics.export import markdown_text
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -140,6 +141,10 @@ class SimulatedUser:
     number: int
     name: str
     seed: int = 0
+    # With a password the user signs in as `username` (a collector of the users file); without, the
+    # app is in demo mode and the user picks "Working as".
+    username: str | None = None
+    password: str | None = None
     # Starts every comment the user saves, so that a crowd's writes are told from any other's.
     tag: str = "load"
     interactions: list[Interaction] = field(default_factory=list)
@@ -153,8 +158,15 @@ class SimulatedUser:
     # --- who the user is ---------------------------------------------------------------------------
 
     def start(self, at: AppTest) -> None:
-        """Open the app and say who is working (the sidebar's "Working as"). A sign-in goes here."""
+        """Open the app and sign in (or, in demo mode, say who is working: "Working as")."""
         self._timed(at, "start", lambda: at.run())
+        if self.password is not None:
+            at.text_input(key="sign_in_username").input(self.username)
+            at.text_input(key="sign_in_password").input(self.password)
+            self._timed(at, "start", lambda: at.button[0].click().run())
+            if not at.sidebar.button or at.sidebar.button[0].key != "sign_out":
+                raise UserError(f"{self.username} is not signed in")
+            return
         at.selectbox(key="user_name").set_value(self.name)
         self._timed(at, "start", lambda: at.run())
 
@@ -206,7 +218,7 @@ class SimulatedUser:
             items = len(next(frame.value for frame in at.dataframe if "document_type" in frame.value.columns))
             kind = "qualification"
         self._timed(at, "save", lambda: at.button(key="panel_save").click().run())
-        saved = [s.value for s in at.success if s.value.startswith("Saved: ")]
+        saved = [s.value for s in at.success if s.value.startswith(markdown_text("Saved: "))]
         if not saved:
             raise UserError(f"no 'Saved' after the save ({[e.value for e in at.error]})")
         self.writes.append(Write(self.number, kind, comment, items))
@@ -272,11 +284,36 @@ class CrowdResult:
         return [w for u in self.users for w in u.writes]
 
 
-def run_crowd(names: list[str], seconds: float, tag: str, seed: int = 0) -> CrowdResult:
+PASSWORD = "load-test-password"
+
+
+def add_users(data_dir: Path, names: list[str]) -> None:
+    """A users file with an administrator and, for each name, a collector user `user-N` of that
+    collector (N from 1), all with PASSWORD: the app then asks them to sign in."""
+    users = access.Users(data_dir)
+    users.add("admin", access.ADMIN, password=PASSWORD)
+    for number, name in enumerate(names, start=1):
+        users.add(f"user-{number}", access.COLLECTOR, password=PASSWORD, collector=name)
+
+
+def run_crowd(
+    names: list[str], seconds: float, tag: str, seed: int = 0, signed_in: bool = False
+) -> CrowdResult:
     """`len(names)` users at once, each a thread driving an AppTest session, for `seconds` (each
     user does one round at least and finishes the round in course), their comments starting with
-    `tag`. Call inside `one_runtime()`, with AR_DATA_DIR naming the data folder."""
-    users = [SimulatedUser(number, name, seed, tag=tag) for number, name in enumerate(names, start=1)]
+    `tag`. Call inside `one_runtime()`, with AR_DATA_DIR naming the data folder. `signed_in`: each
+    signs in as `user-N` (see add_users)."""
+    users = [
+        SimulatedUser(
+            number,
+            name,
+            seed,
+            tag=tag,
+            username=f"user-{number}" if signed_in else None,
+            password=PASSWORD if signed_in else None,
+        )
+        for number, name in enumerate(names, start=1)
+    ]
     ready = threading.Barrier(len(users) + 1)
     until = [0.0]
 
@@ -295,11 +332,17 @@ def run_crowd(names: list[str], seconds: float, tag: str, seed: int = 0) -> Crow
     return CrowdResult(users, time.monotonic() - started)
 
 
-def warm_up(name: str, tag: str) -> list[Write]:
+def warm_up(name: str, tag: str, signed_in: bool = False) -> list[Write]:
     """One user's round alone, so that the crowd finds the modules imported and the caches filled,
     as on a server that has served one user (cold, 20 first runs at once also import modules side by
-    side). Returns its write, to check with the crowd's."""
-    user = SimulatedUser(0, name, tag=tag)
+    side). Returns its write, to check with the crowd's. `signed_in`: as `user-1` (see add_users)."""
+    user = SimulatedUser(
+        0,
+        name,
+        tag=tag,
+        username="user-1" if signed_in else None,
+        password=PASSWORD if signed_in else None,
+    )
     user.run(until=0.0)
     errors = [i.error for i in user.interactions if i.error]
     if errors:

@@ -1,11 +1,11 @@
 """Load: 20 simulated users at once on one app process (tests/load.py: each an AppTest session in a
 thread, sharing the app's collections writer as the sessions of one server do), for 15 seconds, on
-a small demo company (60 customers, 3,000 documents, seed 4, as of 2026-11-20). Each user, working as
-one of the demo's collectors, opens the aging balance, drills a row, opens the worklist, selects a
-customer and through the side panel logs a call or records a promise to pay on its items, then goes
-back: no user meets an error, and every write a user was told "Saved" for is in the collections
-database exactly once, and nothing else of theirs. No timing is asserted: the figures are in
-benchmarks/bench_load.py.
+a small demo company (60 customers, 3,000 documents, seed 4, as of 2026-11-20) with a users file.
+Each user signs in as a collector (the demo's collectors in turn), opens the aging balance, drills a
+row, opens the worklist, selects a customer and through the side panel logs a call or records a
+promise to pay on its items, then goes back: no user meets an error, and every write a user was told
+"Saved" for is in the collections database exactly once, and nothing else of theirs. No timing is
+asserted: the figures are in benchmarks/bench_load.py.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import demo
 from analytics.collections import CollectionsDB
+from analytics.export import markdown_text
 from analytics.scope import dimension_values
 from analytics.store import Store
 
@@ -38,9 +39,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_twenty_users_at_once_lose_no_write(data_dir: Path) -> None:
     collectors = dimension_values(Store(data_dir).connect())["collector"]
     names = [collectors[number % len(collectors)] for number in range(USERS)]
+    load.add_users(data_dir, names)
     with load.one_runtime():
-        writes = load.warm_up(names[0], "test")
-        crowd = load.run_crowd(names, SECONDS, "test")
+        writes = load.warm_up(names[0], "test", signed_in=True)
+        crowd = load.run_crowd(names, SECONDS, "test", signed_in=True)
     assert crowd.errors == []
     assert all(user.writes for user in crowd.users), [len(user.writes) for user in crowd.users]
     assert load.check_writes(data_dir, "test", writes + crowd.writes) == []
@@ -71,7 +73,7 @@ def test_a_panel_stays_open_when_another_user_takes_its_customer_off_the_worklis
     first, second = open_panel_on_alpha(), open_panel_on_alpha()
     second.selectbox(key="panel_kind").set_value("promise_to_pay").run()
     second.button(key="panel_save").click().run()
-    assert [s.value for s in second.success] == ["Saved: 2 items qualified as promise to pay."]
+    assert [s.value for s in second.success] == [markdown_text("Saved: 2 items qualified as promise to pay.")]
     assert [i.value for i in second.info] == ["Nothing to do for this collector at this date."]
 
     first.selectbox(key="panel_action").set_value("call")
@@ -79,7 +81,7 @@ def test_a_panel_stays_open_when_another_user_takes_its_customer_off_the_worklis
     first.selectbox(key="panel_outcome").set_value("reached")
     first.button(key="panel_save").click().run()
     assert not first.exception, first.exception
-    assert [s.value for s in first.success] == ["Saved: call logged."]
+    assert [s.value for s in first.success] == [markdown_text("Saved: call logged.")]
     with CollectionsDB.for_store(ledger_store) as db:
         calls = db.actions().select("customer_id", "comment", "user_name").rows()
     assert calls == [("C1", "Called about I1 and I2", "Anna")]
