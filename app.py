@@ -64,5 +64,6 @@ if user is None:
     st.stop()
 if user is access.DEMO_USER:
     widgets.demo_banner()
+widgets.instance_notice(current)
 st.session_state["context"] = widgets.sidebar(current, user)
 st.navigation(pages).run()

@@ -52,9 +52,10 @@ st.caption(
     )
 )
 
-_, alerts = widgets.scenario_day(ctx)
-if not alerts.is_empty():
-    st.warning(f"Alerts since the previous run: {widgets.alerts_summary(alerts)}.")
+if widgets.collections_available(ctx):
+    _, alerts = widgets.scenario_day(ctx)
+    if not alerts.is_empty():
+        st.warning(f"Alerts since the previous run: {widgets.alerts_summary(alerts)}.")
 
 top = st.columns(4)
 top[0].metric(

@@ -431,17 +431,46 @@ def _collections_db(root: str):
 
 def collections_db(ctx: Context):
     """The app's one writer of <data>/collections.duckdb (shared by every session of this process).
-    Stops the page with a clear message when another process holds the file."""
+    Stops the page when another process holds the file (instance_notice says so at the top)."""
     from analytics.collections import CollectionsBusy
 
     try:
         return _collections_db(str(ctx.store.root))
-    except CollectionsBusy as error:
-        st.error(
-            f"The collections database is open in another process ({markdown_text(error)}). Close the other app or "
-            "command that uses this data folder, then reload this page."
-        )
+    except CollectionsBusy:
+        st.info("This part needs the collections database, which another instance holds (see above).")
         st.stop()
+
+
+def collections_available(ctx: Context) -> bool:
+    """False when another process holds the collections database (the page then shows its figures
+    without what needs it)."""
+    from analytics.collections import CollectionsBusy
+
+    try:
+        _collections_db(str(ctx.store.root))
+    except CollectionsBusy:
+        return False
+    return True
+
+
+def instance_notice(current: Store) -> None:
+    """Open this process's collections writer at the start of every run, so that the first app on a
+    data folder holds it from its first page, and say once, at the top of every page, when another
+    instance holds the folder: the figures (Parquet files) still show, what needs the collections
+    database does not."""
+    from analytics.collections import CollectionsBusy
+
+    if not current.exists():
+        return
+    try:
+        _collections_db(str(current.root))
+    except CollectionsBusy as busy:
+        st.warning(
+            f"Read-only: {markdown_text(busy)}. The figures are shown; qualifications, actions and "
+            "recovery steps are not. Close the other app or command that uses this data folder, then "
+            "reload this page.",
+            icon=":material/lock:",
+        )
 
 
 def user_name() -> str:
