@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics.export import markdown_text
 from analytics.store import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -116,10 +117,13 @@ def test_overdue_beyond_switch(app: AppTest) -> None:
 def test_rejuvenation_says_what_moved(app: AppTest) -> None:
     sentences = [m.value for m in app.markdown if m.value.startswith("- ")]
     assert (
-        "- Overdue grew by 90.0% since 2026-02-28 (from 500.00 to 950.00), mostly Entity Acme FR (+450.00)."
+        "- "
+        + markdown_text(
+            "Overdue grew by 90.0% since 2026-02-28 (from 500.00 to 950.00), mostly Entity Acme FR (+450.00)."
+        )
         in sentences
     )
-    assert "- +90 did not change since 2026-02-28 (0.00)." in sentences
+    assert "- " + markdown_text("+90 did not change since 2026-02-28 (0.00).") in sentences
 
 
 def test_export_buttons_offer_the_table(app: AppTest) -> None:

@@ -589,7 +589,7 @@ def test_an_older_file_gets_the_notes_table(tmp_path: Path) -> None:
             collections.SCHEMA_VERSION
         ]
         assert db.coaching_notes().is_empty()
-        assert db.data_version() == "0-0"
+        assert db.data_version() == "0-0-0"
 
 
 def test_export_of_the_team_table(march: coaching.TeamTable) -> None:

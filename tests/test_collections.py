@@ -547,7 +547,7 @@ def test_schema_is_created_once_and_versioned(ledger_store: Store, tmp_path: Pat
         assert again.read("collections_schema_version").get_column("version").to_list() == [
             collections.SCHEMA_VERSION
         ]
-        assert again.data_version() == "0-0"
+        assert again.data_version() == "0-0-0"
 
 
 # --- the demo history --------------------------------------------------------------------------------
