@@ -137,7 +137,7 @@ def aged_items(
     # Sorted before the customers' columns join them, so that the sort moves a third of the columns.
     items = store.open_items(as_of, con).sort("document_id")
     customers = customers_in_scope(con, scope).select("customer_id", "customer_name", *contract.DIMENSIONS)
-    keys = [_as_enum(customers.get_column(name)).alias(key_column(name)) for name in KEYED]
+    keys = [pl.col(name).cast(_enum_of(customers.get_column(name))).alias(key_column(name)) for name in KEYED]
     aged = items.join(
         customers.with_columns(keys), on="customer_id", how="inner", maintain_order="left"
     ).with_columns(
@@ -153,9 +153,9 @@ def key_column(name: str) -> str:
     return f"_{name}_key"
 
 
-def _as_enum(values: pl.Series) -> pl.Series:
-    """`values` as an Enum of their distinct non-null values, sorted."""
-    return values.cast(pl.Enum(values.drop_nulls().unique().sort()))
+def _enum_of(values: pl.Series) -> pl.Enum:
+    """An Enum of the distinct non-null `values`, sorted."""
+    return pl.Enum(values.drop_nulls().unique().sort())
 
 
 def bucket_expression(boundaries: tuple[int, ...]) -> pl.Expr:
@@ -251,24 +251,28 @@ def _grouped(
     enum = key_column(key)
     extra = [name for name in keys if name != key]
     needed = [
-        pl.col(enum) if enum in items.columns else _as_enum(items.get_column(key)).alias(enum),
+        pl.col(enum) if enum in items.columns else pl.col(key).cast(_enum_of(items[key])).alias(enum),
         pl.col(CENTS) if CENTS in items.columns else pl.col(AMOUNT).to_physical().cast(pl.Int64).alias(CENTS),
         pl.col("days_past_due"),
         *extra,
     ]
-    frame = items.lazy()
-    selected = (frame.filter(*conditions) if conditions else frame).select(needed).collect()
+    selected = (
+        items.lazy().filter(*conditions).select(needed).collect() if conditions else items.select(needed)
+    )
     key_values = selected.get_column(enum)
     categories = key_values.dtype.categories
     # Codes 0..n-1 name the key's values, n the items without one (a null key is a group too).
     slots = categories.len() + 1
-    slot = key_values.to_physical().fill_null(slots - 1).to_numpy().astype(np.intp)
+    slot = key_values.to_physical().fill_null(slots - 1).to_numpy()
     days = selected.get_column("days_past_due").to_numpy()
-    bucket = sum((days > high).astype(np.intp) for high in (0, *boundaries))
+    # An item's cell: its slot's row of len(names) cells, then one more for each boundary it is past.
+    cell = slot.astype(np.intp) * len(names)
+    for high in (0, *boundaries):
+        cell += days > high
     # Integer sums wrap around past 2**63 cents, but any total a MONEY column can hold comes out exact.
     cents = np.zeros(slots * len(names), dtype=np.int64)
-    np.add.at(cents, slot * len(names) + bucket, selected.get_column(CENTS).to_numpy())
-    counts = np.bincount(slot, minlength=slots)
+    np.add.at(cents, cell, selected.get_column(CENTS).to_numpy())
+    counts = np.bincount(cell, minlength=slots * len(names)).reshape(slots, len(names)).sum(axis=1)
     present = np.flatnonzero(counts)
     cells = cents.reshape(slots, len(names))[present]
     rows = pl.DataFrame(
