@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from analytics import contract
@@ -25,6 +26,11 @@ DEFAULT_DRILL_PATH = ("entity", "division", "collector", CUSTOMER, DOCUMENT)
 SETTLED_COLUMNS = ("paid", "credited", "written_off")
 AMOUNT = "open_amount_functional"
 ZERO = Decimal("0.00")
+# Columns aged_items adds for aging() to group on: the open amount in integer cents, and each level's key
+# as an Enum of the values the customers in scope hold (its physical value is a small dense code).
+CENTS = "_open_amount_cents"
+KEYED = ("customer_id", *contract.DIMENSIONS)
+_CENT = Decimal("0.01")
 
 # The key columns a level's rows carry, in the order shown.
 DOCUMENT_COLUMNS = (
@@ -123,17 +129,33 @@ def aged_items(
     store: Store, as_of: date, scope: Scope = EVERYTHING, con: duckdb.DuckDBPyConnection | None = None
 ) -> pl.DataFrame:
     """The items open at `as_of` for the customers in scope, with the customer's dimensions and
-    days_past_due. The expensive part of every aging figure: callers cache it per (data, date, scope)."""
+    days_past_due. The expensive part of every aging figure: callers cache it per (data, date, scope).
+
+    Last come the columns aging() groups on (not for display): for customer_id and each dimension,
+    key_column(name), its value as an Enum; CENTS, the open amount in integer cents."""
     con = con or store.connect()
-    items = store.open_items(as_of, con)
+    # Sorted before the customers' columns join them, so that the sort moves a third of the columns.
+    items = store.open_items(as_of, con).sort("document_id")
     customers = customers_in_scope(con, scope).select("customer_id", "customer_name", *contract.DIMENSIONS)
-    return (
-        items.join(customers, on="customer_id", how="inner")
-        .with_columns(
-            (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("days_past_due")
-        )
-        .sort("document_id")
+    keys = [pl.col(name).cast(_enum_of(customers.get_column(name))).alias(key_column(name)) for name in KEYED]
+    aged = items.join(
+        customers.with_columns(keys), on="customer_id", how="inner", maintain_order="left"
+    ).with_columns(
+        (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("days_past_due"),
+        pl.col(AMOUNT).to_physical().cast(pl.Int64).alias(CENTS),
     )
+    helpers = [*(key_column(name) for name in KEYED), CENTS]
+    return aged.select(pl.exclude(helpers), *helpers)
+
+
+def key_column(name: str) -> str:
+    """The Enum column aged_items adds beside the column `name` (customer_id or a dimension)."""
+    return f"_{name}_key"
+
+
+def _enum_of(values: pl.Series) -> pl.Enum:
+    """An Enum of the distinct non-null `values`, sorted."""
+    return pl.Enum(values.drop_nulls().unique().sort())
 
 
 def bucket_expression(boundaries: tuple[int, ...]) -> pl.Expr:
@@ -184,10 +206,10 @@ def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
     """The aging balance of `items` (from aged_items at request.as_of) as the request asks."""
     names = request.bucket_names
     conditions = _conditions(request)
-    selected = items.filter(*conditions) if conditions else items
     keys = level_keys(request.by)
-    code = bucket_code(request.buckets)
     if request.by == DOCUMENT:
+        selected = items.filter(*conditions) if conditions else items
+        code = bucket_code(request.buckets)
         rows = selected.select(
             *keys,
             *[
@@ -202,23 +224,8 @@ def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
             pl.lit(1, dtype=pl.UInt32).alias("items"),
         )
     else:
-        # One pass grouping by the level's key and the bucket's code, then one column per bucket; a
-        # customer's name comes along with its id rather than being grouped on.
-        key = level_key(request.by)
-        extra = [pl.col(name).first() for name in keys if name != key]
-        cells = selected.group_by(key, code.alias("_code")).agg(
-            pl.col(AMOUNT).sum().alias("_amount"), pl.len().alias("_items"), *extra
-        )
-        rows = cells.group_by(key).agg(
-            *extra,
-            *[
-                pl.col("_amount").filter(pl.col("_code") == position).sum().cast(contract.MONEY).alias(name)
-                for position, name in enumerate(names)
-            ],
-            pl.col("_amount").sum().cast(contract.MONEY).alias("total"),
-            pl.col("_items").sum().cast(pl.UInt32).alias("items"),
-        )
-    grand_total = selected.get_column(AMOUNT).sum() if selected.height else ZERO
+        rows = _grouped(items, conditions, level_key(request.by), keys, request.buckets)
+    grand_total = rows.get_column("total").sum() if rows.height else ZERO
     rows = rows.with_columns((pl.col("total") - pl.col("not_due")).cast(contract.MONEY).alias("overdue"))
     share = (
         (pl.col("total").cast(pl.Float64) / float(grand_total) * 100)
@@ -234,6 +241,62 @@ def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
     return Aging(rows, names, request.by, totals)
 
 
+def _grouped(
+    items: pl.DataFrame, conditions: list[pl.Expr], key: str, keys: list[str], boundaries: tuple[int, ...]
+) -> pl.DataFrame:
+    """One row per value of `key` among the items meeting `conditions`: `keys`, the bucket columns,
+    total and items. Each item's cell (its key's code x its bucket) is one integer, so that summing
+    the cents of every cell is a single pass over integers; Decimals are made only for the rows."""
+    names = contract.bucket_names(boundaries)
+    enum = key_column(key)
+    extra = [name for name in keys if name != key]
+    needed = [
+        pl.col(enum) if enum in items.columns else pl.col(key).cast(_enum_of(items[key])).alias(enum),
+        pl.col(CENTS) if CENTS in items.columns else pl.col(AMOUNT).to_physical().cast(pl.Int64).alias(CENTS),
+        pl.col("days_past_due"),
+        *extra,
+    ]
+    selected = (
+        items.lazy().filter(*conditions).select(needed).collect() if conditions else items.select(needed)
+    )
+    key_values = selected.get_column(enum)
+    categories = key_values.dtype.categories
+    # Codes 0..n-1 name the key's values, n the items without one (a null key is a group too).
+    slots = categories.len() + 1
+    slot = key_values.to_physical().fill_null(slots - 1).to_numpy()
+    days = selected.get_column("days_past_due").to_numpy()
+    # An item's cell: its slot's row of len(names) cells, then one more for each boundary it is past.
+    cell = slot.astype(np.intp) * len(names)
+    for high in (0, *boundaries):
+        cell += days > high
+    # Integer sums wrap around past 2**63 cents, but any total a MONEY column can hold comes out exact.
+    cents = np.zeros(slots * len(names), dtype=np.int64)
+    np.add.at(cents, cell, selected.get_column(CENTS).to_numpy())
+    counts = np.bincount(cell, minlength=slots * len(names)).reshape(slots, len(names)).sum(axis=1)
+    present = np.flatnonzero(counts)
+    cells = cents.reshape(slots, len(names))[present]
+    rows = pl.DataFrame(
+        {
+            key: pl.concat([categories, pl.Series([None], dtype=pl.String)]).gather(present),
+            **{name: cells[:, position] for position, name in enumerate(names)},
+            "total": cells.sum(axis=1),
+            "items": counts[present].astype(np.uint32),
+        },
+        schema_overrides={name: pl.Int64 for name in [*names, "total"]},
+    )
+    if extra:
+        # Any item of a group gives its other keys (a customer's name comes with its id).
+        some_item = np.zeros(slots, dtype=np.intp)
+        some_item[slot] = np.arange(len(slot))
+        rows = rows.with_columns(selected.select(extra)[some_item[present]])
+    return rows.with_columns(_money(pl.col(name)) for name in [*names, "total"])
+
+
+def _money(cents: pl.Expr) -> pl.Expr:
+    """Integer cents as a MONEY decimal, exactly."""
+    return (cents.cast(pl.Decimal(38, 0)) * pl.lit(_CENT)).cast(contract.MONEY)
+
+
 def _sum(rows: pl.DataFrame, column: str) -> Decimal:
     value = rows.get_column(column).sum() if rows.height else None
     return Decimal(value) if value is not None else ZERO
@@ -241,24 +304,30 @@ def _sum(rows: pl.DataFrame, column: str) -> Decimal:
 
 def headline(items: pl.DataFrame, request: AgingQuery) -> dict[str, Decimal]:
     """The page's headline figures: total AR, not due, overdue, % overdue, +30, +90."""
-    selected = select_items(items, request)
-    amount = selected.get_column(AMOUNT)
-    dpd = selected.get_column("days_past_due")
-
-    def total(mask: pl.Series | None = None) -> Decimal:
-        values = amount.filter(mask) if mask is not None else amount
-        value = values.sum() if values.len() else None
-        return Decimal(value) if value is not None else ZERO
-
-    ar = total()
-    overdue = total(dpd > 0)
+    conditions = _conditions(request)
+    frame = items.lazy()
+    selected = frame.filter(*conditions) if conditions else frame
+    cents = pl.col(CENTS) if CENTS in items.columns else pl.col(AMOUNT).to_physical().cast(pl.Int64)
+    days = pl.col("days_past_due")
+    sums = (
+        selected.select(
+            cents.sum().alias("total"),
+            cents.filter(days > 0).sum().alias("overdue"),
+            cents.filter(days > 30).sum().alias("over_30"),
+            cents.filter(days > 90).sum().alias("over_90"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    figures = {name: Decimal(value or 0).scaleb(-2) for name, value in sums.items()}
+    ar, overdue = figures["total"], figures["overdue"]
     return {
         "total": ar,
         "not_due": ar - overdue,
         "overdue": overdue,
         "overdue_share": (overdue / ar * 100).quantize(Decimal("0.1")) if ar else Decimal("0.0"),
-        "over_30": total(dpd > 30),
-        "over_90": total(dpd > 90),
+        "over_30": figures["over_30"],
+        "over_90": figures["over_90"],
     }
 
 

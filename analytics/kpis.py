@@ -380,9 +380,16 @@ def settled_invoices_view(
     con: duckdb.DuckDBPyConnection, after: date, until: date, *, materialise: bool = False
 ) -> None:
     """Define settled_invoices on `con`: the invoices settled after `after` and on or before `until`,
-    known from the payments up to `until` (queries/settled_invoices.sql). A view, or a table when it
-    will be read several times (settling every invoice is the costly part of these figures)."""
-    relation = con.sql(query("settled_invoices"), params={"after": after, "until": until})
+    known from the payments up to `until` (queries/settled_invoices.sql). Read from the settlements
+    stored with the data where `con` has them (Store.connect), else settled from the payments. A view,
+    or a table when it will be read several times (settling every invoice from the payments is the
+    costly part of these figures)."""
+    params = {"after": after, "until": until}
+    try:
+        relation = con.sql(query("settled_invoices_stored"), params=params)
+    except duckdb.CatalogException:
+        # A generation written before settlements were stored.
+        relation = con.sql(query("settled_invoices"), params=params)
     if materialise:
         # Settled once into a table of its own; the view then reads that table, however often.
         table = f"settled_invoices_{uuid.uuid4().hex[:8]}"

@@ -9,6 +9,10 @@ Layout of a data folder:
         balance_periods.parquet       each document's open amount over time, derived from documents and
                                       payments: one row per period during which it stays the same
                                       non-zero amount (open items at any date are a filter on it)
+        settlements.parquet           when each invoice was settled and last paid in cash, derived from
+                                      documents and payments: one row per span of dates during which
+                                      its payments to date add up to its amount (settled invoices known
+                                      at any date are a filter on it)
         imported_snapshots/snapshot_date=YYYY-MM-DD/*.parquet   open items imported from an ERP
         derived_snapshots/snapshot_date=YYYY-MM-DD/*.parquet    open items derived at month ends
                                                                 and at dates asked for (`snapshot`)
@@ -42,6 +46,7 @@ from analytics import contract
 QUERIES = Path(__file__).resolve().parent.parent / "queries"
 MONTH_END_HISTORY = 24
 BALANCE_PERIODS = "balance_periods.parquet"
+SETTLEMENTS = "settlements.parquet"
 DUCKDB_THREADS = 2
 # Rows of the larger side of a join done in slices (see balance_periods).
 JOIN_AT_ONCE = 2_000_000
@@ -236,6 +241,11 @@ class Store:
             derived = balance_periods(self.read(contract.DOCUMENTS), self.read(contract.PAYMENTS))
             con.register("balance_periods", derived.to_arrow())
         con.sql(query("open_balances")).create_view("open_balances")
+        settlements_file = current / SETTLEMENTS if current else None
+        if settlements_file is not None and settlements_file.is_file():
+            # A generation written before settlements were stored has no such view: readers then
+            # settle invoices from the payments (analytics.kpis.settled_invoices_view).
+            con.read_parquet(str(settlements_file)).create_view("settlements")
         globs = [
             str(current / folder / "*" / "*.parquet")
             for folder in ("imported_snapshots", "derived_snapshots")
@@ -340,7 +350,10 @@ class Store:
             payments.write_parquet(staging / "payments.parquet")
 
             progress(0.25, "Following the open amount of every document")
-            periods = balance_periods(documents, payments)
+            applied = applied_payments(documents, payments)
+            settlements(documents, applied).write_parquet(staging / SETTLEMENTS)
+            periods = balance_periods(documents, payments, applied)
+            del applied
             periods.write_parquet(staging / BALANCE_PERIODS)
 
             progress(0.3, "Writing open-item snapshots")
@@ -411,6 +424,11 @@ class Store:
                 progress(0.3, f"Deriving the open items of {as_of.isoformat()}")
                 documents = pl.read_parquet(staging / "documents.parquet")
                 payments = pl.read_parquet(staging / "payments.parquet")
+                if not (staging / SETTLEMENTS).is_file():
+                    # A generation written before settlements were stored: the new one has them.
+                    settlements(documents, applied_payments(documents, payments)).write_parquet(
+                        staging / SETTLEMENTS
+                    )
                 if (staging / BALANCE_PERIODS).is_file():
                     periods = pl.read_parquet(staging / BALANCE_PERIODS)
                 else:
@@ -495,32 +513,49 @@ _IMPORTS_SCHEMA = {
 }
 
 
-def balance_periods(documents: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+def applied_payments(documents: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+    """The payment rows applied to a document of `documents`, sorted by `key` (the document's row and
+    the payment's day packed in one integer, see _movement_key), with `amount` in integer cents and
+    `cash` (paid in cash). What balance_periods and settlements both follow."""
+    rows = documents.select("document_id").with_row_index("document_row")
+    # Joined a slice of payments at a time: as fast as at once, with a fraction of the memory.
+    return pl.concat(
+        [
+            part.lazy()
+            .filter(pl.col("document_id").is_not_null())
+            .join(rows.lazy(), on="document_id", how="inner")
+            .select(
+                _movement_key(pl.col("document_row"), pl.col("payment_date")),
+                _cents(pl.col("amount")),
+                (pl.col("method") == "cash").fill_null(False).alias("cash"),
+            )
+            .collect()
+            for part in (
+                payments.slice(at, JOIN_AT_ONCE) for at in range(0, max(payments.height, 1), JOIN_AT_ONCE)
+            )
+        ]
+    ).sort("key")
+
+
+def balance_periods(
+    documents: pl.DataFrame, payments: pl.DataFrame, applied: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Each document's open amount over time: one row per period during which it stays the same
     non-zero amount, from the document's date or the payment that changed it (`valid_from`) until the
     next change (`valid_to`, excluded; null while it lasts). A document is open at a date if one of its
     periods covers that date. `document_row` is the document's row in `documents`; `open_amount` is
-    the document-currency share of what is open (queries/balance_periods.sql)."""
+    the document-currency share of what is open (queries/balance_periods.sql). `applied`:
+    applied_payments(documents, payments), when the caller has it already."""
     # Movements of a document's balance, keyed by (document row, day) packed in one integer so that
     # ordering them is a merge of two sorted columns; amounts in integer cents.
-    rows = documents.select("document_id").with_row_index("document_row")
     issued = documents.select(
         _movement_key(pl.int_range(pl.len(), dtype=pl.Int64), pl.col("document_date")),
         _cents(pl.col("amount_functional")).alias("change"),
     )
-    # Joined a slice of payments at a time: as fast as at once, with a fraction of the memory.
-    settled = pl.concat(
-        part.lazy()
-        .filter(pl.col("document_id").is_not_null())
-        .join(rows.lazy(), on="document_id", how="inner")
-        .select(_movement_key(pl.col("document_row"), pl.col("payment_date")), -_cents(pl.col("amount")))
-        .collect()
-        for part in (
-            payments.slice(at, JOIN_AT_ONCE) for at in range(0, max(payments.height, 1), JOIN_AT_ONCE)
-        )
-    ).sort("key")
-    del rows
-    movements = issued.merge_sorted(settled.rename({"amount": "change"}), key="key")
+    if applied is None:
+        applied = applied_payments(documents, payments)
+    settled = applied.select("key", (-pl.col("amount")).alias("change"))
+    movements = issued.merge_sorted(settled, key="key")
     del issued, settled
     # The balance after each movement: a running sum over all rows less the sum before the document's
     # first row; a day's movements change it once, so only the day's last movement is kept.
@@ -566,6 +601,57 @@ def balance_periods(documents: pl.DataFrame, payments: pl.DataFrame) -> pl.DataF
         return pl.concat(parts)
     finally:
         con.close()
+
+
+def settlements(documents: pl.DataFrame, applied: pl.DataFrame) -> pl.DataFrame:
+    """When each invoice (of a positive functional amount) was settled, as known at any date: one row
+    per day with payments to the invoice after which its payments to date add up to its amount and
+    include cash: `settled_on` that day, `paid_on` the day of its last cash payment by then, and
+    `valid_to` the invoice's next day with payments (null: none), with the invoice's columns.
+    `applied`: applied_payments(documents, payments).
+
+    Known at a date `until`, an invoice is settled, on settled_on and paid on paid_on, exactly when one
+    of its rows has settled_on <= until < valid_to: the rows queries/settled_invoices.sql gives from
+    the payments up to `until` (a test holds them to it)."""
+    key = pl.col("key")
+    document = key // _DAYS
+    first_of_document = (document != document.shift(1)).fill_null(True)
+    # Paid to date: a running sum over all rows less the sum before the document's first row.
+    running = pl.col("amount").cast(pl.Int128).cum_sum()
+    before = pl.when(first_of_document).then(running - pl.col("amount")).forward_fill()
+    # The last cash payment so far, if it is the same document's.
+    last_cash = pl.when(pl.col("cash")).then(key).forward_fill()
+    days = (
+        applied.select(
+            key,
+            (running - before).alias("paid"),
+            pl.when(last_cash // _DAYS == document).then(last_cash).alias("cash_key"),
+        )
+        # A day's payments count together: its last row holds the day's figures.
+        .filter((key != key.shift(-1)).fill_null(True))
+        .with_columns(
+            pl.when(document == document.shift(-1)).then(key.shift(-1)).alias("next_key"),
+            document.cast(pl.UInt32).alias("document_row"),
+        )
+    )
+    invoices = documents.select(
+        ((pl.col("document_type") == "invoice") & (pl.col("amount_functional") > 0)).alias("invoice"),
+        _cents(pl.col("amount_functional")).alias("invoice_amount"),
+    )
+    days = days.filter(pl.col("cash_key").is_not_null())
+    days = days.hstack(invoices.gather(days.get_column("document_row")))
+    settled = days.filter(pl.col("invoice"), pl.col("paid") == pl.col("invoice_amount"))
+    columns = documents.select("document_id", "customer_id", "document_date", "due_date", "amount_functional")
+    return columns.gather(settled.get_column("document_row")).with_columns(
+        _day(settled.get_column("key")).alias("settled_on"),
+        _day(settled.get_column("cash_key")).alias("paid_on"),
+        _day(settled.get_column("next_key")).alias("valid_to"),
+    )
+
+
+def _day(key: pl.Series) -> pl.Series:
+    """The day a movement's key holds."""
+    return (key % _DAYS - _DAYS // 2).cast(pl.Int32).cast(pl.Date)
 
 
 # A movement's key: document row * _DAYS + its day, counted from the middle of the range of dates.

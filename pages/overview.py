@@ -53,7 +53,7 @@ st.caption(
 )
 
 if widgets.collections_available(ctx):
-    _, alerts = widgets.scenario_day(ctx)
+    alerts = widgets.scenario_alerts(ctx)
     if not alerts.is_empty():
         st.warning(f"Alerts since the previous run: {widgets.alerts_summary(alerts)}.")
 

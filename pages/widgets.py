@@ -782,6 +782,21 @@ def scenario_day(ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
     return _scenario_day(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
 
 
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def _scenario_alerts(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
+    from analytics import scenarios
+
+    items = aged_items(root, version, as_of, scope)
+    return scenarios.alerts(_collections_db(root), Store(root), as_of, scope, items=items)
+
+
+def scenario_alerts(ctx: Context) -> pl.DataFrame:
+    """The alerts since the previous run alone, refreshed on each save: for a page that shows them
+    without the steps due (working out every customer's step is the costly part of scenario_day)."""
+    db = collections_db(ctx)
+    return _scenario_alerts(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
+
+
 def alerts_summary(alerts: pl.DataFrame) -> str:
     """'3 fell due unpaid · 1 promise broken ...' from the alerts frame."""
     from analytics import scenarios

@@ -187,6 +187,27 @@ def test_drill_steps_narrow_the_items(ledger_store: Store) -> None:
     assert result.rows.select("customer_id", "total").rows() == [("C1", Decimal("950.00"))]
 
 
+def test_items_without_the_grouping_columns_give_the_same_figures(ledger_store: Store) -> None:
+    """aged_items adds columns for aging() to group on (each level's key as an Enum, amounts in
+    cents); items without them (a frame from elsewhere) give the same balance, e.g. the drill of
+    test_drill_steps_narrow_the_items: Alpha SARL (C1) 950.00 at 2026-03-10."""
+    items = aging.aged_items(ledger_store, date(2026, 3, 10))
+    bare = items.select(pl.exclude("^_.*$"))
+    assert len(bare.columns) < len(items.columns)
+    request = aging.AgingQuery(
+        date(2026, 3, 10), by="customer", drill=(("entity", "Acme FR"), ("division", "North"))
+    )
+    result = aging.aging(bare, request)
+    assert result.rows.select("customer_id", "customer_name", "total").rows() == [
+        ("C1", "Alpha SARL", Decimal("950.00"))
+    ]
+    assert result.rows.equals(aging.aging(items, request).rows)
+    for by in ("entity", "division", "collector"):
+        whole = aging.AgingQuery(date(2026, 3, 10), by=by, overdue_beyond=1)
+        assert aging.aging(bare, whole).rows.equals(aging.aging(items, whole).rows)
+        assert aging.headline(bare, whole) == aging.headline(items, whole)
+
+
 def test_scope_limits_the_customers(ledger_store: Store) -> None:
     items = aging.aged_items(ledger_store, date(2026, 1, 31), Scope.of({"collector": ["Ben"]}))
     assert items["customer_id"].unique().to_list() == ["C2"]

@@ -525,3 +525,14 @@ def test_month_end_balances_match_the_definition(tmp_path_factory, tables: Table
     )
     balances = kpis.month_end_balances(store, dates).sort("snapshot_date", "customer_id")
     assert balances.rows() == expected.rows()
+
+
+def test_a_data_folder_without_stored_settlements_gives_the_same_figures(payer_store: Store) -> None:
+    """A generation written before settlements were stored (no settlements.parquet) settles the
+    invoices from the payments: the same days to pay, days late and payer ratings."""
+    series = kpis.month_end_series(payer_store, date(2025, 7, 1), date(2026, 6, 30))
+    payers = kpis.payer_behaviour(payer_store, date(2026, 6, 30))
+    (payer_store.current / "settlements.parquet").unlink()
+    assert kpis.month_end_series(payer_store, date(2025, 7, 1), date(2026, 6, 30)).equals(series)
+    assert kpis.payer_behaviour(payer_store, date(2026, 6, 30)).equals(payers)
+    assert series.filter(pl.col("period") == date(2026, 5, 31))["days_late"].to_list() == [40.25]

@@ -8,6 +8,7 @@ CEI 26.92 (73.68), daily sales 30.00, cost of delay 950.00 (500.00). Receivables
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,16 @@ def test_dso_page_by_entity_and_narrowed_to_one(app: AppTest) -> None:
     assert app.dataframe[0].value["entity"].to_list() == ["Acme FR"]
     app.button(key="dso_clear_focus").click().run()
     assert app.dataframe[0].value["entity"].to_list() == ["Acme FR", "Acme DE"]
+
+
+def test_overview_warns_of_the_alerts_since_the_previous_run(app: AppTest) -> None:
+    """With no run recorded, alerts look 7 days back: at 2026-03-10, I2 (Alpha SARL, 400.00 open, due
+    03-07) fell due unpaid since 03-03; no other item fell due then and no customer exceeds its credit
+    limit (C1 holds 950.00 of 5,000.00)."""
+    def alerts() -> list[str]:
+        return [w.value for w in app.warning if not w.value.startswith("**Demo mode**")]
+
+    assert alerts() == []
+    app.date_input(key="as_of").set_value(date(2026, 3, 10)).run()
+    assert not app.exception, app.exception
+    assert alerts() == ["Alerts since the previous run: 1 fell due unpaid."]

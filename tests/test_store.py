@@ -172,3 +172,54 @@ def test_stored_open_items_follow_the_definition(
         documents = pl.col("document_type") != contract.UNAPPLIED_CASH
         derived = store.open_items(at, con).filter(documents).sort("document_id")
         assert derived.equals(expected.filter(documents).drop("snapshot_date").sort("document_id")), at
+
+
+@st.composite
+def settling_ledgers(draw: st.DrawFn) -> Tables:
+    """tangled_ledgers, each payment row made in cash, by credit note or written off, and more payments
+    that settle a document, reverse a settlement, overpay it or pay it again, some on one day."""
+    tables = draw(tangled_ledgers())
+    documents = tables.documents.rows(named=True)
+    extra = []
+    for document in documents:
+        day = document["document_date"]
+        for _ in range(draw(st.integers(0, 4))):
+            day += timedelta(days=draw(st.sampled_from([-5, 0, 1, 20])))
+            amount = document["amount_functional"] * draw(st.sampled_from([1, -1, Decimal("0.5")]))
+            extra.append(("S", "C1", day, document["document_id"], amount.quantize(Decimal("0.01")), "cash"))
+    payments = pl.concat(
+        [
+            tables.payments,
+            pl.DataFrame(extra, schema=contract.PAYMENTS.names, orient="row").cast(contract.PAYMENTS.schema),
+        ]
+    )
+    methods = draw(
+        st.lists(
+            st.sampled_from(contract.PAYMENT_METHODS), min_size=payments.height, max_size=payments.height
+        )
+    )
+    payments = payments.with_columns(pl.Series("method", methods, dtype=pl.String))
+    return Tables(tables.customers, tables.documents, payments)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tables=settling_ledgers(),
+    windows=st.lists(st.tuples(st.integers(-20, 220), st.integers(0, 120)), min_size=1, max_size=4),
+)
+def test_stored_settlements_follow_the_definition(
+    tmp_path_factory: pytest.TempPathFactory, tables: Tables, windows: list[tuple[int, int]]
+) -> None:
+    """On any ledger, the invoices settled in any window, as known at its end, read from the stored
+    settlements (settlements.parquet) are exactly those queries/settled_invoices.sql settles from the
+    payments: same invoices, settled on the same day, paid on the same day."""
+    store = Store(tmp_path_factory.mktemp("tangled") / "data")
+    store.write(tables, ImportRecord("test", "-", "-", 1, 0, 0, 0), functional_currency="EUR")
+    assert (store.current / store_module.SETTLEMENTS).is_file()
+    con = store.connect()
+    for start, length in windows:
+        after = date(2026, 1, 1) + timedelta(days=start)
+        params = {"after": after, "until": after + timedelta(days=length)}
+        definition = con.sql(store_module.query("settled_invoices"), params=params).pl()
+        stored = con.sql(store_module.query("settled_invoices_stored"), params=params).pl()
+        assert stored.sort("document_id").equals(definition.sort("document_id")), params
