@@ -189,7 +189,10 @@ with today:
         if edited.recipient:
             buttons[0].download_button(
                 "Download .eml",
-                reminders.eml_bytes(edited, sender_address=server.sender if server else None),
+                widgets.audited_export(
+                    lambda: reminders.eml_bytes(edited, sender_address=server.sender if server else None),
+                    f"reminder {proposal.customer_id}-step{proposal.step}.eml",
+                ),
                 file_name=f"{proposal.customer_id}-step{proposal.step}.eml",
                 mime="message/rfc822",
                 key=f"reminder_eml_{key}",
@@ -199,7 +202,10 @@ with today:
             buttons[0].caption("Give an e-mail address to download the .eml.")
         buttons[1].download_button(
             "Download PDF letter",
-            reminders.pdf_letter(edited),
+            widgets.audited_export(
+                lambda: reminders.pdf_letter(edited),
+                f"reminder letter {proposal.customer_id}-step{proposal.step}.pdf",
+            ),
             file_name=f"{proposal.customer_id}-step{proposal.step}.pdf",
             mime="application/pdf",
             key=f"reminder_pdf_{key}",

@@ -273,7 +273,8 @@ def previous(ledgers: Ledgers, tmp_path: Path) -> Path:
 # --- import ------------------------------------------------------------------------------------------
 
 IMPORT_PAUSES = [
-    Pause("_write_locked", "periods = balance_periods(documents, payments)", completed=False),
+    Pause("_write_locked", "settlements(documents, applied).write_parquet(", completed=False),
+    Pause("_write_locked", "periods = balance_periods(documents, payments, applied)", completed=False),
     Pause("_write_derived", "items.write_parquet(", completed=False, nth=5),
     Pause("_write_locked", '(staging / "manifest.json").write_text(', completed=False),
     Pause("_write_locked", "staging.rename(final)", completed=False),
