@@ -14,8 +14,9 @@ Each run is a child process of its own: it imports Streamlit and AppTest (not ti
   - a cold render: the caches cleared (st.cache_data.clear(), st.cache_resource.clear()), the app run
     again in the same process (modules imported: a server's first request after an import of new data);
   - a warm render: the app run once more, every cache filled (a user's next visit);
-  - a cold render without the back-test: the caches cleared again, the page's "Back-test the forecast"
-    switch off (the page turns it on by default up to 2,000,000 documents, as here, and off above).
+  - a cold render with the back-test asked for: the caches cleared again, the page's "Back-test the
+    forecast" switch on (the page turns it on by default up to forecast.BACKTEST_AUTOMATIC_ITEMS open
+    items, 150,000, and leaves it to be asked for above, as here: what a user waits for on asking).
 An untimed child runs first, so that every timed one finds the collections database created and the
 files in the operating system's cache. Figures are medians over the runs; the page's receivables
 figure is checked against analytics.aging.headline.
@@ -82,7 +83,7 @@ def main() -> int:
     for kind, label in (
         ("first", "first render, fresh process (imports + empty caches)"),
         ("cold", "cold render, caches cleared (modules imported)"),
-        ("no_backtest", "cold render, caches cleared, back-test switched off"),
+        ("backtest", "cold render, caches cleared, back-test switched on"),
         ("warm", "warm render, caches filled"),
     ):
         values = [m[kind] for m in measured]
@@ -90,11 +91,9 @@ def main() -> int:
         print(f"{label:<56} median {statistics.median(values):5.2f} s  (runs: {runs})")
     first_median = statistics.median(m["first"] for m in measured)
     cold_median = statistics.median(m["cold"] for m in measured)
-    bare_median = statistics.median(m["no_backtest"] for m in measured)
     print(
         f"target < {TARGET_S:.0f} s of server time on the first render: "
-        f"fresh process {_ok(first_median < TARGET_S)}, caches cleared {_ok(cold_median < TARGET_S)}, "
-        f"caches cleared without the back-test {_ok(bare_median < TARGET_S)}"
+        f"fresh process {_ok(first_median < TARGET_S)}, caches cleared {_ok(cold_median < TARGET_S)}"
     )
     print(f"load average at end: {_load()}")
     return 0 if all(m["same"] for m in measured) else 1
@@ -125,10 +124,10 @@ def measure(folder: Path) -> dict:
 
     PagesManager.__init__ = init
 
-    def render(backtest: bool = True) -> tuple[float, AppTest]:
+    def render(backtest: bool | None = None) -> tuple[float, AppTest]:
         app = AppTest.from_file(str(APP), default_timeout=600)
-        if not backtest:
-            app.session_state["overview_backtest"] = False
+        if backtest is not None:
+            app.session_state["overview_backtest"] = backtest
         started = time.perf_counter()
         app.run()
         seconds = time.perf_counter() - started
@@ -145,7 +144,7 @@ def measure(folder: Path) -> dict:
     warm, _ = render()
     st.cache_data.clear()
     st.cache_resource.clear()
-    no_backtest, _ = render(backtest=False)
+    backtest, _ = render(backtest=True)
 
     from analytics import aging
     from pages import widgets
@@ -158,7 +157,7 @@ def measure(folder: Path) -> dict:
     return {
         "first": first,
         "cold": cold,
-        "no_backtest": no_backtest,
+        "backtest": backtest,
         "warm": warm,
         "as_of": as_of.isoformat(),
         "items": items.height,
