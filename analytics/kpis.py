@@ -339,11 +339,15 @@ def month_end_series(
         members = customers.with_columns(_group=pl.lit(0, dtype=pl.UInt32))
     members = members.select("customer_id", "_group")
     # Every customer-month figure is a sum, so a group's figures are the sums of its customers'.
-    per_customer = pl.concat([balances, sales, written_off, settled], how="diagonal_relaxed")
+    # One lazy query: eager, the concatenated chunks were joined column by column (twice the time).
+    per_customer = pl.concat(
+        [frame.lazy() for frame in (balances, sales, written_off, settled)], how="diagonal_relaxed"
+    )
     grouped = (
-        per_customer.join(members, on="customer_id", how="inner")
+        per_customer.join(members.lazy(), on="customer_id", how="inner")
         .group_by("_group", "period")
         .agg(pl.col(name).sum() for name in _SUMMED)
+        .collect()
     )
     # The whole scope (by=None) has a row for every month even when it holds nothing; a group only
     # when it holds something in the months the figures look at.
