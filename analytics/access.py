@@ -83,8 +83,12 @@ FIRST_DELAY = 5.0
 MAX_DELAY = 300.0
 
 _HASHER = PasswordHasher()
-# Verified when the user is unknown, so that an unknown name takes as long as a wrong password.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+# Verified when the user is unknown, so that an unknown name takes as long as a wrong password: the
+# hash of "not a password of anyone" with _HASHER's parameters, written out rather than hashed at each
+# import (an argon2 hash costs about 0.2 s, which every server start's first page paid).
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$Dgng1k5rdk/qwYsDrCxI4w$9LsOlDbfPrbZqSbXnrevmZzqPt+kwb6m7GD3Gv2RQYE"
+)
 
 
 class AccessError(Exception):

@@ -322,12 +322,21 @@ def headline(items: pl.DataFrame, request: AgingQuery) -> dict[str, Decimal]:
     figures = {name: Decimal(value or 0).scaleb(-2) for name, value in sums.items()}
     ar, overdue = figures["total"], figures["overdue"]
     return {
-        "total": ar,
-        "not_due": ar - overdue,
-        "overdue": overdue,
-        "overdue_share": (overdue / ar * 100).quantize(Decimal("0.1")) if ar else Decimal("0.0"),
+        **balance_headline(ar, ar - overdue),
         "over_30": figures["over_30"],
         "over_90": figures["over_90"],
+    }
+
+
+def balance_headline(total: Decimal, not_due: Decimal) -> dict[str, Decimal]:
+    """headline's total, not_due, overdue and overdue_share from the AR and its not-due part alone (e.g.
+    a month end's ar_total and ar_current in kpis.month_end_series), without the items."""
+    overdue = total - not_due
+    return {
+        "total": total,
+        "not_due": not_due,
+        "overdue": overdue,
+        "overdue_share": (overdue / total * 100).quantize(Decimal("0.1")) if total else Decimal("0.0"),
     }
 
 

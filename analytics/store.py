@@ -47,6 +47,9 @@ QUERIES = Path(__file__).resolve().parent.parent / "queries"
 MONTH_END_HISTORY = 24
 BALANCE_PERIODS = "balance_periods.parquet"
 SETTLEMENTS = "settlements.parquet"
+MONTH_END_BALANCES = "month_end_balances.parquet"
+# The stored balances' overdue part: AR more than this many days past due (kpis.OVER_DAYS).
+BALANCE_OVER_DAYS = 90
 DUCKDB_THREADS = 2
 # Rows of the larger side of a join done in slices (see balance_periods).
 JOIN_AT_ONCE = 2_000_000
@@ -246,6 +249,10 @@ class Store:
             # A generation written before settlements were stored has no such view: readers then
             # settle invoices from the payments (analytics.kpis.settled_invoices_view).
             con.read_parquet(str(settlements_file)).create_view("settlements")
+        balances_file = current / MONTH_END_BALANCES if current else None
+        if balances_file is not None and balances_file.is_file():
+            # Without it (a generation written before balances were stored), readers sum the snapshots.
+            con.read_parquet(str(balances_file)).create_view("stored_balances")
         globs = [
             str(current / folder / "*" / "*.parquet")
             for folder in ("imported_snapshots", "derived_snapshots")
@@ -287,6 +294,12 @@ class Store:
         """The items open at `as_of`: the stored snapshot of that date where there is one (an imported
         snapshot takes precedence), otherwise derived from documents and payments."""
         manifest = self.manifest()
+        if manifest is not None and as_of in manifest.derived_dates and as_of not in manifest.snapshot_dates:
+            # A derived snapshot's file holds exactly these rows and columns: read straight into Polars.
+            folder = self.current / "derived_snapshots" / f"snapshot_date={as_of.isoformat()}"
+            files = sorted(folder.glob("*.parquet"))
+            if files:
+                return pl.read_parquet(files)
         con = con or self.connect()
         if manifest is not None and (as_of in manifest.snapshot_dates or as_of in manifest.derived_dates):
             return con.sql(query("snapshot_open_items"), params={"as_of": as_of}).pl()
@@ -370,8 +383,9 @@ class Store:
             )
             derived = sorted((set(month_ends) | asked) - snapshot_dates)
             progress(0.4, f"Building {len(derived)} snapshots of open items")
-            _write_derived(staging, derived, currency, documents, payments, periods)
+            balances = _write_derived(staging, derived, currency, documents, payments, periods)
             del periods
+            _write_balances(staging, [*balances, _snapshot_balances(staging, ("imported_snapshots",))])
 
             progress(0.9, "Recording the import")
             history = self.imports()
@@ -435,7 +449,15 @@ class Store:
                     # A generation written before balance periods were stored: the new one has them.
                     periods = balance_periods(documents, payments)
                     periods.write_parquet(staging / BALANCE_PERIODS)
-                _write_derived(staging, [as_of], previous.functional_currency, documents, payments, periods)
+                added = _write_derived(
+                    staging, [as_of], previous.functional_currency, documents, payments, periods
+                )
+                if (staging / MONTH_END_BALANCES).is_file():
+                    _write_balances(staging, [pl.read_parquet(staging / MONTH_END_BALANCES), *added])
+                else:
+                    # A generation written before balances were stored: the new one has them.
+                    folders = ("imported_snapshots", "derived_snapshots")
+                    _write_balances(staging, [_snapshot_balances(staging, folders)])
                 manifest = replace(
                     previous, generation=name, derived_dates=tuple(sorted({*previous.derived_dates, as_of}))
                 )
@@ -676,16 +698,18 @@ def _write_derived(
     documents: pl.DataFrame,
     payments: pl.DataFrame,
     periods: pl.DataFrame,
-) -> None:
+) -> list[pl.DataFrame]:
     """Materialise the open items of each of `dates` under derived_snapshots/: the documents whose
     balance period covers the date, and cash received on account by then (one item per payment,
     due on its first date). These are the rows queries/open_items_at_dates.sql defines (a test holds
-    them to it), gathered from the periods in memory rather than joined again for every date."""
+    them to it), gathered from the periods in memory rather than joined again for every date.
+    Returns the customers' balances of each date (customer_balances)."""
     if not dates:
-        return
+        return []
     columns = documents.select(
         "document_id", "customer_id", "document_type", "document_date", "due_date", "currency"
     )
+    balances: list[pl.DataFrame] = []
     cash = (
         payments.filter(pl.col("document_id").is_null())
         .group_by("payment_id")
@@ -703,23 +727,79 @@ def _write_derived(
             (-pl.col("amount")).cast(contract.MONEY).alias("open_amount_functional"),
         )
     )
+    # Each snapshot is written sorted by document_id (cash on account merged in by its payment_id), so
+    # that readers who sort the items (aging.aged_items) find them in order: documents by their rank.
+    rank = columns.get_column("document_id").rank("ordinal")
     for snapshot_date in dates:
         open_now = periods.filter(
             pl.col("valid_from") <= snapshot_date,
             pl.col("valid_to").is_null() | (pl.col("valid_to") > snapshot_date),
         )
-        items = pl.concat(
-            [
-                columns.gather(open_now.get_column("document_row")).with_columns(
-                    open_now.get_column("open_amount"), open_now.get_column("open_amount_functional")
-                ),
-                cash.filter(pl.col("document_date") <= snapshot_date),
-            ]
+        open_now = open_now[rank.gather(open_now.get_column("document_row")).arg_sort()]
+        items = columns.gather(open_now.get_column("document_row")).with_columns(
+            open_now.get_column("open_amount"), open_now.get_column("open_amount_functional")
         )
+        items = items.merge_sorted(cash.filter(pl.col("document_date") <= snapshot_date), key="document_id")
         if items.height:
             folder = staging / "derived_snapshots" / f"snapshot_date={snapshot_date.isoformat()}"
             folder.mkdir(parents=True)
             items.write_parquet(folder / "data_0.parquet")
+            balances.append(customer_balances(items.with_columns(snapshot_date=pl.lit(snapshot_date))))
+    return balances
+
+
+def customer_balances(items: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """One row per (snapshot_date, customer_id) of open items with a snapshot_date column: ar_total,
+    ar_current (not yet due) and ar_over_days (more than BALANCE_OVER_DAYS days past due), Decimal:
+    the rows queries/month_end_balances.sql sums from the same items (a test holds them to it)."""
+    cents = _cents(pl.col("open_amount_functional").cast(contract.MONEY))
+    overdue_days = (pl.col("snapshot_date") - pl.col("due_date")).dt.total_days()
+    sums = (
+        items.lazy()
+        .group_by("snapshot_date", "customer_id")
+        .agg(
+            ar_total=cents.sum(),
+            ar_current=cents.filter(pl.col("due_date") >= pl.col("snapshot_date")).sum(),
+            ar_over_days=cents.filter(overdue_days > BALANCE_OVER_DAYS).sum(),
+        )
+        .collect()
+    )
+    money = ["ar_total", "ar_current", "ar_over_days"]
+    return sums.with_columns(
+        (pl.col(name).cast(pl.Decimal(18, 0)) * _CENT).cast(contract.MONEY) for name in money
+    ).select(pl.col("snapshot_date").cast(pl.Date), "customer_id", *money)
+
+
+def _snapshot_balances(staging: Path, folders: tuple[str, ...]) -> pl.DataFrame:
+    """customer_balances of the snapshots stored under `folders` of `staging`."""
+    files = [path for folder in folders for path in sorted((staging / folder).glob("*/*.parquet"))]
+    if not files:
+        return customer_balances(pl.DataFrame(schema=_BALANCE_INPUT))
+    scans = [
+        pl.scan_parquet(path)
+        .select("customer_id", "due_date", "open_amount_functional")
+        .with_columns(snapshot_date=pl.lit(date.fromisoformat(path.parent.name.split("=", 1)[1])))
+        for path in files
+    ]
+    return customer_balances(pl.concat(scans))
+
+
+_BALANCE_INPUT = {
+    "snapshot_date": pl.Date(),
+    "customer_id": pl.String(),
+    "due_date": pl.Date(),
+    "open_amount_functional": contract.MONEY,
+}
+
+
+def _write_balances(staging: Path, parts: list[pl.DataFrame]) -> None:
+    """Write the customers' month-end (and snapshot) balances, sorted, replacing any file there (a hard
+    link to the live generation's is replaced, never written through)."""
+    frame = pl.concat(parts).sort("snapshot_date", "customer_id")
+    target = staging / MONTH_END_BALANCES
+    partial = staging / f".{MONTH_END_BALANCES}.partial"
+    frame.write_parquet(partial)
+    partial.replace(target)
 
 
 def _data_as_of(tables: Tables) -> date | None:

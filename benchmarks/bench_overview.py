@@ -14,9 +14,11 @@ Each run is a child process of its own: it imports Streamlit and AppTest (not ti
   - a cold render: the caches cleared (st.cache_data.clear(), st.cache_resource.clear()), the app run
     again in the same process (modules imported: a server's first request after an import of new data);
   - a warm render: the app run once more, every cache filled (a user's next visit);
-  - a cold render without the back-test: the caches cleared again, the page's "Back-test the forecast"
-    switch off (the page turns it on by default up to 2,000,000 documents, as here, and off above).
-An untimed child runs first, so that every timed one finds the collections database created and the
+  - a cold render with the back-test asked for: the caches cleared again, the page's "Back-test the
+    forecast" switch on (the page turns it on by default up to forecast.BACKTEST_AUTOMATIC_ITEMS open
+    items, 150,000, and leaves it to be asked for above, as here: what a user waits for on asking).
+Beside each time, the process's CPU time over the render (all its threads: a busy machine slows the
+time, less the CPU time). An untimed child runs first, so that every timed one finds the collections database created and the
 files in the operating system's cache. Figures are medians over the runs; the page's receivables
 figure is checked against analytics.aging.headline.
 """
@@ -82,19 +84,18 @@ def main() -> int:
     for kind, label in (
         ("first", "first render, fresh process (imports + empty caches)"),
         ("cold", "cold render, caches cleared (modules imported)"),
-        ("no_backtest", "cold render, caches cleared, back-test switched off"),
+        ("backtest", "cold render, caches cleared, back-test switched on"),
         ("warm", "warm render, caches filled"),
     ):
         values = [m[kind] for m in measured]
         runs = ", ".join(f"{v:.2f}" for v in values)
-        print(f"{label:<56} median {statistics.median(values):5.2f} s  (runs: {runs})")
+        cpu = statistics.median(m["cpu"][kind] for m in measured)
+        print(f"{label:<56} median {statistics.median(values):5.2f} s  (runs: {runs}; CPU {cpu:.2f} s)")
     first_median = statistics.median(m["first"] for m in measured)
     cold_median = statistics.median(m["cold"] for m in measured)
-    bare_median = statistics.median(m["no_backtest"] for m in measured)
     print(
         f"target < {TARGET_S:.0f} s of server time on the first render: "
-        f"fresh process {_ok(first_median < TARGET_S)}, caches cleared {_ok(cold_median < TARGET_S)}, "
-        f"caches cleared without the back-test {_ok(bare_median < TARGET_S)}"
+        f"fresh process {_ok(first_median < TARGET_S)}, caches cleared {_ok(cold_median < TARGET_S)}"
     )
     print(f"load average at end: {_load()}")
     return 0 if all(m["same"] for m in measured) else 1
@@ -125,27 +126,30 @@ def measure(folder: Path) -> dict:
 
     PagesManager.__init__ = init
 
-    def render(backtest: bool = True) -> tuple[float, AppTest]:
+    cpu: dict[str, float] = {}
+
+    def render(backtest: bool | None = None, name: str = "") -> tuple[float, AppTest]:
         app = AppTest.from_file(str(APP), default_timeout=600)
-        if not backtest:
-            app.session_state["overview_backtest"] = False
-        started = time.perf_counter()
+        if backtest is not None:
+            app.session_state["overview_backtest"] = backtest
+        started, cpu_started = time.perf_counter(), time.process_time()
         app.run()
         seconds = time.perf_counter() - started
+        cpu[name] = time.process_time() - cpu_started
         if app.exception:
             raise SystemExit(f"the page raised: {app.exception}")
         if not app.title or app.title[0].value != "Overview":
             raise SystemExit("the app did not open on the overview")
         return seconds, app
 
-    first, app = render()
+    first, app = render(name="first")
     st.cache_data.clear()
     st.cache_resource.clear()
-    cold, _ = render()
-    warm, _ = render()
+    cold, _ = render(name="cold")
+    warm, _ = render(name="warm")
     st.cache_data.clear()
     st.cache_resource.clear()
-    no_backtest, _ = render(backtest=False)
+    backtest, _ = render(backtest=True, name="backtest")
 
     from analytics import aging
     from pages import widgets
@@ -158,7 +162,8 @@ def measure(folder: Path) -> dict:
     return {
         "first": first,
         "cold": cold,
-        "no_backtest": no_backtest,
+        "backtest": backtest,
+        "cpu": cpu,
         "warm": warm,
         "as_of": as_of.isoformat(),
         "items": items.height,

@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import aging, export, kpis
+from analytics.forecast import BACKTEST_AUTOMATIC_ITEMS
 from pages import widgets
 
 ctx = widgets.context()
@@ -21,9 +22,14 @@ series = widgets.cached_series(ctx, months=13)
 items = widgets.items_for(ctx)
 figures = aging.headline(items, aging.AgingQuery(ctx.as_of))
 previous_month_end = kpis.month_end(ctx.as_of, -1)
-figures_then = aging.headline(
-    widgets.items_for(ctx, previous_month_end), aging.AgingQuery(previous_month_end)
-)
+then = series.filter(pl.col("period") == previous_month_end)
+if then.height:
+    # The series holds the AR of the previous month end: its items need not be read again.
+    figures_then = aging.balance_headline(then.get_column("ar_total")[0], then.get_column("ar_current")[0])
+else:
+    figures_then = aging.headline(
+        widgets.items_for(ctx, previous_month_end), aging.AgingQuery(previous_month_end)
+    )
 
 
 def value(frame: pl.DataFrame, column: str, position: int = -1):
@@ -201,14 +207,22 @@ else:
 
 st.subheader("Cash forecast: the next 13 weeks")
 forecast = widgets.cached_forecast(ctx)
-# The back-test rebuilds six past forecasts: on a large ledger it is run on demand.
+# The back-test rebuilds six past forecasts, its cost following the open items: above a limit, on demand.
+automatic = items.height <= BACKTEST_AUTOMATIC_ITEMS
 backtest = st.toggle(
     "Back-test the forecast on past month ends",
-    value=ctx.manifest.documents <= 2_000_000,
+    value=automatic,
     key="overview_backtest",
     help="Rebuild the forecast at each of the last six month ends whose 13 weeks are over, from the data "
     "known then, and compare each week with the cash actually received.",
 )
+if not backtest and not automatic:
+    st.caption(
+        f"The forecast's accuracy is available on demand: with {items.height:,} open items (more than "
+        f"{BACKTEST_AUTOMATIC_ITEMS:,}) the back-test is not run unasked, as it rebuilds six "
+        "past forecasts. Switch on **Back-test the forecast on past month ends** above to see the error "
+        "of each week."
+    )
 if backtest:
     errors = widgets.cached_forecast_accuracy(ctx)
 else:

@@ -378,11 +378,13 @@ def cached_series(ctx: Context, months: int, by: str | None = None):
     return _series(str(ctx.store.root), ctx.store.version(), start, ctx.as_of, by, ctx.scope)
 
 
-@st.cache_data(ttl=900, max_entries=16, show_spinner=False)
+# A resource, as the aged items it starts from: its items (a row per open item) are shared, not pickled
+# into the cache and out again at each hit (callers must not modify them).
+@st.cache_resource(ttl=900, max_entries=16, show_spinner=False)
 def _forecast(root: str, version: str, as_of: date, scope: Scope):
     from analytics import forecast
 
-    return forecast.cash_forecast(Store(root), as_of, scope)
+    return forecast.cash_forecast(Store(root), as_of, scope, items=aged_items(root, version, as_of, scope))
 
 
 @st.cache_data(ttl=3600, max_entries=16, show_spinner="Back-testing the forecast on past month ends...")

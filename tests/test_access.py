@@ -352,3 +352,11 @@ def test_a_viewer_cannot_change_data_from_the_command_line(
     assert f"error: {refusal}" in done.stderr
     assert team.version() == before
     assert access.audit_trail(team.root).row(0, named=True)["event"] == "Refused"
+
+
+def test_the_hash_checked_for_an_unknown_name_costs_what_a_users_does() -> None:
+    """The dummy hash an unknown name is checked against is written out in the code: it must be a hash
+    of its phrase with the hasher's current parameters, so that checking it takes as long as checking a
+    user's password."""
+    assert access._HASHER.verify(access._DUMMY_HASH, "not a password of anyone")
+    assert not access._HASHER.check_needs_rehash(access._DUMMY_HASH)

@@ -174,6 +174,11 @@ def test_filters_and_headline(boundary_store: Store) -> None:
         "over_30": Decimal("508.00"),
         "over_90": Decimal("448.00"),
     }
+    # From the AR and its not-due part alone (a month end of the KPI series), the same figures.
+    assert aging.balance_headline(Decimal("511.00"), Decimal("1.00")) == {
+        name: headline[name] for name in ("total", "not_due", "overdue", "overdue_share")
+    }
+    assert aging.balance_headline(Decimal("0.00"), Decimal("0.00"))["overdue_share"] == Decimal("0.0")
 
 
 def test_drill_steps_narrow_the_items(ledger_store: Store) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import forecast, ingest
+from analytics import aging, forecast, ingest
 from analytics.scope import Scope
 from analytics.store import Store
 
@@ -112,6 +112,20 @@ def test_forecast_weeks_backlog_and_later(forecast_store: Store) -> None:
     assert (items["O7"]["status"], str(items["O7"]["expected_amount"])) == ("week", "0.00")
     assert (items["CN"]["status"], items["CN2"]["status"]) == ("credit", "credit")
     assert items["O4"]["lateness_basis"] == "segment"
+
+
+def test_forecast_from_the_aged_items_a_page_holds(forecast_store: Store) -> None:
+    """Given the aged items of the date and scope (as the overview holds them), the forecast is the one
+    it derives itself, item by item and to the cent, and the items are left as they were."""
+    for scope in (Scope(), Scope.of({"segment": ["SME"]})):
+        items = aging.aged_items(forecast_store, AS_OF, scope)
+        before = items.clone()
+        given = forecast.cash_forecast(forecast_store, AS_OF, scope, items=items)
+        derived = forecast.cash_forecast(forecast_store, AS_OF, scope)
+        assert given.items.equals(derived.items)
+        assert given.weeks.equals(derived.weeks)
+        assert (given.overdue_backlog, given.later) == (derived.overdue_backlog, derived.later)
+        assert items.equals(before)
 
 
 def test_forecast_report_puts_the_backlog_first_and_later_last(forecast_store: Store) -> None:

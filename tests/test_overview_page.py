@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics import forecast
 from analytics.store import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -55,6 +56,30 @@ def test_overview_lists_the_overdue_customers_and_the_forecast(app: AppTest) -> 
     assert any("Expected over the 13 weeks" in caption.value for caption in app.caption)
 
 
+def test_overview_back_tests_on_demand_above_the_limit_of_open_items(
+    ledger_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above BACKTEST_AUTOMATIC_ITEMS open items (here set to 0, the ledger having 3 at 2026-03-31) the
+    back-test is off, the page says how to ask for it, and switching it on runs it."""
+    monkeypatch.setattr(forecast, "BACKTEST_AUTOMATIC_ITEMS", 0)
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert at.toggle(key="overview_backtest").value is False
+    captions = [caption.value for caption in at.caption]
+    assert any(
+        "accuracy is available on demand" in text and "Back-test the forecast on past month ends" in text
+        for text in captions
+    )
+    assert not any("Not enough history yet to back-test" in text for text in captions)
+    at.toggle(key="overview_backtest").set_value(True).run()
+    assert not at.exception, at.exception
+    captions = [caption.value for caption in at.caption]
+    assert not any("available on demand" in text for text in captions)
+    assert any("Not enough history yet to back-test the forecast." in text for text in captions)
+
+
 def test_overview_on_an_empty_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AR_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("AR_NO_DEMO", "1")
@@ -90,6 +115,7 @@ def test_overview_warns_of_the_alerts_since_the_previous_run(app: AppTest) -> No
     """With no run recorded, alerts look 7 days back: at 2026-03-10, I2 (Alpha SARL, 400.00 open, due
     03-07) fell due unpaid since 03-03; no other item fell due then and no customer exceeds its credit
     limit (C1 holds 950.00 of 5,000.00)."""
+
     def alerts() -> list[str]:
         return [w.value for w in app.warning if not w.value.startswith("**Demo mode**")]
 

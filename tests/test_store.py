@@ -223,3 +223,42 @@ def test_stored_settlements_follow_the_definition(
         definition = con.sql(store_module.query("settled_invoices"), params=params).pl()
         stored = con.sql(store_module.query("settled_invoices_stored"), params=params).pl()
         assert stored.sort("document_id").equals(definition.sort("document_id")), params
+
+
+def stored_and_summed(store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The customers' balances as stored, and as queries/month_end_balances.sql sums them from every
+    stored snapshot (imported and derived), both sorted."""
+    manifest = store.manifest()
+    dates = sorted({*manifest.snapshot_dates, *manifest.derived_dates})
+    con = store.connect()
+    stored = con.sql(store_module.query("month_end_balances_stored"), params={"dates": dates}).pl()
+    params = {"dates": dates, "over_days": store_module.BALANCE_OVER_DAYS}
+    summed = con.sql(store_module.query("month_end_balances"), params=params).pl()
+    order = ["snapshot_date", "customer_id"]
+    return stored.sort(order), summed.sort(order)
+
+
+def test_customer_balances_are_stored_with_the_snapshots(ledger_store: Store) -> None:
+    """month_end_balances.parquet holds, for every stored snapshot date and customer, the sums
+    queries/month_end_balances.sql gives from the items: after an import, after `snapshot` of another
+    date, and with an imported snapshot (2026-03-15: Alpha SARL's I1 600.00 and I2 400.00 alone)."""
+    stored, summed = stored_and_summed(ledger_store)
+    assert stored.height and stored.equals(summed)
+    ledger_store.add_snapshot(date(2026, 3, 10))
+    stored, summed = stored_and_summed(ledger_store)
+    assert date(2026, 3, 10) in stored["snapshot_date"].to_list()
+    assert stored.equals(summed)
+
+    items = ledger_store.open_items(date(2026, 3, 15)).filter(pl.col("document_id").is_in(["I1", "I2"]))
+    snapshot = items.with_columns(snapshot_date=pl.lit(date(2026, 3, 15)))
+    tables = Tables(
+        ledger_store.read(contract.CUSTOMERS),
+        ledger_store.read(contract.DOCUMENTS),
+        ledger_store.read(contract.PAYMENTS),
+        snapshots=snapshot,
+    )
+    ledger_store.write(tables, ImportRecord("test", "-", "-", 1, 0, 0, 0))
+    stored, summed = stored_and_summed(ledger_store)
+    assert stored.equals(summed)
+    imported = stored.filter(pl.col("snapshot_date") == date(2026, 3, 15))
+    assert [str(v) for v in imported["ar_total"]] == ["1000.00"]
