@@ -359,7 +359,7 @@ def _actor(args: argparse.Namespace, permission: str | None = None) -> access.Us
         try:
             access.require(user, permission)
         except access.AccessDenied as denied:
-            access.audit(args.data, user.username, "refused", str(denied), source="command line")
+            _audit(args, user, "refused", str(denied))
             raise
     return user
 
@@ -369,7 +369,7 @@ def _user_scope(args: argparse.Namespace, user: access.User) -> Scope:
     try:
         return access.restrict(user, _scope(args.where))
     except access.AccessDenied as denied:
-        access.audit(args.data, user.username, "refused", str(denied), source="command line")
+        _audit(args, user, "refused", str(denied))
         raise
 
 
@@ -608,20 +608,14 @@ def run_users_add(args: argparse.Namespace) -> int:
         team=args.team or (),
         limits=_limits(args.limit),
     )
-    access.audit(
-        args.data,
-        user.username,
-        "users",
-        f"added as {user.role} ({user.describe_rights()})",
-        source="command line",
-    )
+    _audit(args, user, "users", f"added as {user.role} ({user.describe_rights()})")
     print(f"Added {user.username}: {access.ROLE_LABELS[user.role].lower()}, sees {user.describe_rights()}.")
     return 0
 
 
 def run_users_remove(args: argparse.Namespace) -> int:
     user = access.Users(args.data).remove(args.username)
-    access.audit(args.data, user.username, "users", "removed", source="command line")
+    _audit(args, user, "users", "removed")
     print(f"Removed {user.username}.")
     return 0
 
@@ -647,31 +641,23 @@ def run_users_set_role(args: argparse.Namespace) -> int:
     current = users.get(args.username)
     if current is None:
         raise BadInput(f"no user {args.username!r} in {users.path}")
-    changes: dict[str, object] = {"role": args.role, "display_name": args.display_name}
-    # Rights that belong to the old role go with it unless given again.
-    changes["collector"] = args.collector if args.role == access.COLLECTOR else ""
-    changes["team"] = list(args.team or ()) if args.role == access.TEAM_LEAD else []
-    if args.limit:
-        changes["limits"] = _limits(args.limit)
-    if args.role == access.COLLECTOR and not args.collector and current and current.collector:
-        changes["collector"] = current.collector
-    if args.role == access.TEAM_LEAD and not args.team and current and current.team:
-        changes["team"] = list(current.team)
-    user = users.update(args.username, **changes)
-    access.audit(
-        args.data,
-        user.username,
-        "users",
-        f"role {user.role} ({user.describe_rights()})",
-        source="command line",
+    # Rights that belong to another role go with it; those of this role stay unless given again.
+    user = users.update(
+        args.username,
+        role=args.role,
+        display_name=args.display_name,
+        collector=(args.collector or current.collector or "") if args.role == access.COLLECTOR else "",
+        team=(args.team or list(current.team)) if args.role == access.TEAM_LEAD else [],
+        limits=_limits(args.limit) if args.limit else None,
     )
+    _audit(args, user, "users", f"role {user.role} ({user.describe_rights()})")
     print(f"{user.username}: {access.ROLE_LABELS[user.role].lower()}, sees {user.describe_rights()}.")
     return 0
 
 
 def run_users_set_password(args: argparse.Namespace) -> int:
     user = access.Users(args.data).set_password(args.username, _password(args))
-    access.audit(args.data, user.username, "users", "password changed", source="command line")
+    _audit(args, user, "users", "password changed")
     print(f"Password of {user.username} changed.")
     return 0
 
