@@ -37,7 +37,11 @@ def ensure_data(current) -> None:
 
 current = widgets.store()
 ensure_data(current)
-user = widgets.signed_in_user(current)
+try:
+    user = widgets.signed_in_user(current)
+except access.DataFileRefused as refused:  # a users file that breaks a rule lets nobody in
+    widgets.refused_page(refused)
+    st.stop()
 
 receivables = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
@@ -65,5 +69,8 @@ if user is None:
 if user is access.DEMO_USER:
     widgets.demo_banner()
 widgets.instance_notice(current)
-st.session_state["context"] = widgets.sidebar(current, user)
-st.navigation(pages).run()
+try:
+    st.session_state["context"] = widgets.sidebar(current, user)
+    st.navigation(pages).run()
+except access.DataFileRefused as refused:  # e.g. the audit trail replaced by a link while signed in
+    widgets.refused_page(refused)

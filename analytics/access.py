@@ -9,18 +9,34 @@ A user's rights scope is laid under every request by `restrict`: a collector see
 their own portfolio, a team lead those of their team's collectors, and any user can be limited to some
 entities, divisions or other customer dimensions. Asking for anything outside it is refused.
 
+The users file is checked whole each time it is read (names, roles, collector, team, limits, types,
+duplicates): a file that breaks a rule refuses everyone, with a message naming the file, the user entry
+and the field, rather than letting an unknown role or a misspelt field through with full access.
+
+Failed sign-ins are counted per name in `<data>/sign_in_failures.json` (a small record of its own, not
+the audit trail, so that padding the trail cannot hide them), which also keeps unknown names so that an
+attacker cannot tell users apart by their waits; it holds at most MAX_FAILURE_NAMES names.
+
 The audit trail (`<data>/audit.jsonl`) records sign-ins, failed sign-ins, exports, imports, writes and
-changes to users: one JSON line each, appended under a lock, so that the app and the command line can
-both write it while the other runs.
+changes to users: one JSON line each, of bounded size, appended under a lock, so that the app and the
+command line can both write it while the other runs. At AUDIT_ROTATE_BYTES it is renamed to
+`audit.1.jsonl` (the older ones shift up to `audit.<AUDIT_KEEP>.jsonl`, the oldest is dropped); it is
+read from its newest line backwards.
+
+Every file written here (users file, failure record, audit trail, lock files) is opened without
+following a symbolic link: a link there is refused, so that the app never writes through one.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import re
+import stat
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -37,6 +53,7 @@ from analytics.scope import Scope
 
 USERS_FILE = "users.json"
 AUDIT_FILE = "audit.jsonl"
+FAILURES_FILE = "sign_in_failures.json"
 
 ADMIN = "admin"
 CREDIT_MANAGER = "credit_manager"
@@ -73,14 +90,21 @@ PERMISSION_LABELS = {
     ADMINISTER: "manage users and read the audit trail",
 }
 
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+MAX_USERNAME_LENGTH = 100
+USERNAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._@+-]{{0,{MAX_USERNAME_LENGTH - 1}}}$")
 MIN_PASSWORD_LENGTH = 8
+# Longer than any password a person types; argon2 would hash a few MiB, but nobody's password is one.
+MAX_PASSWORD_LENGTH = 1024
+MAX_DISPLAY_NAME_LENGTH = 200
 
 # Failed sign-ins: after FREE_FAILURES in a row, each attempt waits FIRST_DELAY doubled per further
 # failure, at most MAX_DELAY seconds, counted from the last failure.
 FREE_FAILURES = 3
 FIRST_DELAY = 5.0
 MAX_DELAY = 300.0
+# Names kept in the failure record (about 150 bytes each): beyond, free names go first, then unknown
+# names, oldest first; the users' own names are always kept.
+MAX_FAILURE_NAMES = 5_000
 
 _HASHER = PasswordHasher()
 # Verified when the user is unknown, so that an unknown name takes as long as a wrong password: the
@@ -97,6 +121,63 @@ class AccessError(Exception):
 
 class AccessDenied(AccessError):
     """The request reaches outside the user's rights."""
+
+
+class DataFileRefused(AccessError):
+    """A file of the data folder that access relies on cannot be used: nobody is let in until it is
+    fixed. `public()` says so without the data folder's path or any user name (for the sign-in page)."""
+
+    def public(self) -> str:
+        raise NotImplementedError
+
+
+class UsersFileInvalid(DataFileRefused):
+    """The users file breaks a rule: which entry (1-based), user name and field, and what is wrong."""
+
+    def __init__(
+        self,
+        path: Path,
+        problem: str,
+        *,
+        entry: int | None = None,
+        username: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path, self.problem = path, problem
+        self.entry, self.username, self.field = entry, username, field
+        super().__init__(self._where(str(path), named=True) + f": {problem}")
+
+    def _where(self, file: str, *, named: bool) -> str:
+        parts = [file]
+        if self.entry is not None:
+            parts.append(f"user {self.entry}" + (f" ({self.username!r})" if named and self.username else ""))
+        if self.field:
+            parts.append(f"field {self.field!r}")
+        return ", ".join(parts)
+
+    def public(self) -> str:
+        return (
+            f"The users file is not valid ({self._where(self.path.name, named=False)}: {self.problem}), "
+            "so nobody can sign in until an administrator corrects it."
+        )
+
+
+class UnsafeFile(DataFileRefused):
+    """A file the app writes in the data folder is a symbolic link or not a regular file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"{path} is a symbolic link or not a regular file: refused (the app writes its users file, "
+            "audit trail and sign-in record only as regular files of the data folder, never through a "
+            "link); replace it with the file itself"
+        )
+
+    def public(self) -> str:
+        return (
+            f"{self.path.name} in the data folder is a symbolic link or not a regular file, so nobody can "
+            "sign in until an administrator replaces it with the file itself."
+        )
 
 
 class SignInRefused(AccessError):
@@ -128,10 +209,12 @@ class User:
         return self.display_name or self.collector or self.username
 
     def can(self, permission: str) -> bool:
-        return permission in PERMISSIONS[self.role]
+        return permission in PERMISSIONS.get(self.role, ())
 
     def rights(self) -> Scope:
         """The customers this user may see, as a scope (EVERYTHING for an unlimited credit manager)."""
+        if self.role not in PERMISSIONS:  # never all customers for a role nobody defined
+            raise AccessDenied(f"{self.username}: unknown role {self.role!r}")
         filters: dict[str, list[str]] = {dimension: list(values) for dimension, values in self.limits}
         if self.role == COLLECTOR:
             filters["collector"] = _narrow(filters.get("collector"), [self.collector or ""])
@@ -209,28 +292,94 @@ def require(user: User, permission: str) -> None:
         )
 
 
+# --- files of the data folder -----------------------------------------------------------------------
+
+
+def _open(path: Path, flags: int, mode: int = 0o600) -> int:
+    """A descriptor of `path`, never through a symbolic link, and only of a regular file."""
+    try:
+        descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UnsafeFile(path) from None
+        raise
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise UnsafeFile(path)
+    return descriptor
+
+
+def _read(path: Path) -> bytes | None:
+    """The bytes of a file of the data folder (None when it does not exist)."""
+    try:
+        descriptor = _open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        return handle.read()
+
+
+@contextmanager
+def _locked(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold the lock file `path` (exclusive, or shared by readers)."""
+    descriptor = _open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `path` whole (temporary file, fsync, rename, fsync of the folder): a reader, or a restart
+    after a crash, sees the old file or the new one. Called under the file's lock."""
+    if os.path.islink(path) or (path.exists() and not path.is_file()):
+        raise UnsafeFile(path)
+    for stale in path.parent.glob(f".{path.stem}-*.tmp"):  # left by a writer killed mid-write
+        stale.unlink(missing_ok=True)
+    temporary = path.parent / f".{path.stem}-{uuid.uuid4().hex[:8]}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+    _fsync_dir(path.parent)
+
+
+def _control_characters(text: str) -> bool:
+    """Control, format (e.g. bidirectional overrides), unassigned or line-separator characters."""
+    return any(unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp") for c in text)
+
+
 # --- the users file ---------------------------------------------------------------------------------
+
+_FIELDS = ("username", "role", "display_name", "collector", "team", "limits", "password_hash")
 
 
 class Users:
     """The users file of a data folder. Every change rewrites it whole (temporary file, fsync, rename)
-    under a lock, so that a reader sees the old file or the new one."""
+    under a lock, so that a reader sees the old file or the new one; every read checks it whole."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
         self.path = self.root / USERS_FILE
 
     def exists(self) -> bool:
-        return self.path.exists()
+        # A link to nowhere is a users file too (refused when read), never demo mode's full access.
+        return os.path.lexists(self.path)
 
     def all(self) -> list[User]:
-        if not self.path.exists():
-            return []
-        try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
-            return [User.from_record(record) for record in document["users"]]
-        except (ValueError, KeyError, TypeError) as error:
-            raise AccessError(f"{self.path}: not a readable users file ({error})") from None
+        data = _read(self.path)
+        return [] if data is None else _parse_users(self.path, data)
 
     def get(self, username: str) -> User | None:
         for user in self.all():
@@ -241,18 +390,11 @@ class Users:
     @contextmanager
     def _changing(self) -> Iterator[list[User]]:
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".users.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with _locked(self.root / ".users.lock"):
             users = self.all()
             yield users
             document = {"version": 1, "users": [user.to_record() for user in users]}
-            temporary = self.root / f".users-{uuid.uuid4().hex[:8]}.json"
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-                out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, self.path)
+            _replace(self.path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
     def add(
         self,
@@ -320,30 +462,113 @@ def _find(users: list[User], username: str) -> User:
     raise AccessError(f"no user {username!r} (users: {known})")
 
 
-def _checked(user: User) -> User:
+def _problem(user: User) -> tuple[str, str] | None:
+    """The first rule a user breaks, as (field, what is wrong), or None."""
     if not USERNAME.match(user.username):
-        raise AccessError(
+        return "username", (
             f"user name {user.username!r}: letters, digits and . _ @ + - only, starting with a letter or "
-            "digit, at most 100 characters"
+            f"digit, at most {MAX_USERNAME_LENGTH} characters"
         )
     if user.role not in ROLES:
-        raise AccessError(f"unknown role {user.role!r}; choose one of: {', '.join(ROLES)}")
+        return "role", f"unknown role {user.role!r}; choose one of: {', '.join(ROLES)}"
+    if len(user.display_name) > MAX_DISPLAY_NAME_LENGTH or _control_characters(user.display_name):
+        return "display_name", (f"at most {MAX_DISPLAY_NAME_LENGTH} characters, no control characters")
     if user.role == COLLECTOR and not user.collector:
-        raise AccessError(
-            f"{user.username}: a collector needs a collector name (theirs in the customers file)"
-        )
+        return "collector", "a collector needs a collector name (theirs in the customers file)"
     if user.role == TEAM_LEAD and not user.team:
-        raise AccessError(f"{user.username}: a team lead needs a team (the collectors they lead)")
+        return "team", "a team lead needs a team (the collectors they lead)"
     if user.role != COLLECTOR and user.collector:
-        raise AccessError(f"{user.username}: a collector name is for the collector role only")
+        return "collector", "a collector name is for the collector role only"
     if user.role != TEAM_LEAD and user.team:
-        raise AccessError(f"{user.username}: a team is for the team lead role only")
+        return "team", "a team is for the team lead role only"
+    return None
+
+
+def _checked(user: User) -> User:
+    problem = _problem(user)
+    if problem is not None:
+        field_name, message = problem
+        raise AccessError(message if field_name in ("username", "role") else f"{user.username}: {message}")
+    return user
+
+
+def _parse_users(path: Path, data: bytes) -> list[User]:
+    """The users of a users file, every entry and field checked; UsersFileInvalid at the first fault."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except ValueError as error:
+        raise UsersFileInvalid(path, f"not a readable users file ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("users"), list):
+        raise UsersFileInvalid(path, 'not a users file: expected {"version": 1, "users": [...]}')
+    if document.get("version", 1) != 1 or set(document) - {"version", "users"}:
+        raise UsersFileInvalid(path, 'not a users file of version 1: expected {"version": 1, "users": [...]}')
+    users: list[User] = []
+    seen: dict[str, int] = {}
+    for entry, record in enumerate(document["users"], start=1):
+        user = _parse_user(path, entry, record)
+        key = user.username.casefold()
+        if key in seen:
+            raise UsersFileInvalid(
+                path,
+                f"the same name as user {seen[key]}",
+                entry=entry,
+                username=user.username,
+                field="username",
+            )
+        seen[key] = entry
+        users.append(user)
+    return users
+
+
+def _parse_user(path: Path, entry: int, record: object) -> User:
+    """One entry of the users file, each field checked for its type and the role's rules."""
+    if not isinstance(record, dict):
+        raise UsersFileInvalid(path, "not an object", entry=entry)
+    username = record.get("username")
+
+    def fault(field_name: str, problem: str) -> UsersFileInvalid:
+        named = username if isinstance(username, str) else None
+        return UsersFileInvalid(path, problem, entry=entry, username=named, field=field_name)
+
+    for key in record:
+        if key not in _FIELDS:
+            raise fault(key, f"unknown field; the fields are: {', '.join(_FIELDS)}")
+    for key in ("username", "role"):
+        if not isinstance(record.get(key), str):
+            raise fault(key, "missing, or not text")
+    for key in ("display_name", "collector", "password_hash"):
+        if not isinstance(record.get(key), str | None):
+            raise fault(key, "not text")
+    team = record.get("team")
+    if team is not None and not (isinstance(team, list) and all(isinstance(n, str) and n for n in team)):
+        raise fault("team", "not a list of collector names")
+    limits = record.get("limits")
+    if limits is not None:
+        if not isinstance(limits, dict):
+            raise fault("limits", "not an object of dimension: [values]")
+        for dimension, values in limits.items():
+            if dimension not in contract.DIMENSIONS:
+                raise fault(
+                    "limits",
+                    f"unknown dimension {dimension!r}; choose among: {', '.join(contract.DIMENSIONS)}",
+                )
+            if not (isinstance(values, list) and values and all(isinstance(v, str) and v for v in values)):
+                raise fault("limits", f"{dimension}: not a non-empty list of values")
+    password_hash = record.get("password_hash")
+    if password_hash and not password_hash.startswith("$argon2"):
+        raise fault("password_hash", "not an argon2 hash (set it with users set-password)")
+    user = User.from_record(record)
+    problem = _problem(user)
+    if problem is not None:
+        raise fault(*problem)
     return user
 
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccessError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccessError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
     return _HASHER.hash(password)
 
 
@@ -352,10 +577,25 @@ def hash_password(password: str) -> str:
 
 def sign_in(root: str | os.PathLike[str], username: str, password: str, *, now: float | None = None) -> User:
     """The user whose name and password these are, or SignInRefused. Every attempt is audited; after
-    FREE_FAILURES failures in a row for a name, the next attempts wait (without checking the password)."""
+    FREE_FAILURES failures in a row for a name, the next attempts wait (without checking the password).
+    A name no user can have (too long, control characters) is refused before anything is recorded of
+    it but its length."""
     now = time.time() if now is None else now
     username = (username or "").strip()
-    wait = failure_delay(root, username, now=now)
+    if len(username) > MAX_USERNAME_LENGTH or _control_characters(username):
+        problem = (
+            f"more than {MAX_USERNAME_LENGTH} characters ({len(username):,})"
+            if len(username) > MAX_USERNAME_LENGTH
+            else "control characters"
+        )
+        audit(
+            root, "(invalid name)", "sign_in_failed", f"user name refused: {problem}", source="app", now=now
+        )
+        raise SignInRefused(
+            f"A user name has at most {MAX_USERNAME_LENGTH} characters and no control characters."
+        )
+    users = Users(root).all()  # a users file that breaks a rule refuses everyone (UsersFileInvalid)
+    wait = _begin_attempt(root, username, {user.username.casefold() for user in users}, now)
     if wait > 0:
         audit(
             root, username or "(blank)", "sign_in_throttled", f"{wait:.0f} s to wait", source="app", now=now
@@ -363,14 +603,15 @@ def sign_in(root: str | os.PathLike[str], username: str, password: str, *, now: 
         raise SignInRefused(
             f"Too many failed sign-ins for {username}: try again in {wait:.0f} seconds.", wait=wait
         )
-    users = Users(root)
-    user = users.get(username) if username else None
+    user = next((u for u in users if username and u.username.casefold() == username.casefold()), None)
     stored = user.password_hash if user else None
-    try:
-        _HASHER.verify(stored or _DUMMY_HASH, password or "")
-        accepted = stored is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        accepted = False
+    accepted = False
+    if len(password or "") <= MAX_PASSWORD_LENGTH:  # no one's password is longer: not worth hashing
+        try:
+            _HASHER.verify(stored or _DUMMY_HASH, password or "")
+            accepted = stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            accepted = False
     if not accepted or user is None:
         audit(
             root,
@@ -381,6 +622,7 @@ def sign_in(root: str | os.PathLike[str], username: str, password: str, *, now: 
             now=now,
         )
         raise SignInRefused("Unknown user or wrong password.", wait=failure_delay(root, username, now=now))
+    _forget_failures(root, username)
     audit(root, user.username, "sign_in", ROLE_LABELS[user.role], source="app", now=now)
     return user
 
@@ -411,29 +653,83 @@ def identity_provider_user(root: str | os.PathLike[str], email: str, verified: b
     return user
 
 
+def _delay(failures: int, last: float, now: float) -> float:
+    if failures < FREE_FAILURES:
+        return 0.0
+    return max(0.0, last + min(FIRST_DELAY * 2 ** (failures - FREE_FAILURES), MAX_DELAY) - now)
+
+
 def failure_delay(root: str | os.PathLike[str], username: str, *, now: float | None = None) -> float:
     """Seconds left before `username` may try again (0 when free)."""
     now = time.time() if now is None else now
     failures, last = consecutive_failures(root, username)
-    if failures < FREE_FAILURES or last is None:
-        return 0.0
-    delay = min(FIRST_DELAY * 2 ** (failures - FREE_FAILURES), MAX_DELAY)
-    return max(0.0, last + delay - now)
+    return 0.0 if last is None else _delay(failures, last, now)
 
 
 def consecutive_failures(root: str | os.PathLike[str], username: str) -> tuple[int, float | None]:
     """Failed sign-ins of a name since its last success, and the time of the last one."""
-    key = username.strip().casefold()
-    failures, last = 0, None
-    for entry in _audit_entries(root, tail_bytes=SIGN_IN_WINDOW_BYTES):
-        if entry.get("user", "").casefold() != key:
-            continue
-        if entry.get("event") == "sign_in":
-            failures, last = 0, None
-        elif entry.get("event") == "sign_in_failed":
-            failures += 1
-            last = float(entry.get("epoch", 0.0))
+    failures, last = _read_failures(Path(root)).get(username.strip().casefold(), (0, None))
     return failures, last
+
+
+def _read_failures(root: Path) -> dict[str, tuple[int, float]]:
+    """The failure record: casefolded name -> (failures in a row, epoch of the last). Entries of the
+    wrong shape are dropped (the record is rewritten whole, so only a hand edit makes them)."""
+    data = _read(root / FAILURES_FILE)
+    try:
+        document = json.loads(data.decode("utf-8")) if data else {}
+    except ValueError:
+        document = {}
+    record: dict[str, tuple[int, float]] = {}
+    for name, entry in document.items() if isinstance(document, dict) else ():
+        if (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and isinstance(entry[0], int)
+            and isinstance(entry[1], int | float)
+        ):
+            record[name] = (entry[0], float(entry[1]))
+    return record
+
+
+@contextmanager
+def _changing_failures(root: Path) -> Iterator[dict[str, tuple[int, float]]]:
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root / ".sign_in_failures.lock"):
+        record = _read_failures(root)
+        before = dict(record)
+        yield record
+        if record != before:
+            text = json.dumps({name: list(entry) for name, entry in record.items()}, separators=(",", ":"))
+            _replace(root / FAILURES_FILE, text.encode("utf-8"))
+
+
+def _begin_attempt(root: str | os.PathLike[str], username: str, users: set[str], now: float) -> float:
+    """Under the record's lock: the wait left for `username`; when it is free, the attempt is counted
+    as a failure at once (a success takes it back), so that attempts made in parallel cannot all pass
+    before one of them is counted. Unknown names are counted like users' names."""
+    key = username.casefold()
+    with _changing_failures(Path(root)) as record:
+        failures, last = record.get(key, (0, 0.0))
+        wait = _delay(failures, last, now)
+        if wait > 0:
+            return wait
+        record[key] = (failures + 1, round(now, 3))
+        if len(record) > MAX_FAILURE_NAMES:
+            # Dropped first: names free to try again, then unknown names; the oldest first. The users'
+            # own names are never dropped, so a flood of other names cannot lift a user's wait.
+            def order(name: str) -> tuple[bool, bool, float]:
+                count, at = record[name]
+                return name in users or name == key, _delay(count, at, now) > 0, at
+
+            for name in sorted(record, key=order)[: len(record) - MAX_FAILURE_NAMES]:
+                del record[name]
+        return 0.0
+
+
+def _forget_failures(root: str | os.PathLike[str], username: str) -> None:
+    with _changing_failures(Path(root)) as record:
+        record.pop(username.casefold(), None)
 
 
 # --- the audit trail --------------------------------------------------------------------------------
@@ -450,6 +746,26 @@ AUDIT_EVENTS = {
     "refused": "Refused",
 }
 
+# What one line may hold: the user at MAX_USERNAME_LENGTH characters, the detail at AUDIT_DETAIL_LENGTH,
+# each cut with TRUNCATED (a line is then at most about 25 KiB).
+AUDIT_DETAIL_LENGTH = 4096
+TRUNCATED = "…(truncated)"
+# The trail is rotated before a line would take it past AUDIT_ROTATE_BYTES; AUDIT_KEEP rotated files
+# are kept (audit.1.jsonl, the newest, to audit.5.jsonl), so the trail takes at most about 96 MiB.
+AUDIT_ROTATE_BYTES = 16 * 1024 * 1024
+AUDIT_KEEP = 5
+_AUDIT_LOCK = ".audit.lock"
+
+
+def _bounded(text: str, length: int) -> str:
+    return text if len(text) <= length else text[:length] + TRUNCATED
+
+
+def audit_files(root: str | os.PathLike[str]) -> list[Path]:
+    """The trail's files, newest first: audit.jsonl, then audit.1.jsonl ... audit.<AUDIT_KEEP>.jsonl."""
+    root = Path(root)
+    return [root / AUDIT_FILE] + [root / f"audit.{number}.jsonl" for number in range(1, AUDIT_KEEP + 1)]
+
 
 def audit(
     root: str | os.PathLike[str],
@@ -460,50 +776,83 @@ def audit(
     source: str = "app",
     now: float | None = None,
 ) -> None:
-    """Append one line to the audit trail (one write of a whole line, under a lock, then fsync)."""
+    """Append one line to the audit trail (one write of a whole line, under a lock, then fsync),
+    rotating the trail first when the line would take it past AUDIT_ROTATE_BYTES."""
     if event not in AUDIT_EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
     now = time.time() if now is None else now
     entry = {
         "at": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
         "epoch": round(now, 3),
-        "user": user,
+        "user": _bounded(str(user), MAX_USERNAME_LENGTH),
         "event": event,
-        "detail": detail,
-        "source": source,
+        "detail": _bounded(str(detail), AUDIT_DETAIL_LENGTH),
+        "source": _bounded(str(source), 40),
     }
-    path = Path(root) / AUDIT_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    path = root / AUDIT_FILE
+    with _locked(root / _AUDIT_LOCK):
+        descriptor = _open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+        try:
+            size = os.fstat(descriptor).st_size
+            if size and size + len(line) > AUDIT_ROTATE_BYTES:
+                os.close(descriptor)
+                descriptor = -1
+                _rotate(root)
+                descriptor = _open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+                size = 0
+            if size and os.pread(descriptor, 1, size - 1) != b"\n":
+                line = b"\n" + line  # end a line cut by a crash, so that this one stays whole
+            os.write(descriptor, line)
+            os.fsync(descriptor)
+        finally:
+            if descriptor >= 0:
+                os.close(descriptor)
+
+
+def _rotate(root: Path) -> None:
+    """audit.jsonl becomes audit.1.jsonl, each older one shifts up, the oldest is dropped (under the
+    trail's lock). A kill between two renames leaves a gap in the numbers, never a lost newer line."""
+    files = audit_files(root)
+    for path in files:
+        if os.path.islink(path):
+            raise UnsafeFile(path)
+    files[-1].unlink(missing_ok=True)
+    for newer, older in zip(files[-2::-1], files[:0:-1], strict=True):
+        if newer.exists():
+            os.replace(newer, older)
+    _fsync_dir(root)
+
+
+_CHUNK = 64 * 1024
+
+
+def _lines_from_end(path: Path) -> Iterator[bytes]:
+    """The lines of a file, last first, read backwards a block at a time."""
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        size = os.fstat(descriptor).st_size
-        if size and os.pread(descriptor, 1, size - 1) != b"\n":
-            line = b"\n" + line  # end a line cut by a crash, so that this one stays whole
-        os.write(descriptor, line)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-# Failed sign-ins are counted in the newest part of the trail only, so that a sign-in does not read a
-# year of exports: a run of failures longer than this window waits the longest delay anyway.
-SIGN_IN_WINDOW_BYTES = 4 * 1024 * 1024
-
-
-def _audit_entries(root: str | os.PathLike[str], *, tail_bytes: int | None = None) -> Iterator[dict]:
-    """The trail's entries, oldest first (only those of its last `tail_bytes` when given)."""
-    path = Path(root) / AUDIT_FILE
-    if not path.exists():
+        descriptor = _open(path, os.O_RDONLY)
+    except FileNotFoundError:
         return
-    with open(path, "rb") as raw:
-        size = raw.seek(0, os.SEEK_END)
-        start = max(0, size - tail_bytes) if tail_bytes else 0
-        raw.seek(start)
-        if start:
-            raw.readline()  # the first line of the window may be cut
-        for line in raw:
+    with os.fdopen(descriptor, "rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        rest = b""
+        while position > 0:
+            step = min(_CHUNK, position)
+            position -= step
+            handle.seek(position)
+            lines = (handle.read(step) + rest).split(b"\n")
+            rest = lines[0]
+            yield from (line for line in reversed(lines[1:]) if line)
+        if rest:
+            yield rest
+
+
+def _newest_entries(root: str | os.PathLike[str]) -> Iterator[dict]:
+    """The trail's entries, newest first, across the rotated files."""
+    for path in audit_files(root):
+        for line in _lines_from_end(path):
             try:
                 entry = json.loads(line.decode("utf-8", errors="replace"))
             except ValueError:
@@ -512,19 +861,30 @@ def _audit_entries(root: str | os.PathLike[str], *, tail_bytes: int | None = Non
                 yield entry
 
 
-def audit_trail(root: str | os.PathLike[str], *, limit: int | None = None) -> pl.DataFrame:
-    """The audit trail, newest first: at (UTC), user, event, detail, source."""
-    rows = [
-        {
-            "at": entry.get("at", ""),
-            "user": str(entry.get("user", "")),
-            "event": AUDIT_EVENTS.get(entry.get("event", ""), str(entry.get("event", ""))),
-            "detail": str(entry.get("detail", "")),
-            "source": str(entry.get("source", "")),
-        }
-        for entry in _audit_entries(root)
-    ]
-    frame = pl.DataFrame(
+def audit_trail(
+    root: str | os.PathLike[str], *, limit: int | None = None, user: str | None = None
+) -> pl.DataFrame:
+    """The audit trail, newest first: at (UTC), user, event, detail, source. With `limit`, only the
+    newest lines needed are read (of `user` only, when given), from the rotated files too if need be."""
+    rows = []
+    root = Path(root)
+    if root.is_dir():
+        with _locked(root / _AUDIT_LOCK, shared=True):  # no rotation while the files are read
+            for entry in _newest_entries(root):
+                if user is not None and str(entry.get("user", "")).casefold() != user.casefold():
+                    continue
+                rows.append(
+                    {
+                        "at": str(entry.get("at", "")),
+                        "user": str(entry.get("user", "")),
+                        "event": AUDIT_EVENTS.get(entry.get("event", ""), str(entry.get("event", ""))),
+                        "detail": str(entry.get("detail", "")),
+                        "source": str(entry.get("source", "")),
+                    }
+                )
+                if limit is not None and len(rows) >= limit:
+                    break
+    return pl.DataFrame(
         rows,
         schema={
             "at": pl.String,
@@ -534,5 +894,3 @@ def audit_trail(root: str | os.PathLike[str], *, limit: int | None = None) -> pl
             "source": pl.String,
         },
     )
-    frame = frame.reverse()
-    return frame.head(limit) if limit else frame

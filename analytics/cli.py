@@ -663,10 +663,9 @@ def run_users_set_password(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    trail = access.audit_trail(args.data)
-    if args.user:
-        trail = trail.filter(pl.col("user").str.to_lowercase() == args.user.lower())
-    for row in trail.head(args.limit).iter_rows(named=True):
+    # Only the newest lines asked for are read, from the end of the trail (and its rotated files).
+    trail = access.audit_trail(args.data, limit=args.limit, user=args.user)
+    for row in trail.iter_rows(named=True):
         print(f"{row['at']}  {row['user']:<20}  {row['event']:<24}  {row['source']:<12}  {row['detail']}")
     return 0
 

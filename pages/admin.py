@@ -53,7 +53,15 @@ st.dataframe(
 )
 
 st.subheader("Audit trail")
-trail = access.audit_trail(ctx.store.root)
+# Read from the newest line backwards, only as far as asked (the trail and its rotated files).
+newest = st.selectbox(
+    "Read the newest",
+    (1_000, 5_000, 50_000, None),
+    index=1,
+    format_func=lambda n: "all entries (slow on a long trail)" if n is None else f"{n:,} entries",
+    key="audit_newest",
+)
+trail = access.audit_trail(ctx.store.root, limit=newest)
 filters = st.columns(3)
 who = filters[0].multiselect("User", sorted(set(trail.get_column("user").to_list())), key="audit_user")
 what = filters[1].multiselect(
@@ -67,7 +75,10 @@ if what:
 if search:
     trail = trail.filter(pl.col("detail").str.contains(search, literal=True))
 failures = trail.filter(pl.col("event") == access.AUDIT_EVENTS["sign_in_failed"]).height
-st.caption(f"{trail.height:,} entries, newest first · {failures:,} failed sign-ins · times in UTC")
+st.caption(
+    f"{trail.height:,} entries, newest first · {failures:,} failed sign-ins · times in UTC"
+    + ("" if newest is None else f" · among the newest {newest:,} entries read")
+)
 st.dataframe(
     trail.head(5000),
     hide_index=True,

@@ -5,6 +5,7 @@ Every page calls `context()` to get what the sidebar chose; pages stay short and
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from analytics.store import Manifest, Store
 
 PROJECT = Path(__file__).resolve().parent.parent
 DATA_DIR_VARIABLE = "AR_DATA_DIR"
+_LOG = logging.getLogger(__name__)
 
 
 def data_dir() -> Path:
@@ -149,8 +151,25 @@ def sign_in_page(current: Store) -> None:
         except access.SignInRefused as refused:
             st.error(str(refused))
             return
+        except access.DataFileRefused as refused:
+            _log_refusal(refused)
+            st.error(refused.public())
+            return
         st.session_state[SIGNED_IN] = user.username
         st.rerun()
+
+
+def _log_refusal(refused: access.DataFileRefused) -> None:
+    # The detail (the data folder's path, the user entry) is for the server log, not the page.
+    _LOG.error("access refused to everyone: %s", refused)
+
+
+def refused_page(refused: access.DataFileRefused) -> None:
+    """What everyone sees while a file access relies on is unusable: a message without the data
+    folder's path or any user name, the detail in the server log."""
+    _log_refusal(refused)
+    st.title("Sign in")
+    st.error(refused.public())
 
 
 def sign_out(current: Store, user: access.User) -> None:

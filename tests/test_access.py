@@ -360,21 +360,3 @@ def test_the_hash_checked_for_an_unknown_name_costs_what_a_users_does() -> None:
     user's password."""
     assert access._HASHER.verify(access._DUMMY_HASH, "not a password of anyone")
     assert not access._HASHER.check_needs_rehash(access._DUMMY_HASH)
-
-
-def test_failures_are_counted_in_the_newest_part_of_a_long_trail(
-    team: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Three old failures, then more than a window of exports: they no longer count; three new ones do."""
-    monkeypatch.setattr(access, "SIGN_IN_WINDOW_BYTES", 2_000)
-    for attempt in range(3):
-        with pytest.raises(access.SignInRefused):
-            access.sign_in(team.root, "anna", "guess", now=100.0 + attempt)
-    for number in range(30):
-        access.audit(team.root, "admin", "export", f"report {number}", now=200.0)
-    assert access.consecutive_failures(team.root, "anna") == (0, None)
-    for attempt in range(3):
-        with pytest.raises(access.SignInRefused):
-            access.sign_in(team.root, "anna", "guess", now=300.0 + attempt)
-    assert access.consecutive_failures(team.root, "anna") == (3, 302.0)
-    assert access.failure_delay(team.root, "anna", now=303.0) == pytest.approx(4.0)
