@@ -497,3 +497,151 @@ def test_a_stream_of_submissions_killed_at_several_points(ledgers: Ledgers, tmp_
     assert actions.height == len(saved)
     assert events.get_column("event_date").unique().to_list() == [AS_OF]
     assert events.get_column("promised_date").unique().to_list() == [AS_OF + timedelta(days=7)]
+
+
+# --- the users file and the audit trail -------------------------------------------------------------
+
+ADD_USER = """
+from analytics import access
+print("ready", flush=True)
+access.Users(sys.argv[2]).add(sys.argv[3], "viewer", password=None)
+print("done", flush=True)
+"""
+
+AUDIT_LINES = """
+from analytics import access
+access.AUDIT_ROTATE_BYTES = int(sys.argv[3])
+for number in range(int(sys.argv[4]), int(sys.argv[5])):
+    access.audit(sys.argv[2], "admin", "export", f"report {number:03}", source="command line")
+print("done", flush=True)
+"""
+
+
+def write_audit_lines(root: Path, rotate: int, start: int, stop: int) -> None:
+    """Audit lines report START..STOP-1 by a new process, the trail rotated at `rotate` bytes."""
+    script = PRELUDE + AUDIT_LINES
+    done = subprocess.run(
+        [sys.executable, "-c", script, "", *map(str, (root, rotate, start, stop))],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=CHILD_SECONDS,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def users_listed(root: Path) -> list[str]:
+    """The user names `python -m analytics users list` prints, in a new process (the file whole)."""
+    return [line.split()[0] for line in cli("users", "list", "--data", root).splitlines()]
+
+
+def trail_details(root: Path) -> list[str]:
+    """The audit trail's details, newest first, as `python -m analytics audit` prints them."""
+    printed = cli("audit", "--data", root, "--limit", 10_000).splitlines()
+    return [line.rsplit("  ", 1)[-1] for line in printed]
+
+
+@pytest.fixture
+def users_folder(tmp_path: Path) -> Path:
+    from analytics import access
+
+    access.Users(tmp_path).add("admin", "admin", password=None)
+    return tmp_path
+
+
+USERS_PAUSES = [
+    Pause("_replace", "out.write(data)", completed=False),
+    Pause("_replace", "os.fsync(out.fileno())", completed=False),
+    Pause("_replace", "os.replace(temporary, path)", completed=False),
+    Pause("_replace", "_fsync_dir(path.parent)", completed=True),
+]
+
+
+@pytest.mark.parametrize("pause", USERS_PAUSES, ids=str)
+def test_a_users_file_rewrite_killed_at_each_step(users_folder: Path, pause: Pause) -> None:
+    """Killed while `users add zed` writes the temporary file, before and after it replaces the users
+    file: the file read afresh is the old one or the new one, whole; the next change succeeds and
+    leaves no temporary file behind."""
+    run_until_paused(ADD_USER, pause, users_folder, "zed")
+    assert users_listed(users_folder) == (["admin", "zed"] if pause.completed else ["admin"])
+    cli("users", "add", "ann", "--role", "viewer", "--no-password", "--data", users_folder)
+    assert sorted(users_listed(users_folder)) == sorted(["admin", "ann"] + ["zed"] * pause.completed)
+    assert [path.name for path in users_folder.iterdir() if path.suffix == ".tmp"] == []
+
+
+def wait_stopped(process: subprocess.Popen[str]) -> None:
+    assert process.stdout.readline().strip() == "ready"
+    while process.stdout.readline().strip() != "paused":
+        pass
+    _, status = os.waitpid(process.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status)
+
+
+def test_two_users_added_at_once_both_land(users_folder: Path) -> None:
+    """zed's `users add` stops after reading the file, before writing it back (holding the lock);
+    ann's starts meanwhile and must wait; zed's goes on: both users are in the file."""
+    first = child(ADD_USER, Pause("_changing", "_replace(self.path", completed=True), users_folder, "zed")
+    wait_stopped(first)
+    second = child(ADD_USER, None, users_folder, "ann")
+    assert second.stdout.readline().strip() == "ready"
+    time.sleep(1.0)
+    assert second.poll() is None  # waiting for the lock, not writing over zed's change
+    first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=CHILD_SECONDS) == 0, first.stderr.read()
+    assert second.wait(timeout=CHILD_SECONDS) == 0, second.stderr.read()
+    assert sorted(users_listed(users_folder)) == ["admin", "ann", "zed"]
+
+
+def test_a_user_added_while_another_is_killed_holding_the_lock(users_folder: Path) -> None:
+    """zed's `users add` is killed while it holds the lock: ann's, waiting, then lands whole."""
+    first = child(ADD_USER, Pause("_changing", "_replace(self.path", completed=False), users_folder, "zed")
+    wait_stopped(first)
+    second = child(ADD_USER, None, users_folder, "ann")
+    assert second.stdout.readline().strip() == "ready"
+    kill(first)
+    assert second.wait(timeout=CHILD_SECONDS) == 0, second.stderr.read()
+    assert sorted(users_listed(users_folder)) == ["admin", "ann"]
+
+
+AUDIT_PAUSES = [
+    Pause("audit", "os.write(descriptor, line)", completed=False),
+    Pause("audit", "os.fsync(descriptor)", completed=True),
+    Pause("_rotate", "files[-1].unlink(missing_ok=True)", completed=False),
+    Pause("_rotate", "os.replace(newer, older)", completed=False, nth=2),
+    Pause("_rotate", "_fsync_dir(root)", completed=False),
+]
+
+
+@pytest.mark.parametrize("pause", AUDIT_PAUSES, ids=str)
+def test_an_audit_line_killed_at_each_step(tmp_path: Path, pause: Pause) -> None:
+    """Lines 000-029 are in a trail rotated at 1,000 bytes; a process writing 030 on is killed before
+    and after the write of 030, and at each step of the next rotation: the lines kept are read back
+    newest first without a gap (030 only once written), and the next lines land after them."""
+    rotate = 1_000
+    write_audit_lines(tmp_path, rotate, 0, 30)
+    before = trail_details(tmp_path)
+    assert before[0] == "report 029"
+    # A pause in _rotate is reached only by a line that rotates: write until one does.
+    run_until_paused(AUDIT_LINES, pause, tmp_path, rotate, 30, 60)
+    after = trail_details(tmp_path)
+    written = [line for line in after if line not in before]
+    if pause.function == "audit":
+        assert written == (["report 030"] if pause.completed else [])
+    assert all(line > "report 029" for line in written)
+    assert written == sorted(written, reverse=True)
+    survivors = after[len(written) :]
+    assert survivors == before[: len(survivors)] and len(survivors) >= 5
+    write_audit_lines(tmp_path, rotate, 100, 103)
+    assert trail_details(tmp_path)[:3] == ["report 102", "report 101", "report 100"]
+
+
+def test_a_cut_audit_line_does_not_hide_the_next_ones(tmp_path: Path) -> None:
+    """A line cut short (a crash mid-write, as after a power loss): the next process's lines are read
+    whole after it, and the lines before it too."""
+    cli("audit", "--data", tmp_path)  # an empty trail prints nothing
+    write_audit_lines(tmp_path, 1 << 24, 0, 3)
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(path.read_bytes()[:-20])  # report 002's line is cut
+    write_audit_lines(tmp_path, 1 << 24, 3, 5)
+    assert trail_details(tmp_path) == ["report 004", "report 003", "report 001", "report 000"]
