@@ -212,7 +212,7 @@ st.title("Collectors")
 if widgets.no_data_message(ctx):
     st.stop()
 if notice := st.session_state.pop("coaching_notice", None):
-    st.success(notice)
+    st.success(widgets.markdown_text(notice))
 
 db = widgets.collections_db(ctx)
 root, version = str(ctx.store.root), ctx.store.version()
@@ -377,7 +377,7 @@ if collector != wanted:
 
 row = table.rows.filter(pl.col("collector") == collector).row(0, named=True)
 medians = table.median.row(0, named=True)
-st.header(f"{export.markdown_text(collector)}'s record")
+st.header(f"{widgets.markdown_text(collector)}'s record")
 mine = table.comparison.filter(pl.col("collector") == collector)
 flagged = mine.filter(pl.col("flagged")).get_column("reason").to_list()
 if flagged:
@@ -650,7 +650,7 @@ outcomes = _outcomes(
     _db=db,
 )
 if outcomes.is_empty():
-    st.caption(f"No note on {export.markdown_text(collector)} yet.")
+    st.caption(f"No note on {widgets.markdown_text(collector)} yet.")
 else:
     described = [
         ""
@@ -692,8 +692,8 @@ default_due = (
 )
 with st.form("coaching_note_form", clear_on_submit=True):
     st.markdown(
-        f"**New note on {export.markdown_text(collector)}** (recorded as "
-        f"{export.markdown_text(widgets.user_name())}, dated {ctx.as_of.isoformat()})"
+        f"**New note on {widgets.markdown_text(collector)}** (recorded as "
+        f"{widgets.markdown_text(widgets.user_name())}, dated {ctx.as_of.isoformat()})"
     )
     comment = st.text_area("Note", key="coaching_comment", height=80)
     st.caption("Objectives for the next period, measured on the due date:")
@@ -765,7 +765,7 @@ if saved:
     except collections.CollectionsRefused as refused:
         st.error(
             "Refused, nothing was written:\n"
-            + "\n".join(f"- {export.markdown_text(m)}" for m in refused.messages)
+            + "\n".join(f"- {widgets.markdown_text(m)}" for m in refused.messages)
         )
     else:
         count = len(objectives)

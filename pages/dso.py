@@ -58,7 +58,7 @@ if focus is not None and key is not None and focus not in series.get_column(key)
     focus = None
 if focus is not None:
     cols = st.columns([6, 1])
-    cols[0].markdown(f"Narrowed to **{contract.DIMENSION_LABELS[by]} {export.markdown_text(focus)}**.")
+    cols[0].markdown(f"Narrowed to **{contract.DIMENSION_LABELS[by]} {widgets.markdown_text(focus)}**.")
     if cols[1].button("Show all", key="dso_clear_focus"):
         del st.query_params["focus"]
         st.session_state["dso_nonce"] = st.session_state.get("dso_nonce", 0) + 1

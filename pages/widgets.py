@@ -6,6 +6,7 @@ Every page calls `context()` to get what the sidebar chose; pages stay short and
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,8 +16,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from analytics import access, contract
-from analytics.export import markdown_text
+from analytics import access, contract, export
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
 from analytics.store import Manifest, Store
@@ -57,6 +57,23 @@ def _dimension_values(root: str, version: str, rights: Scope) -> dict[str, list[
         dimension: customers.get_column(dimension).drop_nulls().unique().sort().to_list()
         for dimension in contract.DIMENSIONS
     }
+
+
+# --- text in Markdown ----------------------------------------------------------------------------
+
+# Streamlit's Markdown also turns text into links and pictures after the escapes are read: a bare
+# http:// or www. address and an e-mail address become links, a :shortcode: an emoji. A word joiner
+# (U+2060, invisible) after the ':' or '@', or between 'www' and '.', breaks each of them.
+_STILL_MARKUP = re.compile(r"(?<=\\[:@])(?=\S)|(?i:(?<=www)(?=\\\.))")
+WORD_JOINER = "\u2060"
+
+
+def markdown_text(value: object) -> str:
+    """`value` (a name, an id from the URL, a scope, a message quoting the user) as text inside any
+    Markdown a page shows (st.markdown, a caption, a message, a header, a label): every Markdown and
+    Streamlit markup character escaped, and nothing made a link or an emoji. Not for st.dataframe
+    cells or st.text, which are plain text already."""
+    return _STILL_MARKUP.sub(WORD_JOINER, export.markdown_text(value))
 
 
 # --- who is signed in --------------------------------------------------------------------------------
@@ -197,7 +214,7 @@ def require(permission: str) -> None:
     except access.AccessDenied as denied:
         ctx = st.session_state["context"]
         access.audit(ctx.store.root, user.username, "refused", str(denied), source="app")
-        st.error(f"Refused: {denied}.")
+        st.error(f"Refused: {markdown_text(denied)}.")
         st.stop()
 
 
@@ -282,7 +299,7 @@ def sidebar(current: Store, user: access.User = access.DEMO_USER) -> Context:
         scope = access.restrict(user, Scope.of(filters))
     except access.AccessDenied as denied:
         access.audit(current.root, user.username, "refused", str(denied), source="app")
-        st.error(f"Refused: {denied}.")
+        st.error(f"Refused: {markdown_text(denied)}.")
         scope = rights
     return Context(current, manifest, as_of or default_as_of(manifest), scope, user)
 
