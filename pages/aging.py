@@ -215,7 +215,10 @@ with balance_tab:
             for position, name in enumerate(names):
                 figure.add_bar(
                     name=labels[name],
-                    x=top.get_column(label_column).cast(pl.String).fill_null("(none)").to_list(),
+                    x=[
+                        widgets.chart_text(x)
+                        for x in top.get_column(label_column).cast(pl.String).fill_null("(none)")
+                    ],
                     y=top.get_column(name).cast(pl.Float64).to_list(),
                     marker_color=BUCKET_COLORS[position % len(BUCKET_COLORS)],
                     customdata=[name] * top.height,

@@ -349,10 +349,10 @@ on_figure = table.comparison.filter(pl.col("figure") == compared).sort("collecto
 median = on_figure.get_column("median")[0] if on_figure.height else None
 team_chart = go.Figure(
     go.Bar(
-        x=on_figure.get_column("collector").to_list(),
+        x=[widgets.chart_text(name) for name in on_figure.get_column("collector")],
         y=on_figure.get_column("value").to_list(),
         marker_color=["#c0392b" if f else "#1f4e79" for f in on_figure.get_column("flagged").to_list()],
-        hovertext=on_figure.get_column("reason").to_list(),
+        hovertext=[widgets.chart_text(reason) for reason in on_figure.get_column("reason")],
     )
 )
 if median is not None:
@@ -500,7 +500,7 @@ with right:
             kpi_chart.add_scatter(
                 x=part.get_column("period").to_list(),
                 y=part.get_column(measure).to_list(),
-                name=f"{who} {'CEI %' if measure == 'cei' else 'DSO'}",
+                name=f"{widgets.chart_text(who)} {'CEI %' if measure == 'cei' else 'DSO'}",
                 mode="lines+markers",
                 line=dict(color=colour, dash=dash),
                 row=position,

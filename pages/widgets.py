@@ -5,6 +5,7 @@ Every page calls `context()` to get what the sidebar chose; pages stay short and
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from collections.abc import Callable
@@ -74,6 +75,13 @@ def markdown_text(value: object) -> str:
     Streamlit markup character escaped, and nothing made a link or an emoji. Not for st.dataframe
     cells or st.text, which are plain text already."""
     return _STILL_MARKUP.sub(WORD_JOINER, export.markdown_text(value))
+
+
+def chart_text(value: object) -> str:
+    """`value` as text in a Plotly chart (an axis label, a legend, a hover text): Plotly reads <b>, <i>,
+    <br> and <a href> in them, so a customer named '<a href=...>' would be a link; escaped, it shows
+    as written."""
+    return html.escape("" if value is None else str(value), quote=False)
 
 
 # --- who is signed in --------------------------------------------------------------------------------

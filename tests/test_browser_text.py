@@ -55,7 +55,7 @@ def test_a_hostile_division_and_a_crafted_customer_show_as_text(page: Page, serv
         has_text="Country"
     )
     assert f"Division {DIVISION}" in text_of(identity.first)
-    assert identity.first.locator("a, em, img, span[style*='color']").count() == 0
+    assert identity.first.locator("a, em, i, img, span[style*='color']").count() == 0
     assert page.get_by_role("combobox", name="Customer", exact=True).input_value() == f"{NAME} (C2)"
 
     browser.open_path(page, server, "/customer?" + urlencode({"as_of": "2026-02-01", "customer": DRILL}))

@@ -11,6 +11,8 @@ turns a bare http:// or www. address or an e-mail address into a link and a :sho
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from analytics.store import Store
 from pages import widgets
 
 NAME = "**Bold** :red[Red] http://evil.example"
-DIVISION = "_East_ :material/home: www.evil.example ben@evil.example :smile:"
+DIVISION = "_East_ <i>it</i> :material/home: www.evil.example ben@evil.example :smile:"
 DRILL = "**Drill** :blue[Blue] :material/warning: <b>x</b> [link](http://evil.example) https://evil.example"
 
 # Streamlit 1.67's frontend: GFM literal autolinks (mdast-util-gfm-autolink-literal), found in the
@@ -144,6 +146,15 @@ def test_the_aging_page_shows_a_hostile_customer_and_scope_as_text(hostile_dir: 
     assert table["total"].tolist() == [1000.0]
     for text in texts(at):
         assert "**Bold**" not in text and "http://" not in shown(text)
+
+
+def test_charts_show_a_hostile_division_as_text(hostile_dir: Path) -> None:
+    """Plotly reads <b>, <i> and <a href> in axis labels: the division's are escaped, shown as written."""
+    at = start("pages/aging.py", drill="entity=Acme DE")
+    (chart,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "aging_chart" in c.proto.id]
+    labels = {label for trace in chart["data"] for label in trace["x"]}
+    assert labels == {html.escape(DIVISION, quote=False)}
+    assert "&lt;i&gt;it&lt;/i&gt;" in labels.pop()
 
 
 def test_the_customer_page_shows_a_hostile_customer_and_a_crafted_id_as_text(hostile_dir: Path) -> None:
