@@ -43,7 +43,7 @@ if preset == "Custom":
 try:
     boundaries = contract.parse_boundaries(buckets_text)
 except ValueError as error:
-    st.error(export.markdown_text(error))
+    st.error(widgets.markdown_text(error))
     st.stop()
 beyond_label = controls[1].segmented_control(
     "Overdue beyond", list(BEYOND), default="All items", key="beyond", bind="query-params", required=True
@@ -181,7 +181,7 @@ for column, (key, label) in zip(
         )
 st.caption(
     f"As of {ctx.as_of.isoformat()} · compared with {compare_with.isoformat()} · "
-    f"{export.markdown_text(ctx.scope.describe())}"
+    f"{widgets.markdown_text(ctx.scope.describe())}"
     + (f" · items more than {request.overdue_beyond} days past due" if request.overdue_beyond else "")
 )
 
@@ -195,7 +195,7 @@ with balance_tab:
         write_drill([])
         st.rerun()
     for position, (step_level, value) in enumerate(drill):
-        label = f"{contract.DIMENSION_LABELS[step_level]}: {value}"
+        label = f"{contract.DIMENSION_LABELS[step_level]}: {widgets.markdown_text(value)}"
         if crumbs[position + 1].button(
             label, key=f"crumb_{position}", disabled=position == len(drill) - 1, type="tertiary"
         ):
@@ -215,7 +215,10 @@ with balance_tab:
             for position, name in enumerate(names):
                 figure.add_bar(
                     name=labels[name],
-                    x=top.get_column(label_column).cast(pl.String).fill_null("(none)").to_list(),
+                    x=[
+                        widgets.chart_text(x)
+                        for x in top.get_column(label_column).cast(pl.String).fill_null("(none)")
+                    ],
                     y=top.get_column(name).cast(pl.Float64).to_list(),
                     marker_color=BUCKET_COLORS[position % len(BUCKET_COLORS)],
                     customdata=[name] * top.height,
@@ -325,7 +328,7 @@ with rejuvenation_tab:
     last = names[-1]
     for bucket, label in ((last, labels[last]), ("overdue", "Overdue")):
         if sentence := aging.what_moved(changes, level, bucket, label, compare_with):
-            st.markdown(f"- {export.markdown_text(sentence)}")
+            st.markdown(f"- {widgets.markdown_text(sentence)}")
 
     st.subheader(f"Roll rates from {compare_with.isoformat()} to {ctx.as_of.isoformat()}")
     matrix = aging.roll_rates(

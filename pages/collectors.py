@@ -212,7 +212,7 @@ st.title("Collectors")
 if widgets.no_data_message(ctx):
     st.stop()
 if notice := st.session_state.pop("coaching_notice", None):
-    st.success(notice)
+    st.success(widgets.markdown_text(notice))
 
 db = widgets.collections_db(ctx)
 root, version = str(ctx.store.root), ctx.store.version()
@@ -349,10 +349,10 @@ on_figure = table.comparison.filter(pl.col("figure") == compared).sort("collecto
 median = on_figure.get_column("median")[0] if on_figure.height else None
 team_chart = go.Figure(
     go.Bar(
-        x=on_figure.get_column("collector").to_list(),
+        x=[widgets.chart_text(name) for name in on_figure.get_column("collector")],
         y=on_figure.get_column("value").to_list(),
         marker_color=["#c0392b" if f else "#1f4e79" for f in on_figure.get_column("flagged").to_list()],
-        hovertext=on_figure.get_column("reason").to_list(),
+        hovertext=[widgets.chart_text(reason) for reason in on_figure.get_column("reason")],
     )
 )
 if median is not None:
@@ -377,7 +377,7 @@ if collector != wanted:
 
 row = table.rows.filter(pl.col("collector") == collector).row(0, named=True)
 medians = table.median.row(0, named=True)
-st.header(f"{export.markdown_text(collector)}'s record")
+st.header(f"{widgets.markdown_text(collector)}'s record")
 mine = table.comparison.filter(pl.col("collector") == collector)
 flagged = mine.filter(pl.col("flagged")).get_column("reason").to_list()
 if flagged:
@@ -500,7 +500,7 @@ with right:
             kpi_chart.add_scatter(
                 x=part.get_column("period").to_list(),
                 y=part.get_column(measure).to_list(),
-                name=f"{who} {'CEI %' if measure == 'cei' else 'DSO'}",
+                name=f"{widgets.chart_text(who)} {'CEI %' if measure == 'cei' else 'DSO'}",
                 mode="lines+markers",
                 line=dict(color=colour, dash=dash),
                 row=position,
@@ -650,7 +650,7 @@ outcomes = _outcomes(
     _db=db,
 )
 if outcomes.is_empty():
-    st.caption(f"No note on {export.markdown_text(collector)} yet.")
+    st.caption(f"No note on {widgets.markdown_text(collector)} yet.")
 else:
     described = [
         ""
@@ -692,8 +692,8 @@ default_due = (
 )
 with st.form("coaching_note_form", clear_on_submit=True):
     st.markdown(
-        f"**New note on {export.markdown_text(collector)}** (recorded as "
-        f"{export.markdown_text(widgets.user_name())}, dated {ctx.as_of.isoformat()})"
+        f"**New note on {widgets.markdown_text(collector)}** (recorded as "
+        f"{widgets.markdown_text(widgets.user_name())}, dated {ctx.as_of.isoformat()})"
     )
     comment = st.text_area("Note", key="coaching_comment", height=80)
     st.caption("Objectives for the next period, measured on the due date:")
@@ -765,7 +765,7 @@ if saved:
     except collections.CollectionsRefused as refused:
         st.error(
             "Refused, nothing was written:\n"
-            + "\n".join(f"- {export.markdown_text(m)}" for m in refused.messages)
+            + "\n".join(f"- {widgets.markdown_text(m)}" for m in refused.messages)
         )
     else:
         count = len(objectives)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, collections, contract, export
+from analytics import aging, collections, contract
 from pages import widgets
 
 ctx = widgets.context()
@@ -26,7 +26,9 @@ ids = customers.get_column("customer_id").to_list()
 names = dict(zip(ids, customers.get_column("customer_name").to_list(), strict=True))
 wanted = st.query_params.get("customer")
 if wanted is not None and wanted not in names:
-    st.warning(f"No customer {widgets.markdown_text(wanted)} in your scope ({ctx.scope.describe()}).")
+    st.warning(
+        f"No customer {widgets.markdown_text(wanted)} in your scope ({widgets.markdown_text(ctx.scope.describe())})."
+    )
 if wanted not in names:
     wanted = ids[0]
 customer_id = st.selectbox(
@@ -47,7 +49,7 @@ payer_row = payer.row(0, named=True) if payer.height else {}
 
 st.markdown(
     " · ".join(
-        f"**{contract.DIMENSION_LABELS[dimension]}** {export.markdown_text(customer[dimension])}"
+        f"**{contract.DIMENSION_LABELS[dimension]}** {widgets.markdown_text(customer[dimension])}"
         for dimension in contract.DIMENSIONS
         if customer.get(dimension)
     )

@@ -58,7 +58,7 @@ if focus is not None and key is not None and focus not in series.get_column(key)
     focus = None
 if focus is not None:
     cols = st.columns([6, 1])
-    cols[0].markdown(f"Narrowed to **{contract.DIMENSION_LABELS[by]} {export.markdown_text(focus)}**.")
+    cols[0].markdown(f"Narrowed to **{contract.DIMENSION_LABELS[by]} {widgets.markdown_text(focus)}**.")
     if cols[1].button("Show all", key="dso_clear_focus"):
         del st.query_params["focus"]
         st.session_state["dso_nonce"] = st.session_state.get("dso_nonce", 0) + 1
@@ -79,7 +79,10 @@ else:
 if layout == "Small multiples" and key is not None and len(groups) > 1:
     columns = 3
     rows = (len(groups) + columns - 1) // columns
-    labels = [str(latest.filter(pl.col(key) == group).get_column(label_column)[0]) for group in groups]
+    labels = [
+        widgets.chart_text(latest.filter(pl.col(key) == group).get_column(label_column)[0])
+        for group in groups
+    ]
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=labels, shared_yaxes=True)
     for position, group in enumerate(groups):
         part = shown_series.filter(pl.col(key) == group).sort("period")
@@ -98,7 +101,7 @@ else:
     for group in groups:
         part = shown_series if group is None else shown_series.filter(pl.col(key) == group)
         part = part.sort("period")
-        name = MEASURES[measure] if group is None else str(part.get_column(label_column)[0])
+        name = MEASURES[measure] if group is None else widgets.chart_text(part.get_column(label_column)[0])
         figure.add_scatter(
             x=part.get_column("period").to_list(),
             y=part.get_column(measure).to_list(),

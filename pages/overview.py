@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, export, kpis
+from analytics import aging, kpis
 from analytics.forecast import BACKTEST_AUTOMATIC_ITEMS
 from pages import widgets
 
@@ -50,7 +50,7 @@ def change(now: float | None, then: float | None, unit: str = "") -> str | None:
 
 latest_period = value(series, "period")
 st.caption(
-    f"As of {ctx.as_of.isoformat()} · {export.markdown_text(ctx.scope.describe())} · amounts in {ctx.currency}"
+    f"As of {ctx.as_of.isoformat()} · {widgets.markdown_text(ctx.scope.describe())} · amounts in {ctx.currency}"
     + (
         f" · DSO, CEI and the cost of delay at the month end {latest_period.isoformat()}"
         if latest_period

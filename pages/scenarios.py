@@ -9,7 +9,7 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
-from analytics import access, collections, contract, export, reminders, scenarios
+from analytics import access, collections, contract, reminders, scenarios
 from pages import widgets
 
 NEW = "(new scenario)"
@@ -45,7 +45,7 @@ def notice(text: str) -> None:
 
 def refused(error: scenarios.ScenarioRefused | collections.CollectionsRefused) -> None:
     st.error(
-        "Refused, nothing was written:\n" + "\n".join(f"- {export.markdown_text(m)}" for m in error.messages)
+        "Refused, nothing was written:\n" + "\n".join(f"- {widgets.markdown_text(m)}" for m in error.messages)
     )
 
 
@@ -58,7 +58,7 @@ def smtp() -> reminders.SmtpSettings | None:
     try:
         return reminders.smtp_settings(secrets)
     except reminders.ReminderError as error:
-        st.warning(f"SMTP settings: {export.markdown_text(error)}")
+        st.warning(f"SMTP settings: {widgets.markdown_text(error)}")
         return None
 
 
@@ -137,20 +137,20 @@ with today:
         proposal = scenarios.Proposal.from_row(row)
         key = f"{proposal.customer_id}_{proposal.scenario_id}_{proposal.offset_days}"
         st.subheader(
-            f"{export.markdown_text(proposal.customer_name)}: {export.markdown_text(proposal.step_label)}"
+            f"{widgets.markdown_text(proposal.customer_name)}: {widgets.markdown_text(proposal.step_label)}"
         )
         position = found.filter(pl.col("customer_id") == proposal.customer_id).row(0, named=True)
         st.caption(
-            f"{export.markdown_text(proposal.scenario)} (version {proposal.scenario_version}) · "
-            f"{export.markdown_text(position['reason'])}"
+            f"{widgets.markdown_text(proposal.scenario)} (version {proposal.scenario_version}) · "
+            f"{widgets.markdown_text(position['reason'])}"
         )
         if row["done"]:
-            st.info(f"This step was already {row['decision']} today.")
+            st.info(f"This step was already {widgets.markdown_text(row['decision'])} today.")
         current = scenarios.settings(db)
         try:
             message = scenarios.reminder(db, ctx.store, proposal, ctx.as_of, items=items, current=current)
         except (scenarios.ScenarioRefused, reminders.ReminderError) as error:
-            st.error(export.markdown_text(error))
+            st.error(widgets.markdown_text(error))
             st.stop()
         concerned = reminders.with_penalties(
             items.filter(pl.col("document_id").is_in(list(proposal.document_ids))).select(
@@ -293,7 +293,7 @@ with today:
             except (scenarios.ScenarioRefused, collections.CollectionsRefused) as error:
                 refused(error)
             except reminders.ReminderError as error:
-                st.error(f"Not sent, nothing was written: {export.markdown_text(error)}")
+                st.error(f"Not sent, nothing was written: {widgets.markdown_text(error)}")
             else:
                 st.session_state.pop(SELECTED, None)
                 notice(done)
@@ -722,7 +722,7 @@ with setting:
                 notice(f"Contact saved for {labels[who]}.")
     server = smtp()
     if server:
-        st.success(f"E-mails go out through {server.describe()}.")
+        st.success(f"E-mails go out through {widgets.markdown_text(server.describe())}.")
     else:
         st.info(
             "No SMTP server configured: reminders can be downloaded (.eml, PDF) but not sent from here. "

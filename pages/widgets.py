@@ -5,8 +5,10 @@ Every page calls `context()` to get what the sidebar chose; pages stay short and
 
 from __future__ import annotations
 
+import html
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,8 +18,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from analytics import access, contract
-from analytics.export import markdown_text
+from analytics import access, contract, export
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
 from analytics.store import Manifest, Store
@@ -59,6 +60,30 @@ def _dimension_values(root: str, version: str, rights: Scope) -> dict[str, list[
         dimension: customers.get_column(dimension).drop_nulls().unique().sort().to_list()
         for dimension in contract.DIMENSIONS
     }
+
+
+# --- text in Markdown ----------------------------------------------------------------------------
+
+# Streamlit's Markdown also turns text into links and pictures after the escapes are read: a bare
+# http:// or www. address and an e-mail address become links, a :shortcode: an emoji. A word joiner
+# (U+2060, invisible) after the ':' or '@', or between 'www' and '.', breaks each of them.
+_STILL_MARKUP = re.compile(r"(?<=\\[:@])(?=\S)|(?i:(?<=www)(?=\\\.))")
+WORD_JOINER = "\u2060"
+
+
+def markdown_text(value: object) -> str:
+    """`value` (a name, an id from the URL, a scope, a message quoting the user) as text inside any
+    Markdown a page shows (st.markdown, a caption, a message, a header, a label): every Markdown and
+    Streamlit markup character escaped, and nothing made a link or an emoji. Not for st.dataframe
+    cells or st.text, which are plain text already."""
+    return _STILL_MARKUP.sub(WORD_JOINER, export.markdown_text(value))
+
+
+def chart_text(value: object) -> str:
+    """`value` as text in a Plotly chart (an axis label, a legend, a hover text): Plotly reads <b>, <i>,
+    <br> and <a href> in them, so a customer named '<a href=...>' would be a link; escaped, it shows
+    as written."""
+    return html.escape("" if value is None else str(value), quote=False)
 
 
 # --- who is signed in --------------------------------------------------------------------------------
@@ -136,7 +161,7 @@ def sign_in_page(current: Store) -> None:
     if _identity_provider():
         refused = st.session_state.get(REFUSED_ACCOUNT)
         if refused is not None and refused[0] == _company_account():
-            st.error(refused[1])
+            st.error(markdown_text(refused[1]))
             st.button("Sign out of the company account", on_click=st.logout, icon=":material/logout:")
         elif st.button("Sign in with your company account", type="primary", icon=":material/login:"):
             st.login()
@@ -149,11 +174,11 @@ def sign_in_page(current: Store) -> None:
         try:
             user = access.sign_in(current.root, username, password)
         except access.SignInRefused as refused:
-            st.error(str(refused))
+            st.error(markdown_text(refused))
             return
         except access.DataFileRefused as refused:
             _log_refusal(refused)
-            st.error(refused.public())
+            st.error(markdown_text(refused.public()))
             return
         st.session_state[SIGNED_IN] = user.username
         st.rerun()
@@ -169,7 +194,7 @@ def refused_page(refused: access.DataFileRefused) -> None:
     folder's path or any user name, the detail in the server log."""
     _log_refusal(refused)
     st.title("Sign in")
-    st.error(refused.public())
+    st.error(markdown_text(refused.public()))
 
 
 def sign_out(current: Store, user: access.User) -> None:
@@ -216,7 +241,7 @@ def require(permission: str) -> None:
     except access.AccessDenied as denied:
         ctx = st.session_state["context"]
         access.audit(ctx.store.root, user.username, "refused", str(denied), source="app")
-        st.error(f"Refused: {denied}.")
+        st.error(f"Refused: {markdown_text(denied)}.")
         st.stop()
 
 
@@ -301,7 +326,7 @@ def sidebar(current: Store, user: access.User = access.DEMO_USER) -> Context:
         scope = access.restrict(user, Scope.of(filters))
     except access.AccessDenied as denied:
         access.audit(current.root, user.username, "refused", str(denied), source="app")
-        st.error(f"Refused: {denied}.")
+        st.error(f"Refused: {markdown_text(denied)}.")
         scope = rights
     return Context(current, manifest, as_of or default_as_of(manifest), scope, user)
 

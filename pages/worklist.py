@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from analytics import export, worklist
+from analytics import worklist
 from pages import widgets
 
 ALL = "(all collectors in scope)"
@@ -165,7 +165,7 @@ if selected_customer:
     else:
         name = items.get_column("customer_name")[0]
         header = st.columns([4, 1])
-        header[0].subheader(f"{export.markdown_text(name)} ({export.markdown_text(selected_customer)})")
+        header[0].subheader(f"{widgets.markdown_text(name)} ({widgets.markdown_text(selected_customer)})")
         header[1].page_link(
             "pages/customer.py",
             label="Customer view",

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from analytics import access
 from analytics.export import markdown_text
 from analytics.store import Store
+from pages import widgets
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -91,7 +92,10 @@ def test_a_collector_cannot_reach_another_portfolio_through_the_url(team: Store)
     at = sign_in(start(customer="C2"), "anna", "anna-password")
     at.switch_page("pages/customer.py").run()
     assert not at.exception, at.exception
-    assert any("No customer C2 in your scope (Collector: Anna)" in w.value for w in at.warning)
+    assert any(
+        f"No customer C2 in your scope ({widgets.markdown_text('Collector: Anna')})" in w.value
+        for w in at.warning
+    )
     assert all("Beta GmbH" not in option for option in at.selectbox[0].options)
     at.query_params["scope_collector"] = "Ben"
     at.switch_page("pages/aging.py").run()
