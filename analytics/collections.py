@@ -2065,7 +2065,8 @@ def import_events(
         ingest.apply_mapping(raw, EXCHANGE, ingest.TableMapping(), name), EXCHANGE, file_format, name
     )
     today = today or date.today()
-    checksum = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    with open(path, "rb") as handle:  # streamed: the file may be as large as the import limits allow
+        checksum = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
     problems = [
         ingest.Problem(name, row["row"], row["column"], row["message"])
         for frame in found
