@@ -174,7 +174,8 @@ def test_actions_import_then_export(tmp_path: Path, ledger_files, cli_env: dict[
     assert exported.returncode == 0, exported.stderr
     lines = exported.stdout.strip().splitlines()
     assert len(lines) == 2
-    assert "Will pay next week" in lines[1] and "I1;I2" in lines[1] and ",Anna," in lines[1]
+    # Recorded by the importing user ('import' without users); Anna, the file's author, is the original one.
+    assert "Will pay next week" in lines[1] and "I1;I2" in lines[1] and ",import,Anna," in lines[1]
 
 
 def test_scenarios_run_prints_the_proposals(tmp_path: Path, ledger_files, cli_env: dict[str, str]) -> None:
