@@ -52,7 +52,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import contract, ingest
+from analytics import contract, export, ingest
 from analytics.aging import aged_items
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import DUCKDB_THREADS, Store, query
@@ -2093,7 +2093,8 @@ def import_events(
     path = Path(path)
     name = path.name
     file_format = ingest.FileFormat()
-    raw = ingest.read_raw(path, file_format)
+    # A CSV export of ours escaped formula-like text with an apostrophe: read it back as it was.
+    raw = export.unescape_formulas(ingest.read_raw(path, file_format))
     typed, found = ingest.parse_columns(
         ingest.apply_mapping(raw, EXCHANGE, ingest.TableMapping(), name), EXCHANGE, file_format, name
     )
