@@ -221,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     import_actions.add_argument("--file", type=Path, required=True, help="CSV or XLSX file")
     import_actions.add_argument(
         "--user",
-        help="whose rights apply and the name recorded on rows without one (required once users exist; "
-        "else 'import')",
+        help="whose rights apply and who records the rows (required once users exist; else 'import'); "
+        "a file's user_name or original_author naming someone else is kept as the original author, "
+        "which needs a role that may import data",
     )
     import_actions.set_defaults(run=run_actions_import)
 
@@ -542,8 +543,15 @@ def run_actions_import(args: argparse.Namespace) -> int:
     user = _actor(args, access.WRITE)
     name = args.user or "import" if not access.Users(args.data).exists() else user.name
     with collections.CollectionsDB.for_store(store) as db:
+        # The importing user records the rows; another's history is brought only by a role that may import.
         result = collections.import_events(
-            db, args.file, store, user=name, scope=access.restrict(user, Scope())
+            db,
+            args.file,
+            store,
+            user=name,
+            scope=access.restrict(user, Scope()),
+            aliases=(user.username, user.name, user.collector or ""),
+            others_allowed=user.can(access.IMPORT),
         )
     print(result.summary())
     _audit(args, user, "write", f"actions import {args.file.name}: {result.summary()}")

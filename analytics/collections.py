@@ -14,7 +14,9 @@ Owns the collections database, `<data>/collections.duckdb` (queries/collections_
 written only through one `CollectionsDB` per process, each submission in one transaction. Nothing is
 updated in place: an item's state is the one its latest event on or before the as-of date set
 (`STATE_AFTER`). Every row has its business date (`event_date`, `action_date`: the as-of date it was
-submitted at), who recorded it (`user_name`) and when (`recorded_at`, UTC).
+submitted at), who recorded it (`user_name`) and when (`recorded_at`, UTC); a row imported from another
+tool's history keeps who recorded it there in `original_author` (null otherwise): the importing user is
+the one who recorded it here.
 
 Rules (DESIGN.md's "Collector" and "Credit manager"):
 - A promise to pay is KEPT when cash and credit-note payments on its document, from the day it was
@@ -50,7 +52,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import contract, ingest
+from analytics import contract, export, ingest
 from analytics.aging import aged_items
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import DUCKDB_THREADS, Store, query
@@ -58,7 +60,9 @@ from analytics.store import DUCKDB_THREADS, Store, query
 FILE_NAME = "collections.duckdb"
 # 1: item_events, actions, imports. 2: coaching_notes (created on opening a file of version 1).
 # 3: the tables of recovery scenarios (SCENARIO_TABLES, created on opening an older file).
-SCHEMA_VERSION = 3
+# 4: original_author of item_events and actions (SCHEMA_CHANGES, added on opening an older file).
+SCHEMA_VERSION = 4
+SCHEMA_CHANGES = ("collections_add_item_events_original_author", "collections_add_actions_original_author")
 SCENARIO_TABLES = (
     "scenarios_create_scenarios",
     "scenarios_create_steps",
@@ -143,6 +147,7 @@ ITEM_EVENT_SCHEMA: dict[str, pl.DataType] = {
     "user_name": pl.String(),
     "recorded_at": pl.Datetime("us"),
     "source": pl.String(),
+    "original_author": pl.String(),
 }
 OBJECTIVE_SCHEMA: dict[str, pl.DataType] = {
     "metric": pl.String(),
@@ -176,6 +181,7 @@ ACTION_SCHEMA: dict[str, pl.DataType] = {
     "user_name": pl.String(),
     "recorded_at": pl.Datetime("us"),
     "source": pl.String(),
+    "original_author": pl.String(),
 }
 # The fields of each qualification that are kept; the others are left empty.
 EVENT_FIELDS = {
@@ -198,7 +204,9 @@ DETAIL_FIELDS = (
 
 # The file of `export_events` and `import_events` (`python -m analytics actions export/import`): one
 # row per qualification or action; an action's documents separated by ";". id, recorded_at and source
-# are written for reference and ignored on import (an import records its own).
+# are written for reference and ignored on import (an import records its own). An imported row is
+# recorded by the importing user; the file's original_author, else its user_name, when another's, is
+# kept as the row's original_author.
 EXCHANGE = contract.Table(
     "collections_events",
     key=None,
@@ -220,6 +228,7 @@ EXCHANGE = contract.Table(
         contract.Column("next_action_date", "date"),
         contract.Column("comment", "text"),
         contract.Column("user_name", "text"),
+        contract.Column("original_author", "text"),
         contract.Column("recorded_at", "text"),
         contract.Column("source", "text"),
     ),
@@ -404,6 +413,7 @@ class CollectionsDB:
                 "collections_create_imports",
                 "collections_create_coaching_notes",
                 *SCENARIO_TABLES,
+                *SCHEMA_CHANGES,
             ):
                 cur.execute(query(name))
             version = cur.execute(query("collections_schema_version")).fetchall()[0][0]
@@ -590,10 +600,10 @@ class CollectionsDB:
         The frames have the columns of ITEM_EVENT_SCHEMA and ACTION_SCHEMA; ids may be left out."""
         events = events.drop("event_id", strict=False).sort("event_date", "recorded_at", "document_id")
         actions = actions.drop("action_id", strict=False).sort("action_date", "recorded_at", "customer_id")
-        event_rows = events.with_row_index("event_id").select(
+        event_rows = _with_original_author(events.with_row_index("event_id")).select(
             [pl.col(n).cast(t) for n, t in ITEM_EVENT_SCHEMA.items()]
         )
-        action_rows = actions.with_row_index("action_id").select(
+        action_rows = _with_original_author(actions.with_row_index("action_id")).select(
             [pl.col(n).cast(t) for n, t in ACTION_SCHEMA.items()]
         )
         with self._lock:
@@ -1303,12 +1313,20 @@ def _with_qualified_documents(action: pl.DataFrame, events: pl.DataFrame) -> pl.
     )
 
 
+def _with_original_author(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows with their original author: none (null) unless an import of another tool's history gave one."""
+    if "original_author" in frame.columns:
+        return frame
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias("original_author"))
+
+
 def _event_rows(events: pl.DataFrame, submission_id: str, recorded_at: datetime, source: str) -> pl.DataFrame:
     """The rows to write, event_id numbered from 0 in date and input order."""
     if events.is_empty():
         return pl.DataFrame(schema=ITEM_EVENT_SCHEMA)
     return (
-        events.sort("event_date", ROW)
+        _with_original_author(events)
+        .sort("event_date", ROW)
         .with_row_index("event_id")
         .with_columns(
             pl.lit(submission_id).alias("submission_id"),
@@ -1326,7 +1344,8 @@ def _action_rows(
     if actions.is_empty():
         return pl.DataFrame(schema=ACTION_SCHEMA)
     return (
-        actions.sort("action_date", ROW)
+        _with_original_author(actions)
+        .sort("action_date", ROW)
         .with_row_index("action_id")
         .with_columns(
             *_action_normalisation(),
@@ -1589,7 +1608,15 @@ def history(
             )
         )
     )
-    return frame.with_columns(details.alias("details")).select(HISTORY_COLUMNS)
+    # Who recorded a row here, and whose it was in the tool its history was imported from.
+    recorded_by = (
+        pl.when(pl.col("original_author").is_not_null())
+        .then(pl.format("{}, imported from {}'s history", pl.col("user_name"), pl.col("original_author")))
+        .otherwise(pl.col("user_name"))
+    )
+    return frame.with_columns(details.alias("details"), recorded_by.alias("user_name")).select(
+        HISTORY_COLUMNS
+    )
 
 
 @dataclass(frozen=True)
@@ -2018,6 +2045,7 @@ def export_events(db: CollectionsDB, since: date | None = None, until: date | No
         *DETAIL_FIELDS,
         "comment",
         "user_name",
+        "original_author",
         pl.col("recorded_at").dt.to_string(stamp),
         "source",
     )
@@ -2033,6 +2061,7 @@ def export_events(db: CollectionsDB, since: date | None = None, until: date | No
         "next_action_date",
         "comment",
         "user_name",
+        "original_author",
         pl.col("recorded_at").dt.to_string(stamp),
         "source",
     )
@@ -2053,19 +2082,25 @@ def import_events(
     user: str,
     scope: Scope = EVERYTHING,
     today: date | None = None,
+    aliases: Sequence[str] = (),
+    others_allowed: bool = True,
 ) -> ImportedEvents:
     """Import a CSV or XLSX file of EXCHANGE's columns (as `export_events` writes) with the rules of a
     submission, each row checked at its own date: all rows or none, else ImportRefused naming the file,
-    row and column. An empty user_name is the importing user's; a file already imported is refused."""
+    row and column; a file already imported is refused. Every row is recorded by `user`; a row whose
+    original_author (else user_name) is someone else than `user` or its `aliases` keeps that name as its
+    original author, and is refused unless `others_allowed` (the importing user's role may import)."""
     path = Path(path)
     name = path.name
     file_format = ingest.FileFormat()
-    raw = ingest.read_raw(path, file_format)
+    # A CSV export of ours escaped formula-like text with an apostrophe: read it back as it was.
+    raw = export.unescape_formulas(ingest.read_raw(path, file_format))
     typed, found = ingest.parse_columns(
         ingest.apply_mapping(raw, EXCHANGE, ingest.TableMapping(), name), EXCHANGE, file_format, name
     )
     today = today or date.today()
-    checksum = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    with open(path, "rb") as handle:  # streamed: the file may be as large as the import limits allow
+        checksum = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
     problems = [
         ingest.Problem(name, row["row"], row["column"], row["message"])
         for frame in found
@@ -2085,7 +2120,24 @@ def import_events(
         ingest.Problem(name, row[ROW], "date", f"{row['date']} is in the future (today is {today})")
         for row in future.iter_rows(named=True)
     ]
-    typed = typed.with_columns(pl.col("user_name").fill_null(user.strip() or None))
+    mine = {name.strip().lower() for name in (user, *aliases)}
+    author = pl.coalesce("original_author", "user_name")
+    typed = typed.with_columns(
+        pl.when(author.str.to_lowercase().is_in(sorted(mine)).not_()).then(author).alias("original_author"),
+        pl.lit(user.strip() or None, dtype=pl.String).alias("user_name"),
+        pl.col("original_author").is_not_null().alias("__given_original"),
+    )
+    if not others_allowed:
+        problems += [
+            ingest.Problem(
+                name,
+                row[ROW],
+                "original_author" if row["__given_original"] else "user_name",
+                f"{row['original_author']!r} recorded this row, not {user}: only a role that may import "
+                "data brings another's history",
+            )
+            for row in typed.filter(pl.col("original_author").is_not_null()).iter_rows(named=True)
+        ]
     qualification_rows = typed.filter(pl.col("kind") == "qualification")
     several = qualification_rows.filter(pl.col("document_ids").str.contains(DOCUMENT_SEPARATOR, literal=True))
     problems += [
@@ -2101,6 +2153,7 @@ def import_events(
         *DETAIL_FIELDS,
         "comment",
         "user_name",
+        "original_author",
     ).cast(_EVENT_INPUT_SCHEMA)
     actions = (
         typed.filter(pl.col("kind") == "action")
@@ -2118,6 +2171,7 @@ def import_events(
             .list.eval(pl.element().str.strip_chars().filter(pl.element() != "")),
             pl.col("date").alias("action_date"),
             "user_name",
+            "original_author",
         )
         .cast(_ACTION_INPUT_SCHEMA)
     )

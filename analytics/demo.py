@@ -1764,6 +1764,7 @@ def _event_frame(events: pl.DataFrame, stamps: pl.DataFrame, customers: pl.DataF
             "user_name",
             "recorded_at",
             pl.lit("demo").alias("source"),
+            pl.lit(None, dtype=pl.String).alias("original_author"),
         ]
     )
 
@@ -1792,4 +1793,5 @@ def _action_frame(actions: pl.DataFrame, stamps: pl.DataFrame, customers: pl.Dat
         "user_name",
         "recorded_at",
         pl.lit("demo").alias("source"),
+        pl.lit(None, dtype=pl.String).alias("original_author"),
     )

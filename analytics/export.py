@@ -1,5 +1,7 @@
 """Exports of a table as CSV, JSON or XLSX: figures stay numbers, and text that a spreadsheet would
-read as a formula (starting with =, +, - or @) is escaped with a leading apostrophe. Text from the
+read as a formula (starting with =, +, - or @) is escaped with a leading apostrophe in CSV; XLSX cells
+are typed, so text is written as text cells, never as formulas, and as written. `unescape_formulas`
+takes the apostrophe off again when our own CSV export is read back. Text from the
 data shown inside Markdown (a page's caption, header, message) is escaped the same way: markdown_text."""
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import polars as pl
+import xlsxwriter
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "json", "xlsx")
@@ -23,6 +26,20 @@ def escape_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.when(pl.any_horizontal([pl.col(name).str.starts_with(start) for start in FORMULA_STARTS]))
         .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in text_columns
+    )
+
+
+def unescape_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """The text cells of a file escape_formulas wrote, as they were: the apostrophe it puts before a
+    formula start, and only that, is taken off."""
+    text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    escaped = [f"'{start}" for start in FORMULA_STARTS]
+    return frame.with_columns(
+        pl.when(pl.any_horizontal([pl.col(name).str.starts_with(start) for start in escaped]))
+        .then(pl.col(name).str.slice(1))
         .otherwise(pl.col(name))
         .alias(name)
         for name in text_columns
@@ -60,16 +77,28 @@ def to_json(frame: pl.DataFrame) -> bytes:
 
 
 def to_xlsx(frame: pl.DataFrame, sheet: str = "Aging") -> bytes:
-    """An Excel workbook with one sheet; Decimal amounts become numbers with 2 decimals."""
+    """An Excel workbook with one sheet; Decimal amounts become numbers with 2 decimals; text is a text
+    cell as written (a value like '=HYPERLINK(...)' is text, not a formula, and is not escaped)."""
     buffer = io.BytesIO()
     money = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.Decimal)]
-    numeric = escape_formulas(frame).with_columns(pl.col(money).cast(pl.Float64))
-    numeric.write_excel(
+    numeric = frame.with_columns(pl.col(money).cast(pl.Float64))
+    # Without these options the writer makes formulas, links and numbers of text that looks like them.
+    workbook = xlsxwriter.Workbook(
         buffer,
-        worksheet=sheet[:31],
-        column_formats={name: "#,##0.00" for name in money},
-        autofit=True,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
     )
+    with workbook:
+        numeric.write_excel(
+            workbook,
+            worksheet=sheet[:31],
+            column_formats={name: "#,##0.00" for name in money},
+            autofit=True,
+        )
     return buffer.getvalue()
 
 

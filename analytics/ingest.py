@@ -10,6 +10,12 @@ contract.MAX_TEXT_LENGTH or holding control characters; amounts beyond contract.
 outside contract.FIRST_DATE..LAST_DATE. An XLSX formula cell reads as its formula (=...): text where a
 name belongs, refused where an amount or a date belongs, as in a CSV file.
 
+What a file may cost is bounded before it is read whole (`Limits`, each overridable by an AR_IMPORT_*
+environment variable that the refusal names): its size on disk; its rows (a CSV file's lines, counted
+while its encoding is checked; a Parquet file's footer); a CSV line or an XLSX / Parquet text cell; and
+what a compressed file (XLSX, Parquet) expands to, from its zip directory or Parquet footer, so that a
+small file that decompresses to gigabytes is refused before any of it is decompressed.
+
 An import mapping is a TOML file:
 
     functional_currency = "USD"
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
 import tomllib
 import zipfile
@@ -55,6 +62,53 @@ Frame = pl.DataFrame | pl.LazyFrame
 SUPPORTED_SUFFIXES = (".csv", ".txt", ".xlsx", ".parquet")
 ENCODINGS = ("utf-8", "latin-1")
 DERIVABLE = {"customers": "documents", "payments": "documents"}
+MIB = 1 << 20
+GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one imported file may cost. The defaults take the 10M-document benchmark (a 730 MB documents
+    CSV, 10.1M payments in 600 MB) with room to spare, and refuse what would take the process down."""
+
+    file_bytes: int = 2 * GIB  # on disk
+    rows: int = 20_000_000
+    record_bytes: int = 1 * MIB  # a CSV line; an XLSX or Parquet text cell
+    decoded_bytes: int = 4 * GIB  # an XLSX file's XML; a Parquet file's values, as the import holds them
+    expansion: int = 200  # decoded / on disk, beyond EXPANSION_FLOOR
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Limits:
+        """The defaults, each replaced by its AR_IMPORT_MAX_* variable when set."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for name, variable in LIMIT_VARIABLES.items():
+            text = environ.get(variable, "").strip().replace("_", "")
+            if not text:
+                continue
+            if not text.isdigit() or int(text) == 0:
+                raise ImportRefused(
+                    [
+                        Problem(
+                            "import", None, None, f"{variable} must be a positive whole number, not {text!r}"
+                        )
+                    ]
+                )
+            values[name] = int(text)
+        return cls(**values)
+
+
+LIMIT_VARIABLES = {
+    "file_bytes": "AR_IMPORT_MAX_FILE_BYTES",
+    "rows": "AR_IMPORT_MAX_ROWS",
+    "record_bytes": "AR_IMPORT_MAX_RECORD_BYTES",
+    "decoded_bytes": "AR_IMPORT_MAX_DECODED_BYTES",
+    "expansion": "AR_IMPORT_MAX_EXPANSION",
+}
+# A compressed file decoding to less than this is never refused for its expansion.
+EXPANSION_FLOOR = 64 * MIB
+# The memory a value takes as text in a column (a string view), before its characters.
+_VALUE_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -265,6 +319,241 @@ def upload_file_name(name: str) -> str:
     return base[:120]
 
 
+def check_limits(path: Path, limits: Limits | None = None) -> Limits:
+    """Refuse a file whose reading would cost more than `limits` allow (by default those of the
+    environment), from what can be known without decompressing it: its size, an XLSX file's zip
+    directory and the longest text of its first sheet, a Parquet file's footer. A CSV file's rows and
+    lines are counted as it is read (_CsvMeasure). Returns the limits applied."""
+    limits = limits or Limits.from_environment()
+    name = path.name
+    size = path.stat().st_size
+    if size > limits.file_bytes:
+        raise ImportRefused(
+            [
+                Problem(
+                    name,
+                    None,
+                    None,
+                    f"the file is {_bytes(size)}; an import takes files up to {_bytes(limits.file_bytes)} "
+                    f"({LIMIT_VARIABLES['file_bytes']})",
+                )
+            ]
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        _check_xlsx_limits(path, size, limits)
+    elif suffix == ".parquet":
+        _check_parquet_limits(path, size, limits)
+    return limits
+
+
+def _bytes(count: int) -> str:
+    for unit, scale in (("GiB", GIB), ("MiB", MIB), ("KiB", 1024)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count:,} bytes"
+
+
+def _check_decoded(name: str, what: str, decoded: int, size: int, limits: Limits) -> None:
+    """Refuse a file whose decoded size (`what` says of what) is beyond the limit, or beyond its
+    allowed expansion over its size on disk."""
+    if decoded > limits.decoded_bytes:
+        message = (
+            f"{what} take about {_bytes(decoded)} decoded; an import takes up to "
+            f"{_bytes(limits.decoded_bytes)} ({LIMIT_VARIABLES['decoded_bytes']})"
+        )
+    elif decoded > EXPANSION_FLOOR and decoded > limits.expansion * size:
+        message = (
+            f"{what} take about {_bytes(decoded)} decoded, {decoded // size:,} times the file's "
+            f"{_bytes(size)}: a compressed file may expand at most {limits.expansion:,} times "
+            f"({LIMIT_VARIABLES['expansion']})"
+        )
+    else:
+        return
+    raise ImportRefused([Problem(name, None, None, message)])
+
+
+def _check_parquet_limits(path: Path, size: int, limits: Limits) -> None:
+    """Rows, decoded size and the longest text (from the column statistics, when written) of a
+    Parquet file, from its footer alone."""
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except Exception:  # noqa: BLE001 - not a Parquet file: the reader says so when it reads it
+        return
+    name = path.name
+    if metadata.num_rows > limits.rows:
+        raise ImportRefused(
+            [
+                Problem(
+                    name,
+                    None,
+                    None,
+                    f"the file has {metadata.num_rows:,} rows; an import takes up to {limits.rows:,} rows "
+                    f"a file ({LIMIT_VARIABLES['rows']})",
+                )
+            ]
+        )
+    decoded = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for position in range(row_group.num_columns):
+            chunk = row_group.column(position)
+            longest = 0
+            statistics = chunk.statistics
+            if chunk.physical_type == "BYTE_ARRAY" and statistics is not None and statistics.has_min_max:
+                longest = max(len(statistics.min or ""), len(statistics.max or ""))
+            if longest > limits.record_bytes:
+                raise ImportRefused(
+                    [
+                        Problem(
+                            name,
+                            None,
+                            chunk.path_in_schema,
+                            f"holds a text of {_bytes(longest)}; a cell is limited to "
+                            f"{_bytes(limits.record_bytes)} ({LIMIT_VARIABLES['record_bytes']})",
+                        )
+                    ]
+                )
+            # As text each value takes a view, and its characters beyond the 12 a view holds itself.
+            held = chunk.num_values * (_VALUE_BYTES + (longest if longest > 12 else 0))
+            decoded += max(chunk.total_uncompressed_size, held)
+    _check_decoded(
+        name, f"its {metadata.num_rows:,} rows of {metadata.num_columns} columns", decoded, size, limits
+    )
+
+
+def _first_sheet(archive: zipfile.ZipFile) -> tuple[str, str]:
+    """The name of a workbook's first sheet and its member in the archive."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    first = workbook.find(f"{_SHEET}sheets/{_SHEET}sheet")
+    relations = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    target = next(
+        r.get("Target", "") for r in relations if first is not None and r.get("Id") == first.get(_RELATION)
+    )
+    member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return (first.get("name", "") if first is not None else ""), member
+
+
+def _check_xlsx_limits(path: Path, size: int, limits: Limits) -> None:
+    """The sizes its zip directory gives, then the longest text of the first sheet and of the shared
+    strings, measured streaming (the XML of a text holds no '<'), before the sheet is read."""
+    name = path.name
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return  # not a workbook: the reader says so when it reads it
+    with archive:
+        members = archive.infolist()
+        _check_decoded(name, f"its {len(members)} parts", sum(m.file_size for m in members), size, limits)
+        try:
+            sheet_name, sheet = _first_sheet(archive)
+        except (KeyError, StopIteration, ElementTree.ParseError):
+            return
+        present = set(archive.namelist())
+        for member in ("xl/sharedStrings.xml", sheet):
+            if member not in present:
+                continue
+            with archive.open(member) as handle:
+                runs = _LongRun(b"<", limits.record_bytes)
+                previous = b""
+                while block := handle.read(_BLOCK):
+                    start = runs.feed(block)
+                    if start is not None:
+                        before = (previous + block)[: max(len(previous) + start, 0)]
+                        raise ImportRefused([_long_cell(name, sheet_name, member, before, limits)])
+                    previous = block
+
+
+def _long_cell(name: str, sheet_name: str, member: str, before: bytes, limits: Limits) -> Problem:
+    """The problem of an XLSX text longer than the limit: its cell when its XML names it."""
+    message = (
+        f"a cell of sheet {sheet_name!r} holds more than {_bytes(limits.record_bytes)} of text; a cell is "
+        f"limited to {_bytes(limits.record_bytes)} ({LIMIT_VARIABLES['record_bytes']})"
+    )
+    if member.endswith("sharedStrings.xml"):
+        return Problem(name, None, None, message)
+    opening = before.rfind(b"<c ")
+    found = re.match(rb'<c r="([A-Z]+)(\d+)"', before[opening:]) if opening >= 0 else None
+    if found is None:
+        return Problem(name, None, None, message)
+    return Problem(name, int(found.group(2)), found.group(1).decode(), message)
+
+
+class _LongRun:
+    """The first run of more than `limit` bytes without `separator` in a stream fed block by block.
+    Looks at windows of limit // 2 bytes: a run longer than the limit holds one whole, so that a block
+    of short runs costs a few searches, not one per run."""
+
+    def __init__(self, separator: bytes, limit: int) -> None:
+        self.separator = separator
+        self.limit = limit
+        self.window = max(limit // 2, 1)
+        self.open = 0  # bytes of the run the previous blocks ended in
+
+    def feed(self, block: bytes) -> int | None:
+        """Where in `block` the first long run starts (negative: in an earlier block), or None."""
+        first = block.find(self.separator)
+        if first < 0:
+            self.open += len(block)
+            return len(block) - self.open if self.open > self.limit else None
+        if self.open + first > self.limit:
+            return -self.open
+        last = block.rfind(self.separator)
+        start = first + 1
+        while start + self.window <= last:
+            if block.find(self.separator, start, start + self.window) >= 0:
+                start += self.window
+                continue
+            begin = block.rfind(self.separator, 0, start) + 1
+            end = block.find(self.separator, start + self.window)
+            if end - begin > self.limit:
+                return begin
+            start = end + 1
+        self.open = len(block) - last - 1
+        return None
+
+
+class _CsvMeasure:
+    """The rows and the longest line of a CSV file, counted block by block as it is read: raises
+    ImportRefused past the limits, naming the row."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.name = name
+        self.limits = limits
+        self.lines = 0
+        self.runs = _LongRun(b"\n", limits.record_bytes)
+
+    def feed(self, block: bytes) -> None:
+        start = self.runs.feed(block)
+        if start is not None:
+            row = self.lines + (block.count(b"\n", 0, start) if start > 0 else 0) + 1
+            raise ImportRefused(
+                [
+                    Problem(
+                        self.name,
+                        row,
+                        None,
+                        f"the line is longer than {_bytes(self.limits.record_bytes)}; a record is limited to "
+                        f"{_bytes(self.limits.record_bytes)} ({LIMIT_VARIABLES['record_bytes']})",
+                    )
+                ]
+            )
+        self.lines += block.count(b"\n")
+        # The header is a line; the last record may end without a line break.
+        if self.lines > self.limits.rows + 1:
+            raise ImportRefused(
+                [
+                    Problem(
+                        self.name,
+                        None,
+                        None,
+                        f"the file has more than {self.limits.rows:,} rows; an import takes up to "
+                        f"{self.limits.rows:,} rows a file ({LIMIT_VARIABLES['rows']})",
+                    )
+                ]
+            )
+
+
 def read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
     """The file as text columns plus its row numbers; raises ImportRefused on an unreadable file."""
     frame = scan_raw(path, file_format)
@@ -286,9 +575,10 @@ def scan_raw(path: Path, file_format: FileFormat) -> pl.LazyFrame:
         raise ImportRefused([Problem(name, None, None, "unsupported file type; use CSV, XLSX or Parquet")])
     if path.stat().st_size == 0:
         raise ImportRefused([Problem(name, None, None, "the file is empty")])
+    limits = check_limits(path)
     try:
         if suffix in (".csv", ".txt"):
-            frame, header = _scan_csv(path, file_format)
+            frame, header = _scan_csv(path, file_format, limits)
             first_row = 2
         elif suffix == ".xlsx":
             frame, header, first_row = _read_xlsx(path)
@@ -376,6 +666,8 @@ def _csv_structure_problem(path: Path, file_format: FileFormat) -> Problem | Non
 def read_header(path: Path, file_format: FileFormat) -> list[str]:
     """The column names of a file, without reading its rows (for the mapping form)."""
     suffix = path.suffix.lower()
+    if suffix == ".xlsx" and path.is_file():
+        check_limits(path)  # the header of a workbook is read with its whole first sheet
     try:
         if suffix == ".parquet":
             return list(pl.read_parquet_schema(path))
@@ -488,15 +780,7 @@ def _xlsx_formulas(path: Path) -> tuple[int, int, dict[tuple[int, int], str]]:
     """The first row and column (1-based) of the first sheet's used range, and its formula cells:
     (row, column) -> '=formula'. The sheet's XML is only parsed when it holds a formula."""
     with zipfile.ZipFile(path) as archive:
-        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-        first = workbook.find(f"{_SHEET}sheets/{_SHEET}sheet")
-        relations = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-        target = next(
-            r.get("Target", "")
-            for r in relations
-            if first is not None and r.get("Id") == first.get(_RELATION)
-        )
-        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        member = _first_sheet(archive)[1]
         origin, has_formulas = (1, 1), False
         with archive.open(member) as handle:
             tail = b""
@@ -554,16 +838,20 @@ def _read_parquet(path: Path) -> tuple[pl.LazyFrame, list[str]]:
     return frame.lazy().with_columns(pl.all().cast(pl.String)), names
 
 
-def _scan_csv(path: Path, file_format: FileFormat) -> tuple[pl.LazyFrame, list[str]]:
+def _scan_csv(path: Path, file_format: FileFormat, limits: Limits) -> tuple[pl.LazyFrame, list[str]]:
     encoding = file_format.encoding.lower().replace("_", "-")
     if encoding in ("latin-1", "latin1", "iso-8859-1"):
+        measure = _CsvMeasure(path.name, limits)
+        with open(path, "rb") as handle:
+            while block := handle.read(_BLOCK):
+                measure.feed(block)
         data = path.read_bytes().decode("latin-1").encode("utf-8")
         if not data.strip():
             raise ImportRefused([Problem(path.name, None, None, "the file is empty")])
         separator = file_format.separator or _guess_separator(data)
         frame = pl.read_csv(data, separator=separator, infer_schema=False, truncate_ragged_lines=False)
         return frame.lazy(), _csv_header(path.name, data, separator)
-    header, blank = _check_utf8(path)
+    header, blank = _check_utf8(path, _CsvMeasure(path.name, limits))
     if blank:
         raise ImportRefused([Problem(path.name, None, None, "the file is empty")])
     separator = file_format.separator or _guess_separator(header)
@@ -576,7 +864,7 @@ _WHITE_SPACE = b" \t\n\r\x0b\x0c"
 _BLOCK = 1 << 24
 
 
-def _check_utf8(path: Path) -> tuple[bytes, bool]:
+def _check_utf8(path: Path, measure: _CsvMeasure | None = None) -> tuple[bytes, bool]:
     """The first line of a UTF-8 file (after any byte order mark) and whether the file holds nothing
     but white space; raises ImportRefused with the line of the first byte that is not UTF-8. Reads the
     file block by block: an ASCII block needs no decoding."""
@@ -626,6 +914,8 @@ def _check_utf8(path: Path) -> tuple[bytes, bool]:
                         ) from None
                     # A character cut by the end of the block: decode it with the next block.
                     chunk, carry = chunk[: error.start], chunk[error.start :]
+            if measure is not None:
+                measure.feed(chunk)
             if blank and chunk.translate(None, _WHITE_SPACE):
                 blank = False
             if not header_done:

@@ -13,4 +13,6 @@ create table if not exists actions (
     user_name varchar not null,
     recorded_at timestamp not null,
     source varchar not null,
+    -- who recorded the row in the tool its history was imported from (null: user_name did)
+    original_author varchar,
 )

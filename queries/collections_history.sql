@@ -20,6 +20,7 @@ with events as (
         null::date as next_action_date,
         comment,
         user_name,
+        original_author,
     from item_events
     where list_contains($document_ids::varchar[], document_id)
         or list_contains($customer_ids::varchar[], customer_id)
@@ -45,6 +46,7 @@ customer_actions as (
         next_action_date,
         comment,
         user_name,
+        original_author,
     from actions
     where list_has_any(document_ids, $document_ids::varchar[])
         or list_contains($customer_ids::varchar[], customer_id)

@@ -13,6 +13,7 @@ insert into actions (
     user_name,
     recorded_at,
     source,
+    original_author,
 )
 values (
     $action_id,
@@ -28,4 +29,5 @@ values (
     $user_name,
     $recorded_at,
     $source,
+    $original_author,
 )

@@ -17,6 +17,7 @@ insert into item_events (
     user_name,
     recorded_at,
     source,
+    original_author,
 )
 values (
     $event_id,
@@ -36,4 +37,5 @@ values (
     $user_name,
     $recorded_at,
     $source,
+    $original_author,
 )

@@ -240,6 +240,32 @@ def test_writes_need_the_right_and_stay_in_scope(
     assert trail.filter(pl.col("event") == "Refused").get_column("user").to_list() == ["cfo"]
 
 
+def test_an_imported_history_is_recorded_by_the_importer(
+    team: Store, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A file's user_name is not who records its rows: the importing user is. Anna (a collector) may
+    import her own calls, not a history naming Ben; the administrator may, and Ben stays its original
+    author, shown beside the importer in the export."""
+    data = str(team.root)
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "kind,date,customer_id,document_ids,type,outcome,comment,user_name\n"
+        "action,2026-02-02,C1,I1,call,reached,hello,Ben\n"
+    )
+    collector = cli(cli_env, "actions", "import", "--data", data, "--file", str(history), "--user", "anna")
+    assert collector.returncode == 2
+    assert (
+        "history.csv, row 2, column user_name: 'Ben' recorded this row, not Anna K.: only a role that may "
+        "import data brings another's history"
+    ) in collector.stderr
+    admin = cli(cli_env, "actions", "import", "--data", data, "--file", str(history), "--user", "admin")
+    assert admin.returncode == 0, admin.stderr
+    exported = cli(cli_env, "actions", "export", "--data", data, "--user", "admin")
+    header, row = exported.stdout.strip().splitlines()
+    values = dict(zip(header.split(","), row.split(","), strict=True))
+    assert (values["comment"], values["user_name"], values["original_author"]) == ("hello", "admin", "Ben")
+
+
 def test_sign_in_with_delay_after_repeated_failures(team: Store) -> None:
     root = team.root
     assert access.sign_in(root, "Anna", "anna-password", now=1000.0).username == "anna"

@@ -7,9 +7,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 from conftest import DOCUMENTS_CSV, write
 
 from analytics import contract
+from analytics.collections import CollectionsDB
 from analytics.store import Store
 
 
@@ -174,7 +176,32 @@ def test_actions_import_then_export(tmp_path: Path, ledger_files, cli_env: dict[
     assert exported.returncode == 0, exported.stderr
     lines = exported.stdout.strip().splitlines()
     assert len(lines) == 2
-    assert "Will pay next week" in lines[1] and "I1;I2" in lines[1] and ",Anna," in lines[1]
+    # Recorded by the importing user ('import' without users); Anna, the file's author, is the original one.
+    assert "Will pay next week" in lines[1] and "I1;I2" in lines[1] and ",import,Anna," in lines[1]
+
+
+def test_a_formula_like_comment_round_trips_through_a_csv_export(
+    tmp_path: Path, ledger_files, cli_env: dict[str, str]
+) -> None:
+    """The CSV export escapes a comment starting like a formula with an apostrophe; importing that
+    export takes the escape off: the comment is stored as first written."""
+    data = imported_ledger(tmp_path, ledger_files, cli_env)
+    comment = '=HYPERLINK("http://x","click")'
+    history = write(
+        tmp_path,
+        "history.csv",
+        "kind,date,customer_id,document_ids,type,outcome,comment\n"
+        f'action,2026-03-20,C1,I1,call,reached,"{comment.replace(chr(34), chr(34) * 2)}"\n',
+    )
+    assert run(cli_env, "actions", "import", "--data", str(data), "--file", str(history)).returncode == 0
+    exported = tmp_path / "exported.csv"
+    result = run(cli_env, "actions", "export", "--data", str(data), "--output", str(exported))
+    assert result.returncode == 0, result.stderr
+    assert pl.read_csv(exported, infer_schema=False).get_column("comment").to_list() == [f"'{comment}"]
+    again = run(cli_env, "actions", "import", "--data", str(data), "--file", str(exported))
+    assert again.returncode == 0, again.stderr
+    with CollectionsDB.for_store(Store(data)) as db:
+        assert db.actions().get_column("comment").to_list() == [comment, comment]
 
 
 def test_scenarios_run_prints_the_proposals(tmp_path: Path, ledger_files, cli_env: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -481,7 +482,8 @@ def test_export_then_import_into_another_database(
     ledger_store: Store, db: CollectionsDB, tmp_path: Path
 ) -> None:
     """The export of two submissions (a promise with an email, a dispute) read back into an empty
-    database gives the same events and action; importing the same file again is refused."""
+    database gives the same events and action, recorded by the importer with their first authors as
+    original authors; importing the same file again is refused."""
     seed_events(db, ledger_store)
     exported = collections.export_events(db)
     assert exported.select("kind", "date", "type", "document_ids").rows() == [
@@ -503,9 +505,16 @@ def test_export_then_import_into_another_database(
             "dispute_reason",
             "disputed_amount",
             "internal_owner",
-            "user_name",
         ]
         assert other.events().select(columns).equals(db.events().select(columns))
+        # The importer recorded them here; who recorded them first is their original author.
+        assert other.events().select("user_name", "original_author").rows() == [
+            ("Importer", "Anna"),
+            ("Importer", "Ben"),
+        ]
+        assert other.actions().select("user_name", "original_author").rows() == [("Importer", "Anna")]
+        story = collections.history(other, customer_id="C1")
+        assert story.get_column("user_name").to_list()[-1] == "Importer, imported from Anna's history"
         assert (
             other.actions()
             .select("customer_id", "action_type", "document_ids", "next_action_date")
@@ -628,3 +637,20 @@ def test_demo_promises_match_the_payments(demo_company: tuple, tmp_path: Path) -
     broken = decided.filter(pl.col("promise_status") == "broken").join(settled_in_full, on="document_id")
     assert broken.height > 0
     assert broken.filter(pl.col("last_paid") <= pl.col("deadline")).height == 0
+
+
+def test_a_schema_3_file_gains_the_original_author_on_opening(tmp_path: Path) -> None:
+    """A file written before original authors (schema 3: no such column) opens, gains the column
+    (null for its rows) and records schema 4."""
+    path = tmp_path / "collections.duckdb"
+    CollectionsDB(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("alter table actions drop column original_author")
+    con.execute("alter table item_events drop column original_author")
+    con.execute("delete from schema_version where version = 4")
+    con.execute("insert into schema_version values (3, now())")
+    con.close()
+    with CollectionsDB(path) as db:
+        assert db.actions().columns == list(collections.ACTION_SCHEMA)
+        assert db.events().columns == list(collections.ITEM_EVENT_SCHEMA)
+        assert db.read("collections_schema_version").item() == 4

@@ -16,6 +16,7 @@ import io
 import subprocess
 import sys
 import time
+import zipfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -248,8 +249,9 @@ FORMULA_NAMES = ['=HYPERLINK("http://x","click")', "+33 1 23 45", "-Beta-", "@SU
 
 
 def test_formulas_in_names_are_text_and_exports_escape_them(ledger_store: Store, tmp_path: Path) -> None:
-    """Names starting with =, +, - or @ are names: stored as written; the CSV and XLSX exports of a
-    report by customer put an apostrophe before them so that a spreadsheet shows them as text."""
+    """Names starting with =, +, - or @ are names: stored as written; the CSV export of a report by
+    customer puts an apostrophe before them so that a spreadsheet shows them as text; the XLSX export
+    writes them as text cells, as written: no formula, no number, no apostrophe."""
     rows = "".join(
         f'K{n},"{name.replace(chr(34), chr(34) * 2)}",Acme FR,,,,,,,,,,\n'
         for n, name in enumerate(FORMULA_NAMES)
@@ -271,9 +273,12 @@ def test_formulas_in_names_are_text_and_exports_escape_them(ledger_store: Store,
     names = dict(zip(exported["customer_id"], exported["customer_name"], strict=True))
     assert [names[f"K{n}"] for n in range(len(FORMULA_NAMES))] == [f"'{name}" for name in FORMULA_NAMES]
     assert names["C1"] == "Alpha SARL"
-    workbook = pl.read_excel(io.BytesIO(export.to_xlsx(report)), infer_schema_length=0)
+    data = export.to_xlsx(report)
+    workbook = pl.read_excel(io.BytesIO(data), infer_schema_length=0)
     names = dict(zip(workbook["customer_id"], workbook["customer_name"], strict=True))
-    assert [names[f"K{n}"] for n in range(len(FORMULA_NAMES))] == [f"'{name}" for name in FORMULA_NAMES]
+    assert [names[f"K{n}"] for n in range(len(FORMULA_NAMES))] == FORMULA_NAMES
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert b"<f>" not in archive.read("xl/worksheets/sheet1.xml")
 
 
 @pytest.mark.parametrize("duplicate", ["amount", "AMOUNT", " amount"])
@@ -611,3 +616,135 @@ def test_a_corrupted_file_lands_whole_or_is_refused_cleanly(
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- what a file may cost ------------------------------------------------------------------------
+
+# A child process that imports one file into a fresh store, prints the refusal and its peak RSS: the
+# memory map's high-water mark (VmHWM), its own (getrusage's keeps the forking parent's across exec).
+_IMPORT_IN_A_CHILD = """
+import re, sys
+from pathlib import Path
+from analytics import ingest
+from analytics.store import Store
+path = Path(sys.argv[1])
+try:
+    ingest.import_files(Store(Path(sys.argv[2])), ingest.Sources(documents=path))
+except ingest.ImportRefused as refused:
+    print(refused.report())
+print(int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) // 1024)
+"""
+
+
+def import_in_a_child(path: Path, data: Path, **environment: str) -> tuple[str, int]:
+    """The refusal of importing `path` in a process of its own, and that process's peak RSS in MiB."""
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT_IN_A_CHILD, str(path), str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**__import__("os").environ, **environment},
+    )
+    assert result.returncode == 0, result.stderr
+    *report, peak = result.stdout.strip().splitlines()
+    return "\n".join(report), int(peak)
+
+
+def huge_cell_xlsx(path: Path, characters: int) -> Path:
+    """A workbook whose one text cell (B2) holds `characters` x's: xlsxwriter stops at Excel's 32,767
+    characters, so the shared string is put in afterwards."""
+    plain = path.with_name("plain.xlsx")
+    workbook = xlsxwriter.Workbook(plain)
+    sheet = workbook.add_worksheet("Documents")
+    sheet.write_row(0, 0, DOCUMENT_HEADER.split(","))
+    sheet.write_row(1, 0, ["I9", "invoice", "HUGE"])
+    workbook.close()
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "xl/sharedStrings.xml":
+                data = data.replace(b"HUGE", b"x" * characters)
+            target.writestr(member.filename, data)
+    return path
+
+
+def test_a_small_workbook_with_a_huge_cell_is_refused_from_its_zip_directory(tmp_path: Path) -> None:
+    """150 KB on disk, 150 MB of XML (a 300 MB cell took 1 GB to read): refused before any of it is
+    decompressed, in a process whose peak memory stays that of an import of a small file."""
+    path = huge_cell_xlsx(tmp_path / "documents.xlsx", 150_000_000)
+    assert path.stat().st_size < 200_000
+    report, peak_mib = import_in_a_child(path, tmp_path / "data")
+    assert "documents.xlsx: its 10 parts take about 143.1 MiB decoded, 992 times" in report
+    assert "a compressed file may expand at most 200 times (AR_IMPORT_MAX_EXPANSION)" in report
+    assert peak_mib < 300
+
+
+def test_a_workbook_cell_beyond_the_cell_limit_is_refused_before_the_sheet_is_read(
+    ledger_store: Store, tmp_path: Path
+) -> None:
+    """A 30 MB cell expands little enough to pass the expansion limit, but not the 1 MiB a cell may
+    hold: the shared strings are measured streaming, before the reader holds them."""
+    path = huge_cell_xlsx(tmp_path / "documents.xlsx", 30_000_000)
+    started = time.perf_counter()
+    with pytest.raises(ingest.ImportRefused) as refused:
+        ingest.import_files(ledger_store, ingest.Sources(documents=path))
+    assert time.perf_counter() - started < 3
+    assert [str(p) for p in refused.value.problems] == [
+        "documents.xlsx: a cell of sheet 'Documents' holds more than 1.0 MiB of text; a cell is limited "
+        "to 1.0 MiB (AR_IMPORT_MAX_RECORD_BYTES)"
+    ]
+
+
+def test_a_tiny_parquet_file_of_three_million_repeated_rows_is_refused_from_its_footer(
+    tmp_path: Path,
+) -> None:
+    """3,000,000 times the same row, dictionary and run-length encoded: 70 KB on disk that took 2.1 GB
+    to be refused. Its footer tells its rows and sizes: refused before a row is read."""
+    rows = 3_000_000
+    columns = {name: pa.array([value] * rows) for name, value in zip(
+        DOCUMENT_HEADER.split(","), NEW_ROW.split(","), strict=True
+    )}  # fmt: skip
+    path = tmp_path / "documents.parquet"
+    pq.write_table(pa.table(columns), path, compression="zstd")
+    assert path.stat().st_size < 200_000
+    report, peak_mib = import_in_a_child(path, tmp_path / "data")
+    assert "documents.parquet: its 3,000,000 rows of 8 columns take about " in report
+    assert "a compressed file may expand at most 200 times (AR_IMPORT_MAX_EXPANSION)" in report
+    assert peak_mib < 300
+    # The limits are settings: the row limit, lowered, is the one named.
+    report, _ = import_in_a_child(path, tmp_path / "data", AR_IMPORT_MAX_ROWS="1000000")
+    assert (
+        "documents.parquet: the file has 3,000,000 rows; an import takes up to 1,000,000 rows a file "
+        "(AR_IMPORT_MAX_ROWS)"
+    ) in report
+
+
+def test_csv_rows_lines_and_size_beyond_the_limits(
+    ledger_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CSV file's rows and lines are counted as its encoding is checked, before the rows are parsed;
+    each limit is named with its setting."""
+    many = documents_csv(
+        tmp_path,
+        DOCUMENTS_CSV + "".join(f"Q{i},invoice,C2,2026-03-02,2026-04-01,EUR,1.00,\n" for i in range(20)),
+    )
+    monkeypatch.setenv("AR_IMPORT_MAX_ROWS", "10")
+    assert refused_documents(ledger_store, many) == [
+        "documents.csv: the file has more than 10 rows; an import takes up to 10 rows a file (AR_IMPORT_MAX_ROWS)"
+    ]
+    monkeypatch.delenv("AR_IMPORT_MAX_ROWS")
+    long_line = documents_csv(tmp_path, DOCUMENTS_CSV + "I5,invoice," + "y" * 2_000_000 + "\n")
+    assert refused_documents(ledger_store, long_line) == [
+        "documents.csv, row 7: the line is longer than 1.0 MiB; a record is limited to 1.0 MiB "
+        "(AR_IMPORT_MAX_RECORD_BYTES)"
+    ]
+    monkeypatch.setenv("AR_IMPORT_MAX_FILE_BYTES", "100")
+    assert refused_documents(ledger_store, documents_csv(tmp_path, DOCUMENTS_CSV)) == [
+        f"documents.csv: the file is {len(DOCUMENTS_CSV)} bytes; an import takes files up to 100 bytes "
+        "(AR_IMPORT_MAX_FILE_BYTES)"
+    ]
+    monkeypatch.setenv("AR_IMPORT_MAX_FILE_BYTES", "lots")
+    assert refused_documents(ledger_store, documents_csv(tmp_path, DOCUMENTS_CSV)) == [
+        "import: AR_IMPORT_MAX_FILE_BYTES must be a positive whole number, not 'lots'"
+    ]
