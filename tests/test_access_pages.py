@@ -51,7 +51,7 @@ def test_sign_in_is_required_once_users_exist(team: Store) -> None:
     assert not at.metric and not at.dataframe
     assert not [w for w in at.warning if "Demo mode" in w.value]
     sign_in(at, "anna", "wrong-password")
-    assert [error.value for error in at.error] == ["Unknown user or wrong password."]
+    assert [error.value for error in at.error] == [widgets.markdown_text("Unknown user or wrong password.")]
     assert [title.value for title in at.title] == ["Sign in"]
     sign_in(at, "anna", "anna-password")
     assert [title.value for title in at.title] == ["Overview"]
@@ -65,7 +65,9 @@ def test_repeated_failures_make_the_next_attempt_wait(team: Store) -> None:
     for _ in range(3):
         sign_in(at, "cfo", "not-the-password")
     sign_in(at, "cfo", "cfo-password1")
-    assert at.error[0].value.startswith("Too many failed sign-ins for cfo: try again in ")
+    assert at.error[0].value.startswith(
+        widgets.markdown_text("Too many failed sign-ins for cfo: try again in ")
+    )
     assert [title.value for title in at.title] == ["Sign in"]
 
 
