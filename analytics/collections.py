@@ -33,6 +33,7 @@ would move there if the events ever became an imported table of their own.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -53,7 +54,7 @@ import polars as pl
 from analytics import contract, ingest
 from analytics.aging import aged_items
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
-from analytics.store import DUCKDB_THREADS, Store, query
+from analytics.store import DUCKDB_THREADS, DataFolderUnwritable, Store, query
 
 FILE_NAME = "collections.duckdb"
 # 1: item_events, actions, imports. 2: coaching_notes (created on opening a file of version 1).
@@ -358,6 +359,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_DENIED = re.compile("Permission denied|Read-only file system")
+
+
 class CollectionsDB:
     """The collections database of a data folder: one DuckDB connection, one writer lock, a cursor per
     call. Safe to share between threads (the app keeps one per data folder). Only one process can open
@@ -374,6 +378,13 @@ class CollectionsDB:
                 str(self.path), config={"threads": DUCKDB_THREADS, "memory_limit": MEMORY_LIMIT}
             )
         except duckdb.IOException as error:
+            denied = _DENIED.search(str(error))
+            if denied:
+                # DuckDB's words for a folder this user may not write: permissions, not another process.
+                number = errno.EROFS if denied.group(0) == "Read-only file system" else errno.EACCES
+                raise DataFolderUnwritable(
+                    self.path.parent, number, denied.group(0), f"{self.path.name} cannot be opened"
+                ) from None
             holder = re.search(r"\(PID (\d+)\)", str(error))
             raise CollectionsBusy(self.path, int(holder.group(1)) if holder else None) from None
         try:

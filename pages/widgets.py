@@ -19,7 +19,7 @@ from analytics import access, contract
 from analytics.export import markdown_text
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
-from analytics.store import Manifest, Store
+from analytics.store import DataFolderUnwritable, Manifest, Store
 
 PROJECT = Path(__file__).resolve().parent.parent
 DATA_DIR_VARIABLE = "AR_DATA_DIR"
@@ -441,6 +441,9 @@ def collections_db(ctx: Context):
     except CollectionsBusy:
         st.info("This part needs the collections database, which another instance holds (see above).")
         st.stop()
+    except DataFolderUnwritable:
+        st.info("This part needs the collections database, which this user may not open (see above).")
+        st.stop()
 
 
 def collections_available(ctx: Context) -> bool:
@@ -450,7 +453,7 @@ def collections_available(ctx: Context) -> bool:
 
     try:
         _collections_db(str(ctx.store.root))
-    except CollectionsBusy:
+    except (CollectionsBusy, DataFolderUnwritable):
         return False
     return True
 
@@ -471,6 +474,13 @@ def instance_notice(current: Store) -> None:
             f"Read-only: {markdown_text(busy)}. The figures are shown; qualifications, actions and "
             "recovery steps are not. Close the other app or command that uses this data folder, then "
             "reload this page.",
+            icon=":material/lock:",
+        )
+    except DataFolderUnwritable as unwritable:
+        st.warning(
+            f"Read-only: {markdown_text(unwritable)}. The figures are shown; qualifications, actions and "
+            "recovery steps are not. Give this user the right to write the data folder, then reload "
+            "this page.",
             icon=":material/lock:",
         )
 
