@@ -51,7 +51,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import contract, ingest
+from analytics import clock, contract, ingest
 from analytics.aging import aged_items
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import DUCKDB_THREADS, DataFolderUnwritable, Store, query
@@ -2075,7 +2075,7 @@ def import_events(
     typed, found = ingest.parse_columns(
         ingest.apply_mapping(raw, EXCHANGE, ingest.TableMapping(), name), EXCHANGE, file_format, name
     )
-    today = today or date.today()
+    today = today or clock.today()
     checksum = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     problems = [
         ingest.Problem(name, row["row"], row["column"], row["message"])

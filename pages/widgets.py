@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from analytics import access, contract
+from analytics import access, clock, contract
 from analytics.export import markdown_text
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
@@ -225,7 +225,7 @@ def audited_export(render: Callable[[], bytes], detail: str) -> Callable[[], byt
 
 def default_as_of(manifest: Manifest | None) -> date:
     """Today, or the data's last date when the data ends earlier (an old extract stays readable)."""
-    today = date.today()
+    today = clock.today()
     if manifest is None or manifest.data_as_of is None:
         return today
     return min(today, manifest.data_as_of)
