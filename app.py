@@ -12,6 +12,8 @@ import os
 import streamlit as st
 
 from analytics import access, demo
+from analytics.export import markdown_text
+from analytics.store import DataFolderDamaged
 from pages import widgets
 
 st.set_page_config(page_title="Receivables", page_icon=":material/account_balance:", layout="wide")
@@ -36,6 +38,12 @@ def ensure_data(current) -> None:
 
 
 current = widgets.store()
+try:
+    current.exists()
+except DataFolderDamaged as damaged:
+    # Nothing is shown or generated over a folder whose live link is broken (a demo would replace it).
+    st.error(markdown_text(damaged))
+    st.stop()
 ensure_data(current)
 try:
     user = widgets.signed_in_user(current)

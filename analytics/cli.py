@@ -1,13 +1,18 @@
 """The command line: `python -m analytics COMMAND`, the same analytics as the app.
 
 Exit status: 0 done, 2 bad input (the message on standard error names the file, row and column),
-1 anything else.
+1 anything else (a data folder that cannot be written or is damaged, another process holding it).
+
+`--output` never names a path inside the data folder (after following links): a report written over
+`current`, users.json or a generation would destroy the data it came from.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -17,7 +22,7 @@ import polars as pl
 
 from analytics import access, aging, collections, contract, demo, export, forecast, ingest, kpis, scenarios
 from analytics.scope import Scope, customers_in_scope, dimension_values
-from analytics.store import Store
+from analytics.store import DataFolderDamaged, DataFolderUnwritable, Store
 
 BAD_INPUT = 2
 FAILURE = 1
@@ -375,7 +380,20 @@ def _user_scope(args: argparse.Namespace, user: access.User) -> Scope:
 
 
 def _audit(args: argparse.Namespace, user: access.User, event: str, detail: str) -> None:
-    access.audit(args.data, user.username, event, detail, source="command line")
+    """Record one line of the audit trail; DataFolderUnwritable when the folder cannot be written.
+    Reports record theirs before writing anything: an export that cannot be recorded is not made."""
+    try:
+        access.audit(args.data, user.username, event, detail, source="command line")
+    except OSError as error:
+        trail = Path(args.data).resolve() / access.AUDIT_FILE
+        outcome = (
+            f"nothing was exported, as every export is recorded in {trail}"
+            if event == "export"
+            else f"this could not be recorded in {trail}"
+        )
+        raise DataFolderUnwritable(
+            Path(args.data).resolve(), error.errno, error.strerror or str(error), outcome
+        ) from error
 
 
 def _scope(where: list[str]) -> Scope:
@@ -389,6 +407,26 @@ def _scope(where: list[str]) -> Scope:
     return Scope.of(filters)
 
 
+def check_output(args: argparse.Namespace) -> None:
+    """Refuse an --output that would replace part of the data folder (through links and `..` too), a
+    folder, or a file in a folder that does not exist: before anything is read or written."""
+    output: Path | None = getattr(args, "output", None)
+    if output is None:
+        return
+    data = Path(args.data).resolve()
+    target = output.resolve()
+    if target == data or data in target.parents:
+        shown = "" if target == output.absolute() else f" (it leads to {target})"
+        raise BadInput(
+            f"--output {output} is inside the data folder {data}{shown}: write the report elsewhere; "
+            "nothing was written"
+        )
+    if target.is_dir():
+        raise BadInput(f"--output {output} is a folder: give a file name; nothing was written")
+    if not target.parent.is_dir():
+        raise BadInput(f"--output {output}: there is no folder {target.parent}; nothing was written")
+
+
 def _write_output(data: bytes, args: argparse.Namespace) -> None:
     if args.output is None:
         if args.format == "xlsx" and sys.stdout.isatty():
@@ -396,9 +434,15 @@ def _write_output(data: bytes, args: argparse.Namespace) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
+    # Written beside the file and renamed over it: a reader of --output sees the old file or the new.
     temporary = args.output.with_name(f".{args.output.name}.partial")
-    temporary.write_bytes(data)
-    temporary.replace(args.output)
+    try:
+        temporary.write_bytes(data)
+        temporary.replace(args.output)
+    except BaseException:
+        # A failed or interrupted write leaves nothing behind (the file asked for stays as it was).
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def run_report_aging(args: argparse.Namespace) -> int:
@@ -409,10 +453,11 @@ def run_report_aging(args: argparse.Namespace) -> int:
     scope = _user_scope(args, user)
     items = aging.aged_items(store, args.as_of, scope)
     frame = aging.report(items, args.as_of, args.by, boundaries, scope)
-    _write_output(export.render(frame, args.format), args)
+    data = export.render(frame, args.format)
     _audit(
         args, user, "export", f"report aging as of {args.as_of} by {args.by or 'total'} ({scope.describe()})"
     )
+    _write_output(data, args)
     return 0
 
 
@@ -498,13 +543,14 @@ def run_report_dso(args: argparse.Namespace) -> int:
     end = kpis.month_end(args.end)
     series = kpis.month_end_series(store, args.start, end, by=args.by, scope=scope)
     frame = series.select(*kpis.group_keys(args.by), *DSO_COLUMNS)
-    _write_output(export.render(frame, args.format), args)
+    data = export.render(frame, args.format)
     _audit(
         args,
         user,
         "export",
         f"report dso {args.start:%Y-%m} to {end:%Y-%m} by {args.by or 'total'} ({scope.describe()})",
     )
+    _write_output(data, args)
     return 0
 
 
@@ -516,8 +562,9 @@ def run_report_forecast(args: argparse.Namespace) -> int:
     result = forecast.cash_forecast(store, args.as_of, scope)
     errors = forecast.accuracy(forecast.backtest(store, args.as_of, scope=scope))
     frame = forecast.report(result, errors)
-    _write_output(export.render(frame, args.format), args)
+    data = export.render(frame, args.format)
     _audit(args, user, "export", f"report forecast as of {args.as_of} ({scope.describe()})")
+    _write_output(data, args)
     return 0
 
 
@@ -532,8 +579,8 @@ def run_actions_export(args: argparse.Namespace) -> int:
         visible = customers_in_scope(store.connect(), scope).get_column("customer_id")
         frame = frame.filter(pl.col("customer_id").is_in(visible.implode()))
     data = export.to_csv(frame) if args.format == "csv" else export.to_xlsx(frame, sheet="Collections")
-    _write_output(data, args)
     _audit(args, user, "export", f"actions export: {frame.height:,} rows ({scope.describe()})")
+    _write_output(data, args)
     return 0
 
 
@@ -678,10 +725,18 @@ def run_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_terminate(signum: int, frame: object) -> None:
+    # A termination unwinds like an interrupt, so that what a write began is removed on the way out.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_on_terminate)
     try:
+        check_output(args)
         return args.run(args)
     except access.AccessError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -689,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     except ingest.ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT
-    except collections.CollectionsBusy as error:
+    except (collections.CollectionsBusy, DataFolderDamaged) as error:
         print(f"error: {error}", file=sys.stderr)
         return FAILURE
     except (BadInput, ValueError) as error:

@@ -35,6 +35,7 @@ would move there if the events ever became an imported table of their own.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -52,10 +53,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import contract, export, ingest
+from analytics import clock, contract, export, ingest
 from analytics.aging import aged_items
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
-from analytics.store import DUCKDB_THREADS, Store, query
+from analytics.store import DUCKDB_THREADS, DataFolderUnwritable, Store, query
 
 FILE_NAME = "collections.duckdb"
 # 1: item_events, actions, imports. 2: coaching_notes (created on opening a file of version 1).
@@ -367,6 +368,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_DENIED = re.compile("Permission denied|Read-only file system")
+
+
 class CollectionsDB:
     """The collections database of a data folder: one DuckDB connection, one writer lock, a cursor per
     call. Safe to share between threads (the app keeps one per data folder). Only one process can open
@@ -383,6 +387,13 @@ class CollectionsDB:
                 str(self.path), config={"threads": DUCKDB_THREADS, "memory_limit": MEMORY_LIMIT}
             )
         except duckdb.IOException as error:
+            denied = _DENIED.search(str(error))
+            if denied:
+                # DuckDB's words for a folder this user may not write: permissions, not another process.
+                number = errno.EROFS if denied.group(0) == "Read-only file system" else errno.EACCES
+                raise DataFolderUnwritable(
+                    self.path.parent, number, denied.group(0), f"{self.path.name} cannot be opened"
+                ) from None
             holder = re.search(r"\(PID (\d+)\)", str(error))
             raise CollectionsBusy(self.path, int(holder.group(1)) if holder else None) from None
         try:
@@ -2098,7 +2109,7 @@ def import_events(
     typed, found = ingest.parse_columns(
         ingest.apply_mapping(raw, EXCHANGE, ingest.TableMapping(), name), EXCHANGE, file_format, name
     )
-    today = today or date.today()
+    today = today or clock.today()
     with open(path, "rb") as handle:  # streamed: the file may be as large as the import limits allow
         checksum = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
     problems = [

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from analytics import collections, contract
+from analytics import clock, collections, contract
 from analytics.store import ImportRecord, Manifest, Store, Tables
 
 EPOCH = date(1970, 1, 1)
@@ -242,7 +242,7 @@ def generate(
             f"choose one of: {', '.join(EUR_VALUE)}"
         )
     report = progress or (lambda fraction, message: None)
-    as_of = as_of or date.today()
+    as_of = as_of or clock.today()
     rng = np.random.default_rng(seed)
     end = (as_of - EPOCH).days
     start = (_months_before(as_of, months) + timedelta(days=1) - EPOCH).days

@@ -1361,63 +1361,66 @@ def import_files(
     if mapping_problems:
         raise ImportRefused(mapping_problems)
 
-    progress(0.35, "Checking references against the stored data")
-    stored = {
-        "customers": store.read(contract.CUSTOMERS),
-        "documents": store.read(contract.DOCUMENTS),
-        "payments": store.read(contract.PAYMENTS),
-    }
-    merged = {
-        "customers": _merge(stored["customers"], typed.get("customers"), ["customer_id"]),
-        "documents": _merge(stored["documents"], typed.get("documents"), ["document_id"]),
-        "payments": _merge(stored["payments"], typed.get("payments"), ["payment_id"]),
-    }
-    for name in ("documents", "payments", "open_items"):
-        if name in typed:
-            problems[name].append(
+    # The stored rows merged with are those the write replaces: another import waits for this one
+    # rather than both merging with the same data and the later one dropping the other's rows.
+    with store.lock():
+        progress(0.35, "Checking references against the stored data")
+        stored = {
+            "customers": store.read(contract.CUSTOMERS),
+            "documents": store.read(contract.DOCUMENTS),
+            "payments": store.read(contract.PAYMENTS),
+        }
+        merged = {
+            "customers": _merge(stored["customers"], typed.get("customers"), ["customer_id"]),
+            "documents": _merge(stored["documents"], typed.get("documents"), ["document_id"]),
+            "payments": _merge(stored["payments"], typed.get("payments"), ["payment_id"]),
+        }
+        for name in ("documents", "payments", "open_items"):
+            if name in typed:
+                problems[name].append(
+                    _unknown(
+                        typed[name],
+                        merged["customers"],
+                        "customer_id",
+                        pl.format("unknown customer {}", _quoted(pl.col("customer_id"))),
+                    )
+                )
+        if "payments" in typed:
+            problems["payments"].append(
                 _unknown(
-                    typed[name],
-                    merged["customers"],
-                    "customer_id",
-                    pl.format("unknown customer {}", _quoted(pl.col("customer_id"))),
+                    typed["payments"],
+                    merged["documents"],
+                    "document_id",
+                    pl.format("payment for an unknown document {}", _quoted(pl.col("document_id"))),
                 )
             )
-    if "payments" in typed:
-        problems["payments"].append(
-            _unknown(
-                typed["payments"],
-                merged["documents"],
-                "document_id",
-                pl.format("payment for an unknown document {}", _quoted(pl.col("document_id"))),
-            )
+        _refuse_if_any(problems, raw)
+
+        progress(0.45, "Writing")
+        tables = Tables(
+            customers=merged["customers"],
+            documents=merged["documents"],
+            payments=merged["payments"],
+            snapshots=_snapshots(typed.get("open_items")),
         )
-    _refuse_if_any(problems, raw)
+        record = ImportRecord(
+            source="import",
+            files=", ".join(f"{name}: {path.name}" for name, path in given.items()),
+            checksum=_checksum(given.values()),
+            customers=typed["customers"].height if "customers" in typed else 0,
+            documents=typed["documents"].height if "documents" in typed else 0,
+            payments=typed["payments"].height if "payments" in typed else 0,
+            open_items=typed["open_items"].height if "open_items" in typed else 0,
+        )
 
-    progress(0.45, "Writing")
-    tables = Tables(
-        customers=merged["customers"],
-        documents=merged["documents"],
-        payments=merged["payments"],
-        snapshots=_snapshots(typed.get("open_items")),
-    )
-    record = ImportRecord(
-        source="import",
-        files=", ".join(f"{name}: {path.name}" for name, path in given.items()),
-        checksum=_checksum(given.values()),
-        customers=typed["customers"].height if "customers" in typed else 0,
-        documents=typed["documents"].height if "documents" in typed else 0,
-        payments=typed["payments"].height if "payments" in typed else 0,
-        open_items=typed["open_items"].height if "open_items" in typed else 0,
-    )
+        rows = {name: frame.height for name, frame in typed.items()}
+        # Only `tables` is needed from here on: let the rest go before the store's work.
+        del typed, merged, stored, problems
 
-    rows = {name: frame.height for name, frame in typed.items()}
-    # Only `tables` is needed from here on: let the rest go before the store's work.
-    del typed, merged, stored, problems
+        def writing(fraction: float, message: str) -> None:
+            progress(0.45 + 0.55 * fraction, message)
 
-    def writing(fraction: float, message: str) -> None:
-        progress(0.45 + 0.55 * fraction, message)
-
-    manifest = store.write(tables, record, functional_currency=currency, progress=writing)
+        manifest = store.write(tables, record, functional_currency=currency, progress=writing)
     return ImportResult(manifest, rows)
 
 

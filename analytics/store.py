@@ -20,15 +20,25 @@ Layout of a data folder:
 
 A writer builds a whole new generation beside the live one and only then points `current` at it,
 so a reader (or a process killed mid-write) sees either the previous data or the new, never a mix.
+Writers take turns (Store.lock); an import reads the stored rows it merges with under the same turn.
+After a write, the generation it replaced is kept until the next write: a reader that began before a
+write (an open connection, a page being drawn) finishes on the data it began with; one that holds a
+connection across two writes finds its files gone and fails, naming a file of its generation.
+
+`current` must be a symbolic link to a generation inside generations/. When it is anything else (a
+file, a folder, a dangling link, a link elsewhere) the folder is damaged: readers and writers raise
+DataFolderDamaged and change nothing, rather than taking the folder for empty and cleaning it up.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,16 +68,35 @@ DUCKDB_MEMORY_LIMIT = "4GB"
 Progress = Callable[[float, str], None]
 
 
+# What the operating system says when this user may not write a folder (or its file system is mounted
+# read-only), as opposed to a full disk or a quota.
+READ_ONLY_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
 class DataFolderUnwritable(OSError):
     """The data folder could not be written (a full disk, a quota, no permission, a read-only file
-    system): what was begun is removed and the live data is what it was."""
+    system): what was begun is removed and the live data is what it was. `outcome` says what became of
+    the work asked for."""
 
-    def __init__(self, root: Path, number: int | None, reason: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        number: int | None,
+        reason: str,
+        outcome: str = "the previous data is unchanged",
+    ) -> None:
         super().__init__(number, reason)
         self.root = root
+        self.outcome = outcome
+
+    @property
+    def read_only(self) -> bool:
+        return self.errno in READ_ONLY_ERRORS
 
     def __str__(self) -> str:
-        return f"cannot write to the data folder {self.root}: {self.strerror}; the previous data is unchanged"
+        if self.read_only:
+            return f"{self.root} is read-only for this user: {self.strerror}; {self.outcome}"
+        return f"cannot write to the data folder {self.root}: {self.strerror}; {self.outcome}"
 
     @classmethod
     def of(cls, root: Path, error: BaseException) -> DataFolderUnwritable | None:
@@ -82,6 +111,25 @@ class DataFolderUnwritable(OSError):
             number = int(found.group(1))
             return cls(root, number, os.strerror(number))
         return None
+
+
+class DataFolderDamaged(RuntimeError):
+    """`current` is not a link to a generation of generations/: nothing is read or written (a writer
+    would otherwise start from an empty store and remove the generations it does not know)."""
+
+    def __init__(self, root: Path, problem: str) -> None:
+        self.root = root
+        generations = sorted((root / "generations").glob("g-*")) if (root / "generations").is_dir() else []
+        newest = [g for g in generations if (g / "manifest.json").is_file()]
+        repair = (
+            f"point it at the newest generation (ln -sfn generations/{newest[-1].name} {root / 'current'})"
+            if newest
+            else f"move {root / 'current'} away"
+        )
+        super().__init__(
+            f"the data folder {root} is damaged: {problem}; nothing was read or changed. "
+            f"`current` must be a link to a generation in {root / 'generations'}: {repair}"
+        )
 
 
 @contextmanager
@@ -197,11 +245,24 @@ class Store:
 
     @property
     def current(self) -> Path | None:
+        """The live generation's folder; None when there is no data yet. Raises DataFolderDamaged when
+        `current` is there but is not a link to a generation inside generations/."""
         link = self.root / "current"
-        if not link.is_symlink() and not link.is_dir():
+        if not os.path.lexists(link):
             return None
+        if not link.is_symlink():
+            kind = "a folder" if link.is_dir() else "a file"
+            raise DataFolderDamaged(self.root, f"{link} is {kind}, not a link to a generation")
+        pointed = os.readlink(link)
         target = link.resolve()
-        return target if (target / "manifest.json").is_file() else None
+        if target.parent != (self.root / "generations").resolve() or not target.name.startswith("g-"):
+            raise DataFolderDamaged(
+                self.root, f"{link} points to {pointed}, outside {self.root / 'generations'}"
+            )
+        if not (target / "manifest.json").is_file():
+            missing = "which has no manifest.json" if target.is_dir() else "which does not exist"
+            raise DataFolderDamaged(self.root, f"{link} points to {pointed}, {missing}")
+        return target
 
     def exists(self) -> bool:
         return self.current is not None
@@ -312,13 +373,22 @@ class Store:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """One writer at a time per data folder."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".write.lock", "w") as handle:
+        """One writer at a time per data folder (other processes and other threads wait). A thread
+        that holds it may take it again: an import reads the stored rows and writes under one turn."""
+        held = _held_locks.__dict__.setdefault("roots", set())
+        if self.root in held:
+            yield
+            return
+        with _writing(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / ".write.lock", "w")  # noqa: SIM115 (held across the yield)
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
+            held.add(self.root)
             try:
                 yield
             finally:
+                held.discard(self.root)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def write(
@@ -411,7 +481,7 @@ class Store:
             self._point_current_at(final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
-            if self.current != final:
+            if os.path.realpath(self.root / "current") != str(final.resolve()):
                 shutil.rmtree(final, ignore_errors=True)
             raise
         self._remove_old_generations(keep={final.name, previous_dir.name if previous_dir else ""})
@@ -518,10 +588,18 @@ class Store:
             pass
 
     def _remove_old_generations(self, keep: set[str]) -> None:
+        live = self.current
+        if live is None or live.name not in keep:
+            # Never clean up around a `current` this writer did not just set: the folder is not as it
+            # wrote it.
+            raise DataFolderDamaged(self.root, f"{self.root / 'current'} is not the generation just written")
         for folder in (self.root / "generations").iterdir():
             if folder.name not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
 
+
+# The data folders whose write lock this thread holds (Store.lock).
+_held_locks = threading.local()
 
 _IMPORTS_SCHEMA = {
     "source": pl.String(),

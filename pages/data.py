@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from datetime import date
 from pathlib import Path
 
 import streamlit as st
 
-from analytics import access, contract, demo, export, ingest
+from analytics import access, clock, contract, demo, export, ingest
 from analytics.store import DataFolderUnwritable
 from pages import widgets
 
@@ -266,7 +265,7 @@ with demo_tab:
         customers = columns[0].number_input("Customers", 10, 1_000_000, 300, step=50)
         documents = columns[1].number_input("Documents", 100, 10_000_000, 20_000, step=1_000)
         seed = columns[2].number_input("Seed", 0, 2**31 - 1, 7)
-        as_of = columns[3].date_input("Data as of", value=date.today(), format="YYYY-MM-DD")
+        as_of = columns[3].date_input("Data as of", value=clock.today(), format="YYYY-MM-DD")
         confirmed = st.checkbox("Replace all the current data", key="demo_confirm")
         submitted = st.form_submit_button("Generate the demo company")
     if submitted:

@@ -18,10 +18,10 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from analytics import access, contract, export
+from analytics import access, clock, contract, export
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
-from analytics.store import Manifest, Store
+from analytics.store import DataFolderUnwritable, Manifest, Store
 
 PROJECT = Path(__file__).resolve().parent.parent
 DATA_DIR_VARIABLE = "AR_DATA_DIR"
@@ -269,7 +269,7 @@ def audited_export(render: Callable[[], bytes], detail: str) -> Callable[[], byt
 
 def default_as_of(manifest: Manifest | None) -> date:
     """Today, or the data's last date when the data ends earlier (an old extract stays readable)."""
-    today = date.today()
+    today = clock.today()
     if manifest is None or manifest.data_as_of is None:
         return today
     return min(today, manifest.data_as_of)
@@ -485,6 +485,9 @@ def collections_db(ctx: Context):
     except CollectionsBusy:
         st.info("This part needs the collections database, which another instance holds (see above).")
         st.stop()
+    except DataFolderUnwritable:
+        st.info("This part needs the collections database, which this user may not open (see above).")
+        st.stop()
 
 
 def collections_available(ctx: Context) -> bool:
@@ -494,7 +497,7 @@ def collections_available(ctx: Context) -> bool:
 
     try:
         _collections_db(str(ctx.store.root))
-    except CollectionsBusy:
+    except (CollectionsBusy, DataFolderUnwritable):
         return False
     return True
 
@@ -515,6 +518,13 @@ def instance_notice(current: Store) -> None:
             f"Read-only: {markdown_text(busy)}. The figures are shown; qualifications, actions and "
             "recovery steps are not. Close the other app or command that uses this data folder, then "
             "reload this page.",
+            icon=":material/lock:",
+        )
+    except DataFolderUnwritable as unwritable:
+        st.warning(
+            f"Read-only: {markdown_text(unwritable)}. The figures are shown; qualifications, actions and "
+            "recovery steps are not. Give this user the right to write the data folder, then reload "
+            "this page.",
             icon=":material/lock:",
         )
 

@@ -9,8 +9,8 @@ The ledger is the hand-worked one of conftest.py (Anna's C1 owes 1,000.00, Ben's
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import time
 from pathlib import Path
 

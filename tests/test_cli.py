@@ -218,3 +218,58 @@ def test_scenarios_run_prints_the_proposals(tmp_path: Path, ledger_files, cli_en
     again = run(cli_env, "scenarios", "run", "--data", str(data), "--as-of", "2026-04-01")
     assert again.returncode == 0, again.stderr
     assert "alerts since 2026-03-31" in again.stdout.splitlines()[0]
+
+
+def test_a_past_as_of_date_gives_the_same_report_whatever_today_is(
+    tmp_path: Path, ledger_files, cli_env: dict[str, str]
+) -> None:
+    """The design's rule: `report aging --as-of 2026-03-10` and `report dso` for January to March 2026
+    are byte for byte the same on 2026-03-15, on 2031-07-01 and on the machine's own date."""
+    data = imported_ledger(tmp_path, ledger_files, cli_env)
+    reports = {
+        "aging": ["report", "aging", "--data", str(data), "--as-of", "2026-03-10", "--by", "document"],
+        "aging json": ["report", "aging", "--data", str(data), "--as-of", "2026-03-10", "--format", "json"],
+        "dso": [
+            "report",
+            "dso",
+            "--data",
+            str(data),
+            "--from",
+            "2026-01",
+            "--to",
+            "2026-03",
+            "--by",
+            "entity",
+        ],
+    }
+    for name, command in reports.items():
+        outputs = []
+        for today in ("2026-03-15", "2031-07-01", ""):
+            result = run({**cli_env, "AR_TODAY": today}, *command)
+            assert result.returncode == 0, (name, today, result.stderr)
+            outputs.append(result.stdout)
+        assert outputs[0] != "", name
+        assert outputs[1] == outputs[0], name
+        assert outputs[2] == outputs[0], name
+
+
+def test_today_is_ar_today_where_the_code_asks_for_it(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """AR_TODAY is the day the demo's data ends at without --as-of (its 26 months end in May 2024), and
+    the day after which `actions import` refuses dates as in the future; a value that is not a date is
+    refused naming the variable."""
+    data = tmp_path / "demo"
+    env = {**cli_env, "AR_TODAY": "2024-05-31"}
+    result = run(env, "demo", "--data", str(data), "--customers", "20", "--documents", "600")
+    assert result.returncode == 0, result.stderr
+    as_of = Store(data).manifest().data_as_of
+    assert date(2024, 5, 1) <= as_of <= date(2024, 5, 31), as_of
+    customer = Store(data).read(contract.DOCUMENTS)["customer_id"][0]
+    actions = write(
+        tmp_path, "actions.csv", f"kind,date,customer_id,type\naction,2024-06-03,{customer},call\n"
+    )
+    refused = run(env, "actions", "import", "--data", str(data), "--file", str(actions))
+    assert refused.returncode == 2, refused.stderr
+    assert "2024-06-03 is in the future (today is 2024-05-31)" in refused.stderr
+    bad = run({**cli_env, "AR_TODAY": "2024-13-01"}, "demo", "--data", str(tmp_path / "bad"))
+    assert bad.returncode == 2
+    assert bad.stderr == "error: AR_TODAY='2024-13-01' is not a date like 2026-01-31\n"

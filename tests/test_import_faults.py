@@ -6,6 +6,12 @@ Tests run as root, whom permissions do not stop: the import runs in a child proc
 (when not root, the folders are made read-only instead). A full disk is a child process whose file
 size limit (RLIMIT_FSIZE) is smaller than the first Parquet file it writes: the write fails with
 EFBIG, "File too large", as it would with ENOSPC on a full disk.
+
+A folder the user may only read also makes a report refuse before it prints anything (its audit line
+cannot be recorded), and the commands and the app that open the collections database name the folder
+read-only rather than blaming another instance. A child that loads modules lazily (the app) cannot
+become nobody, who may not read this Python's standard library: it runs as root without its
+capabilities (setpriv), which the permission bits then bind like any user.
 """
 
 from __future__ import annotations
@@ -152,6 +158,13 @@ def restore_permissions(store: Store) -> None:
         folder.chmod(0o755)
 
 
+def unwritable_message(store: Store, fault: str, reason: str) -> str:
+    """What a writer says: a folder this user may not write is named read-only, a full disk is not."""
+    if fault == "unwritable":
+        return f"{store.root} is read-only for this user: {reason}; the previous data is unchanged"
+    return f"cannot write to the data folder {store.root}: {reason}; the previous data is unchanged"
+
+
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [("unwritable", "Permission denied"), ("full", "File too large")],
@@ -167,9 +180,7 @@ def test_the_command_line_says_the_folder_cannot_be_written(store: Store, fault:
     finally:
         restore_permissions(store)
     assert result.returncode == 1, result.stderr
-    assert result.stderr.splitlines()[-1] == (
-        f"error: cannot write to the data folder {store.root}: {reason}; the previous data is unchanged"
-    )
+    assert result.stderr.splitlines()[-1] == f"error: {unwritable_message(store, fault, reason)}"
     assert "Traceback" not in result.stderr
     assert state(Store(store.root)) == before
     # Nothing is wedged: the same import, able to write, lands.
@@ -238,12 +249,120 @@ def test_the_data_page_says_the_folder_cannot_be_written(store: Store, fault: st
         restore_permissions(store)
     assert result.returncode == 0, result.stderr
     page = json.loads(result.stdout.strip().splitlines()[-1])
-    message = f"cannot write to the data folder {store.root}: {reason}; the previous data is unchanged"
     assert page == {
-        "errors": [export.markdown_text(message)],
+        "errors": [export.markdown_text(unwritable_message(store, fault, reason))],
         "exceptions": [],
         "success": [],
         "documents": "5",
     }
     assert state(Store(store.root)) == before
     assert [p for p in (store.root / "uploads").rglob("*") if p.is_file()] == []
+
+
+def run_cli_as_reader(store: Store, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """`python -m analytics ARGUMENTS` in a child process that may read the data folder, not write it."""
+    return subprocess.run(
+        [sys.executable, "-c", CLI_SCRIPT, *arguments],
+        env={**child_env(store), **unwritable(store)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+ACTIONS_CSV = "customer_id,document_id,event_type,date,user_name,note\nC1,I1,action,2026-03-05,ann,called\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["report", "aging", "--as-of", "2026-03-10"],
+        ["report", "dso", "--from", "2026-01", "--to", "2026-03"],
+    ],
+    ids=["report aging", "report dso"],
+)
+def test_a_report_that_cannot_be_audited_is_not_made(store: Store, command: list[str]) -> None:
+    """Every export is recorded in the audit trail: on a folder this user may not write, the report
+    is refused before anything is printed, and says why (it used to print, then fail)."""
+    (store.root / "audit.jsonl").write_text("")
+    before = state(store)
+    try:
+        result = run_cli_as_reader(store, *command, "--data", str(store.root))
+    finally:
+        restore_permissions(store)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: {store.root} is read-only for this user: Permission denied; nothing was exported, as "
+        f"every export is recorded in {store.root / 'audit.jsonl'}\n"
+    )
+    assert state(Store(store.root)) == before
+    assert (store.root / "audit.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["actions", "export"],
+        ["actions", "import", "--file", "ACTIONS"],
+        ["demo", "--customers", "5", "--documents", "40"],
+    ],
+    ids=["actions export", "actions import", "demo"],
+)
+def test_a_read_only_folder_is_named_so_not_another_instance(store: Store, command: list[str]) -> None:
+    """The collections database cannot be opened by a user who may not write the folder: the message
+    says so, rather than blaming another instance of the app."""
+    actions = write(store.root.parent / "exports", "actions.csv", ACTIONS_CSV)
+    command = [str(actions) if part == "ACTIONS" else part for part in command]
+    before = state(store)
+    try:
+        result = run_cli_as_reader(store, *command, "--data", str(store.root))
+    finally:
+        restore_permissions(store)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"error: {store.root} is read-only for this user: Permission denied; collections.duckdb cannot be opened"
+    )
+    assert "another instance" not in result.stderr
+    assert state(Store(store.root)) == before
+
+
+NOTICE_SCRIPT = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+
+at = AppTest.from_file(sys.argv[1], default_timeout=60)
+at.run()
+print(json.dumps({"warnings": [w.value for w in at.warning], "exceptions": [e.value for e in at.exception]}))
+"""
+
+
+def test_the_app_says_a_read_only_folder_is_read_only(store: Store) -> None:
+    """The app on a folder this user may not write: the notice at the top of the page says so (it
+    used to blame another instance), and the figures still show without an exception."""
+    prefix = read_only_data_folder(store)
+    database = store.root / "collections.duckdb"
+    database.chmod(0o444)
+    try:
+        result = subprocess.run(
+            [*prefix, sys.executable, "-c", NOTICE_SCRIPT, str(ROOT / "app.py")],
+            env=child_env(store),
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=ROOT,
+        )
+    finally:
+        restore_permissions(store)
+        database.chmod(0o644)
+    assert result.returncode == 0, result.stderr
+    page = json.loads(result.stdout.strip().splitlines()[-1])
+    said = f"{store.root} is read-only for this user: Permission denied; collections.duckdb cannot be opened"
+    assert page["exceptions"] == []
+    # After the demo mode banner: the notice.
+    assert page["warnings"][1:] == [
+        f"Read-only: {export.markdown_text(said)}. The figures are shown; qualifications, actions and "
+        "recovery steps are not. Give this user the right to write the data folder, then reload "
+        "this page."
+    ]

@@ -1,14 +1,22 @@
 """The store: open items derived at several dates from the hand-worked ledger of conftest.py and
 materialised snapshots that agree with the derivation (also on random ledgers). Imports and snapshot
-builds killed midway: test_faults.py."""
+builds killed midway: test_faults.py. Two writers at once (imports, a snapshot build) and a reader
+across imports: at the end of the file."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
+from conftest import DOCUMENTS_CSV, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -262,3 +270,123 @@ def test_customer_balances_are_stored_with_the_snapshots(ledger_store: Store) ->
     assert stored.equals(summed)
     imported = stored.filter(pl.col("snapshot_date") == date(2026, 3, 15))
     assert [str(v) for v in imported["ar_total"]] == ["1000.00"]
+
+
+# --- writers and readers at the same time ----------------------------------------------------------
+
+NEW_DOCUMENTS = {
+    "I5": "I5,invoice,C2,2026-03-02,2026-04-01,EUR,250.00,\n",
+    "I6": "I6,invoice,C3,2026-03-03,2026-04-02,EUR,100.00,\n",
+}
+
+
+def new_documents(folder: Path, document_id: str) -> Path:
+    header = DOCUMENTS_CSV.splitlines()[0] + "\n"
+    return write(folder, f"documents_{document_id}.csv", header + NEW_DOCUMENTS[document_id])
+
+
+def waiting_for_the_lock(store: Store) -> int:
+    """How many processes wait for the store's write lock (the kernel's table of locks)."""
+    inode = os.stat(store.root / ".write.lock").st_ino
+    lines = Path("/proc/locks").read_text().splitlines()
+    return sum(1 for line in lines if "->" in line and f":{inode} " in line)
+
+
+def at_once(store: Store, *commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """Run the commands (`python -m analytics ...`) so that they reach the write lock together: it is
+    held until every one of them waits for it, then let go."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    with store.lock():
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-m", "analytics", *command],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for command in commands
+        ]
+        deadline = time.monotonic() + 120
+        while waiting_for_the_lock(store) < len(children):
+            assert time.monotonic() < deadline, "the commands never reached the write lock"
+            assert all(child.poll() is None for child in children), [c.communicate() for c in children]
+            time.sleep(0.05)
+    results = []
+    for child in children:
+        stdout, stderr = child.communicate(timeout=300)
+        results.append(subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr))
+    return results
+
+
+def document_ids(store: Store) -> list[str]:
+    return sorted(store.read(contract.DOCUMENTS).get_column("document_id").to_list())
+
+
+def test_two_imports_at_once_both_land_one_after_the_other(ledger_store: Store, tmp_path: Path) -> None:
+    """Two imports, of I5 and of I6, started together: the second waits for the first and merges with
+    what it wrote, so both invoices are stored and the record lists both imports (each import used to
+    merge with the data both started from, and the later one dropped the other's invoice)."""
+    root = str(ledger_store.root)
+    results = at_once(
+        ledger_store,
+        ["import", "--data", root, "--documents", str(new_documents(tmp_path, "I5"))],
+        ["import", "--data", root, "--documents", str(new_documents(tmp_path, "I6"))],
+    )
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    assert document_ids(ledger_store) == ["CN1", "I1", "I2", "I3", "I4", "I5", "I6"]
+    files = ledger_store.imports().get_column("files").to_list()
+    assert sorted(files[:2]) == ["documents: documents_I5.csv", "documents: documents_I6.csv"]
+    assert ledger_store.manifest().documents == 7
+
+
+def test_an_import_while_a_snapshot_is_built(ledger_store: Store, tmp_path: Path) -> None:
+    """`snapshot --as-of 2026-03-10` and an import of I5 (250.00, dated 2026-03-02) started together:
+    whichever goes first, the stored snapshot of 2026-03-10 is there and holds I5, as the derivation
+    from the stored documents does: I1 600.00, I2 400.00, I4 300.00, I5 250.00, P3 -50.00."""
+    root = str(ledger_store.root)
+    results = at_once(
+        ledger_store,
+        ["snapshot", "--data", root, "--as-of", "2026-03-10"],
+        ["import", "--data", root, "--documents", str(new_documents(tmp_path, "I5"))],
+    )
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    manifest = ledger_store.manifest()
+    assert date(2026, 3, 10) in manifest.derived_dates
+    assert document_ids(ledger_store) == ["CN1", "I1", "I2", "I3", "I4", "I5"]
+    assert balances(ledger_store, date(2026, 3, 10)) == {
+        "I1": "600.00",
+        "I2": "400.00",
+        "I4": "300.00",
+        "I5": "250.00",
+        "P3": "-50.00",
+    }
+    con = ledger_store.connect()
+    derived = con.sql(
+        store_module.query("open_items_as_of"),
+        params={"as_of": date(2026, 3, 10), "functional_currency": "EUR"},
+    ).pl()
+    assert (
+        ledger_store.open_items(date(2026, 3, 10), con)
+        .sort("document_id")
+        .equals(derived.sort("document_id"))
+    )
+
+
+def test_a_reader_keeps_its_generation_across_one_import(ledger_store: Store, tmp_path: Path) -> None:
+    """The rule of the store's docstring: the generation a write replaces is kept until the next
+    write. A connection opened before an import reads the five documents it began with, whole; after
+    a second import its generation is gone and a query fails, naming a file of that generation."""
+    con = ledger_store.connect()
+    generation = ledger_store.current
+    count = "select count(*), sum(amount_functional) from documents"
+    before = con.sql(count).fetchall()[0]
+    assert before == (5, Decimal("2700.00"))
+    ingest.import_files(ledger_store, ingest.Sources(documents=new_documents(tmp_path, "I5")))
+    assert con.sql(count).fetchall()[0] == before
+    assert ledger_store.connect().sql(count).fetchall()[0] == (6, Decimal("2950.00"))
+    ingest.import_files(ledger_store, ingest.Sources(documents=new_documents(tmp_path, "I6")))
+    assert not generation.exists()
+    with pytest.raises(duckdb.IOException, match=generation.name):
+        con.sql(count).fetchall()[0]
+    assert ledger_store.connect().sql(count).fetchall()[0] == (7, Decimal("3050.00"))
