@@ -161,7 +161,8 @@ def sign_in_page(current: Store) -> None:
     if _identity_provider():
         refused = st.session_state.get(REFUSED_ACCOUNT)
         if refused is not None and refused[0] == _company_account():
-            st.error(markdown_text(refused[1]))
+            # The provider's e-mail address stays whole (no joiner in it), so that the command can be copied.
+            st.error(export.markdown_text(refused[1]))
             st.button("Sign out of the company account", on_click=st.logout, icon=":material/logout:")
         elif st.button("Sign in with your company account", type="primary", icon=":material/login:"):
             st.login()

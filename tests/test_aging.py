@@ -520,11 +520,13 @@ def test_report_without_by_and_with_where(
     assert pl.read_csv(io.StringIO(scoped.stdout), infer_schema=False)["entity"].to_list() == [entities[0]]
 
 
-def test_formula_cells_are_escaped_in_exports() -> None:
+def test_formula_cells_are_escaped_in_csv_and_typed_text_in_xlsx() -> None:
+    """CSV cells that a spreadsheet would run as formulas get an apostrophe; XLSX cells are typed text
+    already, so they read back exactly as written."""
     frame = pl.DataFrame(
         {"customer_name": ['=HYPERLINK("http://x")', "+1", "Plain"], "total": ["1.00", "2.00", "3.00"]}
     ).with_columns(pl.col("total").cast(contract.MONEY))
     text = export.to_csv(frame).decode()
     assert "'=HYPERLINK" in text and "'+1" in text and "\nPlain," in text
     workbook = pl.read_excel(io.BytesIO(export.to_xlsx(frame)))
-    assert workbook["customer_name"].to_list() == ['\'=HYPERLINK("http://x")', "'+1", "Plain"]
+    assert workbook["customer_name"].to_list() == ['=HYPERLINK("http://x")', "+1", "Plain"]
