@@ -42,6 +42,8 @@ import csv
 import hashlib
 import os
 import re
+import shutil
+import time
 import tomllib
 import zipfile
 from collections.abc import Iterable
@@ -306,6 +308,36 @@ def parse_mapping(raw: dict, name: str = "mapping") -> Mapping:
 
 
 # --- reading ---------------------------------------------------------------------------------------
+
+
+# Files uploaded on the Data page wait for their import in DATA/uploads/<one folder a session>/; the
+# page removes its folder when the import ends, and these older than UPLOAD_MAX_AGE (abandoned: the page
+# writes its files again on every run, so a folder in use is never that old) at the start of a session.
+UPLOADS = "uploads"
+UPLOAD_MAX_AGE_SECONDS = 6 * 3600
+
+
+def remove_stale_uploads(root: Path, *, now: float | None = None) -> list[str]:
+    """Remove the upload folders under `root`/uploads whose newest file is older than UPLOAD_MAX_AGE_SECONDS;
+    returns their names. A folder that cannot be removed is left for the next time."""
+    uploads = Path(root) / UPLOADS
+    if not uploads.is_dir():
+        return []
+    now = time.time() if now is None else now
+    removed = []
+    for folder in sorted(uploads.iterdir()):
+        try:
+            newest = max([folder.lstat().st_mtime, *(path.lstat().st_mtime for path in folder.rglob("*"))])
+            if now - newest <= UPLOAD_MAX_AGE_SECONDS:
+                continue
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+            else:
+                folder.unlink()
+        except OSError:  # removed meanwhile by another session, or not ours to remove
+            continue
+        removed.append(folder.name)
+    return removed
 
 
 def upload_file_name(name: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from analytics import access, clock, contract, demo, export, ingest
+from analytics import access, clock, contract, demo, ingest
 from analytics.store import DataFolderUnwritable
 from pages import widgets
 
@@ -60,8 +60,14 @@ else:
 import_tab, history_tab, demo_tab = st.tabs(["Import", "Record of imports", "Demo company"], key="data_tabs")
 
 
+# Uploads abandoned by earlier sessions (a closed tab, a file never imported) go once a session.
+if not st.session_state.get("stale_uploads_removed"):
+    ingest.remove_stale_uploads(store.root)
+    st.session_state["stale_uploads_removed"] = True
+
+
 def _upload_folder() -> Path:
-    folder = store.root / "uploads" / uuid.uuid4().hex
+    folder = store.root / ingest.UPLOADS / uuid.uuid4().hex
     folder.mkdir(parents=True)
     return folder
 
@@ -81,7 +87,7 @@ def _saved_uploads(given: dict) -> dict[str, Path] | None:
             path.write_bytes(upload.getvalue())
             paths[name] = path
     except OSError as error:
-        st.error(export.markdown_text(DataFolderUnwritable.of(store.root, error)))
+        st.error(widgets.markdown_text(DataFolderUnwritable.of(store.root, error)))
         return None
     return paths
 
@@ -110,14 +116,14 @@ def _column_mapping(name: str, path: Path, file_format: ingest.FileFormat) -> di
     try:
         header = ingest.read_header(path, file_format)
     except ingest.ImportRefused as refused:
-        st.error(export.markdown_text(refused.report()))
+        st.error(widgets.markdown_text(refused.report()))
         return None
     table = contract.TABLES[name]
     by_lower = {column.lower(): column for column in header}
     options = [NOT_IN_FILE, *header]
     mapping: dict[str, str] = {}
     with st.expander(
-        f"Columns of {export.markdown_text(path.name)}",
+        f"Columns of {widgets.markdown_text(path.name)}",
         expanded=not all(c in by_lower for c in table.required),
     ):
         grid = st.columns(4)
@@ -158,7 +164,7 @@ def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currenc
         return False
     except OSError as error:
         bar.empty()
-        st.error(export.markdown_text(DataFolderUnwritable.of(store.root, error)))
+        st.error(widgets.markdown_text(DataFolderUnwritable.of(store.root, error)))
         return False
     st.session_state["data_notice"] = f"Imported {result.summary()}."
     widgets.audit("import", result.summary())
@@ -228,10 +234,10 @@ with import_tab:
                     ingest.tomllib.loads(mapping_upload.getvalue().decode("utf-8")), mapping_upload.name
                 )
             except (ingest.tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-                st.error(export.markdown_text(f"{mapping_upload.name}: not a valid TOML file: {error}"))
+                st.error(widgets.markdown_text(f"{mapping_upload.name}: not a valid TOML file: {error}"))
                 mapping_ok = False
             except ingest.ImportRefused as refused:
-                st.error(export.markdown_text(refused.report()))
+                st.error(widgets.markdown_text(refused.report()))
                 mapping_ok = False
         else:
             file_format = _file_format("import")
@@ -253,6 +259,10 @@ with import_tab:
                 st.session_state["upload_generation"] = generation + 1
                 st.rerun()
     elif not given:
+        # Files taken off the uploader are not kept waiting for an import that will not come.
+        abandoned = st.session_state.pop("upload_folder", None)
+        if abandoned:
+            shutil.rmtree(abandoned, ignore_errors=True)
         st.caption("Choose at least one file to import.")
 
 with demo_tab:

@@ -243,3 +243,40 @@ def test_an_empty_data_folder_says_there_is_no_data_yet(
     assert not at.metric
     assert not at.status
     assert not Store(folder).exists()
+
+
+def upload_folders(store: Store) -> list[Path]:
+    uploads = store.root / "uploads"
+    return sorted(uploads.iterdir()) if uploads.is_dir() else []
+
+
+def test_uploads_never_imported_do_not_stay(ledger_store: Store, ledger_app: AppTest) -> None:
+    """A file chosen then taken off the uploader is removed at once; an import, landed or refused,
+    removes its files; folders abandoned by closed tabs go at the next session's start."""
+    import os
+    import time
+
+    at = open_data_page(ledger_app)
+    at.file_uploader(key="upload_documents").upload("documents.csv", NEW_INVOICE_CSV.encode(), "text/csv")
+    at.run()
+    [folder] = upload_folders(ledger_store)
+    assert [path.name for path in folder.rglob("*.csv")] == ["documents.csv"]
+    at.file_uploader(key="upload_documents").clear()
+    at.run()
+    assert upload_folders(ledger_store) == []
+
+    upload_documents(at, "documents.csv", BAD_DOCUMENTS_CSV)
+    assert "Import refused" in at.error[0].value
+    assert upload_folders(ledger_store) == []
+
+    abandoned = ledger_store.root / "uploads" / "abandoned" / "documents"
+    abandoned.mkdir(parents=True)
+    (abandoned / "documents.csv").write_text(DOCUMENTS_CSV)
+    old = time.time() - 7 * 3600
+    for path in (abandoned / "documents.csv", abandoned, abandoned.parent):
+        os.utime(path, (old, old))
+    in_use = ledger_store.root / "uploads" / "in-use"
+    in_use.mkdir()
+    (in_use / "documents.csv").write_text(DOCUMENTS_CSV)
+    open_data_page(AppTest.from_file(str(APP), default_timeout=30))
+    assert [folder.name for folder in upload_folders(ledger_store)] == ["in-use"]
