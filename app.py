@@ -14,9 +14,10 @@ import streamlit as st
 from analytics import access, demo
 from analytics.export import markdown_text
 from analytics.store import DataFolderDamaged
-from pages import widgets
+from pages import _runs, widgets
 
 st.set_page_config(page_title="Receivables", page_icon=":material/account_balance:", layout="wide")
+_runs.record("app")
 
 
 def ensure_data(current) -> None:

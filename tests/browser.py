@@ -66,11 +66,13 @@ def start_server(
     *,
     port: int | None = None,
     secrets_file: Path | None = None,
+    run_log: Path | None = None,
 ) -> Server:
     """Serve app.py over `data_dir` (no demo generation) and wait until /_stcore/health answers "ok".
 
     `port` defaults to a free one (pass one when a setting must name it beforehand, as the identity
-    provider's redirect_uri does); `secrets_file` replaces the secrets.toml files Streamlit would read.
+    provider's redirect_uri does); `secrets_file` replaces the secrets.toml files Streamlit would read;
+    `run_log` is the file the app records its script runs in (pages/_runs.py), for counting them.
     Raises RuntimeError with the server's output when it exits or does not answer within `timeout`.
     """
     port = port or free_port()
@@ -94,6 +96,8 @@ def start_server(
     if secrets_file is not None:
         command += ["--secrets.files", str(secrets_file)]
     env = {**os.environ, "AR_DATA_DIR": str(data_dir), "AR_NO_DEMO": "1"}
+    if run_log is not None:
+        env["AR_RUN_LOG"] = str(run_log)
     with open(log, "wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     server = Server(process, f"http://127.0.0.1:{port}", log)
@@ -190,3 +194,10 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+def runs_in(run_log: Path, part: str) -> int:
+    """How many script runs of `part` ('app', or a fragment's name) the app has recorded in `run_log`."""
+    if not run_log.is_file():
+        return 0
+    return sum(line.split(" ", 1)[1] == part for line in run_log.read_text(encoding="utf-8").splitlines())
