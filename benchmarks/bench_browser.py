@@ -1,6 +1,7 @@
 """Browser benchmark: what a person waits for, from a click to an idle app, in Debian's chromium.
 
     .venv/bin/python benchmarks/bench_browser.py [--documents 1000000] [--customers N] [--runs 5]
+        [--only pages,aging,worklist,customer,first]
         [--json FILE] [--screenshots]
 
 The data is the demo company (`analytics.demo.create`: --documents documents, by default 1,000,000, and
@@ -78,6 +79,9 @@ VIEWPORT = {"width": 1400, "height": 1400}
 AS_OF = date(2026, 11, 20)
 SEED = 7
 RUNS = 5
+# What --only chooses among: opening each page, the aging, worklist and customer interactions, the first
+# page after a server start.
+PARTS = ("pages", "aging", "worklist", "customer", "first")
 DOCUMENTS = 1_000_000
 SERVER_START_S = 120.0
 # A rerun must have started this soon after the input (Streamlit marks "rerunRequested" at once).
@@ -408,7 +412,17 @@ class Rows(dict[str, Row]):
 class Session:
     """One browser session on the app: the interactions of one round, in order."""
 
-    def __init__(self, page: Page, server: Server, rows: Rows, keep: bool, run: int, shots: Path | None):
+    def __init__(
+        self,
+        page: Page,
+        server: Server,
+        rows: Rows,
+        keep: bool,
+        run: int,
+        shots: Path | None,
+        parts: frozenset[str] = frozenset(PARTS),
+    ):
+        self.parts = parts
         self.page, self.server, self.rows, self.keep, self.run, self.shots = (
             page,
             server,
@@ -447,13 +461,14 @@ class Session:
         wait_idle(page)
         expect_visible(page, page.get_by_role("heading", name="Overview", exact=True), "the overview")
         titles = [t for t in self.sidebar_titles() if t != "Overview"] + ["Overview"]
-        for title in titles:
-            self.measure(f"open {title}", PAGE_OPEN, lambda title=title: self.open_from_sidebar(title))
-        if "Aging balance" in titles:
+        if "pages" in self.parts:
+            for title in titles:
+                self.measure(f"open {title}", PAGE_OPEN, lambda title=title: self.open_from_sidebar(title))
+        if "Aging balance" in titles and "aging" in self.parts:
             self.aging()
-        if "Worklist" in titles:
+        if "Worklist" in titles and "worklist" in self.parts:
             self.worklist()
-        if "Customer" in titles:
+        if "Customer" in titles and "customer" in self.parts:
             self.customer()
 
     # --- the aging balance
@@ -730,10 +745,18 @@ def main() -> int:
     parser.add_argument(
         "--runs", type=int, default=RUNS, help=f"timed rounds after one warm-up (default {RUNS})"
     )
+    parser.add_argument(
+        "--only",
+        type=lambda text: frozenset(part.strip() for part in text.split(",")),
+        default=frozenset(PARTS),
+        help=f"the parts to time, comma-separated among {', '.join(PARTS)} (default all; the floor always)",
+    )
     parser.add_argument("--json", type=Path, help="write the raw figures here")
     parser.add_argument("--screenshots", action="store_true", help="a screenshot after each interaction")
     args = parser.parse_args()
     customers = args.customers or max(300, args.documents // 500)
+    if unknown := args.only - set(PARTS):
+        parser.error(f"--only: unknown part(s) {', '.join(sorted(unknown))}; choose among {', '.join(PARTS)}")
 
     loads = {"start": os.getloadavg()}
     print(f"load average at start: {loads['start']}; {os.cpu_count()} cores")
@@ -752,7 +775,9 @@ def main() -> int:
                 for run in range(args.runs + 1):
                     page = new_page(browser)
                     try:
-                        Session(page, server, rows, keep=run > 0, run=run, shots=shots).round()
+                        Session(
+                            page, server, rows, keep=run > 0, run=run, shots=shots, parts=args.only
+                        ).round()
                     except Failed as failed:
                         rows.get_row("round", IN_PAGE).failure = f"round {run}: {failed}"
                     finally:
@@ -762,7 +787,8 @@ def main() -> int:
                     )
             finally:
                 server.stop()
-            first_pages(browser, data, rows, args.runs, scratch)
+            if "first" in args.only:
+                first_pages(browser, data, rows, args.runs, scratch)
             browser.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
