@@ -6,12 +6,20 @@ first line is `Subject: ...`; `email.html.j2` renders the HTML part of an e-mail
 and `edited.html.j2` the HTML part of a text the collector edited (both autoescaped). A template
 gets: customer (customer_id, customer_name, contact_name, email, postal_address), items (one dict per
 item: document_id, document_date, due_date, days_late, currency, open_amount, open_amount_functional,
-interest, fee), totals (open, interest, fees, due), penalties, sender, step (scenario, label,
-action_type, offset_days), as_of and currency. In the plain text, lines that start with two spaces
-are the table of items: the PDF letter prints them in a monospaced font.
+interest, fee), totals (one dict per currency, by currency: currency, open, interest, fees, due),
+charged (whether any interest or fee is charged), penalties, sender, step (scenario, label,
+action_type, offset_days), as_of and fee_currency (the functional currency, in which the fixed fee
+is set). The filter `amounts` writes one figure of the totals in every currency: `totals|amounts("due")`
+gives '600.00 GBP and 400.00 EUR'. In the plain text, lines that start with two spaces are the table
+of items: the PDF letter prints them in a monospaced font.
 
-Penalties (when enabled): interest = open amount x annual rate / 100 x days late / 365 per overdue
-item, plus a fixed fee per overdue invoice or debit note; both rounded half up to the cent.
+A customer reads their own currency: every amount of a reminder is in the document's currency, with
+one total per currency; the functional currency (the credit team's unit) appears only for the fixed
+fee, which is set in it.
+
+Penalties (when enabled): interest = open amount (document currency) x annual rate / 100 x days late /
+365 per overdue item, plus a fixed fee (functional currency) per overdue invoice or debit note; both
+rounded half up to the cent.
 
 Sending needs an SMTP server: `smtp_settings` reads it from a mapping (the app's Streamlit secrets,
 section [smtp]: host, port, user, password, from, tls) or from the environment (AR_SMTP_HOST,
@@ -91,7 +99,8 @@ class Sender:
 @dataclass(frozen=True)
 class Reminder:
     """A reminder ready to deliver. `text` is what the collector sees and may edit; `html` the HTML part
-    of an e-mail (rendered from the template, or from the edited text)."""
+    of an e-mail (rendered from the template, or from the edited text). `totals` holds, by currency,
+    its open, interest, fees and due figures."""
 
     customer_id: str
     customer_name: str
@@ -104,9 +113,8 @@ class Reminder:
     template: str
     action_type: str
     as_of: date
-    currency: str
     document_ids: tuple[str, ...]
-    totals: dict[str, Decimal] = field(default_factory=dict)
+    totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     sender: Sender = field(default_factory=Sender)
     edited: bool = False
 
@@ -132,6 +140,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["money"] = format_money
+    env.filters["amounts"] = amounts
     return env
 
 
@@ -156,13 +165,14 @@ def _cents(value: Decimal) -> Decimal:
 
 
 def with_penalties(items: pl.DataFrame, as_of: date, penalties: Penalties) -> pl.DataFrame:
-    """The items (document_id, document_type, due_date, open_amount_functional, ...) with days_late
-    (0 when not past due), interest and fee (zero when penalties are disabled)."""
+    """The items (document_id, document_type, due_date, currency, open_amount, ...) with days_late (0
+    when not past due), interest (in the document's currency) and fee (in the functional currency),
+    both zero when penalties are disabled."""
     rows = []
     rate = Decimal(penalties.annual_rate) / 100
     for row in items.iter_rows(named=True):
         days_late = max((as_of - row["due_date"]).days, 0)
-        amount = Decimal(row["open_amount_functional"])
+        amount = Decimal(row["open_amount"])
         interest = fee = ZERO
         if penalties.enabled and days_late > 0 and amount > 0:
             interest = _cents(amount * rate * days_late / DAYS_IN_YEAR)
@@ -175,15 +185,35 @@ def with_penalties(items: pl.DataFrame, as_of: date, penalties: Penalties) -> pl
     return pl.concat([items.drop("days_late", "interest", "fee", strict=False), extra], how="horizontal")
 
 
-def totals(items: pl.DataFrame) -> dict[str, Decimal]:
-    """open, interest, fees and due (their sum) of items from with_penalties."""
+def totals(items: pl.DataFrame, fee_currency: str) -> dict[str, dict[str, Decimal]]:
+    """One total per currency of items from with_penalties, by currency: open and interest in each
+    document currency, fees in `fee_currency`, and due (their sum in that currency)."""
+    sums: dict[str, dict[str, Decimal]] = {}
 
-    def total(column: str) -> Decimal:
-        value = items.get_column(column).sum() if items.height else None
-        return _cents(Decimal(value)) if value is not None else ZERO
+    def add(currency: str, part: str, value: Decimal) -> None:
+        figures = sums.setdefault(currency, {"open": ZERO, "interest": ZERO, "fees": ZERO, "due": ZERO})
+        figures[part] += value
+        figures["due"] += value
 
-    open_amount, interest, fees = total("open_amount_functional"), total("interest"), total("fee")
-    return {"open": open_amount, "interest": interest, "fees": fees, "due": open_amount + interest + fees}
+    for row in items.iter_rows(named=True):
+        add(row["currency"], "open", Decimal(row["open_amount"]))
+        if row["interest"]:
+            add(row["currency"], "interest", Decimal(row["interest"]))
+        if row["fee"]:
+            add(fee_currency, "fees", Decimal(row["fee"]))
+    return {currency: {k: _cents(v) for k, v in sums[currency].items()} for currency in sorted(sums)}
+
+
+def amounts(totals: Mapping[str, Mapping[str, Decimal]] | list[Mapping[str, object]], part: str) -> str:
+    """One figure of a reminder's totals in every currency it has: '600.00 GBP and 400.00 EUR' (a
+    currency whose figure is zero is left out, unless every one is)."""
+    rows = (
+        [{"currency": currency, **figures} for currency, figures in totals.items()]
+        if isinstance(totals, Mapping)
+        else list(totals)
+    )
+    shown = [row for row in rows if row[part]] or rows[:1]
+    return " and ".join(f"{format_money(row[part])} {row['currency']}" for row in shown)
 
 
 def render(
@@ -199,14 +229,14 @@ def render(
 ) -> Reminder:
     """The reminder of `template` for a customer (customer_id, customer_name and optionally contact_name,
     email, postal_address) about `items` (document_id, document_type, document_date, due_date,
-    currency, open_amount, open_amount_functional) at `as_of`. `step` describes the scenario step
-    (scenario, label, action_type, offset_days)."""
+    currency, open_amount, open_amount_functional) at `as_of`. `currency` is the functional currency
+    (the fixed fee's). `step` describes the scenario step (scenario, label, action_type, offset_days)."""
     if template not in template_names():
         raise ReminderError(
             f"unknown reminder template {template!r}; choose one of: {', '.join(template_names())}"
         )
     priced = with_penalties(items.sort("due_date", "document_id"), as_of, penalties)
-    summed = totals(priced)
+    summed = totals(priced, currency)
     context = {
         "customer": {
             "customer_id": customer["customer_id"],
@@ -216,12 +246,13 @@ def render(
             "postal_address": customer.get("postal_address") or None,
         },
         "items": priced.to_dicts(),
-        "totals": summed,
+        "totals": [{"currency": code, **figures} for code, figures in summed.items()],
+        "charged": any(figures["interest"] or figures["fees"] for figures in summed.values()),
         "penalties": penalties,
         "sender": sender,
         "step": dict(step),
         "as_of": as_of,
-        "currency": currency,
+        "fee_currency": currency,
     }
     env = environment()
     try:
@@ -242,7 +273,6 @@ def render(
         template=template,
         action_type=str(step.get("action_type", "")),
         as_of=as_of,
-        currency=currency,
         document_ids=tuple(priced.get_column("document_id").to_list()),
         totals=summed,
         sender=sender,

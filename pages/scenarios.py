@@ -154,7 +154,13 @@ with today:
             st.stop()
         concerned = reminders.with_penalties(
             items.filter(pl.col("document_id").is_in(list(proposal.document_ids))).select(
-                "document_id", "document_type", "due_date", "days_past_due", "open_amount_functional"
+                "document_id",
+                "document_type",
+                "due_date",
+                "days_past_due",
+                "currency",
+                "open_amount",
+                "open_amount_functional",
             ),
             ctx.as_of,
             current.penalties,
@@ -168,9 +174,11 @@ with today:
                 "document_id": st.column_config.TextColumn("Document"),
                 "due_date": st.column_config.DateColumn("Due"),
                 "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
+                "currency": st.column_config.TextColumn("Currency"),
+                "open_amount": widgets.money_column("Open (document currency)"),
                 "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
-                "interest": widgets.money_column("Interest"),
-                "fee": widgets.money_column("Fee"),
+                "interest": widgets.money_column("Interest (document currency)"),
+                "fee": widgets.money_column(f"Fee ({ctx.currency})"),
             },
         )
         recipient = st.text_input(

@@ -72,14 +72,16 @@ def test_penalties_worked_by_hand(ledger_store: Store) -> None:
         ("I1", 50, Decimal("8.22"), Decimal("40.00")),
         ("I2", 24, Decimal("2.63"), Decimal("40.00")),
     ]
-    assert reminders.totals(priced) == {
-        "open": Decimal("1000.00"),
-        "interest": Decimal("10.85"),
-        "fees": Decimal("80.00"),
-        "due": Decimal("1090.85"),
+    assert reminders.totals(priced, "EUR") == {
+        "EUR": {
+            "open": Decimal("1000.00"),
+            "interest": Decimal("10.85"),
+            "fees": Decimal("80.00"),
+            "due": Decimal("1090.85"),
+        }
     }
     off = reminders.with_penalties(alpha_items(ledger_store), AS_OF, Penalties(enabled=False))
-    assert reminders.totals(off)["due"] == Decimal("1000.00")
+    assert reminders.totals(off, "EUR")["EUR"]["due"] == Decimal("1000.00")
     not_due = reminders.with_penalties(
         alpha_items(ledger_store, date(2026, 2, 9)), date(2026, 2, 9), PENALTIES
     )
@@ -101,8 +103,72 @@ def test_the_letter_text_lists_the_items_totals_and_penalties(ledger_store: Stor
     assert table[5].endswith("80.00 EUR") and table[6].split()[-2:] == ["1,090.85", "EUR"]
     assert "IBAN FR76 3000 6000 0112" in letter.text
     plain = render(ledger_store, "first_reminder", penalties=Penalties())
-    assert "interest" not in plain.text and plain.totals["due"] == Decimal("1000.00")
+    assert "interest" not in plain.text and plain.totals["EUR"]["due"] == Decimal("1000.00")
     assert plain.document_ids == ("I1", "I2")
+
+
+def foreign_render(store: Store, template: str, document_ids: list[str], **kwargs) -> reminders.Reminder:
+    """A reminder at 2026-02-10, when I1 (1,000.00 EUR, due 02-09) and I3 (1,200.00 USD = 1,000.00 EUR,
+    due 01-15) are open, in a company whose functional currency is EUR."""
+    day = date(2026, 2, 10)
+    items = aged_items(store, day).filter(pl.col("document_id").is_in(document_ids))
+    return reminders.render(
+        template,
+        customer={"customer_id": "C2", "customer_name": "Beta GmbH", "email": "ap@beta.test"},
+        items=items,
+        as_of=day,
+        currency="EUR",
+        step=STEP,
+        penalties=kwargs.pop("penalties", PENALTIES),
+        sender=SENDER,
+    )
+
+
+def test_a_reminder_shows_the_documents_currency_with_one_total_per_currency(ledger_store: Store) -> None:
+    """At 2026-02-10 with 10% a year and 40.00 EUR a overdue invoice:
+        I3  1,200.00 USD, 26 days late: 1,200.00 x 10% x 26 / 365 = 8.547... -> 8.55 USD, fee 40.00 EUR
+        I1  1,000.00 EUR,  1 day late:  1,000.00 x 10% x 1 / 365 = 0.273... -> 0.27 EUR, fee 40.00 EUR
+    I3 alone, penalties off: 1,200.00 USD and never its 1,000.00 EUR; with penalties: 1,208.55 USD due
+    and the fee, 40.00 EUR. Both: EUR 1,000.00 + 0.27 + 80.00 = 1,080.27 and USD 1,208.55."""
+    usd = foreign_render(ledger_store, "first_reminder", ["I3"], penalties=Penalties())
+    assert usd.subject == "Payment reminder - Beta GmbH - 1,200.00 USD overdue"
+    table = [line for line in usd.text.split("\n") if line.startswith("  ")]
+    assert table[1].split()[-2:] == ["1,200.00", "USD"] and table[2].split() == ["Total", "1,200.00", "USD"]
+    assert "EUR" not in usd.text and "1,000.00" not in usd.text
+    assert "EUR" not in usd.html and "1,200.00 USD" in usd.html
+    assert usd.totals == {
+        "USD": {
+            "open": Decimal("1200.00"),
+            "interest": Decimal("0.00"),
+            "fees": Decimal("0.00"),
+            "due": Decimal("1200.00"),
+        }
+    }
+
+    charged = foreign_render(ledger_store, "formal_notice", ["I3"])
+    assert charged.subject == "Formal notice to pay - 40.00 EUR and 1,208.55 USD"
+    table = [line for line in charged.text.split("\n") if line.startswith("  ")]
+    assert [line.split()[-2:] for line in table[2:]] == [
+        ["1,200.00", "USD"],
+        ["8.55", "USD"],
+        ["40.00", "EUR"],
+        ["40.00", "EUR"],
+        ["1,208.55", "USD"],
+    ]
+    assert table[4].lstrip().startswith("Recovery fee, 40.00 EUR per overdue invoice")
+
+    both = foreign_render(ledger_store, "formal_notice", ["I1", "I3"])
+    assert both.subject == "Formal notice to pay - 1,080.27 EUR and 1,208.55 USD"
+    assert both.totals["EUR"] == {
+        "open": Decimal("1000.00"),
+        "interest": Decimal("0.27"),
+        "fees": Decimal("80.00"),
+        "due": Decimal("1080.27"),
+    }
+    assert both.totals["USD"]["due"] == Decimal("1208.55")
+    assert "the sum of 1,080.27 EUR and 1,208.55 USD within 8 days" in both.text
+    html_totals = [row for row in both.html.split("\n") if "Total due" in row]
+    assert len(html_totals) == 2 and "1,080.27 EUR" in html_totals[0] and "1,208.55 USD" in html_totals[1]
 
 
 def test_html_is_autoescaped_and_follows_an_edited_text(ledger_store: Store) -> None:
