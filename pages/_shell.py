@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import date
 
 import streamlit as st
@@ -26,6 +27,18 @@ from pages import widgets
 _LOG = logging.getLogger(__name__)
 # The months of the overview's DSO trend (its figures are warmed for the first page).
 OVERVIEW_TREND_MONTHS = 13
+WARM_THREAD = "warm caches"
+
+
+class _NotForTheWarmThread(logging.Filter):
+    """Drops Streamlit's "missing ScriptRunContext" warning for the warm-up thread: it belongs to no
+    session on purpose (what it computes goes to the shared caches only, it draws nothing)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.threadName.startswith(WARM_THREAD)
+
+
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_NotForTheWarmThread())
 
 
 def warm(current: Store) -> None:
@@ -40,7 +53,7 @@ def warm(current: Store) -> None:
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _warming(root: str, version: str) -> threading.Thread:
     # A resource, as Streamlit computes one per key under a lock: one thread per data version.
-    thread = threading.Thread(target=_warm, args=(root,), name=f"warm caches {version}", daemon=True)
+    thread = threading.Thread(target=_warm, args=(root,), name=f"{WARM_THREAD} {version}", daemon=True)
     thread.start()
     return thread
 
@@ -56,10 +69,12 @@ def _warm(root: str) -> None:
     """Fill the caches. The overview (the default page) asks for its trend, the aged items, the alerts,
     the forecast and its back-test in this order: this thread takes them from the end, so that the
     page's run and this thread compute different parts side by side."""
+    started = time.perf_counter()
     try:
         ctx = company_context(Store(root))
         if ctx.manifest is None:
             return
+        _LOG.info("warming the caches of %s (%s)", root, ctx.store.version())
         collections = widgets.collections_available(ctx)  # opens the collections database's writer
         items = widgets.items_for(ctx)
         if items.height <= BACKTEST_AUTOMATIC_ITEMS:
@@ -70,6 +85,7 @@ def _warm(root: str) -> None:
         widgets.dimension_values_of(ctx, "collector")
         widgets.customers_in_scope(ctx)
         widgets.cached_series(ctx, months=OVERVIEW_TREND_MONTHS)
+        _LOG.info("warmed the caches of %s in %.0f ms", root, (time.perf_counter() - started) * 1000)
     except Exception:  # noqa: BLE001 - a failed warm-up costs only time: the page computes it again
         _LOG.warning("warming the caches of %s failed", root, exc_info=True)
 
