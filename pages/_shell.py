@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 
 import streamlit as st
@@ -42,7 +43,7 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").add
 
 
 def warm(current: Store) -> None:
-    """Start filling, in a background thread, the shared caches that every session's first page
+    """Start filling, in background threads, the shared caches that every session's first page
     reads (at the default as-of date, for the whole company), once per data version for the whole
     server: concurrent first sessions start it once, and this run goes on at once."""
     if not current.exists():
@@ -51,11 +52,16 @@ def warm(current: Store) -> None:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _warming(root: str, version: str) -> threading.Thread:
-    # A resource, as Streamlit computes one per key under a lock: one thread per data version.
-    thread = threading.Thread(target=_warm, args=(root,), name=f"{WARM_THREAD} {version}", daemon=True)
-    thread.start()
-    return thread
+def _warming(root: str, version: str) -> tuple[threading.Thread, ...]:
+    # A resource, as Streamlit computes one per key under a lock: one warm-up per data version.
+    _LOG.info("warming the caches of %s (%s)", root, version)
+    threads = tuple(
+        threading.Thread(target=_warm, args=(root, part), name=f"{WARM_THREAD} {version} {n}", daemon=True)
+        for n, part in enumerate((_collections_part, _figures_part), start=1)
+    )
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def company_context(current: Store) -> widgets.Context:
@@ -65,27 +71,35 @@ def company_context(current: Store) -> widgets.Context:
     return widgets.Context(current, manifest, widgets.default_as_of(manifest), Scope(), access.DEMO_USER)
 
 
-def _warm(root: str) -> None:
-    """Fill the caches. The overview (the default page) asks for its trend, the aged items, the alerts,
-    the forecast and its back-test in this order: this thread takes them from the end, so that the
-    page's run and this thread compute different parts side by side."""
+def _collections_part(ctx: widgets.Context) -> None:
+    """The collections database, then the alerts (the first page's longest part: started at once, it
+    is under way before the page asks for it)."""
+    if widgets.collections_available(ctx):  # opens the collections database's writer
+        widgets.items_for(ctx)
+        alert_banner(ctx)
+    widgets.dimension_values_of(ctx, "collector")
+
+
+def _figures_part(ctx: widgets.Context) -> None:
+    """The figures the overview asks for after the alerts (its back-test and forecast) computed beside
+    them, then what the other pages share (the customers in scope, the DSO trend)."""
+    if widgets.items_for(ctx).height <= BACKTEST_AUTOMATIC_ITEMS:
+        widgets.cached_forecast_accuracy(ctx)
+    widgets.cached_forecast(ctx)
+    widgets.customers_in_scope(ctx)
+    widgets.cached_series(ctx, months=OVERVIEW_TREND_MONTHS)
+
+
+def _warm(root: str, part: Callable[[widgets.Context], None]) -> None:
+    """Fill one part of the caches. A part a page asks for while a thread computes it is computed
+    once and waited for (Streamlit's caches hold a lock per key)."""
     started = time.perf_counter()
     try:
         ctx = company_context(Store(root))
         if ctx.manifest is None:
             return
-        _LOG.info("warming the caches of %s (%s)", root, ctx.store.version())
-        collections = widgets.collections_available(ctx)  # opens the collections database's writer
-        items = widgets.items_for(ctx)
-        if items.height <= BACKTEST_AUTOMATIC_ITEMS:
-            widgets.cached_forecast_accuracy(ctx)
-        widgets.cached_forecast(ctx)
-        if collections:
-            alert_banner(ctx)
-        widgets.dimension_values_of(ctx, "collector")
-        widgets.customers_in_scope(ctx)
-        widgets.cached_series(ctx, months=OVERVIEW_TREND_MONTHS)
-        _LOG.info("warmed the caches of %s in %.0f ms", root, (time.perf_counter() - started) * 1000)
+        part(ctx)
+        _LOG.info("warmed %s of %s in %.0f ms", part.__name__, root, (time.perf_counter() - started) * 1000)
     except Exception:  # noqa: BLE001 - a failed warm-up costs only time: the page computes it again
         _LOG.warning("warming the caches of %s failed", root, exc_info=True)
 
