@@ -14,10 +14,11 @@ import streamlit as st
 from analytics import access, demo
 from analytics.export import markdown_text
 from analytics.store import DataFolderDamaged
-from pages import _runs, widgets
+from pages import _runs, _shell, widgets
 
 st.set_page_config(page_title="Receivables", page_icon=":material/account_balance:", layout="wide")
 _runs.record("app")
+_shell.navigation_in_sidebar()
 
 
 def ensure_data(current) -> None:
@@ -46,6 +47,7 @@ except DataFolderDamaged as damaged:
     st.error(markdown_text(damaged))
     st.stop()
 ensure_data(current)
+_shell.warm(current)
 try:
     user = widgets.signed_in_user(current)
 except access.DataFileRefused as refused:  # a users file that breaks a rule lets nobody in

@@ -35,6 +35,7 @@ import json
 import os
 import re
 import stat
+import threading
 import time
 import unicodedata
 import uuid
@@ -379,7 +380,7 @@ class Users:
 
     def all(self) -> list[User]:
         data = _read(self.path)
-        return [] if data is None else _parse_users(self.path, data)
+        return [] if data is None else list(_parsed_users(self.path, data))
 
     def get(self, username: str) -> User | None:
         for user in self.all():
@@ -490,6 +491,30 @@ def _checked(user: User) -> User:
         field_name, message = problem
         raise AccessError(message if field_name in ("username", "role") else f"{user.username}: {message}")
     return user
+
+
+# The users of the last few users files read, keyed on their whole content: the app reads the file at
+# every run (a removed user is signed out, a changed role applies at once) but checks it only when it
+# changed. The bytes are the key, not the file's (inode, size, mtime_ns): file times are as coarse as
+# the kernel's clock tick and inode numbers are reused, so a same-size rewrite within a tick could pass
+# for the old file; reading a few kilobytes costs a small part of checking them.
+_PARSED_USERS: dict[tuple[Path, bytes], tuple[User, ...]] = {}
+_PARSED_USERS_KEPT = 8
+_PARSED_USERS_LOCK = threading.Lock()  # the sessions of a server read it from their own threads
+
+
+def _parsed_users(path: Path, data: bytes) -> tuple[User, ...]:
+    """The users of `data` (the bytes of the users file `path`), checked once per content."""
+    key = (path, data)
+    with _PARSED_USERS_LOCK:
+        users = _PARSED_USERS.get(key)
+    if users is None:
+        users = tuple(_parse_users(path, data))  # UsersFileInvalid is not kept: raised at every read
+        with _PARSED_USERS_LOCK:
+            while len(_PARSED_USERS) >= _PARSED_USERS_KEPT:
+                del _PARSED_USERS[next(iter(_PARSED_USERS))]
+            _PARSED_USERS[key] = users
+    return users
 
 
 def _parse_users(path: Path, data: bytes) -> list[User]:

@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import duckdb
@@ -222,6 +222,13 @@ class Manifest:
         return cls(**payload)
 
 
+@lru_cache(maxsize=16)
+def _manifest_of(text: str) -> Manifest:
+    """The manifest of a manifest.json's text, parsed once per text: the app reads it at every run
+    (a new generation shows at once) and a Manifest is immutable, so it is shared."""
+    return Manifest.from_json(text)
+
+
 @dataclass(frozen=True)
 class Tables:
     """A complete set of tables to write as a new generation (frames already valid per the contract)."""
@@ -271,7 +278,7 @@ class Store:
         current = self.current
         if current is None:
             return None
-        return Manifest.from_json((current / "manifest.json").read_text(encoding="utf-8"))
+        return _manifest_of((current / "manifest.json").read_text(encoding="utf-8"))
 
     def version(self) -> str:
         """A short key that changes whenever the data changes (for caches)."""

@@ -15,8 +15,12 @@ untimed round to import the modules and fill the caches, then the baseline (1 us
 row, a promise one row per item), and nothing of the load without a "Saved". Exit status 1 on any
 error or any write missing, doubled or unannounced.
 
+With --pace 3-10 each user pauses 3 to 10 s (at random) after each interaction, as a person reading
+the page does, and the users start spread over 10 s: the load of 20 people at work, where without it
+20 users click as fast as the app answers.
+
     .venv/bin/python benchmarks/bench_load.py [--users 20] [--seconds 60] [--baseline-seconds 30]
-        [--customers 500] [--documents 50000] [--keep]
+        [--customers 500] [--documents 50000] [--pace 3-10] [--keep]
 """
 
 from __future__ import annotations
@@ -82,6 +86,10 @@ def figures(crowd: load.CrowdResult) -> pl.DataFrame:
             continue
         p95 = seconds[min(len(seconds) - 1, int(round(0.95 * (len(seconds) - 1))))]
         rows.append((kind, len(seconds), statistics.median(seconds) * 1000, p95 * 1000, seconds[-1] * 1000))
+    every = sorted(timed.get_column("seconds").to_list())
+    if every:
+        p95 = every[min(len(every) - 1, int(round(0.95 * (len(every) - 1))))]
+        rows.append(("all", len(every), statistics.median(every) * 1000, p95 * 1000, every[-1] * 1000))
     return pl.DataFrame(
         rows,
         schema={
@@ -114,6 +122,17 @@ def report(name: str, crowd: load.CrowdResult, average: LoadAverage) -> None:
         print(f"error: {error}")
 
 
+def pace_of(text: str) -> tuple[float, float]:
+    """'3-10' -> (3.0, 10.0): the shortest and longest pause in seconds."""
+    try:
+        shortest, longest = (float(part) for part in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--pace {text!r}: expected MIN-MAX seconds, e.g. 3-10") from None
+    if not 0 <= shortest <= longest:
+        raise argparse.ArgumentTypeError(f"--pace {text!r}: expected 0 <= MIN <= MAX")
+    return shortest, longest
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=20, help="simulated users at once (20)")
@@ -121,12 +140,21 @@ def main() -> int:
     parser.add_argument("--baseline-seconds", type=float, default=30, help="length of the 1-user run (30)")
     parser.add_argument("--customers", type=int, default=500, help="demo customers (500)")
     parser.add_argument("--documents", type=int, default=50_000, help="demo documents (50000)")
+    parser.add_argument(
+        "--pace",
+        type=pace_of,
+        default=None,
+        metavar="MIN-MAX",
+        help="seconds each user pauses after each interaction, e.g. 3-10 (default: none)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data folder under benchmarks/output/")
     args = parser.parse_args()
 
     data_dir = OUTPUT / f"load-{os.getpid()}"
     started = time.perf_counter()
     demo.create(Store(data_dir), customers=args.customers, documents=args.documents, seed=7, as_of=AS_OF)
+    if args.pace:
+        print(f"pace: each user pauses {args.pace[0]:g}-{args.pace[1]:g} s after each interaction")
     print(
         f"demo company: {args.customers:,} customers, {args.documents:,} documents, as of {AS_OF} "
         f"({time.perf_counter() - started:.1f} s) in {data_dir}"
@@ -142,10 +170,12 @@ def main() -> int:
         with load.one_runtime():
             writes = load.warm_up(names[0], tag, signed_in=True)
             with LoadAverage() as baseline_load:
-                baseline = load.run_crowd(names[:1], args.baseline_seconds, tag + " baseline", signed_in=True)
+                baseline = load.run_crowd(
+                    names[:1], args.baseline_seconds, tag + " baseline", signed_in=True, pace=args.pace
+                )
             report("baseline", baseline, baseline_load)
             with LoadAverage() as crowd_load:
-                crowd = load.run_crowd(names, args.seconds, tag + " load", signed_in=True)
+                crowd = load.run_crowd(names, args.seconds, tag + " load", signed_in=True, pace=args.pace)
             report("load", crowd, crowd_load)
         problems = load.check_writes(data_dir, tag, writes + baseline.writes + crowd.writes)
     finally:

@@ -11,14 +11,14 @@ import streamlit as st
 
 from analytics import aging, kpis
 from analytics.forecast import BACKTEST_AUTOMATIC_ITEMS
-from pages import widgets
+from pages import _shell, widgets
 
 ctx = widgets.context()
 st.title("Overview")
 if widgets.no_data_message(ctx):
     st.stop()
 
-series = widgets.cached_series(ctx, months=13)
+series = widgets.cached_series(ctx, months=_shell.OVERVIEW_TREND_MONTHS)
 items = widgets.items_for(ctx)
 figures = aging.headline(items, aging.AgingQuery(ctx.as_of))
 previous_month_end = kpis.month_end(ctx.as_of, -1)
@@ -58,10 +58,8 @@ st.caption(
     )
 )
 
-if widgets.collections_available(ctx):
-    alerts = widgets.scenario_alerts(ctx)
-    if not alerts.is_empty():
-        st.warning(f"Alerts since the previous run: {widgets.alerts_summary(alerts)}.")
+if widgets.collections_available(ctx) and (banner := _shell.alert_banner(ctx)):
+    st.warning(f"Alerts since the previous run: {banner}.")
 
 top = st.columns(4)
 top[0].metric(

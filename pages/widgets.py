@@ -52,7 +52,9 @@ class Context:
         return self.manifest.functional_currency if self.manifest else contract.DEFAULT_FUNCTIONAL_CURRENCY
 
 
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+# A resource, not data: the sidebar reads it at every run, and a copy of a few thousand values out of
+# the cache each time is what it would cost (callers must not modify the lists).
+@st.cache_resource(ttl=600, max_entries=16, show_spinner=False)
 def _dimension_values(root: str, version: str, rights: Scope) -> dict[str, list[str]]:
     """The values each customer dimension takes among the customers a user may see."""
     customers = _customers_in_scope(Store(root).connect(), rights)

@@ -147,6 +147,9 @@ class SimulatedUser:
     password: str | None = None
     # Starts every comment the user saves, so that a crowd's writes are told from any other's.
     tag: str = "load"
+    # (shortest, longest) seconds the user pauses after each interaction, drawn at random between
+    # them: a person reads what the click showed before the next one. None: no pause.
+    pace: tuple[float, float] | None = None
     interactions: list[Interaction] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
     rounds: int = 0
@@ -259,6 +262,8 @@ class SimulatedUser:
         self.interactions.append(Interaction(self.number, kind, seconds, problem))
         if problem:
             raise UserError(problem)
+        if self.pace is not None:
+            time.sleep(self.random.uniform(*self.pace))  # not timed: the user reads the page
 
 
 @dataclass(frozen=True)
@@ -297,12 +302,18 @@ def add_users(data_dir: Path, names: list[str]) -> None:
 
 
 def run_crowd(
-    names: list[str], seconds: float, tag: str, seed: int = 0, signed_in: bool = False
+    names: list[str],
+    seconds: float,
+    tag: str,
+    seed: int = 0,
+    signed_in: bool = False,
+    pace: tuple[float, float] | None = None,
 ) -> CrowdResult:
     """`len(names)` users at once, each a thread driving an AppTest session, for `seconds` (each
     user does one round at least and finishes the round in course), their comments starting with
     `tag`. Call inside `one_runtime()`, with AR_DATA_DIR naming the data folder. `signed_in`: each
-    signs in as `user-N` (see add_users)."""
+    signs in as `user-N` (see add_users). `pace`: each user pauses between these many seconds after
+    each interaction (SimulatedUser.pace); the users start spread over the longest pause."""
     users = [
         SimulatedUser(
             number,
@@ -311,6 +322,7 @@ def run_crowd(
             tag=tag,
             username=f"user-{number}" if signed_in else None,
             password=PASSWORD if signed_in else None,
+            pace=pace,
         )
         for number, name in enumerate(names, start=1)
     ]
@@ -319,6 +331,9 @@ def run_crowd(
 
     def work(user: SimulatedUser) -> None:
         ready.wait()
+        if pace is not None:
+            # People do not all click in the same second: the first clicks spread over a pause.
+            time.sleep(user.random.uniform(0, pace[1]))
         user.run(until[0])
 
     threads = [threading.Thread(target=work, args=(u,), name=f"user-{u.number}", daemon=True) for u in users]

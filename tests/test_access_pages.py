@@ -150,6 +150,34 @@ def test_a_removed_user_is_signed_out_at_the_next_click(team: Store) -> None:
     assert [title.value for title in at.title] == ["Sign in"]
 
 
+def test_a_role_changed_in_the_users_file_applies_at_the_next_click(team: Store) -> None:
+    at = sign_in(start(), "cfo", "cfo-password1")
+    assert at.sidebar.markdown[0].value == "**cfo** · Viewer (read-only)"
+    access.Users(team.root).update("cfo", role="admin")
+    at.run()
+    assert at.sidebar.markdown[0].value == "**cfo** · Administrator"
+    at.switch_page("pages/admin.py").run()
+    assert [title.value for title in at.title] == ["Users and audit"]
+
+
+def test_a_users_file_edited_in_place_applies_at_the_next_click(team: Store) -> None:
+    """The same file (inode), the same size, rewritten at once: the change still applies."""
+    at = sign_in(start(), "cfo", "cfo-password1")
+    access.Users(team.root).update("cfo", display_name="Ann Smith")
+    at.run()
+    assert at.sidebar.markdown[0].value == "**Ann Smith** · Viewer (read-only)"
+    path = access.Users(team.root).path
+    edited = path.read_bytes().replace(b"Ann Smith", b"Bob Jones")
+    with open(path, "r+b") as file:
+        file.write(edited)
+    at.run()
+    assert at.sidebar.markdown[0].value == "**Bob Jones** · Viewer (read-only)"
+    path.write_bytes(edited.replace(b'"viewer"', b'"wizard"'))
+    at.run()
+    assert [title.value for title in at.title] == ["Sign in"]
+    assert at.error and "users file" in at.error[0].value
+
+
 def test_demo_mode_says_so_in_a_banner(ledger_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
     monkeypatch.setenv("AR_NO_DEMO", "1")

@@ -1,13 +1,18 @@
-"""A first start on an empty data folder generates the demo company, then opens on it."""
+"""A first start: on an empty data folder the demo company is generated, then opened; on any data, the\nfirst run warms the caches every session shares, once."""
 
 from __future__ import annotations
 
+import logging
+import shutil
+import threading
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics import aging
 from analytics.store import Store
+from pages import _shell, widgets
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -31,3 +36,69 @@ def test_first_start_generates_the_demo_company(tmp_path: Path, monkeypatch: pyt
     version = Store(data).version()
     at.run()
     assert Store(data).version() == version
+
+
+WARMING = "warming the caches of"
+
+
+def warm_ups_of(caplog: pytest.LogCaptureFixture, data: Path) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"{WARMING} {data}")]
+
+
+def wait_for_warm_ups() -> None:
+    for thread in threading.enumerate():
+        if thread.name.startswith(_shell.WARM_THREAD):
+            thread.join(timeout=120)
+
+
+def test_the_first_run_warms_the_shared_caches_once_for_every_session(
+    demo_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data, symlinks=True)
+    monkeypatch.setenv("AR_DATA_DIR", str(data))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    caplog.set_level(logging.INFO, logger="pages._shell")
+    first = AppTest.from_file(APP, default_timeout=120).run()
+    assert first.title[0].value == "Overview"
+    wait_for_warm_ups()
+    assert len(warm_ups_of(caplog, data)) == 1
+    # Nothing went wrong in the warm-up thread, and it warned of nothing.
+    assert [
+        r.getMessage()
+        for r in caplog.records
+        if r.threadName.startswith(_shell.WARM_THREAD) and r.levelno >= logging.WARNING
+    ] == []
+    # Another session opens the aging balance on the warmed caches, with the figures of the data.
+    second = AppTest.from_file(APP, default_timeout=120)
+    second.switch_page("pages/aging.py").run()
+    assert not second.exception, second.exception
+    assert second.title[0].value == "Aging balance"
+    store = Store(data)
+    as_of = widgets.default_as_of(store.manifest())
+    total = aging.headline(aging.aged_items(store, as_of), aging.AgingQuery(as_of))
+    shown = {m.label: m.value for m in second.metric}
+    assert shown["Total AR (EUR)"] == widgets.compact_money(total["total"])
+    wait_for_warm_ups()
+    assert len(warm_ups_of(caplog, data)) == 1
+
+
+def test_concurrent_first_sessions_start_one_warm_up(
+    demo_data_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data, symlinks=True)
+    caplog.set_level(logging.INFO, logger="pages._shell")
+    ready = threading.Barrier(8)
+
+    def first_run() -> None:
+        ready.wait()
+        _shell.warm(Store(data))
+
+    sessions = [threading.Thread(target=first_run) for _ in range(8)]
+    for session in sessions:
+        session.start()
+    for session in sessions:
+        session.join(timeout=60)
+    wait_for_warm_ups()
+    assert len(warm_ups_of(caplog, data)) == 1

@@ -50,6 +50,19 @@ def test_twenty_users_at_once_lose_no_write(data_dir: Path) -> None:
     assert kinds == set(load.KINDS)
 
 
+def test_users_at_a_pace_pause_between_clicks_and_lose_no_write(data_dir: Path) -> None:
+    collectors = dimension_values(Store(data_dir).connect())["collector"]
+    names = collectors[:3]
+    load.add_users(data_dir, names)
+    with load.one_runtime():
+        crowd = load.run_crowd(names, 2, "paced", signed_in=True, pace=(0.3, 0.4))
+    assert crowd.errors == []
+    assert load.check_writes(data_dir, "paced", crowd.writes) == []
+    # Each user paused at least 0.3 s after each of its interactions.
+    longest = max(len(user.interactions) for user in crowd.users)
+    assert crowd.seconds >= 0.3 * longest
+
+
 def test_a_panel_stays_open_when_another_user_takes_its_customer_off_the_worklist(
     ledger_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
