@@ -48,8 +48,8 @@ def drill_param(at: AppTest) -> list[str]:
 
 
 def select_row(at: AppTest, position: int) -> AppTest:
-    key = f"drill_table_{at.session_state['drill_nonce'] if 'drill_nonce' in at.session_state else 0}"
-    at.session_state[key] = {"selection": {"rows": [position], "columns": [], "cells": []}}
+    """Select a row of the drill table, as a click on its checkbox does."""
+    at.session_state[at.dataframe[0].key] = {"selection": {"rows": [position], "columns": [], "cells": []}}
     at.run()
     assert not at.exception, at.exception
     return at
@@ -115,6 +115,9 @@ def test_overdue_beyond_switch(app: AppTest) -> None:
 
 
 def test_rejuvenation_says_what_moved(app: AppTest) -> None:
+    assert not [m for m in app.markdown if m.value.startswith("- ")], "computed while its tab is closed"
+    app.session_state["aging_tabs"] = "Rejuvenation"
+    app.run()
     sentences = [m.value for m in app.markdown if m.value.startswith("- ")]
     assert (
         "- "
