@@ -9,6 +9,7 @@ The comparison date defaults to 2026-02-28: I1 600.00 (19 days), I2 500.00 (not 
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -130,6 +131,23 @@ def test_rejuvenation_says_what_moved(app: AppTest) -> None:
         in sentences
     )
     assert "- " + markdown_text("+90 did not change since 2026-02-28 (0.00).") in sentences
+
+    # Roll rates (see test_aging.py): of 500.00 not due at 02-28, 400.00 is in 1-30 at 03-31 and
+    # 100.00 was credited; of 500.00 in 1-30, I1's 600.00 is in 31-60 and CN1's -100.00 was credited.
+    (heatmap,) = [json.loads(c.proto.spec) for c in app.get("plotly_chart") if "roll_rates" in c.proto.id]
+    (trace,) = heatmap["data"]
+    assert trace["y"][:2] == ["Not due (500)", "1-30 (500)"]
+    assert trace["text"][0] == [
+        "0%<br>0",
+        "80%<br>400",
+        "0%<br>0",
+        "0%<br>0",
+        "0%<br>0",
+        "0%<br>0",
+        "20%<br>100",
+        "0%<br>0",
+    ]
+    assert trace["text"][1][2] == "120%<br>600" and trace["text"][1][6] == "-20%<br>-100"
 
 
 def test_export_buttons_offer_the_table(app: AppTest) -> None:
