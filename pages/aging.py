@@ -2,8 +2,9 @@
 and exports. Every figure comes from analytics.aging.
 
 Everything below the title is one fragment (`aging_balance`): a click on a control, a drill row, a
-breadcrumb step, a chart segment or a tab reruns it alone, never the app and its sidebar. Clicks act
-in callbacks, before the fragment runs, so that each costs one run. The drill state is kept in session
+breadcrumb step, a chart segment or a tab reruns it alone, never the app and its sidebar. A click acts
+before anything is drawn (a breadcrumb step in its callback, a drill row or a chart segment at the
+fragment's start), so that each costs one run. The drill state is kept in session
 state and written to the address in the same callback; the address wins when they differ (a shared
 link, the browser's back button, a reload)."""
 
@@ -27,10 +28,12 @@ BEYOND = {"All items": 0, "+30": 30, "+60": 60, "+90": 90}
 BUCKET_COLORS = ["#4c9a2a", "#f2c94c", "#f2994a", "#eb5757", "#b0413e", "#7b2d26", "#4a1c17"]
 SETTLED_LABELS = {"paid": "Paid", "credited": "Credited", "written_off": "Written off"}
 FRAGMENT = "aging_balance"
-# The drill steps ("level=value", as in the address) and the counter that renews the table and chart
-# keys, so that a new level opens with no row or segment selected.
+# The drill steps ("level=value", as in the address) and the counters that renew the table's and the
+# chart's keys, so that a new level opens with no row selected and a clicked segment is not clicked
+# again. The chart keeps its key through a drill: the browser updates it instead of drawing it anew.
 DRILL = "aging_drill"
 NONCE = "drill_nonce"
+CHART_NONCE = "aging_chart_nonce"
 # What the last run drew that a click acts on: the drill table (key, steps, level, row values) and
 # the chart (key, bucket names).
 DRILLABLE = "aging_drillable"
@@ -100,7 +103,8 @@ def act_on_clicks() -> None:
                 chosen = names[points[0].get("curve_number", 0)]
             # Set before the pills are drawn: the clicked segment becomes the bucket filter.
             st.session_state["bucket_filter"] = [chosen]
-            st.session_state[NONCE] = st.session_state.get(NONCE, 0) + 1
+            for counter in (NONCE, CHART_NONCE):
+                st.session_state[counter] = st.session_state.get(counter, 0) + 1
     st.session_state[DRILLABLE] = st.session_state[CHARTED] = None
 
 
@@ -176,7 +180,7 @@ def chart(result: aging.Aging, level: str, names: list[str], labels: dict[str, s
         legend=dict(orientation="h", y=1.1, x=0),
         yaxis=dict(tickformat=",.0f"),
     )
-    chart_key = f"aging_chart_{st.session_state.get(NONCE, 0)}"
+    chart_key = f"aging_chart_{st.session_state.get(CHART_NONCE, 0)}"
     st.session_state[CHARTED] = (chart_key, names)
     st.plotly_chart(figure, key=chart_key, on_select="rerun", selection_mode="points", width="stretch")
 

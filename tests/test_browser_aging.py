@@ -158,3 +158,18 @@ def test_the_address_keeps_the_drill(page: Page, server: Server) -> None:
     expect(other.locator(".st-key-crumb_0 button")).to_have_text("Entity: Acme FR")
     assert first_column(other) == ("division", ["North"])
     no_exception(other)
+
+
+def test_the_rejuvenation_tab_runs_only_the_fragment_when_opened(
+    page: Page, server: Server, run_log: Path
+) -> None:
+    """Its roll rates are not drawn until the tab opens; opening it is one fragment run."""
+    browser.open_path(page, server, "/aging")
+    heading = page.get_by_role("heading", name="Roll rates from 2026-02-28 to 2026-03-31")
+    expect(heading).to_have_count(0)
+    runs = Runs(run_log)
+    page.get_by_role("tab", name="Rejuvenation").click()
+    browser.wait_for_app(page)
+    expect(heading).to_be_visible()
+    assert runs.since() == (0, 1)
+    no_exception(page)
