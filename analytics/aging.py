@@ -362,6 +362,15 @@ def change(before: Aging, after: Aging) -> pl.DataFrame:
     ).sort([pl.col("total_change").abs(), *keys], descending=[True] + [False] * len(keys))
 
 
+def settlements_between(
+    store: Store, after: date, until: date, con: duckdb.DuckDBPyConnection | None = None
+) -> pl.DataFrame:
+    """Each document settled after `after` and until `until` (all the data's, whatever the scope),
+    with the amounts paid, credited and written off."""
+    con = con or store.connect()
+    return con.sql(query("settlements_between"), params={"after": after, "until": until}).pl()
+
+
 def roll_rates(
     store: Store,
     items_before: pl.DataFrame,
@@ -370,11 +379,12 @@ def roll_rates(
     date_after: date,
     buckets: tuple[int, ...] = contract.DEFAULT_BUCKETS,
     con: duckdb.DuckDBPyConnection | None = None,
+    settled: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Of what stood in each bucket at `date_before`: how much is in each bucket at `date_after`, and how
     much was settled in between, by how (paid, credited, written off). One row per bucket then; each
     row adds up to that bucket's amount then. Items are followed by document_id; amounts in functional
-    currency."""
+    currency. `settled` is settlements_between(store, date_before, date_after), when already read."""
     names = contract.bucket_names(buckets)
     before = items_before.with_columns(bucket_expression(buckets).alias("bucket_then")).select(
         "document_id", "bucket_then", pl.col(AMOUNT).alias("amount_then")
@@ -382,11 +392,8 @@ def roll_rates(
     after = items_after.with_columns(bucket_expression(buckets).alias("bucket_now")).select(
         "document_id", "bucket_now", pl.col(AMOUNT).alias("amount_now")
     )
-    con = con or store.connect()
-    settled = con.sql(
-        query("settlements_between"),
-        params={"after": date_before, "until": date_after},
-    ).pl()
+    if settled is None:
+        settled = settlements_between(store, date_before, date_after, con)
     followed = before.join(after, on="document_id", how="left").join(settled, on="document_id", how="left")
     cells = [
         pl.col("amount_now").filter(pl.col("bucket_now") == name).sum().cast(contract.MONEY).alias(name)

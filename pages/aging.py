@@ -1,9 +1,18 @@
 """The aging balance page: headline figures, buckets by group, the drill table, the rejuvenation view
-and exports. Every figure comes from analytics.aging; the drill state lives in the URL."""
+and exports. Every figure comes from analytics.aging.
+
+Everything below the title is one fragment (`aging_balance`): a click on a control, a drill row, a
+breadcrumb step, a chart segment or a tab reruns it alone, never the app and its sidebar. A click acts
+before anything is drawn (a breadcrumb step in its callback, a drill row or a chart segment at the
+fragment's start), so that each costs one run. The drill state is kept in session
+state and written to the address in the same callback; the address wins when they differ (a shared
+link, the browser's back button, a reload)."""
 
 from __future__ import annotations
 
 import calendar
+import math
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -12,18 +21,25 @@ import polars as pl
 import streamlit as st
 
 from analytics import aging, collections, contract, export
-from pages import widgets
+from pages import _aging_cache, _runs, widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
 BEYOND = {"All items": 0, "+30": 30, "+60": 60, "+90": 90}
 BUCKET_COLORS = ["#4c9a2a", "#f2c94c", "#f2994a", "#eb5757", "#b0413e", "#7b2d26", "#4a1c17"]
 SETTLED_LABELS = {"paid": "Paid", "credited": "Credited", "written_off": "Written off"}
-
-ctx = widgets.context()
-st.title("Aging balance")
-widgets.collections_notice()
-if widgets.no_data_message(ctx):
-    st.stop()
+FRAGMENT = "aging_balance"
+# The drill steps ("level=value", as in the address) and the counters that renew the table's and the
+# chart's keys, so that a new level opens with no row selected and a clicked segment is not clicked
+# again. The chart keeps its key through a drill: the browser updates it instead of drawing it anew.
+DRILL = "aging_drill"
+NONCE = "drill_nonce"
+CHART_NONCE = "aging_chart_nonce"
+# What the last run drew that a click acts on: the drill table (key, steps, level, row values) and
+# the chart (key, bucket names).
+DRILLABLE = "aging_drillable"
+CHARTED = "aging_charted"
+# Rows sent to the browser at once: a page of the drill table (the export has every row).
+PAGE_ROWS = 1_000
 
 
 def previous_month_end(day: date) -> date:
@@ -34,75 +50,15 @@ def month_end(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-# --- controls --------------------------------------------------------------------------------------
-controls = st.columns([1.1, 2.0, 1.2, 2.2])
-preset = controls[0].selectbox("Buckets (days)", BUCKET_PRESETS, key="buckets", bind="query-params")
-buckets_text = preset
-if preset == "Custom":
-    buckets_text = controls[0].text_input("Boundaries", "30,60,90,120,180", key="custom_buckets")
-try:
-    boundaries = contract.parse_boundaries(buckets_text)
-except ValueError as error:
-    st.error(widgets.markdown_text(error))
-    st.stop()
-beyond_label = controls[1].segmented_control(
-    "Overdue beyond", list(BEYOND), default="All items", key="beyond", bind="query-params", required=True
-)
-compare_with = controls[2].date_input(
-    "Compare with",
-    value=previous_month_end(ctx.as_of),
-    key="compare",
-    format="YYYY-MM-DD",
-    help="Headline changes and the rejuvenation view compare the as-of date with this date.",
-)
-path = controls[3].multiselect(
-    "Drill path",
-    list(aging.LEVELS),
-    default=list(aging.DEFAULT_DRILL_PATH),
-    format_func=lambda level: contract.DIMENSION_LABELS[level],
-    key="path",
-    bind="query-params",
-    help="The levels a selected row opens, in order.",
-)
-if not path:
-    path = list(aging.DEFAULT_DRILL_PATH)
-names = contract.bucket_names(boundaries)
-labels = {name: aging.bucket_label(name) for name in names}
-
-with st.expander("More filters"):
-    filter_columns = st.columns(3)
-    document_types = filter_columns[0].multiselect(
-        "Document types", list(contract.OPEN_ITEM_TYPES), key="document_types", placeholder="All types"
-    )
-    min_amount = filter_columns[1].number_input(
-        f"Minimum open amount ({ctx.currency})", min_value=0.0, value=0.0, step=100.0, key="min_amount"
-    )
-    qualification_filter = filter_columns[2].multiselect(
-        "Qualification",
-        list(collections.STATES),
-        format_func=widgets.label,
-        key="qualification_filter",
-        placeholder="Any qualification",
-        help="Only the items whose current qualification is one of these (none: not qualified).",
-    )
-
-# The bucket filter: pills, also set by clicking a bar segment of the chart.
-st.session_state["bucket_filter"] = [b for b in st.session_state.get("bucket_filter", []) if b in names]
-bucket_filter = st.pills(
-    "Bucket filter",
-    names,
-    selection_mode="multi",
-    format_func=lambda name: labels[name],
-    key="bucket_filter",
-    help="Show only the items in these buckets. Click a segment of the chart to choose one.",
-)
-
-
-# --- drill state in the URL ------------------------------------------------------------------------
-def read_drill() -> list[tuple[str, str]]:
-    """The drill steps of the URL that follow the current path (others are dropped)."""
+# --- drill state: session state, mirrored in the address --------------------------------------------
+def drill_steps(path: Sequence[str]) -> list[tuple[str, str]]:
+    """The drill steps that follow `path` (others are dropped). The address replaces the session's
+    steps when they differ: it is what a shared link, the back button or a reload brings."""
+    in_address = st.query_params.get_all("drill")
+    if st.session_state.get(DRILL) != in_address:
+        st.session_state[DRILL] = list(in_address)
     steps: list[tuple[str, str]] = []
-    for raw in st.query_params.get_all("drill"):
+    for raw in st.session_state[DRILL]:
         level, _, value = raw.partition("=")
         if len(steps) < len(path) - 1 and path[len(steps)] == level and value:
             steps.append((level, value))
@@ -111,219 +67,227 @@ def read_drill() -> list[tuple[str, str]]:
     return steps
 
 
-def write_drill(steps: list[tuple[str, str]]) -> None:
-    st.query_params["drill"] = [f"{level}={value}" for level, value in steps]
-    if not steps:
+def go_to(steps: Sequence[tuple[str, str]]) -> None:
+    """Callback: show the level after `steps`, in session state and in the address (no second run)."""
+    encoded = [f"{level}={value}" for level, value in steps]
+    st.session_state[DRILL] = encoded
+    if encoded:
+        st.query_params["drill"] = encoded
+    elif "drill" in st.query_params:
         del st.query_params["drill"]
-    st.session_state["drill_nonce"] = st.session_state.get("drill_nonce", 0) + 1
+    st.session_state[NONCE] = st.session_state.get(NONCE, 0) + 1
 
 
-def filter_on_clicked_bucket(chart_key: str, names: list[str]) -> None:
-    """Chart callback: a clicked bar segment becomes the bucket filter (set before the pills are drawn)."""
-    event = st.session_state.get(chart_key)
-    points = event.selection.points if event and event.selection else []
-    if not points:
-        return
-    chosen = points[0].get("customdata")
-    if chosen not in names:
-        chosen = names[points[0].get("curve_number", 0)]
-    st.session_state["bucket_filter"] = [chosen]
-    st.session_state["drill_nonce"] = st.session_state.get("drill_nonce", 0) + 1
+def selected(key: str, part: str) -> list:
+    """The rows or points selected in the table or chart of `key` (a plain dict when a test sets it)."""
+    event = st.session_state.get(key) or {}
+    return list((event.get("selection") or {}).get(part) or [])
 
 
-drill = read_drill()
-level = path[len(drill)] if len(drill) < len(path) else path[-1]
-request = aging.AgingQuery(
-    as_of=ctx.as_of,
-    by=level,
-    buckets=boundaries,
-    scope=ctx.scope,
-    drill=tuple(drill),
-    bucket_filter=tuple(bucket_filter or ()),
-    overdue_beyond=BEYOND[beyond_label or "All items"],
-    document_types=tuple(document_types),
-    min_amount=Decimal(str(min_amount)) if min_amount else None,
-)
-items = widgets.items_for(ctx)
-if qualification_filter:
-    qualified = widgets.item_states(ctx).filter(pl.col("state").is_in(qualification_filter))
-    items = items.join(qualified.select("document_id"), on="document_id", how="semi")
-items_then = widgets.items_for(ctx, compare_with)
-request_then = aging.AgingQuery(**{**request.__dict__, "as_of": compare_with})
+def act_on_clicks() -> None:
+    """A drill row or a chart segment selected in the previous run acts now, before anything is drawn,
+    so that the click costs this one run (the old table and chart are not drawn again)."""
+    table = st.session_state.get(DRILLABLE)
+    if table:
+        key, steps, level, values = table
+        rows = selected(key, "rows")
+        if rows and rows[0] < len(values):
+            go_to([*steps, (level, values[rows[0]])])
+    chart = st.session_state.get(CHARTED)
+    if chart:
+        key, names = chart
+        points = selected(key, "points")
+        if points:
+            chosen = points[0].get("customdata")
+            if chosen not in names:
+                chosen = names[points[0].get("curve_number", 0)]
+            # Set before the pills are drawn: the clicked segment becomes the bucket filter.
+            st.session_state["bucket_filter"] = [chosen]
+            for counter in (NONCE, CHART_NONCE):
+                st.session_state[counter] = st.session_state.get(counter, 0) + 1
+    st.session_state[DRILLABLE] = st.session_state[CHARTED] = None
 
 
-# --- headline figures ------------------------------------------------------------------------------
-now_figures = aging.headline(items, request)
-then_figures = aging.headline(items_then, request_then)
-metric_columns = st.columns(6)
-for column, (key, label) in zip(
-    metric_columns,
-    [
-        ("total", f"Total AR ({ctx.currency})"),
-        ("not_due", "Not due"),
-        ("overdue", "Overdue"),
-        ("overdue_share", "% overdue"),
-        ("over_30", "+30 days"),
-        ("over_90", "+90 days"),
-    ],
-    strict=True,
-):
-    value, before = now_figures[key], then_figures[key]
-    if key == "overdue_share":
-        column.metric(label, f"{value}%", f"{value - before:+.1f} pts", delta_color="inverse")
-    else:
-        column.metric(
-            label,
-            widgets.compact_money(value),
-            f"{value - before:+,.2f}",
-            delta_color="normal" if key in ("total", "not_due") else "inverse",
-            help=f"{widgets.money(value, ctx.currency)}; change since {compare_with.isoformat()}",
-        )
-st.caption(
-    f"As of {ctx.as_of.isoformat()} · compared with {compare_with.isoformat()} · "
-    f"{widgets.markdown_text(ctx.scope.describe())}"
-    + (f" · items more than {request.overdue_beyond} days past due" if request.overdue_beyond else "")
-)
+# --- the parts -------------------------------------------------------------------------------------
+def headline(ctx, request: aging.AgingQuery, now_figures: dict, then_figures: dict, compare_with: date):
+    metric_columns = st.columns(6)
+    for column, (key, label) in zip(
+        metric_columns,
+        [
+            ("total", f"Total AR ({ctx.currency})"),
+            ("not_due", "Not due"),
+            ("overdue", "Overdue"),
+            ("overdue_share", "% overdue"),
+            ("over_30", "+30 days"),
+            ("over_90", "+90 days"),
+        ],
+        strict=True,
+    ):
+        value, before = now_figures[key], then_figures[key]
+        if key == "overdue_share":
+            column.metric(label, f"{value}%", f"{value - before:+.1f} pts", delta_color="inverse")
+        else:
+            column.metric(
+                label,
+                widgets.compact_money(value),
+                f"{value - before:+,.2f}",
+                delta_color="normal" if key in ("total", "not_due") else "inverse",
+                help=f"{widgets.money(value, ctx.currency)}; change since {compare_with.isoformat()}",
+            )
+    st.caption(
+        f"As of {ctx.as_of.isoformat()} · compared with {compare_with.isoformat()} · "
+        f"{widgets.markdown_text(ctx.scope.describe())}"
+        + (f" · items more than {request.overdue_beyond} days past due" if request.overdue_beyond else "")
+    )
 
-result = aging.aging(items, request)
-balance_tab, rejuvenation_tab = st.tabs(["Balance", "Rejuvenation"], key="aging_tabs")
 
-with balance_tab:
-    # Breadcrumb: each step goes back up to it.
+def breadcrumb(drill: list[tuple[str, str]]) -> None:
+    """Each step goes back up to it."""
     crumbs = st.columns(len(drill) + 2)
-    if crumbs[0].button("All", key="crumb_all", disabled=not drill, type="tertiary"):
-        write_drill([])
-        st.rerun()
+    crumbs[0].button("All", key="crumb_all", disabled=not drill, type="tertiary", on_click=go_to, args=([],))
     for position, (step_level, value) in enumerate(drill):
-        label = f"{contract.DIMENSION_LABELS[step_level]}: {widgets.markdown_text(value)}"
-        if crumbs[position + 1].button(
-            label, key=f"crumb_{position}", disabled=position == len(drill) - 1, type="tertiary"
-        ):
-            write_drill(drill[: position + 1])
-            st.rerun()
-
-    if result.rows.is_empty():
-        st.info(
-            "No open items match these filters. Clear the bucket filter or widen the scope in the sidebar."
+        crumbs[position + 1].button(
+            f"{contract.DIMENSION_LABELS[step_level]}: {widgets.markdown_text(value)}",
+            key=f"crumb_{position}",
+            disabled=position == len(drill) - 1,
+            type="tertiary",
+            on_click=go_to,
+            args=(drill[: position + 1],),
         )
-    else:
-        key_column = aging.level_key(level)
-        label_column = "customer_name" if level == aging.CUSTOMER else key_column
-        if level != aging.DOCUMENT:
-            top = result.rows.head(15)
-            figure = go.Figure()
-            for position, name in enumerate(names):
-                figure.add_bar(
-                    name=labels[name],
-                    x=[
-                        widgets.chart_text(x)
-                        for x in top.get_column(label_column).cast(pl.String).fill_null("(none)")
-                    ],
-                    y=top.get_column(name).cast(pl.Float64).to_list(),
-                    marker_color=BUCKET_COLORS[position % len(BUCKET_COLORS)],
-                    customdata=[name] * top.height,
-                    hovertemplate="%{x}<br>" + labels[name] + ": %{y:,.2f}<extra></extra>",
-                )
-            figure.update_layout(
-                barmode="relative",
-                height=340,
-                margin=dict(l=10, r=10, t=30, b=10),
-                legend=dict(orientation="h", y=1.1, x=0),
-                yaxis=dict(tickformat=",.0f"),
-            )
-            chart_key = f"aging_chart_{st.session_state.get('drill_nonce', 0)}"
-            st.plotly_chart(
-                figure,
-                key=chart_key,
-                on_select=lambda: filter_on_clicked_bucket(chart_key, names),
-                selection_mode="points",
-                width="stretch",
-            )
 
-        shown = result.rows.select(*aging.level_keys(level), *names, "total", "overdue", "items", "share")
-        if level == aging.DOCUMENT:
-            states = widgets.item_states(ctx).select(
-                "document_id", "state", "promise_status", "next_action_date"
-            )
-            shown = (
-                shown.join(states, on="document_id", how="left")
-                .with_columns(pl.col("state").fill_null("none"))
-                .sort(["days_past_due", "document_id"], descending=[True, False])
-            )
-        column_config = {name: widgets.money_column(labels[name]) for name in names}
-        column_config |= {
-            "total": widgets.money_column("Total"),
-            "overdue": widgets.money_column("Overdue"),
-            "open_amount": widgets.money_column("Open (doc. currency)"),
-            "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
-            "share": st.column_config.NumberColumn("% of total", format="%.1f%%"),
-            "items": st.column_config.NumberColumn("Items", format="%d"),
-            "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
-            "customer_name": st.column_config.TextColumn("Customer"),
-            "customer_id": st.column_config.TextColumn("Customer id"),
-            "state": st.column_config.TextColumn("Qualification"),
-            "promise_status": st.column_config.TextColumn("Promise"),
-            "next_action_date": st.column_config.DateColumn("Next action"),
-            "document_date": st.column_config.DateColumn("Date"),
-            "due_date": st.column_config.DateColumn("Due"),
-            "document_id": st.column_config.TextColumn("Document"),
-            "document_type": st.column_config.TextColumn("Type"),
-            "currency": st.column_config.TextColumn("Cur."),
-        }
+
+def chart(result: aging.Aging, level: str, names: list[str], labels: dict[str, str]) -> None:
+    """The largest 15 groups, one stacked bar each: aggregates only, whatever the item count."""
+    label_column = "customer_name" if level == aging.CUSTOMER else aging.level_key(level)
+    top = result.rows.head(15)
+    figure = go.Figure()
+    for position, name in enumerate(names):
+        figure.add_bar(
+            name=labels[name],
+            x=[
+                widgets.chart_text(x)
+                for x in top.get_column(label_column).cast(pl.String).fill_null("(none)")
+            ],
+            y=top.get_column(name).cast(pl.Float64).to_list(),
+            marker_color=BUCKET_COLORS[position % len(BUCKET_COLORS)],
+            customdata=[name] * top.height,
+            hovertemplate="%{x}<br>" + labels[name] + ": %{y:,.2f}<extra></extra>",
+        )
+    figure.update_layout(
+        barmode="relative",
+        height=340,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=1.1, x=0),
+        yaxis=dict(tickformat=",.0f"),
+    )
+    chart_key = f"aging_chart_{st.session_state.get(CHART_NONCE, 0)}"
+    st.session_state[CHARTED] = (chart_key, names)
+    st.plotly_chart(figure, key=chart_key, on_select="rerun", selection_mode="points", width="stretch")
+
+
+def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
+    config = {name: widgets.money_column(labels[name]) for name in names}
+    return config | {
+        "total": widgets.money_column("Total"),
+        "overdue": widgets.money_column("Overdue"),
+        "open_amount": widgets.money_column("Open (doc. currency)"),
+        "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
+        "share": st.column_config.NumberColumn("% of total", format="%.1f%%"),
+        "items": st.column_config.NumberColumn("Items", format="%d"),
+        "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
+        "customer_name": st.column_config.TextColumn("Customer"),
+        "customer_id": st.column_config.TextColumn("Customer id"),
+        "state": st.column_config.TextColumn("Qualification"),
+        "promise_status": st.column_config.TextColumn("Promise"),
+        "next_action_date": st.column_config.DateColumn("Next action"),
+        "document_date": st.column_config.DateColumn("Date"),
+        "due_date": st.column_config.DateColumn("Due"),
+        "document_id": st.column_config.TextColumn("Document"),
+        "document_type": st.column_config.TextColumn("Type"),
+        "currency": st.column_config.TextColumn("Cur."),
+    }
+
+
+def with_states(ctx, rows: pl.DataFrame) -> pl.DataFrame:
+    """Document rows with their collections state (qualification, promise, next action)."""
+    states = widgets.item_states(ctx).select("document_id", "state", "promise_status", "next_action_date")
+    return rows.join(states, on="document_id", how="left", maintain_order="left").with_columns(
+        pl.col("state").fill_null("none")
+    )
+
+
+def drill_table(ctx, result, level, path, drill, names, labels) -> None:
+    """The rows of the level, a page at a time; a row opens the next level (documents: the side panel)."""
+    shown = result.rows.select(*aging.level_keys(level), *names, "total", "overdue", "items", "share")
+    if level == aging.DOCUMENT:
+        shown = shown.sort(["days_past_due", "document_id"], descending=[True, False])
+    nonce = st.session_state.get(NONCE, 0)
+    pages = max(1, math.ceil(shown.height / PAGE_ROWS))
+    next_level = "" if level == path[-1] else contract.DIMENSION_LABELS[path[len(drill) + 1]].lower()
+    st.caption(
+        f"{shown.height:,} {contract.DIMENSION_LABELS[level].lower()} row(s) · total "
+        f"{widgets.money(result.total, ctx.currency)}"
+        + (f" · select a row to open its {next_level} level" if next_level else "")
+    )
+    # The key carries the page count: a narrower view starts again at its first page.
+    page = st.pagination(pages, key=f"drill_page_{nonce}_{pages}") if pages > 1 else 1
+    start = (page - 1) * PAGE_ROWS
+    rows = shown.slice(start, PAGE_ROWS)
+    if level == aging.DOCUMENT:
+        rows = with_states(ctx, rows)
+    table_key = f"drill_table_{nonce}_{page}"
+    can_drill = level != aging.DOCUMENT and len(drill) < len(path) - 1
+    if can_drill:
+        values = [str(value) for value in rows.get_column(aging.level_key(level)).to_list()]
+        st.session_state[DRILLABLE] = (table_key, drill, level, values)
+    selection = st.dataframe(
+        widgets.for_display(rows),
+        hide_index=True,
+        width="stretch",
+        column_config=column_config(ctx, names, labels),
+        on_select="rerun",
+        selection_mode="multi-row" if level == aging.DOCUMENT else "single-row",
+        key=table_key,
+    )
+    if pages > 1:
         st.caption(
-            f"{shown.height:,} {contract.DIMENSION_LABELS[level].lower()} row(s) · total "
-            f"{widgets.money(result.total, ctx.currency)}"
-            + (
-                ""
-                if level == path[-1]
-                else f" · select a row to open its {contract.DIMENSION_LABELS[path[len(drill) + 1]].lower()} level"
-            )
+            f"Rows {start + 1:,}-{start + rows.height:,} of {shown.height:,}, "
+            f"{'oldest' if level == aging.DOCUMENT else 'largest'} first: page through them or narrow "
+            "them with the filters; the export has them all."
         )
-        nonce = st.session_state.get("drill_nonce", 0)
-        selection = st.dataframe(
-            widgets.for_display(shown.head(5_000)),
-            hide_index=True,
-            width="stretch",
-            column_config=column_config,
-            on_select="rerun",
-            selection_mode="multi-row" if level == aging.DOCUMENT else "single-row",
-            key=f"drill_table_{nonce}",
-        )
-        if shown.height > 5_000:
-            st.caption(f"Showing the largest 5,000 of {shown.height:,} rows; the export has them all.")
-        rows = selection.selection.rows if selection and selection.selection else []
-        if level == aging.DOCUMENT:
-            selected = [shown.get_column("document_id")[row] for row in rows]
-            widgets.panel_button(ctx, selected, key="aging_panel")
-        elif rows and len(drill) < len(path) - 1:
-            value = shown.get_column(key_column)[rows[0]]
-            write_drill([*drill, (level, str(value))])
-            st.rerun()
+    if level == aging.DOCUMENT:
+        picked = selection.selection.rows if selection and selection.selection else []
+        widgets.panel_button(ctx, [rows.get_column("document_id")[row] for row in picked], key="aging_panel")
 
-        export_columns = st.columns([1, 1, 6])
-        stem = f"aging_{level}_{ctx.as_of.isoformat()}"
-        export_columns[0].download_button(
-            "Export CSV",
-            widgets.audited_export(
-                lambda: export.to_csv(shown), f"aging table {stem}.csv ({ctx.scope.describe()})"
-            ),
-            file_name=f"{stem}.csv",
-            mime="text/csv",
-            key="export_csv",
-            on_click="ignore",
-        )
-        export_columns[1].download_button(
-            "Export XLSX",
-            widgets.audited_export(
-                lambda: export.to_xlsx(shown), f"aging table {stem}.xlsx ({ctx.scope.describe()})"
-            ),
-            file_name=f"{stem}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key="export_xlsx",
-            on_click="ignore",
-        )
+    def table() -> pl.DataFrame:
+        return with_states(ctx, shown) if level == aging.DOCUMENT else shown
 
-with rejuvenation_tab:
+    export_columns = st.columns([1, 1, 6])
+    stem = f"aging_{level}_{ctx.as_of.isoformat()}"
+    export_columns[0].download_button(
+        "Export CSV",
+        widgets.audited_export(
+            lambda: export.to_csv(table()), f"aging table {stem}.csv ({ctx.scope.describe()})"
+        ),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        key="export_csv",
+        on_click="ignore",
+    )
+    export_columns[1].download_button(
+        "Export XLSX",
+        widgets.audited_export(
+            lambda: export.to_xlsx(table()), f"aging table {stem}.xlsx ({ctx.scope.describe()})"
+        ),
+        file_name=f"{stem}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="export_xlsx",
+        on_click="ignore",
+    )
+
+
+def rejuvenation(ctx, items, items_then, request, request_then, result, level, names, labels, compare_with):
+    """What moved since the comparison date: sentences, roll rates, the month-end trend, changes by group."""
     changes = aging.change(aging.aging(items_then, request_then), result)
     last = names[-1]
     for bucket, label in ((last, labels[last]), ("overdue", "Overdue")):
@@ -337,7 +301,8 @@ with rejuvenation_tab:
         aging.select_items(items, request),
         compare_with,
         ctx.as_of,
-        boundaries,
+        request.buckets,
+        settled=_aging_cache.settlements_between(ctx.store, compare_with, ctx.as_of),
     )
     columns_now = [*names, *aging.SETTLED_COLUMNS]
     amounts = matrix.select(columns_now).cast(pl.Float64).to_numpy()
@@ -374,7 +339,7 @@ with rejuvenation_tab:
     st.subheader("Aging trend at month ends (shares)")
     months = st.segmented_control("Months", [12, 24], default=12, key="trend_months", required=True)
     month_ends = [d for d in ctx.manifest.month_ends if d <= ctx.as_of][-int(months or 12) :]
-    series = widgets.cached_trend(ctx, tuple(month_ends), boundaries)
+    series = widgets.cached_trend(ctx, tuple(month_ends), request.buckets)
     area = go.Figure()
     for position, name in enumerate(names):
         part = series.filter(pl.col("bucket") == name)
@@ -402,3 +367,123 @@ with rejuvenation_tab:
         column_config={c: widgets.money_column(c.replace("_", " ")) for c in change_columns},
         key="change_table",
     )
+
+
+@st.fragment
+def aging_balance() -> None:
+    """The controls, the headline and the two tabs: what every click on the page changes."""
+    _runs.record(FRAGMENT)
+    ctx = widgets.context()
+    act_on_clicks()
+    controls = st.columns([1.1, 2.0, 1.2, 2.2])
+    preset = controls[0].selectbox("Buckets (days)", BUCKET_PRESETS, key="buckets", bind="query-params")
+    buckets_text = preset
+    if preset == "Custom":
+        buckets_text = controls[0].text_input("Boundaries", "30,60,90,120,180", key="custom_buckets")
+    try:
+        boundaries = contract.parse_boundaries(buckets_text)
+    except ValueError as error:
+        st.error(widgets.markdown_text(error))
+        return
+    beyond_label = controls[1].segmented_control(
+        "Overdue beyond", list(BEYOND), default="All items", key="beyond", bind="query-params", required=True
+    )
+    compare_with = controls[2].date_input(
+        "Compare with",
+        value=previous_month_end(ctx.as_of),
+        key="compare",
+        format="YYYY-MM-DD",
+        help="Headline changes and the rejuvenation view compare the as-of date with this date.",
+    )
+    path = controls[3].multiselect(
+        "Drill path",
+        list(aging.LEVELS),
+        default=list(aging.DEFAULT_DRILL_PATH),
+        format_func=lambda level: contract.DIMENSION_LABELS[level],
+        key="path",
+        bind="query-params",
+        help="The levels a selected row opens, in order.",
+    )
+    if not path:
+        path = list(aging.DEFAULT_DRILL_PATH)
+    names = contract.bucket_names(boundaries)
+    labels = {name: aging.bucket_label(name) for name in names}
+
+    with st.expander("More filters"):
+        filter_columns = st.columns(3)
+        document_types = filter_columns[0].multiselect(
+            "Document types", list(contract.OPEN_ITEM_TYPES), key="document_types", placeholder="All types"
+        )
+        min_amount = filter_columns[1].number_input(
+            f"Minimum open amount ({ctx.currency})", min_value=0.0, value=0.0, step=100.0, key="min_amount"
+        )
+        qualification_filter = filter_columns[2].multiselect(
+            "Qualification",
+            list(collections.STATES),
+            format_func=widgets.label,
+            key="qualification_filter",
+            placeholder="Any qualification",
+            help="Only the items whose current qualification is one of these (none: not qualified).",
+        )
+
+    # The bucket filter: pills, also set by clicking a bar segment of the chart.
+    st.session_state["bucket_filter"] = [b for b in st.session_state.get("bucket_filter", []) if b in names]
+    bucket_filter = st.pills(
+        "Bucket filter",
+        names,
+        selection_mode="multi",
+        format_func=lambda name: labels[name],
+        key="bucket_filter",
+        help="Show only the items in these buckets. Click a segment of the chart to choose one.",
+    )
+
+    drill = drill_steps(path)
+    level = path[len(drill)] if len(drill) < len(path) else path[-1]
+    request = aging.AgingQuery(
+        as_of=ctx.as_of,
+        by=level,
+        buckets=boundaries,
+        scope=ctx.scope,
+        drill=tuple(drill),
+        bucket_filter=tuple(bucket_filter or ()),
+        overdue_beyond=BEYOND[beyond_label or "All items"],
+        document_types=tuple(document_types),
+        min_amount=Decimal(str(min_amount)) if min_amount else None,
+    )
+    items = widgets.items_for(ctx)
+    if qualification_filter:
+        qualified = widgets.item_states(ctx).filter(pl.col("state").is_in(qualification_filter))
+        items = items.join(qualified.select("document_id"), on="document_id", how="semi")
+    items_then = widgets.items_for(ctx, compare_with)
+    request_then = aging.AgingQuery(**{**request.__dict__, "as_of": compare_with})
+
+    headline(
+        ctx, request, aging.headline(items, request), aging.headline(items_then, request_then), compare_with
+    )
+    result = aging.aging(items, request)
+    # Only the open tab runs (a tab switch reruns this fragment).
+    balance_tab, rejuvenation_tab = st.tabs(["Balance", "Rejuvenation"], key="aging_tabs", on_change="rerun")
+    if balance_tab.open:
+        with balance_tab:
+            breadcrumb(drill)
+            if result.rows.is_empty():
+                st.info(
+                    "No open items match these filters. Clear the bucket filter or widen the scope in the sidebar."
+                )
+            else:
+                if level != aging.DOCUMENT:
+                    chart(result, level, names, labels)
+                drill_table(ctx, result, level, path, drill, names, labels)
+    if rejuvenation_tab.open:
+        with rejuvenation_tab:
+            rejuvenation(
+                ctx, items, items_then, request, request_then, result, level, names, labels, compare_with
+            )
+
+
+ctx = widgets.context()
+st.title("Aging balance")
+widgets.collections_notice()
+if widgets.no_data_message(ctx):
+    st.stop()
+aging_balance()

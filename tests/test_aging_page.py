@@ -9,11 +9,15 @@ The comparison date defaults to 2026-02-28: I1 600.00 (19 days), I2 500.00 (not 
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.state.common import user_key_from_element_id
 from streamlit.testing.v1 import AppTest
 
+from analytics import demo
 from analytics.export import markdown_text
 from analytics.store import Store
 
@@ -48,8 +52,8 @@ def drill_param(at: AppTest) -> list[str]:
 
 
 def select_row(at: AppTest, position: int) -> AppTest:
-    key = f"drill_table_{at.session_state['drill_nonce'] if 'drill_nonce' in at.session_state else 0}"
-    at.session_state[key] = {"selection": {"rows": [position], "columns": [], "cells": []}}
+    """Select a row of the drill table, as a click on its checkbox does."""
+    at.session_state[at.dataframe[0].key] = {"selection": {"rows": [position], "columns": [], "cells": []}}
     at.run()
     assert not at.exception, at.exception
     return at
@@ -115,6 +119,9 @@ def test_overdue_beyond_switch(app: AppTest) -> None:
 
 
 def test_rejuvenation_says_what_moved(app: AppTest) -> None:
+    assert not [m for m in app.markdown if m.value.startswith("- ")], "computed while its tab is closed"
+    app.session_state["aging_tabs"] = "Rejuvenation"
+    app.run()
     sentences = [m.value for m in app.markdown if m.value.startswith("- ")]
     assert (
         "- "
@@ -124,6 +131,23 @@ def test_rejuvenation_says_what_moved(app: AppTest) -> None:
         in sentences
     )
     assert "- " + markdown_text("+90 did not change since 2026-02-28 (0.00).") in sentences
+
+    # Roll rates (see test_aging.py): of 500.00 not due at 02-28, 400.00 is in 1-30 at 03-31 and
+    # 100.00 was credited; of 500.00 in 1-30, I1's 600.00 is in 31-60 and CN1's -100.00 was credited.
+    (heatmap,) = [json.loads(c.proto.spec) for c in app.get("plotly_chart") if "roll_rates" in c.proto.id]
+    (trace,) = heatmap["data"]
+    assert trace["y"][:2] == ["Not due (500)", "1-30 (500)"]
+    assert trace["text"][0] == [
+        "0%<br>0",
+        "80%<br>400",
+        "0%<br>0",
+        "0%<br>0",
+        "0%<br>0",
+        "0%<br>0",
+        "20%<br>100",
+        "0%<br>0",
+    ]
+    assert trace["text"][1][2] == "120%<br>600" and trace["text"][1][6] == "-20%<br>-100"
 
 
 def test_export_buttons_offer_the_table(app: AppTest) -> None:
@@ -139,3 +163,84 @@ def test_empty_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert not at.exception
     assert at.title[0].value == "Aging balance"
     assert any("No data yet" in info.value for info in at.info)
+
+
+def chart_key(at: AppTest) -> str:
+    (chart,) = [c for c in at.get("plotly_chart") if "aging_chart" in c.proto.id]
+    return user_key_from_element_id(chart.proto.id)
+
+
+def test_a_chart_segment_sets_the_bucket_filter(app: AppTest) -> None:
+    """A click on the 31-60 segment (trace 2) filters the page to I1, 600.00, in the same run."""
+    clicked = chart_key(app)
+    app.session_state[clicked] = {
+        "selection": {"points": [{"curve_number": 2, "point_index": 0, "customdata": "d31_60"}]}
+    }
+    app.run()
+    assert not app.exception, app.exception
+    assert app.button_group(key="bucket_filter").value == ["d31_60"]
+    assert metric(app, "Total AR (EUR)")[0] == "600.00"
+    assert drill_table(app)["total"].to_list() == [600.0]
+    # A new chart, with no segment selected: a further run keeps the filter as the pills say.
+    assert chart_key(app) != clicked
+    app.button_group(key="bucket_filter").set_value([]).run()
+    assert metric(app, "Total AR (EUR)")[0] == "950.00"
+
+
+def test_the_address_opens_the_drilled_view_and_wins_over_the_session(
+    ledger_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["drill"] = ["entity=Acme FR", "division=North"]
+    at.run()
+    at.switch_page("pages/aging.py").run()
+    assert not at.exception, at.exception
+    assert drill_table(at)["collector"].to_list() == ["Anna"]
+    assert [b.label for b in at.button if b.key.startswith("crumb_")] == [
+        "All",
+        "Entity: Acme FR",
+        "Division: North",
+    ]
+    select_row(at, 0)
+    assert drill_param(at) == ["entity=Acme FR", "division=North", "collector=Anna"]
+    assert drill_table(at)["customer_name"].to_list() == ["Alpha SARL"]
+    # The back button brings the previous address: the page follows it, not the session's steps.
+    at.query_params["drill"] = ["entity=Acme FR"]
+    at.run()
+    assert drill_table(at)["division"].to_list() == ["North"]
+
+
+@pytest.fixture(scope="module")
+def many_items(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo company with some 2,500 open items at its last date (more than two pages)."""
+    folder = tmp_path_factory.mktemp("many") / "data"
+    demo.create(Store(folder), customers=150, documents=30_000, seed=11, as_of=date(2026, 11, 20))
+    return folder
+
+
+def test_the_document_level_is_sent_a_page_at_a_time(
+    many_items: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open items, oldest first, 1,000 a page; the second page follows the first."""
+    monkeypatch.setenv("AR_DATA_DIR", str(many_items))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/aging.py").run()
+    at.multiselect(key="path").set_value(["document"]).run()
+    assert not at.exception, at.exception
+    (count,) = [c.value for c in at.caption if "document row(s)" in c.value]
+    total = int(count.split(" ")[0].replace(",", ""))
+    assert total > 1_000
+    first = drill_table(at)
+    assert len(first) == 1_000
+    assert first["days_past_due"].is_monotonic_decreasing
+    assert f"Rows 1-1,000 of {total:,}, oldest first" in " ".join(c.value for c in at.caption)
+    at.pagination[0].set_value(2).run()
+    second = drill_table(at)
+    assert f"Rows 1,001-{min(2_000, total):,} of {total:,}" in " ".join(c.value for c in at.caption)
+    assert len(second) == min(1_000, total - 1_000)
+    assert second["days_past_due"].iloc[0] <= first["days_past_due"].iloc[-1]
+    assert not set(second["document_id"]) & set(first["document_id"])

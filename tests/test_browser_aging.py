@@ -1,0 +1,175 @@
+"""The aging page answers a click with one run of its fragment, in a real browser (Debian's chromium).
+
+Over the hand-worked ledger of conftest.py at 2026-03-31 (see test_aging_page.py): Acme FR holds
+950.00, 350.00 in 1-30 (I2 400.00, P3 -50.00) and 600.00 in 31-60 (I1); its one division is North.
+Each click below (a drill row, a breadcrumb step, a chart segment, a bucket pill, the +30 switch) is
+followed by exactly one run of the `aging_balance` fragment and no run of the app, counted in the run
+log the app writes (pages/_runs.py), and by the figures worked out above. The address keeps the drill:
+a new session on it opens the drilled view, the back button returns to the top level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import browser
+import pytest
+from browser import Server
+from playwright.sync_api import Page, expect
+from test_browser import ledger_data_dir, metric, no_exception
+
+FRAGMENT = "aging_balance"
+
+
+@pytest.fixture(scope="module")
+def run_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("runs") / "runs.log"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, run_log: Path) -> Iterator[Server]:
+    data = ledger_data_dir(tmp_path_factory.mktemp("aging-ledger"))
+    try:
+        running = browser.start_server(
+            data, tmp_path_factory.mktemp("server") / "streamlit.log", run_log=run_log
+        )
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield running
+    browser.stop_server(running)
+
+
+class Runs:
+    """The runs recorded since the last look: how many of the app, how many of the fragment."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.seen = self.counts()
+
+    def counts(self) -> tuple[int, int]:
+        return browser.runs_in(self.log, "app"), browser.runs_in(self.log, FRAGMENT)
+
+    def since(self) -> tuple[int, int]:
+        now = self.counts()
+        app, fragment = now[0] - self.seen[0], now[1] - self.seen[1]
+        self.seen = now
+        return app, fragment
+
+
+def drill_grid(page: Page):
+    return page.locator("[class*='st-key-drill_table_'] [data-testid='stDataFrame']").first
+
+
+def first_column(page: Page) -> tuple[str, list[str]]:
+    """The drill table's first header and first column (its accessible mirror, once drawn)."""
+    drill_grid(page).locator("table[role='grid'] tbody tr").first.wait_for(state="attached")
+    header, *rows = browser.grid_rows(drill_grid(page))
+    return header[0], [row[0] for row in rows]
+
+
+def click_first_row(page: Page) -> None:
+    grid = drill_grid(page)
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 35 + 18)
+    browser.wait_for_app(page)
+
+
+def click_segment(page: Page, trace: int) -> None:
+    """Click a bar segment of the chart where it is drawn (Plotly's drag layer lies over the bars)."""
+    segment = page.locator("[class*='st-key-aging_chart_'] g.trace.bars").nth(trace).locator("path").first
+    box = segment.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    browser.wait_for_app(page)
+
+
+def active_pills(page: Page) -> list[str]:
+    return page.locator(".st-key-bucket_filter button[aria-pressed='true']").all_inner_texts()
+
+
+def test_a_drill_click_and_the_breadcrumb_each_cost_one_fragment_run(
+    page: Page, server: Server, run_log: Path
+) -> None:
+    browser.open_path(page, server, "/aging")
+    expect(metric(page, "Total AR (EUR)")).to_have_text("950.00")
+    assert first_column(page) == ("entity", ["Acme FR"])
+    runs = Runs(run_log)
+
+    click_first_row(page)
+    expect(page.locator(".st-key-crumb_0 button")).to_have_text("Entity: Acme FR")
+    expect(drill_grid(page).locator("table[role='grid']")).to_contain_text("North")
+    assert first_column(page) == ("division", ["North"])
+    expect(metric(page, "Total AR (EUR)")).to_have_text("950.00")
+    assert "drill=entity%3DAcme" in page.url
+    assert runs.since() == (0, 1)
+
+    page.locator(".st-key-crumb_all button").click()
+    browser.wait_for_app(page)
+    expect(page.locator(".st-key-crumb_0")).to_have_count(0)
+    assert first_column(page) == ("entity", ["Acme FR"])
+    assert "drill=" not in page.url
+    assert runs.since() == (0, 1)
+    no_exception(page)
+
+
+def test_a_chart_segment_a_pill_and_the_beyond_switch_each_cost_one_fragment_run(
+    page: Page, server: Server, run_log: Path
+) -> None:
+    browser.open_path(page, server, "/aging")
+    expect(metric(page, "Total AR (EUR)")).to_have_text("950.00")
+    runs = Runs(run_log)
+
+    # The traces are the buckets in order: not due, 1-30, 31-60, 61-90, +90.
+    click_segment(page, 2)
+    expect(metric(page, "Total AR (EUR)")).to_have_text("600.00")
+    assert active_pills(page) == ["31-60"]
+    assert browser.grid_rows(drill_grid(page))[1][:8] == ["Acme FR", "0", "0", "600", "0", "0", "600", "600"]
+    assert runs.since() == (0, 1)
+
+    page.locator(".st-key-bucket_filter button[aria-pressed='true']").click()
+    browser.wait_for_app(page)
+    expect(metric(page, "Total AR (EUR)")).to_have_text("950.00")
+    assert active_pills(page) == []
+    assert runs.since() == (0, 1)
+
+    page.locator(".st-key-beyond").get_by_role("radio", name="+30", exact=True).click()
+    browser.wait_for_app(page)
+    expect(metric(page, "Total AR (EUR)")).to_have_text("600.00")
+    expect(page.get_by_text("items more than 30 days past due")).to_be_visible()
+    assert runs.since() == (0, 1)
+    no_exception(page)
+
+
+def test_the_address_keeps_the_drill(page: Page, server: Server) -> None:
+    browser.open_path(page, server, "/aging")
+    click_first_row(page)
+    assert first_column(page) == ("division", ["North"])
+    drilled = page.url
+
+    page.go_back()
+    browser.wait_for_app(page)
+    expect(page.locator(".st-key-crumb_0")).to_have_count(0)
+    assert first_column(page) == ("entity", ["Acme FR"])
+
+    # A new session on the drilled address (a shared link, a reload) opens the division level.
+    other = page.context.new_page()
+    browser.open_path(other, server, drilled[len(server.url) :])
+    expect(other.locator(".st-key-crumb_0 button")).to_have_text("Entity: Acme FR")
+    assert first_column(other) == ("division", ["North"])
+    no_exception(other)
+
+
+def test_the_rejuvenation_tab_runs_only_the_fragment_when_opened(
+    page: Page, server: Server, run_log: Path
+) -> None:
+    """Its roll rates are not drawn until the tab opens; opening it is one fragment run."""
+    browser.open_path(page, server, "/aging")
+    heading = page.get_by_role("heading", name="Roll rates from 2026-02-28 to 2026-03-31")
+    expect(heading).to_have_count(0)
+    runs = Runs(run_log)
+    page.get_by_role("tab", name="Rejuvenation").click()
+    browser.wait_for_app(page)
+    expect(heading).to_be_visible()
+    assert runs.since() == (0, 1)
+    no_exception(page)
