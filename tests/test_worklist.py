@@ -307,7 +307,11 @@ def test_a_live_worklist_after_several_saves_equals_a_fresh_one(book: tuple[Stor
     assert sections.to_list() == ["next_action"]
     save(
         Submission(
-            (Qualification("A5", "dispute_resolved", comment="Credit note issued", outcome="credit_note_to_issue"),)
+            (
+                Qualification(
+                    "A5", "dispute_resolved", comment="Credit note issued", outcome="credit_note_to_issue"
+                ),
+            )
         )
     )
     save(
