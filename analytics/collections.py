@@ -405,6 +405,8 @@ class CollectionsDB:
         self._next_event_id, self._next_action_id = last[0] + 1, last[1] + 1
         # Other writes (scenarios, rules, settings, notes) of this process, for data_version.
         self._other_writes = 0
+        # Histories replaced whole (ids numbered from 1 again), for `marks`.
+        self._replacements = 0
         # The one writer: used only with the writer lock held.
         self._writer = self._con.cursor()
 
@@ -515,6 +517,21 @@ class CollectionsDB:
         """A short key that changes whenever something is written (for caches)."""
         with self._lock:
             return f"{self._next_event_id - 1}-{self._next_action_id - 1}-{self._other_writes}"
+
+    def marks(self) -> tuple[int, int, int]:
+        """(histories replaced, last event id, last action id): where the item events and actions
+        stand, for a reader that keeps what it derived from them and reads only what came after
+        (`written_after`). A replaced history starts over, so that reader must too."""
+        with self._lock:
+            return self._replacements, self._next_event_id - 1, self._next_action_id - 1
+
+    def written_after(self, event_id: int, action_id: int) -> tuple[list[str], list[str]]:
+        """The documents and the customers that the item events after `event_id` and the actions after
+        `action_id` concern (an action concerns its customer and the documents it names)."""
+        frame = self.read("collections_written_after", event_id=event_id, action_id=action_id)
+        documents = frame.get_column("document_id").drop_nulls().unique().sort().to_list()
+        customers = frame.get_column("customer_id").drop_nulls().unique().sort().to_list()
+        return documents, customers
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -655,6 +672,10 @@ class CollectionsDB:
             raise
         self._next_event_id = first_event + event_rows.height
         self._next_action_id = first_action + action_rows.height
+        if replace:
+            # The same ids may now mean other rows: data_version must change all the same.
+            self._replacements += 1
+            self._other_writes += 1
         return first_event, first_action
 
     def _insert(self, rows: pl.DataFrame, key: str, first_id: int, one: str, many: str) -> None:
@@ -1463,6 +1484,9 @@ def promise_outcomes(
     )
 
 
+# Up to this many items, item_states reads the events and actions of those documents alone.
+NARROW_READ_ITEMS = 2_000
+
 ITEM_STATE_COLUMNS = (
     "document_id",
     "customer_id",
@@ -1500,7 +1524,9 @@ def item_states(
     con = con or store.connect()
     if items is None:
         items = aged_items(store, as_of, scope, con)
-    current = db.read("collections_current_qualifications", as_of=as_of).join(
+    # A few items (those a save changed) are read alone; many, by reading everything once.
+    narrowed = items.get_column("document_id").to_list() if items.height <= NARROW_READ_ITEMS else []
+    current = db.read("collections_current_qualifications", as_of=as_of, document_ids=narrowed).join(
         items.select("document_id"), on="document_id", how="semi"
     )
     current = current.with_columns(pl.col("last_event_type").replace_strict(STATE_AFTER).alias("state"))
@@ -1512,7 +1538,7 @@ def item_states(
         "promised_amount",
     )
     status = settle_promises(con, promises, as_of, grace_days).select("document_id", "promise_status")
-    actions = db.read("collections_item_actions", as_of=as_of)
+    actions = db.read("collections_item_actions", as_of=as_of, document_ids=narrowed)
     promise = pl.col("state") == "promise_to_pay"
     dispute = pl.col("state") == "disputed"
     return (

@@ -26,15 +26,17 @@ actions logged at the as-of date by the collector's user name or on the collecto
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+import duckdb
 import polars as pl
 
 from analytics import contract
 from analytics.aging import aged_items
-from analytics.collections import PROMISE_GRACE_DAYS, CollectionsDB, item_states
+from analytics.collections import NARROW_READ_ITEMS, PROMISE_GRACE_DAYS, CollectionsDB, item_states
 from analytics.scope import EVERYTHING, Scope
 from analytics.store import Store
 
@@ -125,23 +127,164 @@ def priority_score(amount: pl.Expr, days_past_due: pl.Expr, risk_class: pl.Expr)
     return (amount.cast(pl.Float64) * age_factor(days_past_due) * risk_factor(risk_class)).round(2)
 
 
+@dataclass(frozen=True)
+class CollectionsInputs:
+    """What a worklist reads from the collections database at an as-of date, for a set of items:
+    states (collections.item_states of the items), latest (each customer's latest action:
+    customer_id, customer_next_action_date, last_document_ids), actions_today (the actions at the
+    as-of date) and marks (CollectionsDB.marks when they were read: what they include)."""
+
+    states: pl.DataFrame
+    latest: pl.DataFrame
+    actions_today: pl.DataFrame
+    marks: tuple[int, int, int]
+
+
+def _latest_actions(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(
+        "customer_id",
+        pl.col("next_action_date").alias("customer_next_action_date"),
+        "last_document_ids",
+    )
+
+
+def collections_inputs(
+    db: CollectionsDB,
+    store: Store,
+    as_of: date,
+    scope: Scope,
+    items: pl.DataFrame,
+    *,
+    grace_days: int = PROMISE_GRACE_DAYS,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> CollectionsInputs:
+    """The collections inputs of `items` (aging.aged_items at as_of), read whole."""
+    marks = db.marks()  # before reading: what lands meanwhile is read again at the next refresh
+    states = item_states(db, store, as_of, scope, grace_days=grace_days, items=items, con=con)
+    latest = _latest_actions(db.read("collections_customer_actions", as_of=as_of))
+    return CollectionsInputs(states, latest, db.actions(since=as_of, until=as_of), marks)
+
+
+def refreshed_inputs(
+    previous: CollectionsInputs,
+    db: CollectionsDB,
+    store: Store,
+    as_of: date,
+    scope: Scope,
+    items: pl.DataFrame,
+    *,
+    grace_days: int = PROMISE_GRACE_DAYS,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> CollectionsInputs:
+    """`previous` brought up to the collections database's present: the states of the documents and
+    the latest actions of the customers written since its marks are read again and put in place of
+    theirs, the rest kept. Equal to collections_inputs read whole (an item's state depends on its own
+    events and actions, a customer's latest action on its own actions); a replaced history, or more
+    writes than a few saves, is read whole."""
+    marks = db.marks()
+    if marks == previous.marks:
+        return previous
+    replaced, event_id, action_id = previous.marks
+    if marks[0] != replaced or marks[1] < event_id or marks[2] < action_id:
+        return collections_inputs(db, store, as_of, scope, items, grace_days=grace_days, con=con)
+    documents, customers = db.written_after(event_id, action_id)
+    changed = items.filter(pl.col("document_id").is_in(documents))
+    if changed.height > NARROW_READ_ITEMS:
+        return collections_inputs(db, store, as_of, scope, items, grace_days=grace_days, con=con)
+    states = previous.states
+    if changed.height:
+        fresh = item_states(db, store, as_of, scope, grace_days=grace_days, items=changed, con=con)
+        states = pl.concat(
+            [states.filter(~pl.col("document_id").is_in(fresh.get_column("document_id").implode())), fresh]
+        ).sort("document_id")
+    latest = previous.latest
+    if customers:
+        fresh = _latest_actions(
+            db.read("collections_customer_actions_of", as_of=as_of, customer_ids=customers)
+        )
+        latest = pl.concat([latest.filter(~pl.col("customer_id").is_in(customers)), fresh]).sort(
+            "customer_id"
+        )
+    return CollectionsInputs(states, latest, db.actions(since=as_of, until=as_of), marks)
+
+
+class LiveWorklist:
+    """The worklists of one as-of date and scope kept up to date for every reader of one process (the
+    app shares one per data version, date and scope): the collections inputs of all the items in
+    scope are read whole once, then each `refresh` reads only what was written since (a save: a few
+    documents and one customer), and the worklists built from them are kept until the next write.
+    Safe to share between threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        as_of: date,
+        scope: Scope,
+        items: pl.DataFrame,
+        grace_days: int = PROMISE_GRACE_DAYS,
+    ) -> None:
+        self.store, self.as_of, self.scope, self.items, self.grace_days = (
+            store,
+            as_of,
+            scope,
+            items,
+            grace_days,
+        )
+        self._lock = threading.Lock()
+        self._inputs: CollectionsInputs | None = None
+        self._built: dict[tuple, Worklist] = {}
+
+    def refresh(self, db: CollectionsDB) -> CollectionsInputs:
+        """The inputs as the collections database has them now."""
+        with self._lock:
+            arguments = (db, self.store, self.as_of, self.scope, self.items)
+            if self._inputs is None:
+                inputs = collections_inputs(*arguments, grace_days=self.grace_days)
+            else:
+                inputs = refreshed_inputs(self._inputs, *arguments, grace_days=self.grace_days)
+            if inputs is not self._inputs:
+                self._inputs, self._built = inputs, {}
+            return inputs
+
+    def worklist(self, db: CollectionsDB, request: WorklistQuery) -> Worklist:
+        """The worklist of `request` (its date, scope and grace days those of this worklist)."""
+        if (request.as_of, request.scope, request.grace_days) != (self.as_of, self.scope, self.grace_days):
+            raise ValueError("the request's as-of date, scope and grace days are not this live worklist's")
+        inputs = self.refresh(db)
+        key = (inputs.marks, request.collector, request.user, request.new_overdue_days)
+        with self._lock:
+            built = self._built.get(key) if self._inputs is inputs else None
+        if built is None:
+            built = worklist_of(self.items, inputs, request)
+            with self._lock:
+                if self._inputs is inputs:
+                    self._built[key] = built
+        return built
+
+
 def worklist(
     db: CollectionsDB, store: Store, request: WorklistQuery, *, items: pl.DataFrame | None = None
 ) -> Worklist:
     """The worklist of `request` (see the module's docstring). `items` (aging.aged_items at as_of for
     the scope) can be passed when the caller has them already."""
-    as_of = request.as_of
     con = store.connect()
     if items is None:
-        items = aged_items(store, as_of, request.scope, con)
+        items = aged_items(store, request.as_of, request.scope, con)
     if request.collector is not None:
         items = items.filter(pl.col("collector") == request.collector)
-    states = item_states(db, store, as_of, request.scope, grace_days=request.grace_days, items=items, con=con)
-    latest = db.read("collections_customer_actions", as_of=as_of).select(
-        "customer_id",
-        pl.col("next_action_date").alias("customer_next_action_date"),
-        "last_document_ids",
+    inputs = collections_inputs(
+        db, store, request.as_of, request.scope, items, grace_days=request.grace_days, con=con
     )
+    return worklist_of(items, inputs, request)
+
+
+def worklist_of(items: pl.DataFrame, inputs: CollectionsInputs, request: WorklistQuery) -> Worklist:
+    """The worklist of `request` from the aged items in scope and their collections inputs (which may
+    cover more items than the request's collector has)."""
+    as_of = request.as_of
+    if request.collector is not None:
+        items = items.filter(pl.col("collector") == request.collector)
+    states, latest = inputs.states, inputs.latest
     # The items the customer's due next action is about: those it named, or all when it named none.
     followed = (
         latest.filter(pl.col("customer_next_action_date") <= as_of)
@@ -197,7 +340,7 @@ def worklist(
         descending=[False, True, False, False],
     )
 
-    actions_today = db.actions(since=as_of, until=as_of)
+    actions_today = inputs.actions_today
     mine = items.select("customer_id").unique()
     if request.collector is not None:
         user = request.user or request.collector

@@ -1,5 +1,10 @@
 """The customer's view: identity and dimensions, credit limit and its use, payer rating and payment
-behaviour, totals by bucket, open items with their states, and the timeline of actions and events."""
+behaviour, totals by bucket, open items with their states, and the timeline of actions and events.
+
+Fragments hold what a click changes: `customer` (everything from the customer picker down: switching
+customers reruns it alone), within it `customer_items` (the open items and the side panel: selecting
+items reruns it alone) and `customer_timeline`; a save reruns those two.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,10 @@ import polars as pl
 import streamlit as st
 
 from analytics import aging, collections, contract
-from pages import widgets
+from pages import _paging, _runs, widgets
 
 ctx = widgets.context()
 st.title("Customer")
-widgets.collections_notice()
 if widgets.no_data_message(ctx):
     st.stop()
 
@@ -24,196 +28,226 @@ if customers.is_empty():
     st.stop()
 ids = customers.get_column("customer_id").to_list()
 names = dict(zip(ids, customers.get_column("customer_name").to_list(), strict=True))
-wanted = st.query_params.get("customer")
-if wanted is not None and wanted not in names:
-    st.warning(
-        f"No customer {widgets.markdown_text(wanted)} in your scope ({widgets.markdown_text(ctx.scope.describe())})."
-    )
-if wanted not in names:
-    wanted = ids[0]
-customer_id = st.selectbox(
-    "Customer",
-    ids,
-    index=ids.index(wanted),
-    format_func=lambda cid: f"{names[cid]} ({cid})",
-    key=f"customer_pick_{wanted}",
-)
-if customer_id != st.query_params.get("customer"):
-    st.query_params["customer"] = customer_id
-customer = customers.filter(pl.col("customer_id") == customer_id).row(0, named=True)
+SAVED = ["customer_items", "customer_timeline"]
 
-items = widgets.items_for(ctx).filter(pl.col("customer_id") == customer_id)
-open_total = Decimal(items.get_column("open_amount_functional").sum() or 0)
-payer = widgets.cached_payers(ctx).filter(pl.col("customer_id") == customer_id)
-payer_row = payer.row(0, named=True) if payer.height else {}
 
-st.markdown(
-    " · ".join(
-        f"**{contract.DIMENSION_LABELS[dimension]}** {widgets.markdown_text(customer[dimension])}"
-        for dimension in contract.DIMENSIONS
-        if customer.get(dimension)
+@st.fragment(key="customer")
+def show_customer() -> None:
+    """The customer chosen and everything about it."""
+    _runs.record("customer")
+    wanted = st.query_params.get("customer")
+    if wanted is not None and wanted not in names:
+        st.warning(
+            f"No customer {widgets.markdown_text(wanted)} in your scope ({widgets.markdown_text(ctx.scope.describe())})."
+        )
+    if wanted not in names:
+        wanted = ids[0]
+    customer_id = st.selectbox(
+        "Customer",
+        ids,
+        index=ids.index(wanted),
+        format_func=lambda cid: f"{names[cid]} ({cid})",
+        key=f"customer_pick_{wanted}",
     )
-)
-figures = st.columns(5)
-limit = customer.get("credit_limit")
-figures[0].metric(f"Open ({ctx.currency})", widgets.money(open_total))
-if limit:
-    use = float(open_total) / float(limit) * 100
-    figures[1].metric(
-        f"Credit limit ({ctx.currency})",
-        widgets.money(limit),
-        f"{use:.0f}% used",
-        delta_color="inverse" if use > 100 else "off",
-    )
-    if use > 100:
-        st.error(f"Over its credit limit by {widgets.money(open_total - Decimal(limit), ctx.currency)}.")
-else:
-    figures[1].metric("Credit limit", "-")
-figures[2].metric(
-    "Terms",
-    f"{customer['payment_terms_days']} days" if customer.get("payment_terms_days") is not None else "-",
-)
-figures[3].metric(
-    "Payer rating",
-    payer_row.get("rating") or "-",
-    None if payer_row.get("trend") is None else f"{payer_row['trend']:+.1f} d late (6 months)",
-    delta_color="inverse",
-    help="A-D from the amount-weighted days late of the invoices settled in the last 12 months "
-    "(<= 0 / <= 15 / <= 45 / more).",
-)
-figures[4].metric(
-    "Days late (12 months)",
-    "-" if payer_row.get("days_late_12m") is None else f"{payer_row['days_late_12m']:.1f}",
-    help=None
-    if not payer_row
-    else f"Days to pay {payer_row.get('days_to_pay_12m') or '-'}; "
-    f"{payer_row.get('invoices_12m', 0)} invoices settled",
-)
+    if customer_id != st.query_params.get("customer"):
+        st.query_params["customer"] = customer_id
+    customer = customers.filter(pl.col("customer_id") == customer_id).row(0, named=True)
 
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Payment behaviour")
-    monthly = widgets.cached_series(ctx, months=12, by=aging.CUSTOMER).filter(
-        pl.col("customer_id") == customer_id
+    items = widgets.items_for(ctx).filter(pl.col("customer_id") == customer_id)
+    open_total = Decimal(items.get_column("open_amount_functional").sum() or 0)
+    payer = widgets.cached_payers(ctx).filter(pl.col("customer_id") == customer_id)
+    payer_row = payer.row(0, named=True) if payer.height else {}
+
+    st.markdown(
+        " · ".join(
+            f"**{contract.DIMENSION_LABELS[dimension]}** {widgets.markdown_text(customer[dimension])}"
+            for dimension in contract.DIMENSIONS
+            if customer.get(dimension)
+        )
     )
-    behaviour = go.Figure()
-    behaviour.add_bar(
-        x=monthly.get_column("period").to_list(),
-        y=monthly.get_column("days_late").to_list(),
-        name="Days late",
-        marker_color="#eb5757",
+    figures = st.columns(5)
+    limit = customer.get("credit_limit")
+    figures[0].metric(f"Open ({ctx.currency})", widgets.money(open_total))
+    if limit:
+        use = float(open_total) / float(limit) * 100
+        figures[1].metric(
+            f"Credit limit ({ctx.currency})",
+            widgets.money(limit),
+            f"{use:.0f}% used",
+            delta_color="inverse" if use > 100 else "off",
+        )
+        if use > 100:
+            st.error(f"Over its credit limit by {widgets.money(open_total - Decimal(limit), ctx.currency)}.")
+    else:
+        figures[1].metric("Credit limit", "-")
+    figures[2].metric(
+        "Terms",
+        f"{customer['payment_terms_days']} days" if customer.get("payment_terms_days") is not None else "-",
     )
-    behaviour.add_scatter(
-        x=monthly.get_column("period").to_list(),
-        y=monthly.get_column("days_to_pay").to_list(),
-        name="Days to pay",
-        mode="lines+markers",
-        line=dict(color="#1f4e79"),
+    figures[3].metric(
+        "Payer rating",
+        payer_row.get("rating") or "-",
+        None if payer_row.get("trend") is None else f"{payer_row['trend']:+.1f} d late (6 months)",
+        delta_color="inverse",
+        help="A-D from the amount-weighted days late of the invoices settled in the last 12 months "
+        "(<= 0 / <= 15 / <= 45 / more).",
     )
-    behaviour.update_layout(
-        height=280,
-        margin=dict(l=10, r=10, t=10, b=10),
-        legend=dict(orientation="h", y=1.15),
-        yaxis_title="days",
-    )
-    st.plotly_chart(behaviour, width="stretch", key="customer_behaviour")
-    st.caption("Amount-weighted over the invoices settled each month.")
-with right:
-    st.subheader("By bucket")
-    result = aging.aging(items, aging.AgingQuery(ctx.as_of, by="entity"))
-    st.dataframe(
-        pl.DataFrame(
-            {
-                "bucket": [aging.bucket_label(name) for name in result.buckets],
-                "amount": [float(result.totals[name]) for name in result.buckets],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        column_config={"amount": widgets.money_column(f"Open ({ctx.currency})")},
-        key="customer_buckets",
+    figures[4].metric(
+        "Days late (12 months)",
+        "-" if payer_row.get("days_late_12m") is None else f"{payer_row['days_late_12m']:.1f}",
+        help=None
+        if not payer_row
+        else f"Days to pay {payer_row.get('days_to_pay_12m') or '-'}; "
+        f"{payer_row.get('invoices_12m', 0)} invoices settled",
     )
 
-st.subheader(f"Open items ({items.height})")
-states = widgets.item_states(ctx).select(
-    "document_id",
-    "state",
-    "promise_status",
-    "promised_date",
-    "dispute_reason",
-    "internal_owner",
-    "next_action_date",
-)
-table = (
-    items.select(
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Payment behaviour")
+        monthly = widgets.cached_series(ctx, months=12, by=aging.CUSTOMER).filter(
+            pl.col("customer_id") == customer_id
+        )
+        behaviour = go.Figure()
+        behaviour.add_bar(
+            x=monthly.get_column("period").to_list(),
+            y=monthly.get_column("days_late").to_list(),
+            name="Days late",
+            marker_color="#eb5757",
+        )
+        behaviour.add_scatter(
+            x=monthly.get_column("period").to_list(),
+            y=monthly.get_column("days_to_pay").to_list(),
+            name="Days to pay",
+            mode="lines+markers",
+            line=dict(color="#1f4e79"),
+        )
+        behaviour.update_layout(
+            height=280,
+            margin=dict(l=10, r=10, t=10, b=10),
+            legend=dict(orientation="h", y=1.15),
+            yaxis_title="days",
+        )
+        st.plotly_chart(behaviour, width="stretch", key="customer_behaviour")
+        st.caption("Amount-weighted over the invoices settled each month.")
+    with right:
+        st.subheader("By bucket")
+        result = aging.aging(items, aging.AgingQuery(ctx.as_of, by="entity"))
+        st.dataframe(
+            pl.DataFrame(
+                {
+                    "bucket": [aging.bucket_label(name) for name in result.buckets],
+                    "amount": [float(result.totals[name]) for name in result.buckets],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            column_config={"amount": widgets.money_column(f"Open ({ctx.currency})")},
+            key="customer_buckets",
+        )
+    show_items(customer_id, items)
+    show_timeline(customer_id)
+
+
+@st.fragment(key="customer_items")
+def show_items(customer_id: str, items: pl.DataFrame) -> None:
+    """The open items with their states, and the side panel on those selected."""
+    _runs.record("customer_items")
+    widgets.collections_notice()
+    st.subheader(f"Open items ({items.height})")
+    states = widgets.item_states(ctx).select(
         "document_id",
-        "document_type",
-        "document_date",
-        "due_date",
-        "days_past_due",
-        "currency",
-        "open_amount",
-        "open_amount_functional",
+        "state",
+        "promise_status",
+        "promised_date",
+        "dispute_reason",
+        "internal_owner",
+        "next_action_date",
     )
-    .join(states, on="document_id", how="left")
-    .with_columns(pl.col("state").fill_null("none"))
-    .sort(["days_past_due", "document_id"], descending=[True, False])
-)
-picked = st.dataframe(
-    widgets.for_display(table),
-    hide_index=True,
-    width="stretch",
-    on_select="rerun",
-    selection_mode="multi-row",
-    key=f"customer_items_{customer_id}",
-    column_config={
-        "document_id": st.column_config.TextColumn("Document"),
-        "document_type": st.column_config.TextColumn("Type"),
-        "document_date": st.column_config.DateColumn("Date"),
-        "due_date": st.column_config.DateColumn("Due"),
-        "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
-        "currency": st.column_config.TextColumn("Cur."),
-        "open_amount": widgets.money_column("Open (doc. currency)"),
-        "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
-        "state": st.column_config.TextColumn("Qualification"),
-        "promise_status": st.column_config.TextColumn("Promise"),
-        "promised_date": st.column_config.DateColumn("Promised for"),
-        "dispute_reason": st.column_config.TextColumn("Dispute"),
-        "internal_owner": st.column_config.TextColumn("Owner"),
-        "next_action_date": st.column_config.DateColumn("Next action"),
-    },
-)
-rows = picked.selection.rows if picked and picked.selection else []
-widgets.panel_button(ctx, [table.get_column("document_id")[row] for row in rows], key="customer_panel")
-
-st.subheader("Timeline")
-story = collections.history(widgets.collections_db(ctx), customer_id=customer_id)
-if story.is_empty():
-    st.info("No action or qualification recorded for this customer yet.")
-else:
-    st.dataframe(
-        story.select(
-            "date",
-            "kind",
-            "type",
-            "outcome",
-            "details",
-            "comment",
-            "contact_person",
-            "next_action_date",
-            "user_name",
-        ),
+    table = (
+        items.select(
+            "document_id",
+            "document_type",
+            "document_date",
+            "due_date",
+            "days_past_due",
+            "currency",
+            "open_amount",
+            "open_amount_functional",
+        )
+        .join(states, on="document_id", how="left")
+        .with_columns(pl.col("state").fill_null("none"))
+        .sort(["days_past_due", "document_id"], descending=[True, False])
+    )
+    page = _paging.paged(table, key=f"customer_items_page_{customer_id}")
+    table = page.rows
+    picked = st.dataframe(
+        widgets.for_display(table),
         hide_index=True,
         width="stretch",
-        key="customer_timeline",
+        on_select="rerun",
+        selection_mode="multi-row",
+        key=f"customer_items_{customer_id}{page.key}",
         column_config={
-            "date": st.column_config.DateColumn("Date"),
-            "kind": st.column_config.TextColumn("What"),
-            "type": st.column_config.TextColumn("Type"),
-            "details": st.column_config.TextColumn("Details"),
-            "comment": st.column_config.TextColumn("Comment", width="large"),
-            "contact_person": st.column_config.TextColumn("Contact"),
+            "document_id": st.column_config.TextColumn("Document"),
+            "document_type": st.column_config.TextColumn("Type"),
+            "document_date": st.column_config.DateColumn("Date"),
+            "due_date": st.column_config.DateColumn("Due"),
+            "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
+            "currency": st.column_config.TextColumn("Cur."),
+            "open_amount": widgets.money_column("Open (doc. currency)"),
+            "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
+            "state": st.column_config.TextColumn("Qualification"),
+            "promise_status": st.column_config.TextColumn("Promise"),
+            "promised_date": st.column_config.DateColumn("Promised for"),
+            "dispute_reason": st.column_config.TextColumn("Dispute"),
+            "internal_owner": st.column_config.TextColumn("Owner"),
             "next_action_date": st.column_config.DateColumn("Next action"),
-            "user_name": st.column_config.TextColumn("By"),
         },
     )
+    rows = picked.selection.rows if picked and picked.selection else []
+    widgets.panel_button(
+        ctx,
+        [table.get_column("document_id")[row] for row in rows],
+        key="customer_panel",
+        rerun=SAVED,
+    )
+
+
+@st.fragment(key="customer_timeline")
+def show_timeline(customer_id: str) -> None:
+    """The customer's actions and qualifications, newest first."""
+    _runs.record("customer_timeline")
+    st.subheader("Timeline")
+    story = collections.history(widgets.collections_db(ctx), customer_id=customer_id)
+    if story.is_empty():
+        st.info("No action or qualification recorded for this customer yet.")
+    else:
+        st.dataframe(
+            story.select(
+                "date",
+                "kind",
+                "type",
+                "outcome",
+                "details",
+                "comment",
+                "contact_person",
+                "next_action_date",
+                "user_name",
+            ),
+            hide_index=True,
+            width="stretch",
+            key="customer_timeline",
+            column_config={
+                "date": st.column_config.DateColumn("Date"),
+                "kind": st.column_config.TextColumn("What"),
+                "type": st.column_config.TextColumn("Type"),
+                "details": st.column_config.TextColumn("Details"),
+                "comment": st.column_config.TextColumn("Comment", width="large"),
+                "contact_person": st.column_config.TextColumn("Contact"),
+                "next_action_date": st.column_config.DateColumn("Next action"),
+                "user_name": st.column_config.TextColumn("By"),
+            },
+        )
+
+
+show_customer()

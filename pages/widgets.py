@@ -22,6 +22,7 @@ from analytics import access, clock, contract, export
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
 from analytics.store import DataFolderUnwritable, Manifest, Store
+from pages import _runs
 
 PROJECT = Path(__file__).resolve().parent.parent
 DATA_DIR_VARIABLE = "AR_DATA_DIR"
@@ -560,8 +561,12 @@ def open_panel(document_ids: list[str]) -> None:
     st.session_state[PANEL_OPEN] = True
 
 
-def panel_button(ctx: Context, document_ids: list[str], key: str) -> None:
-    """The button that opens the side panel on the selected items, and the panel itself."""
+def panel_button(
+    ctx: Context, document_ids: list[str], key: str, rerun: str | list[str] | None = None
+) -> None:
+    """The button that opens the side panel on the selected items, and the panel itself. `rerun`: the
+    fragment(s) that show what a save changes, rerun alone after it (the whole page when None). The
+    page's fragment that calls this draws the panel, so that opening it reruns that fragment only."""
     count = len(document_ids)
     if st.button(
         f"Qualify or log an action ({count} item{'s' if count != 1 else ''})"
@@ -574,21 +579,157 @@ def panel_button(ctx: Context, document_ids: list[str], key: str) -> None:
     ):
         open_panel(document_ids)
     if st.session_state.get(PANEL_OPEN):
-        _panel(ctx)
+        _panel(ctx, rerun)
+    elif st.session_state.pop(PANEL_CLOSING, False):
+        _close_panel_dialog()
 
 
-@st.dialog("Qualify items and log an action", width="large")
-def _panel(ctx: Context) -> None:
+PANEL_TITLE = "Qualify items and log an action"
+# The keys of the panel's widgets.
+PANEL_FIELDS = (
+    "panel_kind",
+    "panel_promised_date",
+    "panel_promised_amount",
+    "panel_reason",
+    "panel_disputed_amount",
+    "panel_owner",
+    "panel_expected_resolution",
+    "panel_resolution",
+    "panel_comment",
+    "panel_action",
+    "panel_outcome",
+    "panel_contact",
+    "panel_next",
+)
+# Set when a save or Cancel closes the panel and only fragments rerun: they must close its dialog.
+PANEL_CLOSING = "panel_closing"
+
+
+def _close_panel_dialog() -> None:
+    """Close the side panel's dialog during a fragment's rerun. A dialog lives in the app's event
+    container, outside the fragment that opened it, so that rerunning the fragment without it leaves it
+    open (a full rerun would close it); st.dialog has no public close, so the same dialog block (same
+    title and width, hence the same element id and place) is sent again, closed."""
+    from streamlit.delta_generator_singletons import get_dg_singleton_instance
+
+    get_dg_singleton_instance().event_dg._dialog(title=PANEL_TITLE, width="large").close()
+
+
+def _panel_submission(ctx: Context, items: pl.DataFrame):
+    """What the side panel's fields (in session state) ask to record on `items` (the open ones of the
+    panel's items): (Submission, qualification kind)."""
     from analytics import collections
 
+    state = st.session_state
+    document_ids = state.get(PANEL_ITEMS, [])
+    kind = state.get("panel_kind", NO_QUALIFICATION)
+    comment = state.get("panel_comment") or ""
+
+    def amount(key: str) -> Decimal | None:
+        value = state.get(key)
+        return None if value is None else Decimal(str(round(value, 2)))
+
+    fields: dict[str, object] = {}
+    if kind == "promise_to_pay":
+        fields["promised_date"] = state.get("panel_promised_date")
+        fields["promised_amount"] = amount("panel_promised_amount")
+    elif kind == "disputed":
+        fields["dispute_reason"] = state.get("panel_reason")
+        fields["disputed_amount"] = amount("panel_disputed_amount")
+        fields["internal_owner"] = state.get("panel_owner") or None
+        fields["expected_resolution"] = state.get("panel_expected_resolution")
+    elif kind == "dispute_resolved":
+        fields["outcome"] = state.get("panel_resolution")
+    action = None
+    action_type = state.get("panel_action", NO_ACTION)
+    customers = items.get_column("customer_id").unique().to_list()
+    if action_type != NO_ACTION and customers:
+        action = collections.Action(
+            customer_id=customers[0],
+            action_type=action_type,
+            outcome=state.get("panel_outcome"),
+            comment=comment,
+            contact_person=state.get("panel_contact") or None,
+            next_action_date=state.get("panel_next"),
+            document_ids=tuple(document_ids),
+        )
+    qualifications = ()
+    if kind != NO_QUALIFICATION:
+        qualifications = tuple(
+            collections.Qualification(document_id=document_id, event_type=kind, comment=comment, **fields)
+            for document_id in items.get_column("document_id").to_list()
+        )
+    return collections.Submission(qualifications, action), kind
+
+
+PANEL_REFUSED = "panel_refused"
+
+
+def _save_panel(ctx: Context, rerun: str | list[str] | None) -> None:
+    """The Save button's callback: record the panel's submission, close the panel and rerun what shows
+    it (`rerun`, else the page); refused, the panel reruns alone and says why."""
+    from analytics import collections
+
+    document_ids = st.session_state.get(PANEL_ITEMS, [])
+    items = items_for(ctx).filter(pl.col("document_id").is_in(document_ids))
+    submission, kind = _panel_submission(ctx, items)
+    user = current_user()
+    try:
+        access.require(user, access.WRITE)
+    except access.AccessDenied as denied:
+        access.audit(ctx.store.root, user.username, "refused", str(denied), source="app")
+        st.session_state[PANEL_REFUSED] = f"Refused: {markdown_text(denied)}."
+        return
+    try:
+        collections_db(ctx).submit(
+            submission, store=ctx.store, as_of=ctx.as_of, scope=ctx.scope, user=user_name()
+        )
+    except collections.CollectionsRefused as refused:
+        st.session_state[PANEL_REFUSED] = "Refused, nothing was written:\n" + "\n".join(
+            f"- {markdown_text(message)}" for message in refused.messages
+        )
+        return
+    st.session_state[PANEL_OPEN] = False
+    qualifications, action = submission.qualifications, submission.action
+    audit(
+        "write",
+        f"{len(qualifications)} qualification(s) {kind if qualifications else ''}"
+        f"{', ' + action.action_type + ' on ' + action.customer_id if action else ''} "
+        f"({', '.join(document_ids[:5])}{' ...' if len(document_ids) > 5 else ''})",
+    )
+    done = []
+    if qualifications:
+        done.append(
+            f"{len(qualifications)} item{'s' if len(qualifications) != 1 else ''} qualified as {label(kind).lower()}"
+        )
+    if action:
+        done.append(f"{label(action.action_type).lower()} logged")
+    st.session_state["collections_notice"] = "Saved: " + " and ".join(done) + "."
+    _close_panel(rerun)
+
+
+def _close_panel(rerun: str | list[str] | None) -> None:
+    """Close the side panel and rerun what shows it (`rerun`, else the page)."""
+    st.session_state[PANEL_OPEN] = False
+    # A fragment's rerun keeps the values of widgets it did not draw: the next panel starts blank.
+    for key in PANEL_FIELDS:
+        st.session_state.pop(key, None)
+    if rerun:
+        st.session_state[PANEL_CLOSING] = True
+    st.rerun(rerun or "app")
+
+
+@st.dialog(PANEL_TITLE, width="large")
+def _panel(ctx: Context, rerun: str | list[str] | None = None) -> None:
+    from analytics import collections
+
+    _runs.record("panel")
     db = collections_db(ctx)
     document_ids = st.session_state.get(PANEL_ITEMS, [])
     items = items_for(ctx).filter(pl.col("document_id").is_in(document_ids))
     if items.is_empty():
         st.warning("These items are not open at this date (or not in your scope).")
-        if st.button("Close", key="panel_close_empty"):
-            st.session_state[PANEL_OPEN] = False
-            st.rerun()
+        st.button("Close", key="panel_close_empty", on_click=_close_panel, args=(rerun,))
         return
     customers = items.get_column("customer_id").unique().to_list()
     st.markdown(
@@ -632,44 +773,39 @@ def _panel(ctx: Context) -> None:
         format_func=lambda value: value if value == NO_QUALIFICATION else label(value),
         key="panel_kind",
     )
-    fields: dict[str, object] = {}
     columns = st.columns(3)
     if kind == "promise_to_pay":
-        fields["promised_date"] = columns[0].date_input(
+        columns[0].date_input(
             "Promised date",
             value=ctx.as_of + timedelta(days=7),
             min_value=ctx.as_of,
             key="panel_promised_date",
         )
-        amount = columns[1].number_input(
+        columns[1].number_input(
             "Promised amount (blank: the whole open amount)",
             min_value=0.0,
             value=None,
             step=100.0,
             key="panel_promised_amount",
         )
-        fields["promised_amount"] = None if amount is None else Decimal(str(round(amount, 2)))
     elif kind == "disputed":
-        fields["dispute_reason"] = columns[0].selectbox(
-            "Reason", collections.DISPUTE_REASONS, format_func=label, key="panel_reason"
-        )
-        amount = columns[1].number_input(
+        columns[0].selectbox("Reason", collections.DISPUTE_REASONS, format_func=label, key="panel_reason")
+        columns[1].number_input(
             "Disputed amount (blank: the whole open amount)",
             min_value=0.0,
             value=None,
             step=100.0,
             key="panel_disputed_amount",
         )
-        fields["disputed_amount"] = None if amount is None else Decimal(str(round(amount, 2)))
-        fields["internal_owner"] = columns[2].text_input("Internal owner", key="panel_owner") or None
-        fields["expected_resolution"] = columns[0].date_input(
+        columns[2].text_input("Internal owner", key="panel_owner")
+        columns[0].date_input(
             "Expected resolution", value=ctx.as_of + timedelta(days=14), key="panel_expected_resolution"
         )
     elif kind == "dispute_resolved":
-        fields["outcome"] = columns[0].selectbox(
+        columns[0].selectbox(
             "Outcome", collections.RESOLUTION_OUTCOMES, format_func=label, key="panel_resolution"
         )
-    comment = st.text_area("Comment", key="panel_comment", height=80)
+    st.text_area("Comment", key="panel_comment", height=80)
 
     st.markdown("**Action**")
     action_type = st.selectbox(
@@ -682,76 +818,31 @@ def _panel(ctx: Context) -> None:
         if len(customers) == 1
         else "An action concerns one customer: select items of one customer.",
     )
-    action = None
     if action_type != NO_ACTION:
         columns = st.columns(3)
-        outcome = columns[0].selectbox(
-            "Outcome", collections.ACTION_OUTCOMES, format_func=label, key="panel_outcome"
-        )
-        contact = columns[1].text_input("Contact person", key="panel_contact")
-        next_date = columns[2].date_input(
+        columns[0].selectbox("Outcome", collections.ACTION_OUTCOMES, format_func=label, key="panel_outcome")
+        columns[1].text_input("Contact person", key="panel_contact")
+        columns[2].date_input(
             "Next action", value=ctx.as_of + timedelta(days=7), min_value=ctx.as_of, key="panel_next"
         )
-        action = collections.Action(
-            customer_id=customers[0],
-            action_type=action_type,
-            outcome=outcome,
-            comment=comment,
-            contact_person=contact or None,
-            next_action_date=next_date,
-            document_ids=tuple(document_ids),
-        )
-    qualifications = ()
-    if kind != NO_QUALIFICATION:
-        qualifications = tuple(
-            collections.Qualification(document_id=document_id, event_type=kind, comment=comment, **fields)
-            for document_id in items.get_column("document_id").to_list()
-        )
+    submission, _ = _panel_submission(ctx, items)
 
     buttons = st.columns([1, 1, 4])
     writable = can(access.WRITE)
-    save = buttons[0].button(
+    # Saved in the button's callback, so that the run after it is that of what shows the save
+    # (`rerun`), not the panel's and then the page's.
+    buttons[0].button(
         "Save",
         type="primary",
         key="panel_save",
-        disabled=not (qualifications or action) or not writable,
+        disabled=not (submission.qualifications or submission.action) or not writable,
         help=None if writable else refusal(access.WRITE),
+        on_click=_save_panel,
+        args=(ctx, rerun),
     )
-    if buttons[1].button("Cancel", key="panel_cancel"):
-        st.session_state[PANEL_OPEN] = False
-        st.rerun()
-    if save:
-        require(access.WRITE)
-        try:
-            db.submit(
-                collections.Submission(qualifications, action),
-                store=ctx.store,
-                as_of=ctx.as_of,
-                scope=ctx.scope,
-                user=user_name(),
-            )
-        except collections.CollectionsRefused as refused:
-            st.error(
-                "Refused, nothing was written:\n"
-                + "\n".join(f"- {markdown_text(message)}" for message in refused.messages)
-            )
-            return
-        st.session_state[PANEL_OPEN] = False
-        audit(
-            "write",
-            f"{len(qualifications)} qualification(s) {kind if qualifications else ''}"
-            f"{', ' + action.action_type + ' on ' + action.customer_id if action else ''} "
-            f"({', '.join(document_ids[:5])}{' ...' if len(document_ids) > 5 else ''})",
-        )
-        done = []
-        if qualifications:
-            done.append(
-                f"{len(qualifications)} item{'s' if len(qualifications) != 1 else ''} qualified as {label(kind).lower()}"
-            )
-        if action:
-            done.append(f"{label(action.action_type).lower()} logged")
-        st.session_state["collections_notice"] = "Saved: " + " and ".join(done) + "."
-        st.rerun()
+    buttons[1].button("Cancel", key="panel_cancel", on_click=_close_panel, args=(rerun,))
+    if refused := st.session_state.pop(PANEL_REFUSED, None):
+        st.error(refused)
 
 
 def collections_notice() -> None:
@@ -760,18 +851,24 @@ def collections_notice() -> None:
         st.success(markdown_text(notice))
 
 
-@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
-def _item_states(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
-    from analytics import collections
+# A resource, as the aged items it holds: one live worklist per data version, date and scope, shared by
+# every session and brought up to date by each read (a save reads its few documents alone).
+@st.cache_resource(ttl=900, max_entries=12, show_spinner=False)
+def _live_worklist(root: str, version: str, as_of: date, scope: Scope):
+    from analytics import worklist
 
-    store = Store(root)
-    return collections.item_states(_collections_db(root), store, as_of, scope)
+    return worklist.LiveWorklist(Store(root), as_of, scope, aged_items(root, version, as_of, scope))
+
+
+def live_worklist(ctx: Context):
+    """The live worklist of the sidebar's date and scope (analytics.worklist.LiveWorklist)."""
+    return _live_worklist(str(ctx.store.root), ctx.store.version(), ctx.as_of, ctx.scope)
 
 
 def item_states(ctx: Context):
-    """Each open item's collections state at the as-of date (promise, dispute...), refreshed on each save."""
-    db = collections_db(ctx)
-    return _item_states(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
+    """Each open item's collections state at the as-of date (promise, dispute...), as the collections
+    database has it now: a save's items are read again, not every item (callers must not modify it)."""
+    return live_worklist(ctx).refresh(collections_db(ctx)).states
 
 
 def dimension_values_of(ctx: Context, dimension: str) -> list[str]:

@@ -1,20 +1,28 @@
 """The collector's day: broken promises, promises due, next actions, new overdue items, disputes
 waiting, then the other overdue items by priority; grouped by customer so that one call covers several
-invoices. Selecting a customer shows its items; selected items open the side panel."""
+invoices. Selecting a customer shows its items; selected items open the side panel.
+
+Two fragments hold what a click changes: `worklist_counts` (the figures at the top) and
+`worklist_customers` (the customers by section, the selected customer's items and the side panel).
+Selecting a customer or items, opening and filling the panel rerun the second alone; a save reruns
+both, from the live worklist (analytics.worklist.LiveWorklist: the save's items are read again, not
+the day's). The recovery steps and alerts stay in the page's run: a save does not change them.
+"""
 
 from __future__ import annotations
+
+import functools
 
 import polars as pl
 import streamlit as st
 
 from analytics import worklist
-from pages import widgets
+from pages import _paging, _runs, widgets
 
 ALL = "(all collectors in scope)"
 
 ctx = widgets.context()
 st.title("Worklist")
-widgets.collections_notice()
 if widgets.no_data_message(ctx):
     st.stop()
 
@@ -33,22 +41,37 @@ collector = st.selectbox(
 request = worklist.WorklistQuery(
     as_of=ctx.as_of, collector=None if collector == ALL else collector, scope=ctx.scope, user=me
 )
-day = worklist.worklist(db, ctx.store, request, items=widgets.items_for(ctx))
+live = widgets.live_worklist(ctx)
+FRAGMENTS = ["worklist_counts", "worklist_customers"]
 
-counts = st.columns(5)
-counts[0].metric(
-    "To do today", f"{day.counts['to_do_today']:,}", help="Customers with a task in the first five sections"
-)
-counts[1].metric(
-    "Late", f"{day.counts['late']:,}", help="Broken promises, next actions and disputes past their date"
-)
-counts[2].metric("Done today", f"{day.counts['done_today']:,}", help="Customers with an action logged today")
-counts[3].metric("Overdue items", f"{day.counts['overdue_items']:,}")
-counts[4].metric(f"Overdue ({ctx.currency})", widgets.compact_money(day.counts["overdue_amount"]))
-st.caption(
-    "Priority score = open amount x age factor (1 + days past due / 30, at most 7) x risk factor "
-    "(A 1.0, B 1.2, C 1.5, D 2.0, unknown 1.2), summed over the customer's items."
-)
+
+@st.fragment(key="worklist_counts")
+def show_counts() -> None:
+    """The day's figures, and the confirmation of the last save."""
+    _runs.record("worklist_counts")
+    widgets.collections_notice()
+    day = live.worklist(db, request)
+    counts = st.columns(5)
+    counts[0].metric(
+        "To do today",
+        f"{day.counts['to_do_today']:,}",
+        help="Customers with a task in the first five sections",
+    )
+    counts[1].metric(
+        "Late", f"{day.counts['late']:,}", help="Broken promises, next actions and disputes past their date"
+    )
+    counts[2].metric(
+        "Done today", f"{day.counts['done_today']:,}", help="Customers with an action logged today"
+    )
+    counts[3].metric("Overdue items", f"{day.counts['overdue_items']:,}")
+    counts[4].metric(f"Overdue ({ctx.currency})", widgets.compact_money(day.counts["overdue_amount"]))
+    st.caption(
+        "Priority score = open amount x age factor (1 + days past due / 30, at most 7) x risk factor "
+        "(A 1.0, B 1.2, C 1.5, D 2.0, unknown 1.2), summed over the customer's items."
+    )
+
+
+show_counts()
 
 proposals, alerts = widgets.scenario_day(ctx)
 if request.collector:
@@ -102,113 +125,120 @@ def keep_panel_open() -> None:
     """A side panel opened on a customer whom another user's save has since taken off this worklist
     stays open on its items, so that what the user typed is saved rather than lost with the panel."""
     if st.session_state.get(widgets.PANEL_OPEN):
-        widgets.panel_button(ctx, st.session_state.get(widgets.PANEL_ITEMS, []), key="worklist_panel")
-
-
-if day.customers.is_empty():
-    st.info("Nothing to do for this collector at this date.")
-    keep_panel_open()
-    st.stop()
-
-selected_customer = st.session_state.get("worklist_customer")
-for section in worklist.SECTIONS:
-    rows = day.customers.filter(pl.col("section") == section)
-    if rows.is_empty():
-        continue
-    title = f"{worklist.SECTION_LABELS[section]} ({rows.height} customer{'s' if rows.height != 1 else ''})"
-    with st.expander(title, expanded=section != "overdue" or rows.height <= 15):
-        shown = rows.select(
-            "customer_name",
-            "customer_id",
-            "items",
-            "total_open_amount",
-            "max_days_past_due",
-            "priority_score",
-            "task_date",
-            "late",
-            "last_action_date",
-            "next_action_date",
-            "done_today",
-        ).head(500)
-        event = st.dataframe(
-            widgets.for_display(shown),
-            hide_index=True,
-            width="stretch",
-            on_select="rerun",
-            selection_mode="single-row",
-            key=f"worklist_{section}_{st.session_state.get('worklist_nonce', 0)}",
-            column_config={
-                "customer_name": st.column_config.TextColumn("Customer"),
-                "customer_id": st.column_config.TextColumn("Id"),
-                "items": st.column_config.NumberColumn("Items", format="%d"),
-                "total_open_amount": widgets.money_column(f"Open ({ctx.currency})"),
-                "max_days_past_due": st.column_config.NumberColumn("Oldest (days)", format="%d"),
-                "priority_score": st.column_config.NumberColumn("Score", format="%,.0f"),
-                "task_date": st.column_config.DateColumn("Task date"),
-                "late": st.column_config.CheckboxColumn("Late"),
-                "last_action_date": st.column_config.DateColumn("Last action"),
-                "next_action_date": st.column_config.DateColumn("Next action"),
-                "done_today": st.column_config.CheckboxColumn("Done today"),
-            },
+        widgets.panel_button(
+            ctx, st.session_state.get(widgets.PANEL_ITEMS, []), key="worklist_panel", rerun=FRAGMENTS
         )
-        if event and event.selection and event.selection.rows:
-            selected_customer = shown.get_column("customer_id")[event.selection.rows[0]]
-            st.session_state["worklist_customer"] = selected_customer
-            st.session_state["worklist_nonce"] = st.session_state.get("worklist_nonce", 0) + 1
-            st.rerun()
 
-if selected_customer:
+
+def select_customer(table_key: str, customer_ids: list[str]) -> None:
+    """A section table's selection callback: show that customer's items. The tables get new keys
+    (the nonce), so that no other section keeps a selected row; the fragment's own rerun draws them."""
+    event = st.session_state.get(table_key) or {}
+    rows = (event.get("selection") or {}).get("rows") or []
+    if rows:
+        st.session_state["worklist_customer"] = customer_ids[rows[0]]
+        st.session_state["worklist_nonce"] = st.session_state.get("worklist_nonce", 0) + 1
+
+
+CUSTOMER_COLUMNS = {
+    "customer_name": st.column_config.TextColumn("Customer"),
+    "customer_id": st.column_config.TextColumn("Id"),
+    "items": st.column_config.NumberColumn("Items", format="%d"),
+    "total_open_amount": widgets.money_column(f"Open ({ctx.currency})"),
+    "max_days_past_due": st.column_config.NumberColumn("Oldest (days)", format="%d"),
+    "priority_score": st.column_config.NumberColumn("Score", format="%,.0f"),
+    "task_date": st.column_config.DateColumn("Task date"),
+    "late": st.column_config.CheckboxColumn("Late"),
+    "last_action_date": st.column_config.DateColumn("Last action"),
+    "next_action_date": st.column_config.DateColumn("Next action"),
+    "done_today": st.column_config.CheckboxColumn("Done today"),
+}
+ITEM_COLUMNS = {
+    "document_id": st.column_config.TextColumn("Document"),
+    "section": st.column_config.TextColumn("Why"),
+    "due_date": st.column_config.DateColumn("Due"),
+    "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
+    "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
+    "state": st.column_config.TextColumn("Qualification"),
+    "promise_status": st.column_config.TextColumn("Promise"),
+    "promised_date": st.column_config.DateColumn("Promised for"),
+    "internal_owner": st.column_config.TextColumn("Owner"),
+    "next_action_date": st.column_config.DateColumn("Next action"),
+    "priority_score": st.column_config.NumberColumn("Score", format="%,.0f"),
+}
+
+
+@st.fragment(key="worklist_customers")
+def show_customers() -> None:
+    """The customers by section, the selected customer's items and the side panel on them."""
+    _runs.record("worklist_customers")
+    day = live.worklist(db, request)
+    if day.customers.is_empty():
+        st.info("Nothing to do for this collector at this date.")
+        keep_panel_open()
+        return
+    nonce = st.session_state.get("worklist_nonce", 0)
+    for section in worklist.SECTIONS:
+        rows = day.customers.filter(pl.col("section") == section)
+        if rows.is_empty():
+            continue
+        title = (
+            f"{worklist.SECTION_LABELS[section]} ({rows.height} customer{'s' if rows.height != 1 else ''})"
+        )
+        with st.expander(title, expanded=section != "overdue" or rows.height <= 15):
+            page = _paging.paged(rows.select(*CUSTOMER_COLUMNS), key=f"worklist_{section}_page", rows=500)
+            table_key = f"worklist_{section}_{nonce}{page.key}"
+            customer_ids = page.rows.get_column("customer_id").to_list()
+            event = st.dataframe(
+                widgets.for_display(page.rows),
+                hide_index=True,
+                width="stretch",
+                on_select=functools.partial(select_customer, table_key, customer_ids),
+                selection_mode="single-row",
+                key=table_key,
+                column_config=CUSTOMER_COLUMNS,
+            )
+            if event and event.selection and event.selection.rows:
+                # A selection its callback did not take (one set in session state alone, as AppTest
+                # does): a click's callback gives the tables new keys, so none is selected here.
+                select_customer(table_key, customer_ids)
+                st.rerun()
+
+    selected_customer = st.session_state.get("worklist_customer")
+    if not selected_customer:
+        keep_panel_open()
+        return
     items = day.items.filter(pl.col("customer_id") == selected_customer)
     if items.is_empty():
         st.session_state.pop("worklist_customer", None)
         keep_panel_open()
-    else:
-        name = items.get_column("customer_name")[0]
-        header = st.columns([4, 1])
-        header[0].subheader(f"{widgets.markdown_text(name)} ({widgets.markdown_text(selected_customer)})")
-        header[1].page_link(
-            "pages/customer.py",
-            label="Customer view",
-            icon=":material/person:",
-            query_params={"customer": selected_customer},
-        )
-        table = items.select(
-            "document_id",
-            "section",
-            "due_date",
-            "days_past_due",
-            "open_amount_functional",
-            "state",
-            "promise_status",
-            "promised_date",
-            "internal_owner",
-            "next_action_date",
-            "priority_score",
-        )
-        picked = st.dataframe(
-            widgets.for_display(table),
-            hide_index=True,
-            width="stretch",
-            on_select="rerun",
-            selection_mode="multi-row",
-            key=f"worklist_items_{selected_customer}",
-            column_config={
-                "document_id": st.column_config.TextColumn("Document"),
-                "section": st.column_config.TextColumn("Why"),
-                "due_date": st.column_config.DateColumn("Due"),
-                "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
-                "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
-                "state": st.column_config.TextColumn("Qualification"),
-                "promise_status": st.column_config.TextColumn("Promise"),
-                "promised_date": st.column_config.DateColumn("Promised for"),
-                "internal_owner": st.column_config.TextColumn("Owner"),
-                "next_action_date": st.column_config.DateColumn("Next action"),
-                "priority_score": st.column_config.NumberColumn("Score", format="%,.0f"),
-            },
-        )
-        rows = picked.selection.rows if picked and picked.selection else []
-        chosen = [table.get_column("document_id")[row] for row in rows] or table.get_column(
-            "document_id"
-        ).to_list()
-        st.caption("Select items, or none to work on all of this customer's items listed here.")
-        widgets.panel_button(ctx, chosen, key="worklist_panel")
+        return
+    name = items.get_column("customer_name")[0]
+    header = st.columns([4, 1])
+    header[0].subheader(f"{widgets.markdown_text(name)} ({widgets.markdown_text(selected_customer)})")
+    header[1].page_link(
+        "pages/customer.py",
+        label="Customer view",
+        icon=":material/person:",
+        query_params={"customer": selected_customer},
+    )
+    page = _paging.paged(items.select(*ITEM_COLUMNS), key=f"worklist_items_page_{selected_customer}")
+    table = page.rows
+    picked = st.dataframe(
+        widgets.for_display(table),
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="multi-row",
+        key=f"worklist_items_{selected_customer}{page.key}",
+        column_config=ITEM_COLUMNS,
+    )
+    chosen_rows = picked.selection.rows if picked and picked.selection else []
+    chosen = [table.get_column("document_id")[row] for row in chosen_rows] or table.get_column(
+        "document_id"
+    ).to_list()
+    st.caption("Select items, or none to work on all of this customer's items listed here.")
+    widgets.panel_button(ctx, chosen, key="worklist_panel", rerun=FRAGMENTS)
+
+
+show_customers()

@@ -1,9 +1,11 @@
 -- One row per document with an event on or before $as_of: its latest event (which sets the item's
--- state), and the details of its latest promise to pay and of its latest dispute.
+-- state), and the details of its latest promise to pay and of its latest dispute. A non-empty
+-- $document_ids narrows it to those documents (each document's row depends on its events alone).
 with events as (
     select *
     from item_events
     where event_date <= $as_of
+        and (len($document_ids::varchar[]) = 0 or list_contains($document_ids::varchar[], document_id))
 ),
 
 latest_event as (

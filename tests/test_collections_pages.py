@@ -116,3 +116,73 @@ def test_disputes_page_on_a_ledger_without_disputes(app: AppTest) -> None:
     assert metrics["Open disputes"] == "0"
     assert metrics["Qualification rate"] == "0.0%"
     assert any(info.value == "No open dispute." for info in app.info)
+
+
+def open_worklist(at: AppTest) -> AppTest:
+    at.switch_page("pages/worklist.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def select_alpha_on_the_worklist(at: AppTest) -> None:
+    """Select Alpha SARL, the one row of 'Other overdue items' (table key worklist_overdue_<nonce>)."""
+    (key,) = [key for key in at.session_state if str(key).startswith("worklist_overdue_")]
+    at.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+
+
+def worklist_items(at: AppTest):
+    return next(frame.value for frame in at.dataframe if "section" in frame.value.columns)
+
+
+def test_a_call_saved_on_the_worklist_shows_at_once(app: AppTest) -> None:
+    """On the worklist, select Alpha SARL: its two overdue items I1 and I2 are listed. Log a call on
+    both with a next action on 2026-04-07: the panel says it saved, Done today goes from 0 to 1, both
+    items show the call's next action, and the panel opened again starts blank."""
+    open_worklist(app)
+    assert {m.label: m.value for m in app.metric}["Done today"] == "0"
+    select_alpha_on_the_worklist(app)
+    assert worklist_items(app)["document_id"].to_list() == ["I1", "I2"]
+    assert [h.value for h in app.subheader] == ["Alpha SARL (C1)"]
+    app.button(key="worklist_panel").click().run()
+    app.selectbox(key="panel_action").set_value("call").run()
+    app.selectbox(key="panel_outcome").set_value("reached").run()
+    app.date_input(key="panel_next").set_value(date(2026, 4, 7)).run()
+    app.text_area(key="panel_comment").input("Both invoices chased").run()
+    app.button(key="panel_save").click().run()
+    assert [s.value for s in app.success] == [markdown_text("Saved: call logged.")]
+    assert {m.label: m.value for m in app.metric}["Done today"] == "1"
+    # AppTest runs the save's fragments without the app's navigation, where st.page_link cannot find
+    # the customer page (a served app can: tests/test_browser_worklist.py): the table is read after
+    # the next full run.
+    app.run()
+    assert not app.exception, app.exception
+    items = worklist_items(app)
+    assert items["document_id"].to_list() == ["I1", "I2"]
+    assert [d.date() for d in items["next_action_date"].to_list()] == [date(2026, 4, 7)] * 2
+    app.button(key="worklist_panel").click().run()
+    assert app.selectbox(key="panel_action").value == "(no action)"
+    assert app.text_area(key="panel_comment").value == ""
+
+
+def test_another_sessions_save_shows_at_the_next_run(app: AppTest, ledger_store: Store) -> None:
+    """Two sessions of one server: one has Alpha SARL's items open on the worklist; the other disputes
+    I1 from the customer page. At its next run the first sees I1 gone (a dispute is waited on) and
+    I2 alone, 1 overdue item to work instead of 2."""
+    open_worklist(app)
+    select_alpha_on_the_worklist(app)
+    assert worklist_items(app)["document_id"].to_list() == ["I1", "I2"]
+    other = AppTest.from_file(APP, default_timeout=60)
+    other.query_params["customer"] = "C1"
+    other.run()
+    other.switch_page("pages/customer.py").run()
+    select_items(other, [0])
+    other.button(key="customer_panel").click().run()
+    other.selectbox(key="panel_kind").set_value("disputed").run()
+    other.text_area(key="panel_comment").input("Price not agreed").run()
+    other.button(key="panel_save").click().run()
+    assert not other.exception, other.exception
+    assert items_table(other)["state"].to_list()[:2] == ["disputed", "none"]
+    app.run()
+    assert worklist_items(app)["document_id"].to_list() == ["I2"]

@@ -29,7 +29,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import contract, worklist
+from analytics import collections, contract, worklist
 from analytics.collections import Action, CollectionsDB, Qualification, Submission
 from analytics.scope import EVERYTHING
 from analytics.store import ImportRecord, Store, Tables
@@ -251,3 +251,88 @@ def test_priority_score_factors() -> None:
         worklist.priority_score(pl.col("amount"), pl.col("days"), pl.col("risk"))
     ).to_series()
     assert scores.to_list() == [100.0, 240.0, 1050.0, 1400.0, 120.0, 300.0]
+
+
+def assert_same_worklist(live: worklist.Worklist, fresh: worklist.Worklist) -> None:
+    assert live.counts == fresh.counts
+    assert live.customers.equals(fresh.customers)
+    assert live.items.equals(fresh.items)
+
+
+def test_a_live_worklist_after_several_saves_equals_a_fresh_one(book: tuple[Store, CollectionsDB]) -> None:
+    """The live worklist reads only what each save wrote and puts it in place; after each of these saves
+    its figures, rows and item states are those a full read gives:
+    1. a new promise on A1 for 07-03 with a call to K1 (A1 leaves the broken promises, K1 done today);
+    2. a dispute on A6 (K1's 6,000 overdue item leaves the overdue list);
+    3. Ben's call to K4 naming A7, next action 06-30 (A7 is a next action due today);
+    4. the dispute on A5 resolved (a credit note to issue) (A5 is plain overdue again);
+    5. a promise on A12 recorded at 06-29, before the as-of date (a save at another date).
+    Anna's figures are checked after each, everyone's at the end; done today for Anna: her email to
+    K2, her call to K1 and Ben's call to her customer K4."""
+    store, db = book
+    items = worklist.aged_items(store, AS_OF, EVERYTHING)
+    live = worklist.LiveWorklist(store, AS_OF, EVERYTHING, items)
+    anna = worklist.WorklistQuery(AS_OF, collector="Anna")
+    everyone = worklist.WorklistQuery(AS_OF)
+    assert_same_worklist(live.worklist(db, anna), worklist.worklist(db, store, anna))
+
+    def save(submission: Submission, user: str = "Anna", as_of: date = AS_OF) -> None:
+        db.submit(submission, store=store, as_of=as_of, scope=EVERYTHING, user=user)
+        assert_same_worklist(live.worklist(db, anna), worklist.worklist(db, store, anna))
+        fresh_states = collections.item_states(db, store, AS_OF, EVERYTHING, items=items)
+        assert live.refresh(db).states.equals(fresh_states)
+
+    save(
+        Submission(
+            (Qualification("A1", "promise_to_pay", promised_date=date(2026, 7, 3)),),
+            Action("K1", "call", "promise_obtained"),
+        )
+    )
+    assert "A1" not in live.worklist(db, anna).items["document_id"]
+    save(
+        Submission(
+            (
+                Qualification(
+                    "A6", "disputed", comment="Wrong price", dispute_reason="price", internal_owner="Sales"
+                ),
+            )
+        )
+    )
+    assert "A6" not in live.worklist(db, anna).items["document_id"]
+    save(
+        Submission(action=Action("K4", "call", "reached", document_ids=("A7",), next_action_date=AS_OF)),
+        user="Ben",
+    )
+    sections = live.worklist(db, anna).items.filter(pl.col("document_id") == "A7").get_column("section")
+    assert sections.to_list() == ["next_action"]
+    save(
+        Submission(
+            (
+                Qualification(
+                    "A5", "dispute_resolved", comment="Credit note issued", outcome="credit_note_to_issue"
+                ),
+            )
+        )
+    )
+    save(
+        Submission((Qualification("A12", "promise_to_pay", promised_date=date(2026, 7, 10)),)),
+        as_of=date(2026, 6, 29),
+    )
+    assert_same_worklist(live.worklist(db, everyone), worklist.worklist(db, store, everyone))
+    assert live.worklist(db, anna).counts["done_today"] == 3
+
+
+def test_a_live_worklist_reads_a_replaced_history_whole(book: tuple[Store, CollectionsDB]) -> None:
+    """A history loaded over the old one (the demo's new company) numbers its rows from 1 again: the
+    live worklist cannot tell them from the old ones by id and reads everything again."""
+    store, db = book
+    items = worklist.aged_items(store, AS_OF, EVERYTHING)
+    live = worklist.LiveWorklist(store, AS_OF, EVERYTHING, items)
+    anna = worklist.WorklistQuery(AS_OF, collector="Anna")
+    before = live.worklist(db, anna)
+    assert "A1" in before.items["document_id"]
+    db.load_history(db.events().head(0), db.actions().head(0), replace=True)
+    after = live.worklist(db, anna)
+    assert_same_worklist(after, worklist.worklist(db, store, anna))
+    assert after.counts["done_today"] == 0
+    assert after.items.filter(pl.col("document_id") == "A1").get_column("section").to_list() == ["overdue"]
