@@ -791,7 +791,12 @@ def customers_in_scope(ctx: Context) -> pl.DataFrame:
 def _dispute_summary(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
     from analytics import collections
 
-    return collections.dispute_summary(_collections_db(root), Store(root), as_of, scope)
+    # The aged items and their states are cached for every page: the summary does not redo them.
+    items = aged_items(root, version, as_of, scope)
+    states = _item_states(root, version, collections_version, as_of, scope)
+    return collections.dispute_summary(
+        _collections_db(root), Store(root), as_of, scope, items=items, states=states
+    )
 
 
 def cached_dispute_summary(ctx: Context):
