@@ -827,7 +827,9 @@ def _positions(root: str, version: str, collections_version: str, as_of: date, s
     from analytics import scenarios
 
     items = aged_items(root, version, as_of, scope)
-    return scenarios.positions(_collections_db(root), Store(root), as_of, scope, items=items)
+    # The item states are cached once per save for every page that shows them.
+    states = _item_states(root, version, collections_version, as_of, scope)
+    return scenarios.positions(_collections_db(root), Store(root), as_of, scope, items=items, states=states)
 
 
 def scenario_positions(ctx: Context) -> pl.DataFrame:
