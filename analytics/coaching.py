@@ -78,7 +78,7 @@ from analytics.collections import (
     CollectionsDB,
     _resolutions,
     item_states,
-    promise_outcomes,
+    settle_promises,
 )
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store, query
@@ -355,18 +355,20 @@ def collector_figures(
         items_end = aged_items(store, end, scope, con)
     items_start = items_start.filter(pl.col("collector").is_not_null())
     items_end = items_end.filter(pl.col("collector").is_not_null())
+    # Read once: the promises, the disputes and the follow-up all derive from the item events.
+    events = db.events(until=end)
 
     frame = (
         collectors.join(_portfolio(items_start), on="collector", how="left")
         .join(_portfolio(items_end), on="collector", how="left", suffix="_end")
         .join(_flows(con, customers, start, end), on="collector", how="left")
         .join(_reduced(con, items_start, start, end), on="collector", how="left")
-        .join(_promises(db, store, customers, start, end, grace_days, con), on="collector", how="left")
-        .join(_disputes(db, customers, start, end), on="collector", how="left")
+        .join(_promises(con, events, customers, start, end, grace_days), on="collector", how="left")
+        .join(_disputes(events, customers, start), on="collector", how="left")
     )
     actions = db.actions(until=end).join(customers, on="customer_id", how="inner")
     frame = frame.join(_activity(actions, start, end), on="collector", how="left").join(
-        _follow_up(db, actions, items_end, end), on="collector", how="left"
+        _follow_up(db, events, actions, items_end, end), on="collector", how="left"
     )
     if dso is not None:
         frame = frame.join(dso.select("collector", "dso_countback", "add"), on="collector", how="left")
@@ -512,31 +514,44 @@ def _reduced(
 
 
 def _promises(
-    db: CollectionsDB,
-    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    events: pl.DataFrame,
     customers: pl.DataFrame,
     start: date,
     end: date,
     grace_days: int,
-    con: duckdb.DuckDBPyConnection,
 ) -> pl.DataFrame:
-    """Per collector: promises recorded in the period, and of those falling due in it, kept and broken."""
-    outcomes = promise_outcomes(db, store, end, grace_days=grace_days, con=con).join(
-        customers.select("customer_id"), on="customer_id", how="semi"
+    """Per collector: promises recorded in the period, and of those falling due in it, kept and broken.
+
+    Only the promises falling due in the period are settled against the payments: settling costs
+    with the number of promises, and the kept / broken counts need no other (a promise's outcome
+    depends on its own document's payments alone)."""
+    promises = events.filter(pl.col("event_type") == "promise_to_pay").join(
+        customers, on="customer_id", how="inner"
     )
-    due = pl.col("deadline").is_between(start, end, closed="right")
-    return outcomes.group_by("collector").agg(
-        (pl.col("event_date") > start).sum().alias("promises_obtained"),
-        (due & (pl.col("promise_status") == "kept")).sum().alias("promises_kept"),
-        (due & (pl.col("promise_status") == "broken")).sum().alias("promises_broken"),
+    deadline = pl.col("promised_date") + timedelta(days=grace_days)
+    obtained = promises.group_by("collector").agg(
+        (pl.col("event_date") > start).sum().alias("promises_obtained")
     )
+    due = promises.filter(deadline.is_between(start, end, closed="right"))
+    settled = settle_promises(
+        con,
+        due.select("event_id", "document_id", "event_date", "promised_date", "promised_amount"),
+        end,
+        grace_days,
+    ).join(due.select("event_id", "collector"), on="event_id", how="inner")
+    decided = settled.group_by("collector").agg(
+        (pl.col("promise_status") == "kept").sum().alias("promises_kept"),
+        (pl.col("promise_status") == "broken").sum().alias("promises_broken"),
+    )
+    return obtained.join(decided, on="collector", how="left")
 
 
-def _disputes(db: CollectionsDB, customers: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+def _disputes(events: pl.DataFrame, customers: pl.DataFrame, start: date) -> pl.DataFrame:
     """Per collector: disputes resolved in the period and their average days from dispute to resolution."""
-    events = db.events(until=end).join(customers, on="customer_id", how="inner")
+    mine = events.join(customers, on="customer_id", how="inner")
     # The disputes page's reading of the events: a resolution closes the dispute just before it.
-    resolved = _resolutions(events).filter(pl.col("resolved_on") > start)
+    resolved = _resolutions(mine).filter(pl.col("resolved_on") > start)
     return resolved.group_by("collector").agg(
         pl.len().alias("disputes_resolved"),
         pl.col("days_to_resolve").mean().round(1).alias("avg_resolution_days"),
@@ -556,7 +571,9 @@ def _activity(actions: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
     )
 
 
-def _follow_up(db: CollectionsDB, actions: pl.DataFrame, items_end: pl.DataFrame, end: date) -> pl.DataFrame:
+def _follow_up(
+    db: CollectionsDB, events: pl.DataFrame, actions: pl.DataFrame, items_end: pl.DataFrame, end: date
+) -> pl.DataFrame:
     """Per collector, of the overdue items at the end (positive open amounts): their amount, how much of
     it had its customer contacted in the last 14 / 30 days, the items never touched, and the customers
     whose next action is late."""
@@ -570,7 +587,7 @@ def _follow_up(db: CollectionsDB, actions: pl.DataFrame, items_end: pl.DataFrame
         .with_columns(pl.lit(True).alias(f"contacted_{n}"))
         for n in COVERAGE_DAYS
     }
-    qualified = db.events(until=end).select("document_id").unique()
+    qualified = events.select("document_id").unique()
     named = (
         actions.select(pl.col("document_ids").alias("document_id"))
         .explode("document_id")
@@ -711,27 +728,63 @@ def _float(value: object) -> float | None:
 # --- a collector's record --------------------------------------------------------------------------
 
 
+def bucket_sums(
+    store: Store,
+    month_ends: list[date],
+    scope: Scope = EVERYTHING,
+    buckets: tuple[int, ...] = contract.DEFAULT_BUCKETS,
+) -> pl.DataFrame:
+    """The aged amount of every collector's portfolio by bucket at each month end (customers with a
+    collector only): one row per (month_end, collector, bucket) with an amount, buckets without items
+    left out. Aging the month ends is the costly part of portfolio_trend: this is it once for all
+    collectors, so that a page can keep it and switch collectors at no cost."""
+    con = store.connect()
+    frames = [
+        aged_items(store, month_end, scope, con)
+        .filter(pl.col("collector").is_not_null())
+        .with_columns(bucket_expression(buckets).alias("bucket"))
+        .group_by("collector", "bucket")
+        .agg(pl.col(AMOUNT).sum().cast(contract.MONEY).alias("amount"))
+        .with_columns(pl.lit(month_end).alias("month_end"))
+        .select("month_end", "collector", "bucket", "amount")
+        for month_end in month_ends
+    ]
+    if not frames:
+        return pl.DataFrame(
+            schema={
+                "month_end": pl.Date,
+                "collector": pl.String,
+                "bucket": pl.String,
+                "amount": contract.MONEY,
+            }
+        )
+    return pl.concat(frames)
+
+
 def portfolio_trend(
     store: Store,
     month_ends: list[date],
     collector: str,
     scope: Scope = EVERYTHING,
     buckets: tuple[int, ...] = contract.DEFAULT_BUCKETS,
+    *,
+    sums: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The aging shares of the collector's portfolio and of the whole team (every customer in scope with
     a collector) at each month end: one row per (month_end, who: the collector or 'Team', bucket) with
-    amount and share (% of that AR; null when it is 0)."""
+    amount and share (% of that AR; null when it is 0). `sums`: bucket_sums of the same month ends,
+    scope and buckets, when the caller has them."""
     names = contract.bucket_names(buckets)
-    con = store.connect()
+    if sums is None:
+        sums = bucket_sums(store, month_ends, scope, buckets)
     frames = []
     for month_end in month_ends:
-        items = aged_items(store, month_end, scope, con).filter(pl.col("collector").is_not_null())
-        bucketed = items.with_columns(bucket_expression(buckets).alias("bucket"))
-        for who, part in ((collector, bucketed.filter(pl.col("collector") == collector)), (TEAM, bucketed)):
-            sums = part.group_by("bucket").agg(pl.col(AMOUNT).sum().cast(contract.MONEY).alias("amount"))
+        at = sums.filter(pl.col("month_end") == month_end)
+        for who, part in ((collector, at.filter(pl.col("collector") == collector)), (TEAM, at)):
+            totals = part.group_by("bucket").agg(pl.col("amount").sum().cast(contract.MONEY))
             frames.append(
                 pl.DataFrame({"bucket": names, "position": list(range(len(names)))})
-                .join(sums, on="bucket", how="left")
+                .join(totals, on="bucket", how="left")
                 .with_columns(
                     pl.lit(month_end).alias("month_end"),
                     pl.lit(who).alias("who"),
@@ -846,18 +899,24 @@ def at_risk_customers(
     scope: Scope = EVERYTHING,
     *,
     items: pl.DataFrame | None = None,
+    states: pl.DataFrame | None = None,
     grace_days: int = PROMISE_GRACE_DAYS,
 ) -> pl.DataFrame:
     """The collector's customers at risk at `as_of`: those with overdue items (positive open amounts) and
     an amount over 90 days, a broken promise, or no contact for 30 days (no action in the 30 days to
     as_of). One row each: customer_id, customer_name, overdue, over_90, broken_promises (items whose
     current promise is broken), last_contact, days_since_contact (null: never), reasons (in words);
-    largest +90 first, then most broken promises, then longest without contact."""
+    largest +90 first, then most broken promises, then longest without contact. `items` (aged_items)
+    and `states` (collections.item_states of those items, or of any frame of items holding the
+    collector's) at as_of for the scope can be passed when the caller has them."""
     con = store.connect()
     if items is None:
         items = aged_items(store, as_of, scope, con)
     mine = items.filter(pl.col("collector") == collector, pl.col("days_past_due") > 0, pl.col(AMOUNT) > 0)
-    states = item_states(db, store, as_of, scope, grace_days=grace_days, items=mine, con=con)
+    if states is None:
+        states = item_states(db, store, as_of, scope, grace_days=grace_days, items=mine, con=con)
+    else:
+        states = states.join(mine.select("document_id"), on="document_id", how="semi")
     broken = states.filter(pl.col("state") == "promise_to_pay", pl.col("promise_status") == "broken")
     latest = db.read("collections_customer_actions", as_of=as_of).select(
         "customer_id", pl.col("last_action_date").cast(pl.Date).alias("last_contact")

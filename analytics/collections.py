@@ -1718,12 +1718,16 @@ def dispute_summary(
     grace_days: int = PROMISE_GRACE_DAYS,
     months: int = 12,
     items: pl.DataFrame | None = None,
+    states: pl.DataFrame | None = None,
 ) -> DisputeSummary:
-    """Disputes, promises and the qualification rate at `as_of` (see DisputeSummary)."""
+    """Disputes, promises and the qualification rate at `as_of` (see DisputeSummary). `items`
+    (aging.aged_items) and `states` (item_states of those items) at as_of for the scope can be passed
+    when the caller has them."""
     con = store.connect()
     if items is None:
         items = aged_items(store, as_of, scope, con)
-    states = item_states(db, store, as_of, scope, grace_days=grace_days, items=items, con=con)
+    if states is None:
+        states = item_states(db, store, as_of, scope, grace_days=grace_days, items=items, con=con)
     customers = _scoped_customers(con, scope)
     stated = items.select(
         "document_id",
@@ -1834,8 +1838,23 @@ def dispute_summary(
         .sort("days_since_promised_date", "document_id", descending=[True, False])
     )
 
-    outcomes = promise_outcomes(
-        db, store, as_of, scope, grace_days=grace_days, since=start - timedelta(days=120), con=con
+    # The promises of the 120 days before the first month on: those made count by the month they were
+    # made; kept and broken by the month of their deadline and in the kept rate when it falls in the
+    # last 90 days, so that only the promises falling due from then on need settling against the
+    # payments (the costly part).
+    promises = events.filter(
+        pl.col("event_type") == "promise_to_pay", pl.col("event_date") >= start - timedelta(days=120)
+    )
+    first_deadline = min(start, as_of - timedelta(days=89))
+    due = promises.filter((pl.col("promised_date") + timedelta(days=grace_days)) >= first_deadline)
+    settled = settle_promises(
+        con,
+        due.select("event_id", "document_id", "event_date", "promised_date", "promised_amount"),
+        as_of,
+        grace_days,
+    )
+    outcomes = promises.select("event_id", "event_date").join(
+        settled.select("event_id", "deadline", "promise_status"), on="event_id", how="left"
     )
     recent = outcomes.filter(
         pl.col("promise_status") != "open",

@@ -1058,17 +1058,20 @@ def positions(
     scope: Scope = EVERYTHING,
     *,
     items: pl.DataFrame | None = None,
+    states: pl.DataFrame | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
     grace_days: int = PROMISE_GRACE_DAYS,
 ) -> pl.DataFrame:
     """Where every customer in scope with a positive open item stands in its scenario at `as_of`
     (POSITION_COLUMNS): status (STATUSES) and why, the step due (or the next one ahead), its due date,
     the items it concerns and their amount (see the module's docstring). `items`: aging.aged_items
-    at as_of for the scope, when the caller has them."""
+    at as_of for the scope, and `states`: collections.item_states of those items, when the caller
+    has them."""
     con = con or store.connect()
     if items is None:
         items = aged_items(store, as_of, scope, con)
-    states = item_states(db, store, as_of, scope, grace_days=grace_days, items=items, con=con)
+    if states is None:
+        states = item_states(db, store, as_of, scope, grace_days=grace_days, items=items, con=con)
     steps = current_steps(db)
     assigned = assignments(db, store, scope, con=con).select(
         "customer_id",

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from pages import widgets
+from pages import _runs, widgets
 
 ctx = widgets.context()
 st.title("Disputes and promises")
@@ -94,34 +94,68 @@ with right:
         },
     )
 
-st.subheader("Open disputes")
-open_disputes = summary.open_disputes.sort("age_days", descending=True)
-picked = st.dataframe(
-    widgets.for_display(open_disputes),
-    hide_index=True,
-    width="stretch",
-    on_select="rerun",
-    selection_mode="multi-row",
-    key="open_disputes",
-    column_config={
-        "customer_name": "Customer",
-        "disputed_amount": money("Disputed"),
-        "open_amount": money("Open"),
-        "opened_on": st.column_config.DateColumn("Opened"),
-        "expected_resolution": st.column_config.DateColumn("Expected resolution"),
-        "past_expected_resolution": st.column_config.CheckboxColumn("Late"),
-    },
-)
-rows = picked.selection.rows if picked and picked.selection else []
-widgets.panel_button(
-    ctx, [open_disputes.get_column("document_id")[row] for row in rows], key="disputes_panel"
-)
+ALL = "(all)"
+ROWS_SHOWN = 2_000
+
+
+def shown_at_most(frame: pl.DataFrame, what: str) -> pl.DataFrame:
+    """The first ROWS_SHOWN rows, saying so when there are more (the browser draws every row sent)."""
+    if frame.height > ROWS_SHOWN:
+        st.caption(f"The first {ROWS_SHOWN:,} {what} of {frame.height:,}.")
+    return frame.head(ROWS_SHOWN)
+
+
+@st.fragment(key="disputes_open")
+def open_disputes_list(ctx: widgets.Context, open_disputes: pl.DataFrame) -> None:
+    """The open disputes, filtered by reason and owner, to select for the side panel: a filter or a
+    selection reruns this list alone."""
+    _runs.record("disputes_open")
+    st.subheader("Open disputes")
+    filters = st.columns(2)
+    reason = filters[0].selectbox(
+        "Reason",
+        [ALL, *open_disputes.get_column("dispute_reason").drop_nulls().unique().sort()],
+        format_func=lambda value: value if value == ALL else label(value),
+        key="disputes_reason",
+    )
+    owner = filters[1].selectbox(
+        "Owner",
+        [ALL, *open_disputes.get_column("internal_owner").drop_nulls().unique().sort()],
+        key="disputes_owner",
+    )
+    listed = open_disputes.sort("age_days", descending=True)
+    if reason != ALL:
+        listed = listed.filter(pl.col("dispute_reason") == reason)
+    if owner != ALL:
+        listed = listed.filter(pl.col("internal_owner") == owner)
+    listed = shown_at_most(listed, "open disputes, oldest first,")
+    picked = st.dataframe(
+        widgets.for_display(listed),
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="multi-row",
+        key=f"open_disputes_{reason}_{owner}",
+        column_config={
+            "customer_name": "Customer",
+            "disputed_amount": money("Disputed"),
+            "open_amount": money("Open"),
+            "opened_on": st.column_config.DateColumn("Opened"),
+            "expected_resolution": st.column_config.DateColumn("Expected resolution"),
+            "past_expected_resolution": st.column_config.CheckboxColumn("Late"),
+        },
+    )
+    rows = picked.selection.rows if picked and picked.selection else []
+    widgets.panel_button(ctx, [listed.get_column("document_id")[row] for row in rows], key="disputes_panel")
+
+
+open_disputes_list(ctx, summary.open_disputes)
 
 promises_column, broken_column = st.columns(2)
 with promises_column:
     st.subheader("Promises due this week")
     st.dataframe(
-        widgets.for_display(summary.promises_due_this_week),
+        widgets.for_display(shown_at_most(summary.promises_due_this_week, "promises")),
         hide_index=True,
         width="stretch",
         key="promises_due",
@@ -135,7 +169,7 @@ with promises_column:
 with broken_column:
     st.subheader("Broken promises")
     st.dataframe(
-        widgets.for_display(summary.broken_promises),
+        widgets.for_display(shown_at_most(summary.broken_promises, "broken promises")),
         hide_index=True,
         width="stretch",
         key="broken_promises",

@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import access, collections, contract, reminders, scenarios
-from pages import widgets
+from pages import _runs, widgets
 
 NEW = "(new scenario)"
 CENT = Decimal("0.01")
@@ -19,6 +19,7 @@ BY_RULES = "(by the rules)"
 NONE = "(none)"
 SELECTED = "scenario_selected"
 NONCE = "scenario_nonce"
+LISTED = "scenario_listed"
 CHANNEL_LABELS = {
     "eml": "E-mail sent from my mail client (.eml)",
     "pdf": "Letter printed (PDF)",
@@ -62,21 +63,31 @@ def smtp() -> reminders.SmtpSettings | None:
         return None
 
 
-items = widgets.items_for(ctx)
-customers = widgets.customers_in_scope(ctx)
-labels = {
-    customer_id: f"{name} ({customer_id})"
-    for customer_id, name in customers.select("customer_id", "customer_name").iter_rows()
-}
-found = widgets.scenario_positions(ctx)
-proposed = scenarios.proposals_from(found)
-# A key keeps the chosen tab when a confirmation appears above the tabs or goes away.
+def customer_labels() -> dict[str, str]:
+    """'Name (id)' of each customer in scope, for the tabs that pick one."""
+    customers = widgets.customers_in_scope(ctx)
+    return {
+        customer_id: f"{name} ({customer_id})"
+        for customer_id, name in customers.select("customer_id", "customer_name").iter_rows()
+    }
+
+
+# A key keeps the chosen tab when a confirmation appears above the tabs or goes away; only the open
+# tab's content runs (a tab switch reruns the page).
 today, editor, assignment, alerting, setting = st.tabs(
-    ["Today", "Scenarios", "Assignment", "Alerts", "Settings"], key="scenario_tabs"
+    ["Today", "Scenarios", "Assignment", "Alerts", "Settings"], key="scenario_tabs", on_change="rerun"
 )
 
+
 # --- today: the proposals ---------------------------------------------------------------------------
-with today:
+@st.fragment(key="scenario_today")
+def steps_of_today() -> None:
+    """The steps due today and the one selected: picking a step, filtering the list or editing the
+    reminder reruns this tab alone."""
+    _runs.record("scenario_today")
+    items = widgets.items_for(ctx)
+    found = widgets.scenario_positions(ctx)
+    proposed = scenarios.proposals_from(found)
     counts = st.columns(5)
     counts[0].metric("Steps due", f"{proposed.filter(~pl.col('done')).height:,}")
     counts[1].metric("Done today", f"{proposed.filter(pl.col('done')).height:,}")
@@ -101,13 +112,24 @@ with today:
             "done",
             "beyond_friendly_phase",
         )
-        event = st.dataframe(
+        nonce = st.session_state.get(NONCE, 0)
+        picked = st.session_state.get(f"scenario_proposals_{nonce}")
+        if picked and picked["selection"]["rows"]:
+            # A step picked: open it, and draw the list afresh without the selection.
+            listed = st.session_state.get(LISTED, [])
+            row = picked["selection"]["rows"][0]
+            if row < len(listed):
+                st.session_state[SELECTED] = listed[row]
+            nonce += 1
+            st.session_state[NONCE] = nonce
+        st.session_state[LISTED] = table.get_column("customer_id").to_list()
+        st.dataframe(
             widgets.for_display(table),
             hide_index=True,
             width="stretch",
             on_select="rerun",
             selection_mode="single-row",
-            key=f"scenario_proposals_{st.session_state.get(NONCE, 0)}",
+            key=f"scenario_proposals_{nonce}",
             column_config={
                 "customer_name": st.column_config.TextColumn("Customer"),
                 "customer_id": st.column_config.TextColumn("Id"),
@@ -123,10 +145,6 @@ with today:
                 ),
             },
         )
-        if event and event.selection and event.selection.rows:
-            st.session_state[SELECTED] = table.get_column("customer_id")[event.selection.rows[0]]
-            st.session_state[NONCE] = st.session_state.get(NONCE, 0) + 1
-            st.rerun()
         st.caption(
             "Select a step to see its reminder, edit it, send or download it, then confirm or skip it."
         )
@@ -335,8 +353,17 @@ with today:
             },
         )
 
+
+if today.open:
+    with today:
+        steps_of_today()
+
+
 # --- the scenarios and their steps -----------------------------------------------------------------
-with editor:
+@st.fragment(key="scenario_editor")
+def scenario_editor() -> None:
+    """The scenarios and the one being edited: choosing or editing a scenario reruns this tab alone."""
+    _runs.record("scenario_editor")
     assigned = scenarios.assignments(db, ctx.store, ctx.scope)
     per_scenario = assigned.group_by("scenario_id").agg(pl.len().alias("customers"))
     overview = pl.DataFrame(
@@ -493,251 +520,276 @@ with editor:
                 key="scenario_versions",
             )
 
+
+if editor.open:
+    with editor:
+        scenario_editor()
+
+
 # --- assignment ------------------------------------------------------------------------------------
-with assignment:
-    current_rules = scenarios.rules(db)
-    st.markdown(
-        "A customer gets its **explicit** scenario, else the scenario of the **first rule** (in this order) "
-        "that matches it, else the **default** scenario."
-    )
-    rule_frame = pl.DataFrame(
-        [
-            {
-                "priority": position,
-                "dimension": r.dimension,
-                "value": r.value,
-                "scenario": names.get(r.scenario_id, r.scenario_id),
-            }
-            for position, r in enumerate(current_rules.rules, start=1)
-        ],
-        schema={
-            "priority": pl.Int64(),
-            "dimension": pl.String(),
-            "value": pl.String(),
-            "scenario": pl.String(),
-        },
-    )
-    edited_rules = st.data_editor(
-        rule_frame,
-        num_rows="dynamic",
-        width="stretch",
-        key=f"scenario_rules_{current_rules.version}",
-        column_config={
-            "priority": st.column_config.NumberColumn(
-                "Priority", min_value=1, step=1, help="Rules apply in this order (ties: in the order listed)"
-            ),
-            "dimension": st.column_config.SelectboxColumn(
-                "Customer dimension", options=list(contract.DIMENSIONS), required=True
-            ),
-            "value": st.column_config.TextColumn("Value", required=True),
-            "scenario": st.column_config.SelectboxColumn(
-                "Scenario", options=list(names.values()), required=True
-            ),
-        },
-    )
-    ids_by_name = {v: k for k, v in names.items()}
-    default_options = [*names, NONE]
-    default = st.selectbox(
-        "Default scenario",
-        default_options,
-        index=default_options.index(current_rules.default_scenario_id)
-        if current_rules.default_scenario_id in names
-        else len(default_options) - 1,
-        format_func=lambda value: names.get(value, value),
-        key=f"scenario_default_{current_rules.version}",
-    )
-    if st.button("Save the rules", key="scenario_rules_save"):
-        widgets.require(access.CONFIGURE)
-        try:
-            saved_rules = scenarios.save_rules(
-                db,
-                scenarios.Rules(
-                    tuple(
-                        scenarios.Rule(
-                            row["dimension"] or "",
-                            row["value"] or "",
-                            ids_by_name.get(row["scenario"] or "", ""),
-                        )
-                        for row in edited_rules.with_row_index("row")
-                        .sort(pl.col("priority").fill_null(len(edited_rules) + 1), "row")
-                        .iter_rows(named=True)
-                        if row["dimension"] or row["value"] or row["scenario"]
-                    ),
-                    None if default == NONE else default,
+if assignment.open:
+    with assignment:
+        labels = customer_labels()
+        assigned = scenarios.assignments(db, ctx.store, ctx.scope)
+        current_rules = scenarios.rules(db)
+        st.markdown(
+            "A customer gets its **explicit** scenario, else the scenario of the **first rule** (in this order) "
+            "that matches it, else the **default** scenario."
+        )
+        rule_frame = pl.DataFrame(
+            [
+                {
+                    "priority": position,
+                    "dimension": r.dimension,
+                    "value": r.value,
+                    "scenario": names.get(r.scenario_id, r.scenario_id),
+                }
+                for position, r in enumerate(current_rules.rules, start=1)
+            ],
+            schema={
+                "priority": pl.Int64(),
+                "dimension": pl.String(),
+                "value": pl.String(),
+                "scenario": pl.String(),
+            },
+        )
+        edited_rules = st.data_editor(
+            rule_frame,
+            num_rows="dynamic",
+            width="stretch",
+            key=f"scenario_rules_{current_rules.version}",
+            column_config={
+                "priority": st.column_config.NumberColumn(
+                    "Priority",
+                    min_value=1,
+                    step=1,
+                    help="Rules apply in this order (ties: in the order listed)",
                 ),
-                user=me,
-                base_version=current_rules.version,
-            )
-        except scenarios.ScenarioRefused as error:
-            refused(error)
-        else:
-            notice(f"Saved: {len(saved_rules.rules)} rules (version {saved_rules.version}).")
+                "dimension": st.column_config.SelectboxColumn(
+                    "Customer dimension", options=list(contract.DIMENSIONS), required=True
+                ),
+                "value": st.column_config.TextColumn("Value", required=True),
+                "scenario": st.column_config.SelectboxColumn(
+                    "Scenario", options=list(names.values()), required=True
+                ),
+            },
+        )
+        ids_by_name = {v: k for k, v in names.items()}
+        default_options = [*names, NONE]
+        default = st.selectbox(
+            "Default scenario",
+            default_options,
+            index=default_options.index(current_rules.default_scenario_id)
+            if current_rules.default_scenario_id in names
+            else len(default_options) - 1,
+            format_func=lambda value: names.get(value, value),
+            key=f"scenario_default_{current_rules.version}",
+        )
+        if st.button("Save the rules", key="scenario_rules_save"):
+            widgets.require(access.CONFIGURE)
+            try:
+                saved_rules = scenarios.save_rules(
+                    db,
+                    scenarios.Rules(
+                        tuple(
+                            scenarios.Rule(
+                                row["dimension"] or "",
+                                row["value"] or "",
+                                ids_by_name.get(row["scenario"] or "", ""),
+                            )
+                            for row in edited_rules.with_row_index("row")
+                            .sort(pl.col("priority").fill_null(len(edited_rules) + 1), "row")
+                            .iter_rows(named=True)
+                            if row["dimension"] or row["value"] or row["scenario"]
+                        ),
+                        None if default == NONE else default,
+                    ),
+                    user=me,
+                    base_version=current_rules.version,
+                )
+            except scenarios.ScenarioRefused as error:
+                refused(error)
+            else:
+                notice(f"Saved: {len(saved_rules.rules)} rules (version {saved_rules.version}).")
 
-    st.markdown("**Explicit assignment**")
-    columns = st.columns([2, 2, 1])
-    customer_id = columns[0].selectbox(
-        "Customer", list(labels), format_func=labels.get, key="scenario_assign_customer", index=None
-    )
-    target = columns[1].selectbox(
-        "Scenario",
-        [BY_RULES, *names],
-        format_func=lambda value: names.get(value, value),
-        key="scenario_assign_to",
-    )
-    columns[2].write("")
-    if columns[2].button("Assign", key="scenario_assign", disabled=customer_id is None):
-        widgets.require(access.CONFIGURE)
-        try:
-            scenarios.assign(db, ctx.store, customer_id, None if target == BY_RULES else target, user=me)
-        except scenarios.ScenarioRefused as error:
-            refused(error)
-        else:
-            notice(f"{labels[customer_id]} now follows {names.get(target, 'the rules')}.")
-    st.dataframe(
-        assigned.select("customer_name", "customer_id", "scenario", "assignment", "assignment_reason").head(
-            5000
-        ),
-        hide_index=True,
-        width="stretch",
-        key="scenario_assignments",
-        column_config={
-            "customer_name": st.column_config.TextColumn("Customer"),
-            "customer_id": st.column_config.TextColumn("Id"),
-            "scenario": st.column_config.TextColumn("Scenario"),
-            "assignment": st.column_config.TextColumn("By"),
-            "assignment_reason": st.column_config.TextColumn("Why"),
-        },
-    )
-
-# --- alerts ----------------------------------------------------------------------------------------
-with alerting:
-    since = scenarios.previous_run(db, ctx.as_of, ctx.scope)
-    raised = widgets.scenario_day(ctx)[1]
-    st.caption(
-        f"Since the previous scheduled run ({since})"
-        if since
-        else "No scheduled run yet: items due and promises broken in the last "
-        f"{scenarios.settings(db).first_run_lookback_days} days."
-    )
-    if raised.is_empty():
-        st.info("No alert.")
-    else:
+        st.markdown("**Explicit assignment**")
+        columns = st.columns([2, 2, 1])
+        customer_id = columns[0].selectbox(
+            "Customer", list(labels), format_func=labels.get, key="scenario_assign_customer", index=None
+        )
+        target = columns[1].selectbox(
+            "Scenario",
+            [BY_RULES, *names],
+            format_func=lambda value: names.get(value, value),
+            key="scenario_assign_to",
+        )
+        columns[2].write("")
+        if columns[2].button("Assign", key="scenario_assign", disabled=customer_id is None):
+            widgets.require(access.CONFIGURE)
+            try:
+                scenarios.assign(db, ctx.store, customer_id, None if target == BY_RULES else target, user=me)
+            except scenarios.ScenarioRefused as error:
+                refused(error)
+            else:
+                notice(f"{labels[customer_id]} now follows {names.get(target, 'the rules')}.")
         st.dataframe(
-            widgets.for_display(raised.with_columns(pl.col("alert").replace_strict(scenarios.ALERT_LABELS))),
+            assigned.select(
+                "customer_name", "customer_id", "scenario", "assignment", "assignment_reason"
+            ).head(5000),
             hide_index=True,
             width="stretch",
-            key="scenario_alerts",
+            key="scenario_assignments",
             column_config={
-                "alert": st.column_config.TextColumn("Alert"),
                 "customer_name": st.column_config.TextColumn("Customer"),
                 "customer_id": st.column_config.TextColumn("Id"),
-                "collector": st.column_config.TextColumn("Collector"),
-                "document_id": st.column_config.TextColumn("Document"),
-                "amount": widgets.money_column(f"Amount ({ctx.currency})"),
-                "date": st.column_config.DateColumn("Date"),
-                "detail": st.column_config.TextColumn("Detail"),
+                "scenario": st.column_config.TextColumn("Scenario"),
+                "assignment": st.column_config.TextColumn("By"),
+                "assignment_reason": st.column_config.TextColumn("Why"),
             },
         )
 
+
+# --- alerts ----------------------------------------------------------------------------------------
+if alerting.open:
+    with alerting:
+        since = scenarios.previous_run(db, ctx.as_of, ctx.scope)
+        raised = widgets.scenario_alerts(ctx)
+        st.caption(
+            f"Since the previous scheduled run ({since})"
+            if since
+            else "No scheduled run yet: items due and promises broken in the last "
+            f"{scenarios.settings(db).first_run_lookback_days} days."
+        )
+        if raised.is_empty():
+            st.info("No alert.")
+        else:
+            st.dataframe(
+                widgets.for_display(
+                    raised.with_columns(pl.col("alert").replace_strict(scenarios.ALERT_LABELS))
+                ),
+                hide_index=True,
+                width="stretch",
+                key="scenario_alerts",
+                column_config={
+                    "alert": st.column_config.TextColumn("Alert"),
+                    "customer_name": st.column_config.TextColumn("Customer"),
+                    "customer_id": st.column_config.TextColumn("Id"),
+                    "collector": st.column_config.TextColumn("Collector"),
+                    "document_id": st.column_config.TextColumn("Document"),
+                    "amount": widgets.money_column(f"Amount ({ctx.currency})"),
+                    "date": st.column_config.DateColumn("Date"),
+                    "detail": st.column_config.TextColumn("Detail"),
+                },
+            )
+
+
 # --- settings ------------------------------------------------------------------------------------
-with setting:
-    current = scenarios.settings(db)
-    with st.form(f"scenario_settings_{current.version}"):
-        st.markdown("**Late-payment penalties in reminders**")
-        columns = st.columns(3)
-        penalties = columns[0].toggle("Show penalties", value=current.penalties_enabled)
-        rate = columns[1].number_input(
-            "Interest (% a year)", min_value=0.0, value=float(current.annual_interest_rate), step=0.25
+if setting.open:
+    with setting:
+        labels = customer_labels()
+        current = scenarios.settings(db)
+        with st.form(f"scenario_settings_{current.version}"):
+            st.markdown("**Late-payment penalties in reminders**")
+            columns = st.columns(3)
+            penalties = columns[0].toggle("Show penalties", value=current.penalties_enabled)
+            rate = columns[1].number_input(
+                "Interest (% a year)", min_value=0.0, value=float(current.annual_interest_rate), step=0.25
+            )
+            fee = columns[2].number_input(
+                f"Fixed fee per overdue invoice ({ctx.currency})",
+                min_value=0.0,
+                value=float(current.fixed_fee),
+            )
+            st.markdown("**Alerts**")
+            columns = st.columns(4)
+            large = columns[0].number_input(
+                f"Large overdue amount ({ctx.currency})",
+                min_value=1.0,
+                value=float(current.large_overdue_amount),
+            )
+            quiet_days = columns[1].number_input(
+                "With no action for (days)", min_value=1, value=current.no_action_days, step=1
+            )
+            lookback = columns[2].number_input(
+                "First run looks back (days)", min_value=1, value=current.first_run_lookback_days, step=1
+            )
+            credit = columns[3].toggle("Over credit limit", value=current.credit_limit_alerts)
+            st.markdown("**Sender of reminders**")
+            columns = st.columns(2)
+            sender_name = columns[0].text_input("Name", value=current.sender_name)
+            sender_email = columns[1].text_input("Reply-to e-mail", value=current.sender_email)
+            sender_address = columns[0].text_area("Postal address", value=current.sender_address, height=80)
+            payment = columns[1].text_area(
+                "Payment details (e.g. IBAN)", value=current.payment_details, height=80
+            )
+            if st.form_submit_button("Save the settings"):
+                widgets.require(access.CONFIGURE)
+                try:
+                    scenarios.save_settings(
+                        db,
+                        scenarios.Settings(
+                            penalties_enabled=penalties,
+                            annual_interest_rate=Decimal(str(rate)).quantize(CENT),
+                            fixed_fee=Decimal(str(fee)).quantize(CENT),
+                            large_overdue_amount=Decimal(str(large)).quantize(CENT),
+                            no_action_days=int(quiet_days),
+                            first_run_lookback_days=int(lookback),
+                            credit_limit_alerts=credit,
+                            sender_name=sender_name,
+                            sender_address=sender_address,
+                            sender_email=sender_email,
+                            payment_details=payment,
+                        ),
+                        user=me,
+                    )
+                except scenarios.ScenarioRefused as error:
+                    refused(error)
+                else:
+                    notice("Settings saved.")
+        st.markdown("**Where a customer's reminders go**")
+        who = st.selectbox(
+            "Customer", list(labels), format_func=labels.get, index=None, key="contact_customer"
         )
-        fee = columns[2].number_input(
-            f"Fixed fee per overdue invoice ({ctx.currency})", min_value=0.0, value=float(current.fixed_fee)
+        if who is not None:
+            saved_contact = scenarios.contact(db, who)
+            columns = st.columns(3)
+            contact_name = columns[0].text_input(
+                "Contact person", value=saved_contact["contact_name"] or "", key=f"contact_name_{who}"
+            )
+            contact_email = columns[1].text_input(
+                "E-mail", value=saved_contact["email"] or "", key=f"contact_email_{who}"
+            )
+            contact_address = columns[2].text_area(
+                "Postal address",
+                value=saved_contact["postal_address"] or "",
+                height=80,
+                key=f"contact_address_{who}",
+            )
+            if st.button("Save the contact", key="contact_save"):
+                widgets.require(access.WRITE)
+                try:
+                    scenarios.save_contact(
+                        db,
+                        who,
+                        user=me,
+                        email=contact_email,
+                        contact_name=contact_name,
+                        postal_address=contact_address,
+                    )
+                except scenarios.ScenarioRefused as error:
+                    refused(error)
+                else:
+                    notice(f"Contact saved for {labels[who]}.")
+        server = smtp()
+        if server:
+            st.success(f"E-mails go out through {widgets.markdown_text(server.describe())}.")
+        else:
+            st.info(
+                "No SMTP server configured: reminders can be downloaded (.eml, PDF) but not sent from here. "
+                "Set [smtp] host, port, user, password, from, tls in .streamlit/secrets.toml, or AR_SMTP_HOST, "
+                "AR_SMTP_PORT, AR_SMTP_USER, AR_SMTP_PASSWORD, AR_SMTP_FROM, AR_SMTP_TLS."
+            )
+        st.caption(
+            "The daily run: `python -m analytics scenarios run --data DIR --as-of DATE [--send]` prints the "
+            "proposals and the alerts, and with --send sends the automatic steps."
         )
-        st.markdown("**Alerts**")
-        columns = st.columns(4)
-        large = columns[0].number_input(
-            f"Large overdue amount ({ctx.currency})", min_value=1.0, value=float(current.large_overdue_amount)
-        )
-        quiet_days = columns[1].number_input(
-            "With no action for (days)", min_value=1, value=current.no_action_days, step=1
-        )
-        lookback = columns[2].number_input(
-            "First run looks back (days)", min_value=1, value=current.first_run_lookback_days, step=1
-        )
-        credit = columns[3].toggle("Over credit limit", value=current.credit_limit_alerts)
-        st.markdown("**Sender of reminders**")
-        columns = st.columns(2)
-        sender_name = columns[0].text_input("Name", value=current.sender_name)
-        sender_email = columns[1].text_input("Reply-to e-mail", value=current.sender_email)
-        sender_address = columns[0].text_area("Postal address", value=current.sender_address, height=80)
-        payment = columns[1].text_area(
-            "Payment details (e.g. IBAN)", value=current.payment_details, height=80
-        )
-        if st.form_submit_button("Save the settings"):
-            widgets.require(access.CONFIGURE)
-            try:
-                scenarios.save_settings(
-                    db,
-                    scenarios.Settings(
-                        penalties_enabled=penalties,
-                        annual_interest_rate=Decimal(str(rate)).quantize(CENT),
-                        fixed_fee=Decimal(str(fee)).quantize(CENT),
-                        large_overdue_amount=Decimal(str(large)).quantize(CENT),
-                        no_action_days=int(quiet_days),
-                        first_run_lookback_days=int(lookback),
-                        credit_limit_alerts=credit,
-                        sender_name=sender_name,
-                        sender_address=sender_address,
-                        sender_email=sender_email,
-                        payment_details=payment,
-                    ),
-                    user=me,
-                )
-            except scenarios.ScenarioRefused as error:
-                refused(error)
-            else:
-                notice("Settings saved.")
-    st.markdown("**Where a customer's reminders go**")
-    who = st.selectbox("Customer", list(labels), format_func=labels.get, index=None, key="contact_customer")
-    if who is not None:
-        saved_contact = scenarios.contact(db, who)
-        columns = st.columns(3)
-        contact_name = columns[0].text_input(
-            "Contact person", value=saved_contact["contact_name"] or "", key=f"contact_name_{who}"
-        )
-        contact_email = columns[1].text_input(
-            "E-mail", value=saved_contact["email"] or "", key=f"contact_email_{who}"
-        )
-        contact_address = columns[2].text_area(
-            "Postal address",
-            value=saved_contact["postal_address"] or "",
-            height=80,
-            key=f"contact_address_{who}",
-        )
-        if st.button("Save the contact", key="contact_save"):
-            widgets.require(access.WRITE)
-            try:
-                scenarios.save_contact(
-                    db,
-                    who,
-                    user=me,
-                    email=contact_email,
-                    contact_name=contact_name,
-                    postal_address=contact_address,
-                )
-            except scenarios.ScenarioRefused as error:
-                refused(error)
-            else:
-                notice(f"Contact saved for {labels[who]}.")
-    server = smtp()
-    if server:
-        st.success(f"E-mails go out through {widgets.markdown_text(server.describe())}.")
-    else:
-        st.info(
-            "No SMTP server configured: reminders can be downloaded (.eml, PDF) but not sent from here. "
-            "Set [smtp] host, port, user, password, from, tls in .streamlit/secrets.toml, or AR_SMTP_HOST, "
-            "AR_SMTP_PORT, AR_SMTP_USER, AR_SMTP_PASSWORD, AR_SMTP_FROM, AR_SMTP_TLS."
-        )
-    st.caption(
-        "The daily run: `python -m analytics scenarios run --data DIR --as-of DATE [--send]` prints the "
-        "proposals and the alerts, and with --send sends the automatic steps."
-    )

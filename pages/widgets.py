@@ -890,7 +890,12 @@ def customers_in_scope(ctx: Context) -> pl.DataFrame:
 def _dispute_summary(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
     from analytics import collections
 
-    return collections.dispute_summary(_collections_db(root), Store(root), as_of, scope)
+    # The aged items and their states are cached for every page: the summary does not redo them.
+    items = aged_items(root, version, as_of, scope)
+    states = _item_states(root, version, collections_version, as_of, scope)
+    return collections.dispute_summary(
+        _collections_db(root), Store(root), as_of, scope, items=items, states=states
+    )
 
 
 def cached_dispute_summary(ctx: Context):
@@ -921,7 +926,9 @@ def _positions(root: str, version: str, collections_version: str, as_of: date, s
     from analytics import scenarios
 
     items = aged_items(root, version, as_of, scope)
-    return scenarios.positions(_collections_db(root), Store(root), as_of, scope, items=items)
+    # The item states are cached once per save for every page that shows them.
+    states = _item_states(root, version, collections_version, as_of, scope)
+    return scenarios.positions(_collections_db(root), Store(root), as_of, scope, items=items, states=states)
 
 
 def scenario_positions(ctx: Context) -> pl.DataFrame:

@@ -474,6 +474,50 @@ def test_trends_beside_the_team(team: tuple[Store, CollectionsDB]) -> None:
     ]
 
 
+def test_promises_recorded_before_a_period_count_where_they_fall_due(
+    team: tuple[Store, CollectionsDB],
+) -> None:
+    """From 03-12 (excluded) to 03-31, only the promises whose deadline (promised date + 3 days) falls in
+    the period are kept or broken, wherever they were recorded: IA1 (recorded 03-02, deadline 03-13) and
+    IA3 (03-05, 03-23) broken for Anna, IC2 (03-16, 03-28) broken for Cleo; IB1 (03-12) and IC3
+    (03-09) fell due before. Obtained in the period: IC2 alone."""
+    store, db = team
+    rows = coaching.collector_figures(db, store, date(2026, 3, 12), AS_OF)
+    assert rows.select("collector", "promises_obtained", "promises_kept", "promises_broken").rows() == [
+        ("Anna", 0, 0, 2),
+        ("Ben", 0, 0, 0),
+        ("Cleo", 1, 0, 1),
+    ]
+
+
+def test_a_record_from_the_figures_kept_for_the_whole_team(team: tuple[Store, CollectionsDB]) -> None:
+    """The aging of the month ends done once for every collector (bucket_sums) and the item states of
+    the whole scope give each collector the figures of test_trends_beside_the_team and
+    test_customers_at_risk; a collector with no portfolio gets no share beside the team's."""
+    store, db = team
+    month_ends = [date(2026, 2, 28), AS_OF]
+    sums = coaching.bucket_sums(store, month_ends)
+    trend = coaching.portfolio_trend(store, month_ends, "Anna", sums=sums)
+    assert trend.filter(pl.col("bucket") == "over_90").select("month_end", "who", "share").rows() == [
+        (date(2026, 2, 28), "Anna", 66.67),
+        (date(2026, 2, 28), "Team", 40.78),
+        (AS_OF, "Anna", 35.29),
+        (AS_OF, "Team", 22.5),
+    ]
+    nobody = coaching.portfolio_trend(store, month_ends, "Nobody", sums=sums)
+    assert nobody.filter(pl.col("who") == "Nobody").get_column("share").is_null().all()
+    assert nobody.filter(pl.col("who") == "Team", pl.col("bucket") == "over_90")["share"].to_list() == [
+        40.78,
+        22.5,
+    ]
+    states = collections.item_states(db, store, AS_OF)
+    risk = coaching.at_risk_customers(db, store, "Anna", AS_OF, states=states)
+    assert risk.select("customer_id", "over_90", "broken_promises", "days_since_contact").rows() == [
+        ("A1", money("600.00"), 1, 21),
+        ("A2", money("0.00"), 1, 26),
+    ]
+
+
 # --- coaching notes ---------------------------------------------------------------------------------------
 
 

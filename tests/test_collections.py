@@ -218,6 +218,37 @@ def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None
     assert refused.value.messages == ["document I1, event_type: 'I1' has no open dispute to resolve"]
 
 
+def test_disputes_page_promises_by_deadline_over_one_month(ledger_store: Store, db: CollectionsDB) -> None:
+    """The summary of March to 03-20 (months=1): on 01-20 Alpha promises 400.00 on I1 for 02-12
+    (deadline 02-15, kept by P1 that day), on 03-02 400.00 (all still open) on I2 for 03-05 (deadline 03-08, nothing
+    paid: broken). The kept rate takes both (deadlines in the 90 days to 03-20): 1 of 2, 50%; March's
+    row has the I2 promise made and broken, I1's made and kept in months before it."""
+    db.submit(
+        promise("I1", date(2026, 2, 12), "400.00"),
+        store=ledger_store,
+        as_of=date(2026, 1, 20),
+        scope=ANNA,
+        user="Anna",
+    )
+    db.submit(
+        promise("I2", date(2026, 3, 5), "400.00"),
+        store=ledger_store,
+        as_of=date(2026, 3, 2),
+        scope=ANNA,
+        user="Anna",
+    )
+    summary = collections.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1)
+    figures = summary.figures
+    assert (figures["promises_kept"], figures["promises_broken"], figures["kept_rate"]) == (1, 1, 50.0)
+    assert summary.monthly.select("month", "promises_made", "promises_kept", "promises_broken").rows() == [
+        (date(2026, 3, 31), 1, 0, 1)
+    ]
+    states = collections.item_states(db, ledger_store, date(2026, 3, 20))
+    given = collections.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1, states=states)
+    assert given.figures == figures
+    assert given.broken_promises.get_column("document_id").to_list() == ["I2"]
+
+
 def test_the_state_is_the_latest_event_at_the_as_of_date(ledger_store: Store, db: CollectionsDB) -> None:
     """I2: promise on 02-10, litigation on 02-20, cleared on 02-25. The state at each date is the one the
     latest event on or before it set; history lists the three, newest first."""

@@ -296,6 +296,23 @@ def test_a_disputed_item_leaves_the_scenario_and_comes_back_when_resolved(book) 
     assert position(book, date(2026, 5, 13), "DIS")["status"] == "due"
 
 
+def test_positions_from_the_item_states_a_page_keeps(book) -> None:
+    """The item states of the whole book (as the pages cache them once per save) give DIS the same
+    position during its dispute as test_a_disputed_item_leaves_the_scenario_and_comes_back_when_resolved
+    finds: the +5 d e-mail on D2 alone, 400.00."""
+    store, db = book
+    as_of = date(2026, 5, 6)
+    states = item_states(db, store, as_of)
+    given = scenarios.positions(db, store, as_of, states=states)
+    during = given.filter(pl.col("customer_id") == "DIS").row(0, named=True)
+    assert (during["step_label"], during["document_ids"], during["amount"]) == (
+        "+5 d e-mail",
+        ["D2"],
+        Decimal("400.00"),
+    )
+    assert given.equals(scenarios.positions(db, store, as_of))
+
+
 def test_a_customer_whose_every_item_is_disputed_is_out_of_the_scenario(book) -> None:
     """ALL's only item A1 is in dispute since 04-10: nothing is proposed on 05-01."""
     out = position(book, date(2026, 5, 1), "ALL")

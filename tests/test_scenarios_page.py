@@ -39,6 +39,13 @@ def proposals(at: AppTest):
     )
 
 
+def open_tab(at: AppTest, label: str) -> None:
+    """Open a tab of the page, as a click on it does: only the open tab's content runs."""
+    at.session_state["scenario_tabs"] = label
+    at.run()
+    assert not at.exception, at.exception
+
+
 def assignment_rows(at: AppTest):
     return next(frame.value for frame in at.dataframe if "assignment_reason" in frame.value.columns)
 
@@ -51,6 +58,7 @@ def test_the_default_scenario_proposes_the_formal_notice(app: AppTest) -> None:
     assert rows[["customer_id", "scenario", "step_label", "items", "amount"]].values.tolist() == [
         ["C1", "Standard B2B", "+45 d registered letter", 2, 1000.0]
     ]
+    open_tab(app, "Assignment")
     reasons = assignment_rows(app).set_index("customer_id")["assignment_reason"].to_dict()
     assert reasons == {
         "C1": "the default scenario",
@@ -63,6 +71,7 @@ def test_create_a_scenario_assign_it_and_see_its_proposal(app: AppTest, ledger_s
     """A new scenario 'Key accounts': -10 d automatic e-mail, +20 d call, +40 d letter (minimum
     1,500.00). Assigned to Alpha SARL, at 50 days it proposes the +20 d call: the letter needs
     1,500.00 and Alpha owes 1,000.00."""
+    open_tab(app, "Scenarios")
     app.selectbox(key="scenario_edit_choice").set_value(scenarios_new()).run()
     app.text_input(key="scenario_name_new_0").input("Key accounts").run()
     app.session_state["scenario_steps_new_0"] = {
@@ -84,6 +93,7 @@ def test_create_a_scenario_assign_it_and_see_its_proposal(app: AppTest, ledger_s
     assert row["steps"] == "-10 d e-mail · +20 d call · +40 d letter"
     assert app.selectbox(key="scenario_edit_choice").value == "key_accounts"
 
+    open_tab(app, "Assignment")
     app.selectbox(key="scenario_assign_customer").set_value("C1").run()
     app.selectbox(key="scenario_assign_to").set_value("key_accounts").run()
     app.button(key="scenario_assign").click().run()
@@ -92,6 +102,7 @@ def test_create_a_scenario_assign_it_and_see_its_proposal(app: AppTest, ledger_s
     assert (alpha["scenario"], alpha["assignment"]) == ("Key accounts", "explicit")
     assert alpha["assignment_reason"].startswith("assigned to this customer by credit manager on ")
 
+    open_tab(app, "Today")
     rows = proposals(app)
     assert rows[["customer_id", "scenario", "step_label", "amount"]].values.tolist() == [
         ["C1", "Key accounts", "+20 d call", 1000.0]
@@ -103,6 +114,7 @@ def scenarios_new() -> str:
 
 
 def test_a_refused_scenario_says_why(app: AppTest) -> None:
+    open_tab(app, "Scenarios")
     app.selectbox(key="scenario_edit_choice").set_value(scenarios_new()).run()
     app.text_input(key="scenario_name_new_0").input("Calls").run()
     app.session_state["scenario_steps_new_0"] = {
@@ -159,6 +171,7 @@ def test_contacts_and_penalties_in_the_settings(app: AppTest) -> None:
     """A contact with a wrong address is refused; a good one is saved and becomes the recipient of
     Alpha's reminder. With penalties on (10% a year, 40.00 a invoice) the formal notice asks for
     1,000.00 + 10.85 interest + 80.00 fees = 1,090.85 (see test_reminders.py)."""
+    open_tab(app, "Settings")
     app.selectbox(key="contact_customer").set_value("C1").run()
     app.text_input(key="contact_email_C1").input("not an address").run()
     app.button(key="contact_save").click().run()
@@ -174,6 +187,7 @@ def test_contacts_and_penalties_in_the_settings(app: AppTest) -> None:
     next(t for t in app.toggle if t.label == "Show penalties").set_value(True)
     app.form_submit_button[0].click().run()
     assert [s.value for s in app.success] == [markdown_text("Settings saved.")]
+    open_tab(app, "Today")
     app.session_state["scenario_proposals_0"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     app.run()
     key = "C1_standard_b2b_45"
@@ -186,6 +200,7 @@ def test_rules_in_priority_order(app: AppTest) -> None:
     """A rule added last with priority 1 (segment Key accounts -> Risky customers), the three default
     rules moved to 2, 3 and 4: Beta GmbH (C2, segment Key accounts) gets Risky customers by rule 1; the
     others keep the default."""
+    open_tab(app, "Assignment")
     app.session_state["scenario_rules_1"] = {
         "edited_rows": {0: {"priority": 2}, 1: {"priority": 3}, 2: {"priority": 4}},
         "added_rows": [
