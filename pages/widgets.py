@@ -892,7 +892,7 @@ def _dispute_summary(root: str, version: str, collections_version: str, as_of: d
 
     # The aged items and their states are cached for every page: the summary does not redo them.
     items = aged_items(root, version, as_of, scope)
-    states = _item_states(root, version, collections_version, as_of, scope)
+    states = _live_worklist(root, version, as_of, scope).refresh(_collections_db(root)).states
     return collections.dispute_summary(
         _collections_db(root), Store(root), as_of, scope, items=items, states=states
     )
@@ -926,8 +926,8 @@ def _positions(root: str, version: str, collections_version: str, as_of: date, s
     from analytics import scenarios
 
     items = aged_items(root, version, as_of, scope)
-    # The item states are cached once per save for every page that shows them.
-    states = _item_states(root, version, collections_version, as_of, scope)
+    # The item states are kept up to date for every page that shows them (the live worklist's).
+    states = _live_worklist(root, version, as_of, scope).refresh(_collections_db(root)).states
     return scenarios.positions(_collections_db(root), Store(root), as_of, scope, items=items, states=states)
 
 
