@@ -232,9 +232,6 @@ def test_the_scenarios_page_and_its_letters_hold_the_portfolio_alone(
     assert sorted(positions["customer_id"]) == sorted(PORTFOLIOS[username])
     proposals = table(at, "beyond_friendly_phase")
     assert not proposals.empty and set(proposals["customer_id"]) <= set(PORTFOLIOS[username])
-    assert at.selectbox(key="contact_customer").options == [
-        f"{CUSTOMERS[cid]} ({cid})" for cid in PORTFOLIOS[username]
-    ]
     assert_nothing_of_the_others(seen(at), username)
     for row, customer_id in enumerate(proposals["customer_id"]):
         at.session_state[f"scenario_proposals_{row}"] = {
@@ -259,3 +256,10 @@ def test_the_scenarios_page_and_its_letters_hold_the_portfolio_alone(
         body = message.get_body(("plain",)).get_content()
         assert CUSTOMERS[customer_id] in body
         assert_nothing_of_the_others(body + str(message["Subject"]), username)
+    # The Settings tab (which runs only when open) offers the portfolio's customers alone.
+    at.session_state["scenario_tabs"] = "Settings"
+    at.run()
+    assert at.selectbox(key="contact_customer").options == [
+        f"{CUSTOMERS[cid]} ({cid})" for cid in PORTFOLIOS[username]
+    ]
+    assert_nothing_of_the_others(seen(at), username)
