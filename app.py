@@ -14,7 +14,7 @@ import streamlit as st
 from analytics import access, demo
 from analytics.export import markdown_text
 from analytics.store import DataFolderDamaged
-from pages import _runs, _shell, widgets
+from pages import _cache, _runs, _session, _shell, _sidebar, _sign_in
 
 st.set_page_config(page_title="Receivables", page_icon=":material/account_balance:", layout="wide")
 _runs.record("app")
@@ -23,7 +23,7 @@ _shell.navigation_in_sidebar()
 
 def ensure_data(current) -> None:
     """Generate the demo company on a first start (demo mode only), showing progress."""
-    if current.exists() or os.environ.get("AR_NO_DEMO") or not widgets.demo_mode(current):
+    if current.exists() or os.environ.get("AR_NO_DEMO") or not _sign_in.demo_mode(current):
         return
     with st.status("Generating the demo company (first start)...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
@@ -31,7 +31,7 @@ def ensure_data(current) -> None:
         def progress(fraction: float, message: str) -> None:
             bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-        manifest = demo.create(current, progress=progress, collections_db=widgets.collections_db_of(current))
+        manifest = demo.create(current, progress=progress, collections_db=_cache.collections_db_of(current))
         status.update(
             label=f"Demo company ready: {manifest.customers:,} customers, {manifest.documents:,} documents",
             state="complete",
@@ -39,7 +39,7 @@ def ensure_data(current) -> None:
         )
 
 
-current = widgets.store()
+current = _session.store()
 try:
     current.exists()
 except DataFolderDamaged as damaged:
@@ -49,9 +49,9 @@ except DataFolderDamaged as damaged:
 ensure_data(current)
 _shell.warm(current)
 try:
-    user = widgets.signed_in_user(current)
+    user = _sign_in.signed_in_user(current)
 except access.DataFileRefused as refused:  # a users file that breaks a rule lets nobody in
-    widgets.refused_page(refused)
+    _sign_in.refused_page(refused)
     st.stop()
 
 receivables = [
@@ -75,13 +75,13 @@ if user is None:
     # Resolve the page the address asks for without running it, so that it opens once signed in.
     st.session_state.pop("context", None)
     st.navigation(pages, position="hidden")
-    widgets.sign_in_page(current)
+    _sign_in.sign_in_page(current)
     st.stop()
 if user is access.DEMO_USER:
-    widgets.demo_banner()
-widgets.instance_notice(current)
+    _sign_in.demo_banner()
+_sidebar.instance_notice(current)
 try:
-    st.session_state["context"] = widgets.sidebar(current, user)
+    st.session_state["context"] = _sidebar.sidebar(current, user)
     st.navigation(pages).run()
 except access.DataFileRefused as refused:  # e.g. the audit trail replaced by a link while signed in
-    widgets.refused_page(refused)
+    _sign_in.refused_page(refused)

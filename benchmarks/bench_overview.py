@@ -152,12 +152,12 @@ def measure(folder: Path) -> dict:
     backtest, _ = render(backtest=True, name="backtest")
 
     from analytics import aging
-    from pages import widgets
+    from pages import _format, _session
 
     store = Store(folder)
-    as_of = widgets.default_as_of(store.manifest())
+    as_of = _session.default_as_of(store.manifest())
     items = aging.aged_items(store, as_of)
-    expected = widgets.compact_money(aging.headline(items, aging.AgingQuery(as_of))["total"])
+    expected = _format.compact_money(aging.headline(items, aging.AgingQuery(as_of))["total"])
     shown = next(m.value for m in app.metric if m.label.startswith("Receivables"))
     return {
         "first": first,

@@ -23,7 +23,7 @@ from analytics import access
 from analytics.forecast import BACKTEST_AUTOMATIC_ITEMS
 from analytics.scope import Scope
 from analytics.store import Store
-from pages import widgets
+from pages import _cache, _session, widgets
 
 _LOG = logging.getLogger(__name__)
 # The months of the overview's DSO trend (its figures are warmed for the first page).
@@ -64,33 +64,33 @@ def _warming(root: str, version: str) -> tuple[threading.Thread, ...]:
     return threads
 
 
-def company_context(current: Store) -> widgets.Context:
+def company_context(current: Store) -> _session.Context:
     """What the sidebar gives an unrestricted user who chose nothing: the default as-of date and the
     whole company."""
     manifest = current.manifest()
-    return widgets.Context(current, manifest, widgets.default_as_of(manifest), Scope(), access.DEMO_USER)
+    return _session.Context(current, manifest, _session.default_as_of(manifest), Scope(), access.DEMO_USER)
 
 
-def _collections_part(ctx: widgets.Context) -> None:
+def _collections_part(ctx: _session.Context) -> None:
     """The collections database, then the alerts (the first page's longest part: started at once, it
     is under way before the page asks for it)."""
-    if widgets.collections_available(ctx):  # opens the collections database's writer
-        widgets.items_for(ctx)
+    if _cache.collections_available(ctx):  # opens the collections database's writer
+        _cache.items_for(ctx)
         alert_banner(ctx)
-    widgets.dimension_values_of(ctx, "collector")
+    _cache.dimension_values_of(ctx, "collector")
 
 
-def _figures_part(ctx: widgets.Context) -> None:
+def _figures_part(ctx: _session.Context) -> None:
     """The figures the overview asks for after the alerts (its back-test and forecast) computed beside
     them, then what the other pages share (the customers in scope, the DSO trend)."""
-    if widgets.items_for(ctx).height <= BACKTEST_AUTOMATIC_ITEMS:
-        widgets.cached_forecast_accuracy(ctx)
-    widgets.cached_forecast(ctx)
-    widgets.customers_in_scope(ctx)
-    widgets.cached_series(ctx, months=OVERVIEW_TREND_MONTHS)
+    if _cache.items_for(ctx).height <= BACKTEST_AUTOMATIC_ITEMS:
+        _cache.cached_forecast_accuracy(ctx)
+    _cache.cached_forecast(ctx)
+    _cache.customers_in_scope(ctx)
+    _cache.cached_series(ctx, months=OVERVIEW_TREND_MONTHS)
 
 
-def _warm(root: str, part: Callable[[widgets.Context], None]) -> None:
+def _warm(root: str, part: Callable[[_session.Context], None]) -> None:
     """Fill one part of the caches. A part a page asks for while a thread computes it is computed
     once and waited for (Streamlit's caches hold a lock per key)."""
     started = time.perf_counter()
@@ -104,10 +104,10 @@ def _warm(root: str, part: Callable[[widgets.Context], None]) -> None:
         _LOG.warning("warming the caches of %s failed", root, exc_info=True)
 
 
-def alert_banner(ctx: widgets.Context) -> str | None:
+def alert_banner(ctx: _session.Context) -> str | None:
     """'3 fell due unpaid · 1 promise broken ...', the alerts since the previous run, or None when
     there is none: worked out once per data and collections version, date and scope."""
-    db = widgets.collections_db(ctx)
+    db = _cache.collections_db(ctx)
     return _alert_banner(
         str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope, ctx
     )
@@ -115,9 +115,9 @@ def alert_banner(ctx: widgets.Context) -> str | None:
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
 def _alert_banner(
-    root: str, version: str, collections_version: str, as_of: date, scope: Scope, _ctx: widgets.Context
+    root: str, version: str, collections_version: str, as_of: date, scope: Scope, _ctx: _session.Context
 ) -> str | None:
-    alerts = widgets.scenario_alerts(_ctx)
+    alerts = _cache.scenario_alerts(_ctx)
     return None if alerts.is_empty() else widgets.alerts_summary(alerts)
 
 

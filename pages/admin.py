@@ -6,20 +6,20 @@ import polars as pl
 import streamlit as st
 
 from analytics import access
-from pages import widgets
+from pages import _cache, _format, _session, _sign_in
 
-ctx = widgets.context()
+ctx = _session.context()
 st.title("Users and audit")
-widgets.require(access.ADMINISTER)
+_session.require(access.ADMINISTER)
 
-users = widgets.users(ctx.store).all()
+users = _sign_in.users(ctx.store).all()
 st.subheader(f"Users ({len(users)})")
 st.caption(
     "Managed here or from the command line (`python -m analytics users add|remove|list|set-role|"
     "set-password`). A change applies at the user's next click."
 )
 if notice := st.session_state.pop("admin_notice", None):
-    st.success(widgets.markdown_text(notice))
+    st.success(_format.markdown_text(notice))
 st.dataframe(
     pl.DataFrame(
         [
@@ -96,7 +96,7 @@ st.dataframe(
 
 # --- managing users ----------------------------------------------------------------------------------
 def done(message: str) -> None:
-    widgets.audit("users", message)
+    _session.audit("users", message)
     st.session_state["admin_notice"] = message
     st.rerun()
 
@@ -104,7 +104,7 @@ def done(message: str) -> None:
 def rights_fields(prefix: str, user: access.User | None = None) -> dict[str, object]:
     """The role-dependent rights of a user: their collector name, their team, limits by entity and
     division."""
-    collectors = widgets.dimension_values_of(ctx, "collector")
+    collectors = _cache.dimension_values_of(ctx, "collector")
     role = st.selectbox(
         "Role",
         access.ROLES,
@@ -130,7 +130,7 @@ def rights_fields(prefix: str, user: access.User | None = None) -> dict[str, obj
     limits: dict[str, list[str]] = {}
     with columns[2]:
         for dimension in ("entity", "division"):
-            options = widgets.dimension_values_of(ctx, dimension)
+            options = _cache.dimension_values_of(ctx, dimension)
             current = dict(user.limits).get(dimension, ()) if user else ()
             chosen = st.multiselect(
                 f"Limited to {dimension}",
@@ -164,12 +164,12 @@ with add_tab:
         "Password again", type="password", key="add_password_again", disabled=company
     )
     if st.button("Add the user", type="primary", key="add_user"):
-        widgets.require(access.ADMINISTER)
+        _session.require(access.ADMINISTER)
         if not company and password != again:
             st.error("The two passwords differ.")
         else:
             try:
-                added = widgets.users(ctx.store).add(
+                added = _sign_in.users(ctx.store).add(
                     username,
                     str(fields["role"]),
                     password=None if company else password,
@@ -179,7 +179,7 @@ with add_tab:
                     limits=fields["limits"],  # type: ignore[arg-type]
                 )
             except access.AccessError as error:
-                st.error(widgets.markdown_text(error))
+                st.error(_format.markdown_text(error))
             else:
                 done(f"Added {added.username} as {added.role} ({added.describe_rights()}).")
 
@@ -187,16 +187,16 @@ names = [user.username for user in sorted(users, key=lambda u: u.username.casefo
 with change_tab:
     chosen = st.selectbox("User", names, index=None, key="change_user", placeholder="Choose a user")
     if chosen:
-        user = widgets.users(ctx.store).get(chosen)
+        user = _sign_in.users(ctx.store).get(chosen)
         display_name = st.text_input("Display name", value=user.display_name, key=f"change_name_{chosen}")
         fields = rights_fields(f"change_{chosen}", user)
         new_password = st.text_input(
             "New password (blank: unchanged)", type="password", key=f"change_password_{chosen}"
         )
         if st.button("Save the changes", type="primary", key="change_save"):
-            widgets.require(access.ADMINISTER)
+            _session.require(access.ADMINISTER)
             try:
-                changed = widgets.users(ctx.store).update(
+                changed = _sign_in.users(ctx.store).update(
                     chosen,
                     role=fields["role"],
                     display_name=display_name,
@@ -205,9 +205,9 @@ with change_tab:
                     limits=fields["limits"],
                 )
                 if new_password:
-                    widgets.users(ctx.store).set_password(chosen, new_password)
+                    _sign_in.users(ctx.store).set_password(chosen, new_password)
             except access.AccessError as error:
-                st.error(widgets.markdown_text(error))
+                st.error(_format.markdown_text(error))
             else:
                 done(
                     f"{changed.username}: {changed.role} ({changed.describe_rights()})"
@@ -218,13 +218,13 @@ with remove_tab:
     gone = st.selectbox("User", names, index=None, key="remove_user", placeholder="Choose a user")
     confirmed = st.checkbox("Remove this user", key="remove_confirm", disabled=not gone)
     if st.button("Remove", key="remove_button", disabled=not (gone and confirmed)):
-        widgets.require(access.ADMINISTER)
+        _session.require(access.ADMINISTER)
         if gone == ctx.user.username:
             st.error("You cannot remove yourself: another administrator can.")
         else:
             try:
-                widgets.users(ctx.store).remove(gone)
+                _sign_in.users(ctx.store).remove(gone)
             except access.AccessError as error:
-                st.error(widgets.markdown_text(error))
+                st.error(_format.markdown_text(error))
             else:
                 done(f"Removed {gone}.")

@@ -21,7 +21,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import aging, collections, contract, export
-from pages import _aging_cache, _runs, widgets
+from pages import _aging_cache, _cache, _format, _panel, _runs, _session, widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
 BEYOND = {"All items": 0, "+30": 30, "+60": 60, "+90": 90}
@@ -129,14 +129,14 @@ def headline(ctx, request: aging.AgingQuery, now_figures: dict, then_figures: di
         else:
             column.metric(
                 label,
-                widgets.compact_money(value),
+                _format.compact_money(value),
                 f"{value - before:+,.2f}",
                 delta_color="normal" if key in ("total", "not_due") else "inverse",
-                help=f"{widgets.money(value, ctx.currency)}; change since {compare_with.isoformat()}",
+                help=f"{_format.money(value, ctx.currency)}; change since {compare_with.isoformat()}",
             )
     st.caption(
         f"As of {ctx.as_of.isoformat()} · compared with {compare_with.isoformat()} · "
-        f"{widgets.markdown_text(ctx.scope.describe())}"
+        f"{_format.markdown_text(ctx.scope.describe())}"
         + (f" · items more than {request.overdue_beyond} days past due" if request.overdue_beyond else "")
     )
 
@@ -147,7 +147,7 @@ def breadcrumb(drill: list[tuple[str, str]]) -> None:
     crumbs[0].button("All", key="crumb_all", disabled=not drill, type="tertiary", on_click=go_to, args=([],))
     for position, (step_level, value) in enumerate(drill):
         crumbs[position + 1].button(
-            f"{contract.DIMENSION_LABELS[step_level]}: {widgets.markdown_text(value)}",
+            f"{contract.DIMENSION_LABELS[step_level]}: {_format.markdown_text(value)}",
             key=f"crumb_{position}",
             disabled=position == len(drill) - 1,
             type="tertiary",
@@ -165,7 +165,7 @@ def chart(result: aging.Aging, level: str, names: list[str], labels: dict[str, s
         figure.add_bar(
             name=labels[name],
             x=[
-                widgets.chart_text(x)
+                _format.chart_text(x)
                 for x in top.get_column(label_column).cast(pl.String).fill_null("(none)")
             ],
             y=top.get_column(name).cast(pl.Float64).to_list(),
@@ -186,12 +186,12 @@ def chart(result: aging.Aging, level: str, names: list[str], labels: dict[str, s
 
 
 def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
-    config = {name: widgets.money_column(labels[name]) for name in names}
+    config = {name: _format.money_column(labels[name]) for name in names}
     return config | {
-        "total": widgets.money_column("Total"),
-        "overdue": widgets.money_column("Overdue"),
-        "open_amount": widgets.money_column("Open (doc. currency)"),
-        "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
+        "total": _format.money_column("Total"),
+        "overdue": _format.money_column("Overdue"),
+        "open_amount": _format.money_column("Open (doc. currency)"),
+        "open_amount_functional": _format.money_column(f"Open ({ctx.currency})"),
         "share": st.column_config.NumberColumn("% of total", format="%.1f%%"),
         "items": st.column_config.NumberColumn("Items", format="%d"),
         "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
@@ -210,7 +210,7 @@ def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
 
 def with_states(ctx, rows: pl.DataFrame) -> pl.DataFrame:
     """Document rows with their collections state (qualification, promise, next action)."""
-    states = widgets.item_states(ctx).select("document_id", "state", "promise_status", "next_action_date")
+    states = _cache.item_states(ctx).select("document_id", "state", "promise_status", "next_action_date")
     return rows.join(states, on="document_id", how="left", maintain_order="left").with_columns(
         pl.col("state").fill_null("none")
     )
@@ -226,7 +226,7 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     next_level = "" if level == path[-1] else contract.DIMENSION_LABELS[path[len(drill) + 1]].lower()
     st.caption(
         f"{shown.height:,} {contract.DIMENSION_LABELS[level].lower()} row(s) · total "
-        f"{widgets.money(result.total, ctx.currency)}"
+        f"{_format.money(result.total, ctx.currency)}"
         + (f" · select a row to open its {next_level} level" if next_level else "")
     )
     # The key carries the page count: a narrower view starts again at its first page.
@@ -241,7 +241,7 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
         values = [str(value) for value in rows.get_column(aging.level_key(level)).to_list()]
         st.session_state[DRILLABLE] = (table_key, drill, level, values)
     selection = st.dataframe(
-        widgets.for_display(rows),
+        _format.for_display(rows),
         hide_index=True,
         width="stretch",
         column_config=column_config(ctx, names, labels),
@@ -257,7 +257,7 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
         )
     if level == aging.DOCUMENT:
         picked = selection.selection.rows if selection and selection.selection else []
-        widgets.panel_button(ctx, [rows.get_column("document_id")[row] for row in picked], key="aging_panel")
+        _panel.panel_button(ctx, [rows.get_column("document_id")[row] for row in picked], key="aging_panel")
 
     def table() -> pl.DataFrame:
         return with_states(ctx, shown) if level == aging.DOCUMENT else shown
@@ -266,7 +266,7 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     stem = f"aging_{level}_{ctx.as_of.isoformat()}"
     export_columns[0].download_button(
         "Export CSV",
-        widgets.audited_export(
+        _session.audited_export(
             lambda: export.to_csv(table()), f"aging table {stem}.csv ({ctx.scope.describe()})"
         ),
         file_name=f"{stem}.csv",
@@ -276,7 +276,7 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     )
     export_columns[1].download_button(
         "Export XLSX",
-        widgets.audited_export(
+        _session.audited_export(
             lambda: export.to_xlsx(table()), f"aging table {stem}.xlsx ({ctx.scope.describe()})"
         ),
         file_name=f"{stem}.xlsx",
@@ -292,7 +292,7 @@ def rejuvenation(ctx, items, items_then, request, request_then, result, level, n
     last = names[-1]
     for bucket, label in ((last, labels[last]), ("overdue", "Overdue")):
         if sentence := aging.what_moved(changes, level, bucket, label, compare_with):
-            st.markdown(f"- {widgets.markdown_text(sentence)}")
+            st.markdown(f"- {_format.markdown_text(sentence)}")
 
     st.subheader(f"Roll rates from {compare_with.isoformat()} to {ctx.as_of.isoformat()}")
     matrix = aging.roll_rates(
@@ -339,7 +339,7 @@ def rejuvenation(ctx, items, items_then, request, request_then, result, level, n
     st.subheader("Aging trend at month ends (shares)")
     months = st.segmented_control("Months", [12, 24], default=12, key="trend_months", required=True)
     month_ends = [d for d in ctx.manifest.month_ends if d <= ctx.as_of][-int(months or 12) :]
-    series = widgets.cached_trend(ctx, tuple(month_ends), request.buckets)
+    series = _cache.cached_trend(ctx, tuple(month_ends), request.buckets)
     area = go.Figure()
     for position, name in enumerate(names):
         part = series.filter(pl.col("bucket") == name)
@@ -361,10 +361,10 @@ def rejuvenation(ctx, items, items_then, request, request_then, result, level, n
     change_columns = [c for c in changes.columns if c.startswith(("total_", "overdue_", f"{last}_"))]
     keys = [c for c in changes.columns if not c.endswith(("_then", "_now", "_change"))]
     st.dataframe(
-        widgets.for_display(changes.select(*keys, *change_columns).head(2_000)),
+        _format.for_display(changes.select(*keys, *change_columns).head(2_000)),
         hide_index=True,
         width="stretch",
-        column_config={c: widgets.money_column(c.replace("_", " ")) for c in change_columns},
+        column_config={c: _format.money_column(c.replace("_", " ")) for c in change_columns},
         key="change_table",
     )
 
@@ -373,7 +373,7 @@ def rejuvenation(ctx, items, items_then, request, request_then, result, level, n
 def aging_balance() -> None:
     """The controls, the headline and the two tabs: what every click on the page changes."""
     _runs.record(FRAGMENT)
-    ctx = widgets.context()
+    ctx = _session.context()
     act_on_clicks()
     controls = st.columns([1.1, 2.0, 1.2, 2.2])
     preset = controls[0].selectbox("Buckets (days)", BUCKET_PRESETS, key="buckets", bind="query-params")
@@ -383,7 +383,7 @@ def aging_balance() -> None:
     try:
         boundaries = contract.parse_boundaries(buckets_text)
     except ValueError as error:
-        st.error(widgets.markdown_text(error))
+        st.error(_format.markdown_text(error))
         return
     beyond_label = controls[1].segmented_control(
         "Overdue beyond", list(BEYOND), default="All items", key="beyond", bind="query-params", required=True
@@ -420,7 +420,7 @@ def aging_balance() -> None:
         qualification_filter = filter_columns[2].multiselect(
             "Qualification",
             list(collections.STATES),
-            format_func=widgets.label,
+            format_func=_format.label,
             key="qualification_filter",
             placeholder="Any qualification",
             help="Only the items whose current qualification is one of these (none: not qualified).",
@@ -450,11 +450,11 @@ def aging_balance() -> None:
         document_types=tuple(document_types),
         min_amount=Decimal(str(min_amount)) if min_amount else None,
     )
-    items = widgets.items_for(ctx)
+    items = _cache.items_for(ctx)
     if qualification_filter:
-        qualified = widgets.item_states(ctx).filter(pl.col("state").is_in(qualification_filter))
+        qualified = _cache.item_states(ctx).filter(pl.col("state").is_in(qualification_filter))
         items = items.join(qualified.select("document_id"), on="document_id", how="semi")
-    items_then = widgets.items_for(ctx, compare_with)
+    items_then = _cache.items_for(ctx, compare_with)
     request_then = aging.AgingQuery(**{**request.__dict__, "as_of": compare_with})
 
     headline(
@@ -481,9 +481,9 @@ def aging_balance() -> None:
             )
 
 
-ctx = widgets.context()
+ctx = _session.context()
 st.title("Aging balance")
-widgets.collections_notice()
+_panel.collections_notice()
 if widgets.no_data_message(ctx):
     st.stop()
 aging_balance()

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from analytics import access, aging, coaching, collections, contract, export, kpis
 from analytics.scope import Scope
 from analytics.store import Store, month_ends_before
-from pages import _runs, widgets
+from pages import _cache, _format, _runs, _session, widgets
 
 GROUPS = {
     "Portfolio": [
@@ -131,7 +131,7 @@ def column_config(currency: str) -> dict[str, object]:
     for name, text in LABELS.items():
         helptext = HELP.get(name)
         if name in coaching.MONEY_COLUMNS:
-            config[name] = widgets.money_column(f"{text} ({currency})", help=helptext)
+            config[name] = _format.money_column(f"{text} ({currency})", help=helptext)
         elif name in ("collector", "flags"):
             config[name] = st.column_config.TextColumn(text, help=helptext)
         elif name in coaching.COUNT_COLUMNS or name == "flag_count":
@@ -166,7 +166,7 @@ def _bucket_sums(root: str, version: str, month_ends: tuple[date, ...], scope: S
     return coaching.bucket_sums(Store(root), list(month_ends), scope)
 
 
-def portfolio_trend(ctx: widgets.Context, month_ends: tuple[date, ...], collector: str) -> pl.DataFrame:
+def portfolio_trend(ctx: _session.Context, month_ends: tuple[date, ...], collector: str) -> pl.DataFrame:
     root, version = str(ctx.store.root), ctx.store.version()
     sums = _bucket_sums(root, version, month_ends, ctx.scope)
     return coaching.portfolio_trend(ctx.store, list(month_ends), collector, ctx.scope, sums=sums)
@@ -181,13 +181,13 @@ def _record(
     start: date,
     collector: str,
     scope: Scope,
-    _ctx: widgets.Context,
+    _ctx: _session.Context,
     _db: collections.CollectionsDB,
     _items: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     store = Store(root)
     # The item states of the whole scope are cached once per save for every page that shows them.
-    states = widgets.item_states(_ctx)
+    states = _cache.item_states(_ctx)
     return (
         coaching.activity_heatmap(_db, store, collector, as_of, scope),
         coaching.activity_breakdown(_db, store, collector, start, as_of, scope),
@@ -237,11 +237,11 @@ def days(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} d"
 
 
-ctx = widgets.context()
+ctx = _session.context()
 st.title("Collectors")
 if widgets.no_data_message(ctx):
     st.stop()
-db = widgets.collections_db(ctx)
+db = _cache.collections_db(ctx)
 root, version = str(ctx.store.root), ctx.store.version()
 
 controls = st.columns([1.7, 0.9, 2.5, 1.5, 0.7])
@@ -269,9 +269,9 @@ group = controls[2].segmented_control(
     "Figures", [*GROUPS, ALL], default="Portfolio", key="collectors_group", required=True
 )
 
-series_by_collector = widgets.cached_series(ctx, coaching.TREND_MONTHS, by="collector")
-series_team = widgets.cached_series(ctx, coaching.TREND_MONTHS)
-items = widgets.items_for(ctx)
+series_by_collector = _cache.cached_series(ctx, coaching.TREND_MONTHS, by="collector")
+series_team = _cache.cached_series(ctx, coaching.TREND_MONTHS)
+items = _cache.items_for(ctx)
 table = _team_table(
     root,
     version,
@@ -336,7 +336,7 @@ if shown and shown["selection"]["rows"]:
 st.session_state[GRID_NAMES] = grid_names
 table_key = f"collectors_table_{nonce}"
 st.dataframe(
-    widgets.for_display(grid),
+    _format.for_display(grid),
     hide_index=True,
     width="stretch",
     column_config=column_config(ctx.currency),
@@ -350,7 +350,7 @@ stem = f"collectors_{table.request.period}_{table.end.isoformat()}"
 full = table.with_median()
 exports[0].download_button(
     "Export CSV",
-    widgets.audited_export(lambda: export.to_csv(full), f"collectors {stem}.csv ({ctx.scope.describe()})"),
+    _session.audited_export(lambda: export.to_csv(full), f"collectors {stem}.csv ({ctx.scope.describe()})"),
     file_name=f"{stem}.csv",
     mime="text/csv",
     key="collectors_export_csv",
@@ -358,7 +358,7 @@ exports[0].download_button(
 )
 exports[1].download_button(
     "Export XLSX",
-    widgets.audited_export(
+    _session.audited_export(
         lambda: export.to_xlsx(full, sheet="Collectors"), f"collectors {stem}.xlsx ({ctx.scope.describe()})"
     ),
     file_name=f"{stem}.xlsx",
@@ -385,10 +385,10 @@ def team_on_one_figure(table: coaching.TeamTable, threshold: float) -> None:
     median = on_figure.get_column("median")[0] if on_figure.height else None
     team_chart = go.Figure(
         go.Bar(
-            x=[widgets.chart_text(name) for name in on_figure.get_column("collector")],
+            x=[_format.chart_text(name) for name in on_figure.get_column("collector")],
             y=on_figure.get_column("value").to_list(),
             marker_color=["#c0392b" if f else "#1f4e79" for f in on_figure.get_column("flagged").to_list()],
-            hovertext=[widgets.chart_text(reason) for reason in on_figure.get_column("reason")],
+            hovertext=[_format.chart_text(reason) for reason in on_figure.get_column("reason")],
         )
     )
     if median is not None:
@@ -407,7 +407,7 @@ team_on_one_figure(table, float(threshold))
 # --- a collector's record --------------------------------------------------------------------------
 @st.fragment(key="collectors_record")
 def collector_record(
-    ctx: widgets.Context,
+    ctx: _session.Context,
     db: collections.CollectionsDB,
     table: coaching.TeamTable,
     items: pl.DataFrame,
@@ -421,7 +421,7 @@ def collector_record(
     root, version = str(ctx.store.root), ctx.store.version()
     names = table.rows.get_column("collector").to_list()
     if notice := st.session_state.pop("coaching_notice", None):
-        st.success(widgets.markdown_text(notice))
+        st.success(_format.markdown_text(notice))
     if st.session_state.get(PICK) not in names:
         wanted = st.query_params.get("collector")
         # The collector to coach first: the most flags, then the largest AR.
@@ -436,7 +436,7 @@ def collector_record(
 
     row = table.rows.filter(pl.col("collector") == collector).row(0, named=True)
     medians = table.median.row(0, named=True)
-    st.header(f"{widgets.markdown_text(collector)}'s record")
+    st.header(f"{_format.markdown_text(collector)}'s record")
     mine = table.comparison.filter(pl.col("collector") == collector)
     flagged = mine.filter(pl.col("flagged")).get_column("reason").to_list()
     if flagged:
@@ -450,8 +450,8 @@ def collector_record(
     tiles = st.columns(6)
     tiles[0].metric(
         f"AR ({ctx.currency})",
-        widgets.compact_money(row["ar"]),
-        delta=widgets.compact_money(row["ar_change"]),
+        _format.compact_money(row["ar"]),
+        delta=_format.compact_money(row["ar_change"]),
         delta_color="off",
         delta_description="in the period",
     )
@@ -465,8 +465,8 @@ def collector_record(
     )
     tiles[2].metric(
         f"+90 ({ctx.currency})",
-        widgets.compact_money(row["over_90"]),
-        delta=widgets.compact_money(row["over_90_change"]),
+        _format.compact_money(row["over_90"]),
+        delta=_format.compact_money(row["over_90_change"]),
         delta_color="inverse",
         delta_description="in the period",
         help=f"+90 share {percent(row['pct_over_90'])}; {versus('pct_over_90')}",
@@ -555,7 +555,7 @@ def collector_record(
                 kpi_chart.add_scatter(
                     x=part.get_column("period").to_list(),
                     y=part.get_column(measure).to_list(),
-                    name=f"{widgets.chart_text(who)} {'CEI %' if measure == 'cei' else 'DSO'}",
+                    name=f"{_format.chart_text(who)} {'CEI %' if measure == 'cei' else 'DSO'}",
                     mode="lines+markers",
                     line=dict(color=colour, dash=dash),
                     row=position,
@@ -682,15 +682,15 @@ def collector_record(
         st.info("No customer at risk in this portfolio.")
     else:
         st.dataframe(
-            widgets.for_display(at_risk.head(15)),
+            _format.for_display(at_risk.head(15)),
             hide_index=True,
             width="stretch",
             key="collectors_at_risk",
             column_config={
                 "customer_id": st.column_config.TextColumn("Id"),
                 "customer_name": st.column_config.TextColumn("Customer"),
-                "overdue": widgets.money_column(f"Overdue ({ctx.currency})"),
-                "over_90": widgets.money_column(f"+90 ({ctx.currency})"),
+                "overdue": _format.money_column(f"Overdue ({ctx.currency})"),
+                "over_90": _format.money_column(f"+90 ({ctx.currency})"),
                 "broken_promises": st.column_config.NumberColumn("Broken promises", format="%d"),
                 "last_contact": st.column_config.DateColumn("Last contact"),
                 "days_since_contact": st.column_config.NumberColumn("Days since", format="%d"),
@@ -714,7 +714,7 @@ def collector_record(
         _db=db,
     )
     if outcomes.is_empty():
-        st.caption(f"No note on {widgets.markdown_text(collector)} yet.")
+        st.caption(f"No note on {_format.markdown_text(collector)} yet.")
     else:
         described = [
             ""
@@ -756,8 +756,8 @@ def collector_record(
     )
     with st.form("coaching_note_form", clear_on_submit=True):
         st.markdown(
-            f"**New note on {widgets.markdown_text(collector)}** (recorded as "
-            f"{widgets.markdown_text(widgets.user_name())}, dated {ctx.as_of.isoformat()})"
+            f"**New note on {_format.markdown_text(collector)}** (recorded as "
+            f"{_format.markdown_text(_session.user_name())}, dated {ctx.as_of.isoformat()})"
         )
         comment = st.text_area("Note", key="coaching_comment", height=80)
         st.caption("Objectives for the next period, measured on the due date:")
@@ -802,11 +802,11 @@ def collector_record(
             "Save note",
             type="primary",
             key="coaching_save",
-            disabled=not widgets.can(access.COACH),
-            help=None if widgets.can(access.COACH) else widgets.refusal(access.COACH),
+            disabled=not _session.can(access.COACH),
+            help=None if _session.can(access.COACH) else _session.refusal(access.COACH),
         )
     if saved:
-        widgets.require(access.COACH)
+        _session.require(access.COACH)
         objectives = tuple(
             collections.Objective(
                 metric=metric,
@@ -824,16 +824,16 @@ def collector_record(
                 store=ctx.store,
                 as_of=ctx.as_of,
                 scope=ctx.scope,
-                user=widgets.user_name(),
+                user=_session.user_name(),
             )
         except collections.CollectionsRefused as refused:
             st.error(
                 "Refused, nothing was written:\n"
-                + "\n".join(f"- {widgets.markdown_text(m)}" for m in refused.messages)
+                + "\n".join(f"- {_format.markdown_text(m)}" for m in refused.messages)
             )
         else:
             count = len(objectives)
-            widgets.audit("write", f"coaching note on {collector} with {count} objective(s)")
+            _session.audit("write", f"coaching note on {collector} with {count} objective(s)")
             st.session_state["coaching_notice"] = (
                 f"Note on {collector} saved with {count} objective{'s' if count != 1 else ''}."
             )

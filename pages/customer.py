@@ -15,14 +15,14 @@ import polars as pl
 import streamlit as st
 
 from analytics import aging, collections, contract
-from pages import _paging, _runs, widgets
+from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
-ctx = widgets.context()
+ctx = _session.context()
 st.title("Customer")
 if widgets.no_data_message(ctx):
     st.stop()
 
-customers = widgets.customers_in_scope(ctx)
+customers = _cache.customers_in_scope(ctx)
 if customers.is_empty():
     st.info("No customer in this scope.")
     st.stop()
@@ -38,7 +38,7 @@ def show_customer() -> None:
     wanted = st.query_params.get("customer")
     if wanted is not None and wanted not in names:
         st.warning(
-            f"No customer {widgets.markdown_text(wanted)} in your scope ({widgets.markdown_text(ctx.scope.describe())})."
+            f"No customer {_format.markdown_text(wanted)} in your scope ({_format.markdown_text(ctx.scope.describe())})."
         )
     if wanted not in names:
         wanted = ids[0]
@@ -53,31 +53,31 @@ def show_customer() -> None:
         st.query_params["customer"] = customer_id
     customer = customers.filter(pl.col("customer_id") == customer_id).row(0, named=True)
 
-    items = widgets.items_for(ctx).filter(pl.col("customer_id") == customer_id)
+    items = _cache.items_for(ctx).filter(pl.col("customer_id") == customer_id)
     open_total = Decimal(items.get_column("open_amount_functional").sum() or 0)
-    payer = widgets.cached_payers(ctx).filter(pl.col("customer_id") == customer_id)
+    payer = _cache.cached_payers(ctx).filter(pl.col("customer_id") == customer_id)
     payer_row = payer.row(0, named=True) if payer.height else {}
 
     st.markdown(
         " · ".join(
-            f"**{contract.DIMENSION_LABELS[dimension]}** {widgets.markdown_text(customer[dimension])}"
+            f"**{contract.DIMENSION_LABELS[dimension]}** {_format.markdown_text(customer[dimension])}"
             for dimension in contract.DIMENSIONS
             if customer.get(dimension)
         )
     )
     figures = st.columns(5)
     limit = customer.get("credit_limit")
-    figures[0].metric(f"Open ({ctx.currency})", widgets.money(open_total))
+    figures[0].metric(f"Open ({ctx.currency})", _format.money(open_total))
     if limit:
         use = float(open_total) / float(limit) * 100
         figures[1].metric(
             f"Credit limit ({ctx.currency})",
-            widgets.money(limit),
+            _format.money(limit),
             f"{use:.0f}% used",
             delta_color="inverse" if use > 100 else "off",
         )
         if use > 100:
-            st.error(f"Over its credit limit by {widgets.money(open_total - Decimal(limit), ctx.currency)}.")
+            st.error(f"Over its credit limit by {_format.money(open_total - Decimal(limit), ctx.currency)}.")
     else:
         figures[1].metric("Credit limit", "-")
     figures[2].metric(
@@ -104,7 +104,7 @@ def show_customer() -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Payment behaviour")
-        monthly = widgets.cached_series(ctx, months=12, by=aging.CUSTOMER).filter(
+        monthly = _cache.cached_series(ctx, months=12, by=aging.CUSTOMER).filter(
             pl.col("customer_id") == customer_id
         )
         behaviour = go.Figure()
@@ -141,7 +141,7 @@ def show_customer() -> None:
             ),
             hide_index=True,
             width="stretch",
-            column_config={"amount": widgets.money_column(f"Open ({ctx.currency})")},
+            column_config={"amount": _format.money_column(f"Open ({ctx.currency})")},
             key="customer_buckets",
         )
     show_items(customer_id, items)
@@ -152,9 +152,9 @@ def show_customer() -> None:
 def show_items(customer_id: str, items: pl.DataFrame) -> None:
     """The open items with their states, and the side panel on those selected."""
     _runs.record("customer_items")
-    widgets.collections_notice()
+    _panel.collections_notice()
     st.subheader(f"Open items ({items.height})")
-    states = widgets.item_states(ctx).select(
+    states = _cache.item_states(ctx).select(
         "document_id",
         "state",
         "promise_status",
@@ -181,7 +181,7 @@ def show_items(customer_id: str, items: pl.DataFrame) -> None:
     page = _paging.paged(table, key=f"customer_items_page_{customer_id}")
     table = page.rows
     picked = st.dataframe(
-        widgets.for_display(table),
+        _format.for_display(table),
         hide_index=True,
         width="stretch",
         on_select="rerun",
@@ -194,8 +194,8 @@ def show_items(customer_id: str, items: pl.DataFrame) -> None:
             "due_date": st.column_config.DateColumn("Due"),
             "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
             "currency": st.column_config.TextColumn("Cur."),
-            "open_amount": widgets.money_column("Open (doc. currency)"),
-            "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
+            "open_amount": _format.money_column("Open (doc. currency)"),
+            "open_amount_functional": _format.money_column(f"Open ({ctx.currency})"),
             "state": st.column_config.TextColumn("Qualification"),
             "promise_status": st.column_config.TextColumn("Promise"),
             "promised_date": st.column_config.DateColumn("Promised for"),
@@ -205,7 +205,7 @@ def show_items(customer_id: str, items: pl.DataFrame) -> None:
         },
     )
     rows = picked.selection.rows if picked and picked.selection else []
-    widgets.panel_button(
+    _panel.panel_button(
         ctx,
         [table.get_column("document_id")[row] for row in rows],
         key="customer_panel",
@@ -218,7 +218,7 @@ def show_timeline(customer_id: str) -> None:
     """The customer's actions and qualifications, newest first."""
     _runs.record("customer_timeline")
     st.subheader("Timeline")
-    story = collections.history(widgets.collections_db(ctx), customer_id=customer_id)
+    story = collections.history(_cache.collections_db(ctx), customer_id=customer_id)
     if story.is_empty():
         st.info("No action or qualification recorded for this customer yet.")
     else:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from analytics import access, clock, contract, demo, ingest
 from analytics.store import DataFolderUnwritable
-from pages import widgets
+from pages import _cache, _format, _session
 
 NOT_IN_FILE = "(not in the file)"
 DATE_FORMATS = {
@@ -28,7 +28,7 @@ FILE_LABELS = {
     "open_items": "Open items snapshot (optional)",
 }
 
-ctx = widgets.context()
+ctx = _session.context()
 store = ctx.store
 manifest = ctx.manifest
 
@@ -42,7 +42,7 @@ if manifest is None:
 elif not ctx.user.rights().is_everything:
     # A user limited to part of the customers sees the data's date, not the company's counts.
     columns = st.columns(3)
-    columns[0].metric("Customers you see", f"{widgets.customers_in_scope(ctx).height:,}")
+    columns[0].metric("Customers you see", f"{_cache.customers_in_scope(ctx).height:,}")
     columns[1].metric("Data as of", manifest.data_as_of.isoformat() if manifest.data_as_of else "-")
     columns[2].metric("Functional currency", manifest.functional_currency)
 else:
@@ -87,7 +87,7 @@ def _saved_uploads(given: dict) -> dict[str, Path] | None:
             path.write_bytes(upload.getvalue())
             paths[name] = path
     except OSError as error:
-        st.error(widgets.markdown_text(DataFolderUnwritable.of(store.root, error)))
+        st.error(_format.markdown_text(DataFolderUnwritable.of(store.root, error)))
         return None
     return paths
 
@@ -116,14 +116,14 @@ def _column_mapping(name: str, path: Path, file_format: ingest.FileFormat) -> di
     try:
         header = ingest.read_header(path, file_format)
     except ingest.ImportRefused as refused:
-        st.error(widgets.markdown_text(refused.report()))
+        st.error(_format.markdown_text(refused.report()))
         return None
     table = contract.TABLES[name]
     by_lower = {column.lower(): column for column in header}
     options = [NOT_IN_FILE, *header]
     mapping: dict[str, str] = {}
     with st.expander(
-        f"Columns of {widgets.markdown_text(path.name)}",
+        f"Columns of {_format.markdown_text(path.name)}",
         expanded=not all(c in by_lower for c in table.required),
     ):
         grid = st.columns(4)
@@ -147,7 +147,7 @@ def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currenc
     def progress(fraction: float, message: str) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-    widgets.require(access.IMPORT)
+    _session.require(access.IMPORT)
     try:
         result = ingest.import_files(store, sources, mapping, functional_currency=currency, progress=progress)
     except ingest.ImportRefused as refused:
@@ -164,10 +164,10 @@ def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currenc
         return False
     except OSError as error:
         bar.empty()
-        st.error(widgets.markdown_text(DataFolderUnwritable.of(store.root, error)))
+        st.error(_format.markdown_text(DataFolderUnwritable.of(store.root, error)))
         return False
     st.session_state["data_notice"] = f"Imported {result.summary()}."
-    widgets.audit("import", result.summary())
+    _session.audit("import", result.summary())
     return True
 
 
@@ -194,9 +194,9 @@ with history_tab:
             key="import_history",
         )
 
-if not widgets.can(access.IMPORT):
+if not _session.can(access.IMPORT):
     for tab in (import_tab, demo_tab):
-        tab.info(widgets.refusal(access.IMPORT) + " Ask a credit manager or an administrator.")
+        tab.info(_session.refusal(access.IMPORT) + " Ask a credit manager or an administrator.")
     st.stop()
 
 with import_tab:
@@ -234,10 +234,10 @@ with import_tab:
                     ingest.tomllib.loads(mapping_upload.getvalue().decode("utf-8")), mapping_upload.name
                 )
             except (ingest.tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-                st.error(widgets.markdown_text(f"{mapping_upload.name}: not a valid TOML file: {error}"))
+                st.error(_format.markdown_text(f"{mapping_upload.name}: not a valid TOML file: {error}"))
                 mapping_ok = False
             except ingest.ImportRefused as refused:
-                st.error(widgets.markdown_text(refused.report()))
+                st.error(_format.markdown_text(refused.report()))
                 mapping_ok = False
         else:
             file_format = _file_format("import")
@@ -282,11 +282,11 @@ with demo_tab:
         if not confirmed:
             st.warning("Tick 'Replace all the current data' to confirm.")
         else:
-            widgets.require(access.IMPORT)
+            _session.require(access.IMPORT)
             bar = st.progress(0.0, text="Generating")
             result = demo.create(
                 store,
-                collections_db=widgets.collections_db(ctx),
+                collections_db=_cache.collections_db(ctx),
                 customers=int(customers),
                 documents=int(documents),
                 seed=int(seed),
@@ -296,7 +296,7 @@ with demo_tab:
             st.session_state["data_notice"] = (
                 f"Demo company generated: {result.customers:,} customers, {result.documents:,} documents."
             )
-            widgets.audit(
+            _session.audit(
                 "import", f"demo company: {result.customers:,} customers, {result.documents:,} documents"
             )
             st.rerun()

@@ -7,15 +7,15 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from pages import _runs, widgets
+from pages import _cache, _format, _panel, _runs, _session, widgets
 
-ctx = widgets.context()
+ctx = _session.context()
 st.title("Disputes and promises")
-widgets.collections_notice()
+_panel.collections_notice()
 if widgets.no_data_message(ctx):
     st.stop()
 
-summary = widgets.cached_dispute_summary(ctx)
+summary = _cache.cached_dispute_summary(ctx)
 figures = summary.figures
 
 
@@ -25,7 +25,7 @@ def percent(value: float | None) -> str:
 
 tiles = st.columns(5)
 tiles[0].metric("Open disputes", f"{figures['open_disputes']:,}")
-tiles[1].metric(f"Disputed ({ctx.currency})", widgets.compact_money(figures["disputed_amount"]))
+tiles[1].metric(f"Disputed ({ctx.currency})", _format.compact_money(figures["disputed_amount"]))
 tiles[2].metric(
     "Promises kept (90 days)",
     percent(figures["kept_rate"]),
@@ -36,12 +36,12 @@ tiles[3].metric("Broken promises open", f"{summary.broken_promises.height:,}")
 tiles[4].metric(
     "Qualification rate",
     percent(figures["qualification_rate"]),
-    help=f"Share of the overdue amount ({widgets.money(figures['overdue_amount'], ctx.currency)}) that carries "
+    help=f"Share of the overdue amount ({_format.money(figures['overdue_amount'], ctx.currency)}) that carries "
     "a qualification (promise, dispute, litigation, bad debt proposed)",
 )
 
-money = widgets.money_column
-label = widgets.label
+money = _format.money_column
+label = _format.label
 
 left, right = st.columns(2)
 with left:
@@ -61,7 +61,7 @@ with left:
         chart.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(tickformat=",.0f"))
         st.plotly_chart(chart, width="stretch", key="disputes_by_reason")
     st.dataframe(
-        widgets.for_display(summary.by_age),
+        _format.for_display(summary.by_age),
         hide_index=True,
         width="stretch",
         key="disputes_by_age",
@@ -70,7 +70,7 @@ with left:
 with right:
     st.subheader("Waiting on internal owners")
     st.dataframe(
-        widgets.for_display(summary.by_owner),
+        _format.for_display(summary.by_owner),
         hide_index=True,
         width="stretch",
         key="disputes_by_owner",
@@ -106,7 +106,7 @@ def shown_at_most(frame: pl.DataFrame, what: str) -> pl.DataFrame:
 
 
 @st.fragment(key="disputes_open")
-def open_disputes_list(ctx: widgets.Context, open_disputes: pl.DataFrame) -> None:
+def open_disputes_list(ctx: _session.Context, open_disputes: pl.DataFrame) -> None:
     """The open disputes, filtered by reason and owner, to select for the side panel: a filter or a
     selection reruns this list alone."""
     _runs.record("disputes_open")
@@ -130,7 +130,7 @@ def open_disputes_list(ctx: widgets.Context, open_disputes: pl.DataFrame) -> Non
         listed = listed.filter(pl.col("internal_owner") == owner)
     listed = shown_at_most(listed, "open disputes, oldest first,")
     picked = st.dataframe(
-        widgets.for_display(listed),
+        _format.for_display(listed),
         hide_index=True,
         width="stretch",
         on_select="rerun",
@@ -146,7 +146,7 @@ def open_disputes_list(ctx: widgets.Context, open_disputes: pl.DataFrame) -> Non
         },
     )
     rows = picked.selection.rows if picked and picked.selection else []
-    widgets.panel_button(ctx, [listed.get_column("document_id")[row] for row in rows], key="disputes_panel")
+    _panel.panel_button(ctx, [listed.get_column("document_id")[row] for row in rows], key="disputes_panel")
 
 
 open_disputes_list(ctx, summary.open_disputes)
@@ -155,7 +155,7 @@ promises_column, broken_column = st.columns(2)
 with promises_column:
     st.subheader("Promises due this week")
     st.dataframe(
-        widgets.for_display(shown_at_most(summary.promises_due_this_week, "promises")),
+        _format.for_display(shown_at_most(summary.promises_due_this_week, "promises")),
         hide_index=True,
         width="stretch",
         key="promises_due",
@@ -169,7 +169,7 @@ with promises_column:
 with broken_column:
     st.subheader("Broken promises")
     st.dataframe(
-        widgets.for_display(shown_at_most(summary.broken_promises, "broken promises")),
+        _format.for_display(shown_at_most(summary.broken_promises, "broken promises")),
         hide_index=True,
         width="stretch",
         key="broken_promises",

@@ -10,7 +10,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from analytics import aging, contract, export, kpis
-from pages import widgets
+from pages import _cache, _format, _session, widgets
 
 MEASURES = {
     "dso_countback": "Countback DSO (days)",
@@ -25,7 +25,7 @@ WHOLE = "whole scope"
 LEVELS = [WHOLE, *contract.DIMENSIONS, aging.CUSTOMER]
 MAX_LINES = 10
 
-ctx = widgets.context()
+ctx = _session.context()
 st.title("DSO and KPIs")
 if widgets.no_data_message(ctx):
     st.stop()
@@ -44,7 +44,7 @@ layout = controls[3].segmented_control(
     "Layout", ["Lines", "Small multiples"], default="Lines", key="dso_layout", required=True
 )
 by = None if by_choice == WHOLE else by_choice
-series = widgets.cached_series(ctx, months=int(months or 12), by=by)
+series = _cache.cached_series(ctx, months=int(months or 12), by=by)
 if series.is_empty():
     st.info("No month end to show before this as-of date.")
     st.stop()
@@ -58,7 +58,7 @@ if focus is not None and key is not None and focus not in series.get_column(key)
     focus = None
 if focus is not None:
     cols = st.columns([6, 1])
-    cols[0].markdown(f"Narrowed to **{contract.DIMENSION_LABELS[by]} {widgets.markdown_text(focus)}**.")
+    cols[0].markdown(f"Narrowed to **{contract.DIMENSION_LABELS[by]} {_format.markdown_text(focus)}**.")
     if cols[1].button("Show all", key="dso_clear_focus"):
         del st.query_params["focus"]
         st.session_state["dso_nonce"] = st.session_state.get("dso_nonce", 0) + 1
@@ -80,7 +80,7 @@ if layout == "Small multiples" and key is not None and len(groups) > 1:
     columns = 3
     rows = (len(groups) + columns - 1) // columns
     labels = [
-        widgets.chart_text(latest.filter(pl.col(key) == group).get_column(label_column)[0])
+        _format.chart_text(latest.filter(pl.col(key) == group).get_column(label_column)[0])
         for group in groups
     ]
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=labels, shared_yaxes=True)
@@ -101,7 +101,7 @@ else:
     for group in groups:
         part = shown_series if group is None else shown_series.filter(pl.col(key) == group)
         part = part.sort("period")
-        name = MEASURES[measure] if group is None else widgets.chart_text(part.get_column(label_column)[0])
+        name = MEASURES[measure] if group is None else _format.chart_text(part.get_column(label_column)[0])
         figure.add_scatter(
             x=part.get_column("period").to_list(),
             y=part.get_column(measure).to_list(),
@@ -144,12 +144,12 @@ table_columns = [
     "dso_12m",
 ]
 if by == aging.CUSTOMER:
-    payers = widgets.cached_payers(ctx).select("customer_id", "rating", "days_late_12m", "trend")
+    payers = _cache.cached_payers(ctx).select("customer_id", "rating", "days_late_12m", "trend")
     table = table.join(payers, on="customer_id", how="left")
     table_columns = [*table_columns[:-1], "rating", "days_late_12m", "trend", "dso_12m"]
 table = table.sort("ar_total", descending=True).select(table_columns)
 column_config = {
-    "ar_total": widgets.money_column(f"AR ({ctx.currency})"),
+    "ar_total": _format.money_column(f"AR ({ctx.currency})"),
     "dso_countback": st.column_config.NumberColumn("Countback DSO", format="%.1f"),
     "dso_standard": st.column_config.NumberColumn("Standard DSO", format="%.1f"),
     "bpdso": st.column_config.NumberColumn("BPDSO", format="%.1f"),
@@ -157,7 +157,7 @@ column_config = {
     "cei": st.column_config.NumberColumn("CEI %", format="%.1f"),
     "days_late": st.column_config.NumberColumn("Days late", format="%.1f"),
     "pct_over_90": st.column_config.NumberColumn("% +90", format="%.1f"),
-    "cost_of_delay": widgets.money_column("Cost of delay"),
+    "cost_of_delay": _format.money_column("Cost of delay"),
     "dso_12m": st.column_config.LineChartColumn("DSO, 12 months"),
     "rating": st.column_config.TextColumn("Payer rating", help="A-D from the 12-month days late"),
     "days_late_12m": st.column_config.NumberColumn("Days late 12m", format="%.1f"),
@@ -168,7 +168,7 @@ column_config = {
 }
 nonce = st.session_state.get("dso_nonce", 0)
 selection = st.dataframe(
-    widgets.for_display(table),
+    _format.for_display(table),
     hide_index=True,
     width="stretch",
     column_config=column_config,
@@ -183,13 +183,13 @@ if key and selection and selection.selection and selection.selection.rows:
 
 with st.expander("Month by month"):
     monthly = shown_series.sort([*keys, "period"]).select(*keys, *kpis.SERIES_COLUMNS)
-    st.dataframe(widgets.for_display(monthly), hide_index=True, width="stretch", key="dso_monthly")
+    st.dataframe(_format.for_display(monthly), hide_index=True, width="stretch", key="dso_monthly")
 
 export_columns = st.columns([1, 1, 6])
 stem = f"kpis_{by or 'scope'}_{latest_period.isoformat()}"
 export_columns[0].download_button(
     "Export CSV",
-    widgets.audited_export(
+    _session.audited_export(
         lambda: export.to_csv(shown_series.select(*keys, *kpis.SERIES_COLUMNS)),
         f"KPIs {stem}.csv ({ctx.scope.describe()})",
     ),
@@ -200,7 +200,7 @@ export_columns[0].download_button(
 )
 export_columns[1].download_button(
     "Export XLSX",
-    widgets.audited_export(
+    _session.audited_export(
         lambda: export.to_xlsx(shown_series.select(*keys, *kpis.SERIES_COLUMNS), sheet="KPIs"),
         f"KPIs {stem}.xlsx ({ctx.scope.describe()})",
     ),

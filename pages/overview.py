@@ -11,15 +11,15 @@ import streamlit as st
 
 from analytics import aging, kpis
 from analytics.forecast import BACKTEST_AUTOMATIC_ITEMS
-from pages import _shell, widgets
+from pages import _cache, _format, _session, _shell, widgets
 
-ctx = widgets.context()
+ctx = _session.context()
 st.title("Overview")
 if widgets.no_data_message(ctx):
     st.stop()
 
-series = widgets.cached_series(ctx, months=_shell.OVERVIEW_TREND_MONTHS)
-items = widgets.items_for(ctx)
+series = _cache.cached_series(ctx, months=_shell.OVERVIEW_TREND_MONTHS)
+items = _cache.items_for(ctx)
 figures = aging.headline(items, aging.AgingQuery(ctx.as_of))
 previous_month_end = kpis.month_end(ctx.as_of, -1)
 then = series.filter(pl.col("period") == previous_month_end)
@@ -28,7 +28,7 @@ if then.height:
     figures_then = aging.balance_headline(then.get_column("ar_total")[0], then.get_column("ar_current")[0])
 else:
     figures_then = aging.headline(
-        widgets.items_for(ctx, previous_month_end), aging.AgingQuery(previous_month_end)
+        _cache.items_for(ctx, previous_month_end), aging.AgingQuery(previous_month_end)
     )
 
 
@@ -50,7 +50,7 @@ def change(now: float | None, then: float | None, unit: str = "") -> str | None:
 
 latest_period = value(series, "period")
 st.caption(
-    f"As of {ctx.as_of.isoformat()} · {widgets.markdown_text(ctx.scope.describe())} · amounts in {ctx.currency}"
+    f"As of {ctx.as_of.isoformat()} · {_format.markdown_text(ctx.scope.describe())} · amounts in {ctx.currency}"
     + (
         f" · DSO, CEI and the cost of delay at the month end {latest_period.isoformat()}"
         if latest_period
@@ -58,23 +58,23 @@ st.caption(
     )
 )
 
-if widgets.collections_available(ctx) and (banner := _shell.alert_banner(ctx)):
+if _cache.collections_available(ctx) and (banner := _shell.alert_banner(ctx)):
     st.warning(f"Alerts since the previous run: {banner}.")
 
 top = st.columns(4)
 top[0].metric(
     f"Receivables ({ctx.currency})",
-    widgets.compact_money(figures["total"]),
+    _format.compact_money(figures["total"]),
     f"{figures['total'] - figures_then['total']:+,.2f}",
     delta_color="off",
-    help=f"{widgets.money(figures['total'], ctx.currency)}; change since {previous_month_end.isoformat()}",
+    help=f"{_format.money(figures['total'], ctx.currency)}; change since {previous_month_end.isoformat()}",
 )
 top[1].metric(
     "Overdue",
     f"{figures['overdue_share']}%",
     f"{figures['overdue_share'] - figures_then['overdue_share']:+.1f} pts",
     delta_color="inverse",
-    help=f"{widgets.money(figures['overdue'], ctx.currency)} past due",
+    help=f"{_format.money(figures['overdue'], ctx.currency)} past due",
 )
 top[2].metric(
     "DSO (countback)",
@@ -108,14 +108,14 @@ cost = value(series, "cost_of_delay")
 cost_before = value(series, "cost_of_delay", -2)
 bottom[2].metric(
     f"Cash tied up by delay ({ctx.currency})",
-    widgets.compact_money(cost),
+    _format.compact_money(cost),
     None if cost is None or cost_before is None else f"{cost - cost_before:+,.2f}",
     delta_color="inverse",
     help="Days of delay x average daily sales of the last 3 months.",
 )
 bottom[3].metric(
     f"One day of DSO ({ctx.currency})",
-    widgets.compact_money(value(series, "daily_sales")),
+    _format.compact_money(value(series, "daily_sales")),
     help="Average daily sales of the last 3 months: the cash one day less of DSO brings in.",
 )
 
@@ -190,21 +190,21 @@ if overdue_rows.is_empty():
     st.info("No customer has overdue items at this date.")
 else:
     st.dataframe(
-        widgets.for_display(overdue_rows),
+        _format.for_display(overdue_rows),
         hide_index=True,
         width="stretch",
         column_config={
             "customer_name": st.column_config.TextColumn("Customer"),
             "customer_id": st.column_config.TextColumn("Id"),
-            "overdue": widgets.money_column("Overdue"),
-            "total": widgets.money_column("Total"),
-            **{name: widgets.money_column(aging.bucket_label(name)) for name in names[1:]},
+            "overdue": _format.money_column("Overdue"),
+            "total": _format.money_column("Total"),
+            **{name: _format.money_column(aging.bucket_label(name)) for name in names[1:]},
         },
         key="top_overdue",
     )
 
 st.subheader("Cash forecast: the next 13 weeks")
-forecast = widgets.cached_forecast(ctx)
+forecast = _cache.cached_forecast(ctx)
 # The back-test rebuilds six past forecasts, its cost following the open items: above a limit, on demand.
 automatic = items.height <= BACKTEST_AUTOMATIC_ITEMS
 backtest = st.toggle(
@@ -222,7 +222,7 @@ if not backtest and not automatic:
         "of each week."
     )
 if backtest:
-    errors = widgets.cached_forecast_accuracy(ctx)
+    errors = _cache.cached_forecast_accuracy(ctx)
 else:
     errors = pl.DataFrame(
         {"week": list(range(1, 14)), "mape": [None] * 13}, schema={"week": pl.Int32, "mape": pl.Float64}
@@ -250,8 +250,8 @@ st.plotly_chart(forecast_chart, width="stretch", key="forecast_chart")
 weekly_total = Decimal(weeks.get_column("expected").sum() or 0)
 mape = errors.get_column("mape").drop_nulls()
 st.caption(
-    f"Expected over the 13 weeks: {widgets.money(weekly_total, ctx.currency)}; overdue backlog "
-    f"{widgets.money(forecast.overdue_backlog, ctx.currency)}; later {widgets.money(forecast.later, ctx.currency)}. "
+    f"Expected over the 13 weeks: {_format.money(weekly_total, ctx.currency)}; overdue backlog "
+    f"{_format.money(forecast.overdue_backlog, ctx.currency)}; later {_format.money(forecast.later, ctx.currency)}. "
     "Each item is expected on its due date plus its customer's average days late of the last 12 months. "
     + (
         f"Back-tested on past month ends, the weekly error averages {mape.mean():.1f}%."
@@ -262,14 +262,14 @@ st.caption(
     )
 )
 st.dataframe(
-    widgets.for_display(weeks.select("week", "week_start", "week_end", "expected", "items", "mape")),
+    _format.for_display(weeks.select("week", "week_start", "week_end", "expected", "items", "mape")),
     hide_index=True,
     width="stretch",
     column_config={
         "week": st.column_config.NumberColumn("Week", format="%d"),
         "week_start": st.column_config.DateColumn("From"),
         "week_end": st.column_config.DateColumn("To"),
-        "expected": widgets.money_column(f"Expected ({ctx.currency})"),
+        "expected": _format.money_column(f"Expected ({ctx.currency})"),
         "items": st.column_config.NumberColumn("Items", format="%d"),
         "mape": st.column_config.NumberColumn(
             "Back-test error", format="%.1f%%", help="Mean absolute % error"

@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import access, collections, contract, reminders, scenarios
-from pages import _runs, widgets
+from pages import _cache, _format, _panel, _runs, _session, widgets
 
 NEW = "(new scenario)"
 CENT = Decimal("0.01")
@@ -26,27 +26,27 @@ CHANNEL_LABELS = {
     "manual": "Done by hand (call, SMS, note...)",
 }
 
-ctx = widgets.context()
+ctx = _session.context()
 st.title("Recovery scenarios")
-widgets.collections_notice()
+_panel.collections_notice()
 if widgets.no_data_message(ctx):
     st.stop()
 
-db = widgets.collections_db(ctx)
-me = widgets.user_name()
+db = _cache.collections_db(ctx)
+me = _session.user_name()
 catalog = scenarios.scenarios(db)
 names = {s.scenario_id: s.name for s in catalog}
 
 
 def notice(text: str) -> None:
-    widgets.audit("write", text)
+    _session.audit("write", text)
     st.session_state["collections_notice"] = text
     st.rerun()
 
 
 def refused(error: scenarios.ScenarioRefused | collections.CollectionsRefused) -> None:
     st.error(
-        "Refused, nothing was written:\n" + "\n".join(f"- {widgets.markdown_text(m)}" for m in error.messages)
+        "Refused, nothing was written:\n" + "\n".join(f"- {_format.markdown_text(m)}" for m in error.messages)
     )
 
 
@@ -59,13 +59,13 @@ def smtp() -> reminders.SmtpSettings | None:
     try:
         return reminders.smtp_settings(secrets)
     except reminders.ReminderError as error:
-        st.warning(f"SMTP settings: {widgets.markdown_text(error)}")
+        st.warning(f"SMTP settings: {_format.markdown_text(error)}")
         return None
 
 
 def customer_labels() -> dict[str, str]:
     """'Name (id)' of each customer in scope, for the tabs that pick one."""
-    customers = widgets.customers_in_scope(ctx)
+    customers = _cache.customers_in_scope(ctx)
     return {
         customer_id: f"{name} ({customer_id})"
         for customer_id, name in customers.select("customer_id", "customer_name").iter_rows()
@@ -85,8 +85,8 @@ def steps_of_today() -> None:
     """The steps due today and the one selected: picking a step, filtering the list or editing the
     reminder reruns this tab alone."""
     _runs.record("scenario_today")
-    items = widgets.items_for(ctx)
-    found = widgets.scenario_positions(ctx)
+    items = _cache.items_for(ctx)
+    found = _cache.scenario_positions(ctx)
     proposed = scenarios.proposals_from(found)
     counts = st.columns(5)
     counts[0].metric("Steps due", f"{proposed.filter(~pl.col('done')).height:,}")
@@ -124,7 +124,7 @@ def steps_of_today() -> None:
             st.session_state[NONCE] = nonce
         st.session_state[LISTED] = table.get_column("customer_id").to_list()
         st.dataframe(
-            widgets.for_display(table),
+            _format.for_display(table),
             hide_index=True,
             width="stretch",
             on_select="rerun",
@@ -137,7 +137,7 @@ def steps_of_today() -> None:
                 "step_label": st.column_config.TextColumn("Step"),
                 "due_date": st.column_config.DateColumn("Due"),
                 "items": st.column_config.NumberColumn("Items", format="%d"),
-                "amount": widgets.money_column(f"Amount ({ctx.currency})"),
+                "amount": _format.money_column(f"Amount ({ctx.currency})"),
                 "automatic": st.column_config.CheckboxColumn("Automatic"),
                 "done": st.column_config.CheckboxColumn("Done today"),
                 "beyond_friendly_phase": st.column_config.CheckboxColumn(
@@ -155,20 +155,20 @@ def steps_of_today() -> None:
         proposal = scenarios.Proposal.from_row(row)
         key = f"{proposal.customer_id}_{proposal.scenario_id}_{proposal.offset_days}"
         st.subheader(
-            f"{widgets.markdown_text(proposal.customer_name)}: {widgets.markdown_text(proposal.step_label)}"
+            f"{_format.markdown_text(proposal.customer_name)}: {_format.markdown_text(proposal.step_label)}"
         )
         position = found.filter(pl.col("customer_id") == proposal.customer_id).row(0, named=True)
         st.caption(
-            f"{widgets.markdown_text(proposal.scenario)} (version {proposal.scenario_version}) · "
-            f"{widgets.markdown_text(position['reason'])}"
+            f"{_format.markdown_text(proposal.scenario)} (version {proposal.scenario_version}) · "
+            f"{_format.markdown_text(position['reason'])}"
         )
         if row["done"]:
-            st.info(f"This step was already {widgets.markdown_text(row['decision'])} today.")
+            st.info(f"This step was already {_format.markdown_text(row['decision'])} today.")
         current = scenarios.settings(db)
         try:
             message = scenarios.reminder(db, ctx.store, proposal, ctx.as_of, items=items, current=current)
         except (scenarios.ScenarioRefused, reminders.ReminderError) as error:
-            st.error(widgets.markdown_text(error))
+            st.error(_format.markdown_text(error))
             st.stop()
         concerned = reminders.with_penalties(
             items.filter(pl.col("document_id").is_in(list(proposal.document_ids))).select(
@@ -184,7 +184,7 @@ def steps_of_today() -> None:
             current.penalties,
         )
         st.dataframe(
-            widgets.for_display(concerned.drop("document_type", "days_late")),
+            _format.for_display(concerned.drop("document_type", "days_late")),
             hide_index=True,
             width="stretch",
             key=f"scenario_items_{key}",
@@ -193,10 +193,10 @@ def steps_of_today() -> None:
                 "due_date": st.column_config.DateColumn("Due"),
                 "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
                 "currency": st.column_config.TextColumn("Currency"),
-                "open_amount": widgets.money_column("Open (document currency)"),
-                "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
-                "interest": widgets.money_column("Interest (document currency)"),
-                "fee": widgets.money_column(f"Fee ({ctx.currency})"),
+                "open_amount": _format.money_column("Open (document currency)"),
+                "open_amount_functional": _format.money_column(f"Open ({ctx.currency})"),
+                "interest": _format.money_column("Interest (document currency)"),
+                "fee": _format.money_column(f"Fee ({ctx.currency})"),
             },
         )
         recipient = st.text_input(
@@ -215,7 +215,7 @@ def steps_of_today() -> None:
         if edited.recipient:
             buttons[0].download_button(
                 "Download .eml",
-                widgets.audited_export(
+                _session.audited_export(
                     lambda: reminders.eml_bytes(edited, sender_address=server.sender if server else None),
                     f"reminder {proposal.customer_id}-step{proposal.step}.eml",
                 ),
@@ -228,7 +228,7 @@ def steps_of_today() -> None:
             buttons[0].caption("Give an e-mail address to download the .eml.")
         buttons[1].download_button(
             "Download PDF letter",
-            widgets.audited_export(
+            _session.audited_export(
                 lambda: reminders.pdf_letter(edited),
                 f"reminder letter {proposal.customer_id}-step{proposal.step}.pdf",
             ),
@@ -265,7 +265,7 @@ def steps_of_today() -> None:
             "Outcome",
             collections.ACTION_OUTCOMES,
             index=collections.ACTION_OUTCOMES.index("reached" if proposal.action_type == "call" else "other"),
-            format_func=widgets.label,
+            format_func=_format.label,
             key=f"reminder_outcome_{key}",
         )
         comment = columns[2].text_input("Comment", key=f"reminder_comment_{key}")
@@ -279,7 +279,7 @@ def steps_of_today() -> None:
         )
         skipped = actions[2].button("Skip", key=f"reminder_skip_{key}", disabled=row["done"])
         if send or confirmed or skipped:
-            widgets.require(access.WRITE)
+            _session.require(access.WRITE)
             try:
                 if remember and edited.recipient and edited.recipient != message.recipient:
                     saved = scenarios.contact(db, proposal.customer_id)
@@ -319,14 +319,14 @@ def steps_of_today() -> None:
             except (scenarios.ScenarioRefused, collections.CollectionsRefused) as error:
                 refused(error)
             except reminders.ReminderError as error:
-                st.error(f"Not sent, nothing was written: {widgets.markdown_text(error)}")
+                st.error(f"Not sent, nothing was written: {_format.markdown_text(error)}")
             else:
                 st.session_state.pop(SELECTED, None)
                 notice(done)
 
     with st.expander(f"Where every customer stands ({found.height})"):
         st.dataframe(
-            widgets.for_display(
+            _format.for_display(
                 found.with_columns(pl.col("status").replace_strict(scenarios.STATUS_LABELS)).select(
                     "customer_name",
                     "customer_id",
@@ -348,7 +348,7 @@ def steps_of_today() -> None:
                 "status": st.column_config.TextColumn("Status"),
                 "step_label": st.column_config.TextColumn("Step"),
                 "due_date": st.column_config.DateColumn("Date"),
-                "open_amount": widgets.money_column(f"Open ({ctx.currency})"),
+                "open_amount": _format.money_column(f"Open ({ctx.currency})"),
                 "reason": st.column_config.TextColumn("Why"),
             },
         )
@@ -468,7 +468,7 @@ def scenario_editor() -> None:
     )
     buttons = st.columns([1, 2, 1, 1])
     if buttons[0].button("Save", type="primary", key="scenario_save"):
-        widgets.require(access.CONFIGURE)
+        _session.require(access.CONFIGURE)
         try:
             saved = scenarios.save_scenario(
                 db,
@@ -495,7 +495,7 @@ def scenario_editor() -> None:
             placeholder="Name of the copy",
         )
         if buttons[2].button("Copy", key="scenario_copy"):
-            widgets.require(access.CONFIGURE)
+            _session.require(access.CONFIGURE)
             try:
                 copied = scenarios.copy_scenario(db, edited_scenario.scenario_id, copy_name, user=me)
             except scenarios.ScenarioRefused as error:
@@ -504,7 +504,7 @@ def scenario_editor() -> None:
                 st.session_state["scenario_edit_next"] = copied.scenario_id
                 notice(f"Copied {edited_scenario.name} as {copied.name}.")
         if buttons[3].button("Archive", key="scenario_archive"):
-            widgets.require(access.CONFIGURE)
+            _session.require(access.CONFIGURE)
             try:
                 scenarios.archive_scenario(db, edited_scenario.scenario_id, user=me)
             except scenarios.ScenarioRefused as error:
@@ -586,7 +586,7 @@ if assignment.open:
             key=f"scenario_default_{current_rules.version}",
         )
         if st.button("Save the rules", key="scenario_rules_save"):
-            widgets.require(access.CONFIGURE)
+            _session.require(access.CONFIGURE)
             try:
                 saved_rules = scenarios.save_rules(
                     db,
@@ -625,7 +625,7 @@ if assignment.open:
         )
         columns[2].write("")
         if columns[2].button("Assign", key="scenario_assign", disabled=customer_id is None):
-            widgets.require(access.CONFIGURE)
+            _session.require(access.CONFIGURE)
             try:
                 scenarios.assign(db, ctx.store, customer_id, None if target == BY_RULES else target, user=me)
             except scenarios.ScenarioRefused as error:
@@ -653,7 +653,7 @@ if assignment.open:
 if alerting.open:
     with alerting:
         since = scenarios.previous_run(db, ctx.as_of, ctx.scope)
-        raised = widgets.scenario_alerts(ctx)
+        raised = _cache.scenario_alerts(ctx)
         st.caption(
             f"Since the previous scheduled run ({since})"
             if since
@@ -664,7 +664,7 @@ if alerting.open:
             st.info("No alert.")
         else:
             st.dataframe(
-                widgets.for_display(
+                _format.for_display(
                     raised.with_columns(pl.col("alert").replace_strict(scenarios.ALERT_LABELS))
                 ),
                 hide_index=True,
@@ -676,7 +676,7 @@ if alerting.open:
                     "customer_id": st.column_config.TextColumn("Id"),
                     "collector": st.column_config.TextColumn("Collector"),
                     "document_id": st.column_config.TextColumn("Document"),
-                    "amount": widgets.money_column(f"Amount ({ctx.currency})"),
+                    "amount": _format.money_column(f"Amount ({ctx.currency})"),
                     "date": st.column_config.DateColumn("Date"),
                     "detail": st.column_config.TextColumn("Detail"),
                 },
@@ -723,7 +723,7 @@ if setting.open:
                 "Payment details (e.g. IBAN)", value=current.payment_details, height=80
             )
             if st.form_submit_button("Save the settings"):
-                widgets.require(access.CONFIGURE)
+                _session.require(access.CONFIGURE)
                 try:
                     scenarios.save_settings(
                         db,
@@ -766,7 +766,7 @@ if setting.open:
                 key=f"contact_address_{who}",
             )
             if st.button("Save the contact", key="contact_save"):
-                widgets.require(access.WRITE)
+                _session.require(access.WRITE)
                 try:
                     scenarios.save_contact(
                         db,
@@ -782,7 +782,7 @@ if setting.open:
                     notice(f"Contact saved for {labels[who]}.")
         server = smtp()
         if server:
-            st.success(f"E-mails go out through {widgets.markdown_text(server.describe())}.")
+            st.success(f"E-mails go out through {_format.markdown_text(server.describe())}.")
         else:
             st.info(
                 "No SMTP server configured: reminders can be downloaded (.eml, PDF) but not sent from here. "

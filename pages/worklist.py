@@ -17,19 +17,19 @@ import polars as pl
 import streamlit as st
 
 from analytics import worklist
-from pages import _paging, _runs, widgets
+from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
 ALL = "(all collectors in scope)"
 
-ctx = widgets.context()
+ctx = _session.context()
 st.title("Worklist")
 if widgets.no_data_message(ctx):
     st.stop()
 
-db = widgets.collections_db(ctx)
-collectors = widgets.dimension_values_of(ctx, "collector")
-me = widgets.user_name()
-own = widgets.own_collector()
+db = _cache.collections_db(ctx)
+collectors = _cache.dimension_values_of(ctx, "collector")
+me = _session.user_name()
+own = _session.own_collector()
 default = own if own in collectors else ALL
 collector = st.selectbox(
     "Collector",
@@ -41,7 +41,7 @@ collector = st.selectbox(
 request = worklist.WorklistQuery(
     as_of=ctx.as_of, collector=None if collector == ALL else collector, scope=ctx.scope, user=me
 )
-live = widgets.live_worklist(ctx)
+live = _cache.live_worklist(ctx)
 FRAGMENTS = ["worklist_counts", "worklist_customers"]
 
 
@@ -49,7 +49,7 @@ FRAGMENTS = ["worklist_counts", "worklist_customers"]
 def show_counts() -> None:
     """The day's figures, and the confirmation of the last save."""
     _runs.record("worklist_counts")
-    widgets.collections_notice()
+    _panel.collections_notice()
     day = live.worklist(db, request)
     counts = st.columns(5)
     counts[0].metric(
@@ -64,7 +64,7 @@ def show_counts() -> None:
         "Done today", f"{day.counts['done_today']:,}", help="Customers with an action logged today"
     )
     counts[3].metric("Overdue items", f"{day.counts['overdue_items']:,}")
-    counts[4].metric(f"Overdue ({ctx.currency})", widgets.compact_money(day.counts["overdue_amount"]))
+    counts[4].metric(f"Overdue ({ctx.currency})", _format.compact_money(day.counts["overdue_amount"]))
     st.caption(
         "Priority score = open amount x age factor (1 + days past due / 30, at most 7) x risk factor "
         "(A 1.0, B 1.2, C 1.5, D 2.0, unknown 1.2), summed over the customer's items."
@@ -73,7 +73,7 @@ def show_counts() -> None:
 
 show_counts()
 
-proposals, alerts = widgets.scenario_day(ctx)
+proposals, alerts = _cache.scenario_day(ctx)
 if request.collector:
     proposals = proposals.filter(pl.col("collector") == request.collector)
     alerts = alerts.filter(pl.col("collector") == request.collector)
@@ -81,11 +81,11 @@ if not alerts.is_empty():
     st.warning(f"Alerts: {widgets.alerts_summary(alerts)}.")
     with st.expander(f"Alerts ({alerts.height})"):
         st.dataframe(
-            widgets.for_display(alerts),
+            _format.for_display(alerts),
             hide_index=True,
             width="stretch",
             key="worklist_alerts",
-            column_config={"amount": widgets.money_column(f"Amount ({ctx.currency})")},
+            column_config={"amount": _format.money_column(f"Amount ({ctx.currency})")},
         )
 to_decide = proposals.filter(~pl.col("done"))
 with st.expander(f"Recovery steps due ({to_decide.height} to decide)", expanded=not to_decide.is_empty()):
@@ -93,7 +93,7 @@ with st.expander(f"Recovery steps due ({to_decide.height} to decide)", expanded=
         st.caption("No recovery step is due.")
     else:
         st.dataframe(
-            widgets.for_display(
+            _format.for_display(
                 proposals.select(
                     "customer_name",
                     "scenario",
@@ -113,7 +113,7 @@ with st.expander(f"Recovery steps due ({to_decide.height} to decide)", expanded=
                 "customer_name": "Customer",
                 "step_label": "Step",
                 "due_date": st.column_config.DateColumn("Due"),
-                "amount": widgets.money_column(f"Amount ({ctx.currency})"),
+                "amount": _format.money_column(f"Amount ({ctx.currency})"),
                 "automatic": st.column_config.CheckboxColumn("Automatic"),
                 "done": st.column_config.CheckboxColumn("Decided today"),
             },
@@ -124,9 +124,9 @@ with st.expander(f"Recovery steps due ({to_decide.height} to decide)", expanded=
 def keep_panel_open() -> None:
     """A side panel opened on a customer whom another user's save has since taken off this worklist
     stays open on its items, so that what the user typed is saved rather than lost with the panel."""
-    if st.session_state.get(widgets.PANEL_OPEN):
-        widgets.panel_button(
-            ctx, st.session_state.get(widgets.PANEL_ITEMS, []), key="worklist_panel", rerun=FRAGMENTS
+    if st.session_state.get(_panel.PANEL_OPEN):
+        _panel.panel_button(
+            ctx, st.session_state.get(_panel.PANEL_ITEMS, []), key="worklist_panel", rerun=FRAGMENTS
         )
 
 
@@ -144,7 +144,7 @@ CUSTOMER_COLUMNS = {
     "customer_name": st.column_config.TextColumn("Customer"),
     "customer_id": st.column_config.TextColumn("Id"),
     "items": st.column_config.NumberColumn("Items", format="%d"),
-    "total_open_amount": widgets.money_column(f"Open ({ctx.currency})"),
+    "total_open_amount": _format.money_column(f"Open ({ctx.currency})"),
     "max_days_past_due": st.column_config.NumberColumn("Oldest (days)", format="%d"),
     "priority_score": st.column_config.NumberColumn("Score", format="%,.0f"),
     "task_date": st.column_config.DateColumn("Task date"),
@@ -158,7 +158,7 @@ ITEM_COLUMNS = {
     "section": st.column_config.TextColumn("Why"),
     "due_date": st.column_config.DateColumn("Due"),
     "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
-    "open_amount_functional": widgets.money_column(f"Open ({ctx.currency})"),
+    "open_amount_functional": _format.money_column(f"Open ({ctx.currency})"),
     "state": st.column_config.TextColumn("Qualification"),
     "promise_status": st.column_config.TextColumn("Promise"),
     "promised_date": st.column_config.DateColumn("Promised for"),
@@ -190,7 +190,7 @@ def show_customers() -> None:
             table_key = f"worklist_{section}_{nonce}{page.key}"
             customer_ids = page.rows.get_column("customer_id").to_list()
             event = st.dataframe(
-                widgets.for_display(page.rows),
+                _format.for_display(page.rows),
                 hide_index=True,
                 width="stretch",
                 on_select=functools.partial(select_customer, table_key, customer_ids),
@@ -215,7 +215,7 @@ def show_customers() -> None:
         return
     name = items.get_column("customer_name")[0]
     header = st.columns([4, 1])
-    header[0].subheader(f"{widgets.markdown_text(name)} ({widgets.markdown_text(selected_customer)})")
+    header[0].subheader(f"{_format.markdown_text(name)} ({_format.markdown_text(selected_customer)})")
     header[1].page_link(
         "pages/customer.py",
         label="Customer view",
@@ -225,7 +225,7 @@ def show_customers() -> None:
     page = _paging.paged(items.select(*ITEM_COLUMNS), key=f"worklist_items_page_{selected_customer}")
     table = page.rows
     picked = st.dataframe(
-        widgets.for_display(table),
+        _format.for_display(table),
         hide_index=True,
         width="stretch",
         on_select="rerun",
@@ -238,7 +238,7 @@ def show_customers() -> None:
         "document_id"
     ).to_list()
     st.caption("Select items, or none to work on all of this customer's items listed here.")
-    widgets.panel_button(ctx, chosen, key="worklist_panel", rerun=FRAGMENTS)
+    _panel.panel_button(ctx, chosen, key="worklist_panel", rerun=FRAGMENTS)
 
 
 show_customers()

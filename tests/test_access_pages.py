@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from analytics import access
 from analytics.export import markdown_text
 from analytics.store import Store
-from pages import widgets
+from pages import _format
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -51,7 +51,7 @@ def test_sign_in_is_required_once_users_exist(team: Store) -> None:
     assert not at.metric and not at.dataframe
     assert not [w for w in at.warning if "Demo mode" in w.value]
     sign_in(at, "anna", "wrong-password")
-    assert [error.value for error in at.error] == [widgets.markdown_text("Unknown user or wrong password.")]
+    assert [error.value for error in at.error] == [_format.markdown_text("Unknown user or wrong password.")]
     assert [title.value for title in at.title] == ["Sign in"]
     sign_in(at, "anna", "anna-password")
     assert [title.value for title in at.title] == ["Overview"]
@@ -66,7 +66,7 @@ def test_repeated_failures_make_the_next_attempt_wait(team: Store) -> None:
         sign_in(at, "cfo", "not-the-password")
     sign_in(at, "cfo", "cfo-password1")
     assert at.error[0].value.startswith(
-        widgets.markdown_text("Too many failed sign-ins for cfo: try again in ")
+        _format.markdown_text("Too many failed sign-ins for cfo: try again in ")
     )
     assert [title.value for title in at.title] == ["Sign in"]
 
@@ -95,7 +95,7 @@ def test_a_collector_cannot_reach_another_portfolio_through_the_url(team: Store)
     at.switch_page("pages/customer.py").run()
     assert not at.exception, at.exception
     assert any(
-        f"No customer C2 in your scope ({widgets.markdown_text('Collector: Anna')})" in w.value
+        f"No customer C2 in your scope ({_format.markdown_text('Collector: Anna')})" in w.value
         for w in at.warning
     )
     assert all("Beta GmbH" not in option for option in at.selectbox[0].options)

@@ -198,7 +198,7 @@ def test_a_page_url_opened_first_on_a_fresh_server_shows_the_page(
     """A link to /data (shared, or reopened after a restart) is the first request of a new server.
 
     With a pages/ folder beside app.py, Streamlit runs such a first request as a legacy pages/ app:
-    data.py alone, without app.py. pages/widgets.context() ends that mode and reruns the app; this
+    data.py alone, without app.py. pages/_session.context() ends that mode and reruns the app; this
     test keeps it so (without it the page fails with KeyError 'context')."""
     fresh = browser.start_server(ledger_dir, tmp_path / "streamlit.log")
     try:

@@ -71,7 +71,7 @@ def click_row(page: Page, grid: Locator, row: int) -> None:
 
 def on_tab(page: Page, name: str) -> None:
     """Show tab `name` of the page's st.tabs. A rerun that adds or drops the notice above the tabs
-    (widgets.collections_notice()) sends the page back to its first tab: click the tab again."""
+    (_panel.collections_notice()) sends the page back to its first tab: click the tab again."""
     tab = page.get_by_role("tab", name=name, exact=True)
     if tab.get_attribute("aria-selected") != "true":
         tab.click()

@@ -17,7 +17,7 @@ from playwright.sync_api import Locator, Page
 from test_browser import no_exception
 from test_page_text import DIVISION, DRILL, NAME, hostile_data
 
-from pages.widgets import WORD_JOINER
+from pages._format import WORD_JOINER
 
 MARKUP = "strong, em, b, a, code, img, span[style*='color'], [data-testid='stIconMaterial']"
 

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_coaching import build_team
 
-from pages import widgets
+from pages import _format
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -79,7 +79,7 @@ def test_select_a_collector_and_write_a_coaching_note(app: AppTest) -> None:
     app.text_input(key="coaching_text_0").input("+90 under 250 by the end of April")
     app.button(key="coaching_save").click().run()
     assert not app.exception, app.exception
-    assert [s.value for s in app.success] == [widgets.markdown_text("Note on Ben saved with 1 objective.")]
+    assert [s.value for s in app.success] == [_format.markdown_text("Note on Ben saved with 1 objective.")]
     notes = next(frame.value for frame in app.dataframe if "status" in frame.value.columns)
     row = notes.iloc[0]
     assert row["comment"] == "Chase IB0 now that the dispute is over"

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import aging
 from analytics.store import Store
-from pages import _shell, widgets
+from pages import _format, _session, _shell
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -75,10 +75,10 @@ def test_the_first_run_warms_the_shared_caches_once_for_every_session(
     assert not second.exception, second.exception
     assert second.title[0].value == "Aging balance"
     store = Store(data)
-    as_of = widgets.default_as_of(store.manifest())
+    as_of = _session.default_as_of(store.manifest())
     total = aging.headline(aging.aged_items(store, as_of), aging.AgingQuery(as_of))
     shown = {m.label: m.value for m in second.metric}
-    assert shown["Total AR (EUR)"] == widgets.compact_money(total["total"])
+    assert shown["Total AR (EUR)"] == _format.compact_money(total["total"])
     wait_for_warm_ups()
     assert len(warm_ups_of(caplog, data)) == 1
 

@@ -23,7 +23,7 @@ from analytics import aging, contract, export, ingest
 from analytics.collections import Action, CollectionsDB, Submission, history
 from analytics.scope import Scope, customers_in_scope
 from analytics.store import Store
-from pages import widgets
+from pages import _format
 
 AS_OF = date(2026, 3, 10)
 HOSTILE = [
@@ -200,8 +200,8 @@ def test_the_customer_page_shows_a_hostile_name_and_division_as_text(
     at.switch_page("pages/customer.py").run()
     assert not at.exception, [e.value for e in at.exception]
     (identity,) = [m.value for m in at.markdown if "**Division**" in m.value]
-    assert "**Division** " + widgets.markdown_text("![img](http://x)") in identity
-    assert "**Division** ![img](http://x)" in unescaped(identity).replace(widgets.WORD_JOINER, "")
+    assert "**Division** " + _format.markdown_text("![img](http://x)") in identity
+    assert "**Division** ![img](http://x)" in unescaped(identity).replace(_format.WORD_JOINER, "")
     everything = (
         [m.value for m in at.markdown] + [c.value for c in at.caption] + [h.value for h in at.subheader]
     )
@@ -223,7 +223,7 @@ def test_the_dso_page_names_a_hostile_focus_as_text(
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     narrowed = [m.value for m in at.markdown if m.value.startswith("Narrowed to")]
-    assert narrowed == [f"Narrowed to **Division {widgets.markdown_text('![img](http://x)')}**."]
+    assert narrowed == [f"Narrowed to **Division {_format.markdown_text('![img](http://x)')}**."]
 
 
 # --- uploaded file names -----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import ingest, worklist
 from analytics.store import Store
-from pages import widgets
+from pages import _format
 
 NAME = "**Bold** :red[Red] http://evil.example"
 DIVISION = "_East_ <i>it</i> :material/home: www.evil.example ben@evil.example :smile:"
@@ -44,9 +44,9 @@ def shown(markdown: str) -> str:
 
 def assert_literal(markdown: str, value: str) -> None:
     """`value` appears in `markdown` escaped: shown as written, no markup, nothing Streamlit links."""
-    assert widgets.markdown_text(value) in markdown
+    assert _format.markdown_text(value) in markdown
     text = shown(markdown)
-    assert value in text.replace(widgets.WORD_JOINER, "")
+    assert value in text.replace(_format.WORD_JOINER, "")
     assert not any(pattern.search(text) for pattern in AUTOLINKS), text
     assert not SHORTCODE.search(text), text
 
@@ -110,20 +110,20 @@ def texts(at: AppTest) -> list[str]:
     "value", [NAME, DIVISION, DRILL, "Mail ceo@evil.example or WWW.evil.example", "a\\b"]
 )
 def test_markdown_text_leaves_nothing_to_link_or_colour(value: str) -> None:
-    escaped = widgets.markdown_text(value)
+    escaped = _format.markdown_text(value)
     assert_literal(escaped, value)
     assert not re.search(r"(?<!\\)[<>\[\]()!*_`#:$~|@]", escaped.replace("\\\\", ""))
 
 
 def test_markdown_text_keeps_plain_sentences_as_they_are() -> None:
     """Only what would link or become an emoji gets a joiner: a message reads as before."""
-    assert widgets.markdown_text("Saved: 2 items qualified.") == r"Saved\: 2 items qualified\."
+    assert _format.markdown_text("Saved: 2 items qualified.") == r"Saved\: 2 items qualified\."
 
 
 def test_the_aging_breadcrumb_shows_a_crafted_drill_as_text(hostile_dir: Path) -> None:
     at = start("pages/aging.py", drill=f"entity={DRILL}")
     crumb = at.button(key="crumb_0")
-    assert crumb.label == f"Entity: {widgets.markdown_text(DRILL)}"
+    assert crumb.label == f"Entity: {_format.markdown_text(DRILL)}"
     assert_literal(crumb.label, DRILL)
     assert at.info[0].value.startswith("No open items match these filters.")
 
@@ -136,7 +136,7 @@ def test_the_aging_page_shows_a_hostile_customer_and_scope_as_text(hostile_dir: 
     )
     assert [b.label for b in at.button if b.key and b.key.startswith("crumb_")][1:3] == [
         "Entity: Acme DE",
-        f"Division: {widgets.markdown_text(DIVISION)}",
+        f"Division: {_format.markdown_text(DIVISION)}",
     ]
     (caption,) = [c.value for c in at.caption if c.value.startswith("As of 2026-02-01")]
     assert_literal(caption, f"Division: {DIVISION}")
@@ -171,8 +171,8 @@ def test_the_customer_page_shows_a_hostile_customer_and_a_crafted_id_as_text(hos
     crafted = start("pages/customer.py", customer=DRILL, scope_division=DIVISION)
     (warning,) = [w.value for w in crafted.warning if w.value.startswith("No customer")]
     assert warning == (
-        f"No customer {widgets.markdown_text(DRILL)} in your scope "
-        f"({widgets.markdown_text(f'Division: {DIVISION}')})."
+        f"No customer {_format.markdown_text(DRILL)} in your scope "
+        f"({_format.markdown_text(f'Division: {DIVISION}')})."
     )
     assert_literal(warning, DRILL)
     assert_literal(warning, f"Division: {DIVISION}")
@@ -191,5 +191,5 @@ def test_the_worklist_shows_a_hostile_customer_as_text(hostile_dir: Path) -> Non
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     (heading,) = [h.value for h in at.subheader if "C2" in h.value]
-    assert heading == f"{widgets.markdown_text(NAME)} (C2)"
+    assert heading == f"{_format.markdown_text(NAME)} (C2)"
     assert_literal(heading, NAME)

@@ -1,0 +1,220 @@
+"""The caches every session shares: aged items, trends, KPI series, forecasts, payer behaviour,
+collections states and recovery steps, keyed on small values and the data versions, and the
+process's one collections database."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from analytics import aging, collections, contract, forecast, kpis, scenarios, worklist
+from analytics.collections import CollectionsBusy, CollectionsDB
+from analytics.scope import Scope
+from analytics.scope import customers_in_scope as _customers_in_scope
+from analytics.store import DataFolderUnwritable, Store
+from pages._session import Context
+
+
+# A resource, not data: the sidebar reads it at every run, and a copy of a few thousand values out of
+# the cache each time is what it would cost (callers must not modify the lists).
+@st.cache_resource(ttl=600, max_entries=16, show_spinner=False)
+def _dimension_values(root: str, version: str, rights: Scope) -> dict[str, list[str]]:
+    """The values each customer dimension takes among the customers a user may see."""
+    customers = _customers_in_scope(Store(root).connect(), rights)
+    return {
+        dimension: customers.get_column(dimension).drop_nulls().unique().sort().to_list()
+        for dimension in contract.DIMENSIONS
+    }
+
+
+@st.cache_resource(ttl=900, max_entries=12, show_spinner=False)
+def aged_items(root: str, version: str, as_of: date, scope: Scope):
+    """The aged open items of a date and scope, shared by every session (Polars frames are not copied:
+    callers must not modify them). Keyed on the data version, so an import is seen at once."""
+    return aging.aged_items(Store(root), as_of, scope)
+
+
+def items_for(ctx: Context, as_of: date | None = None):
+    return aged_items(str(ctx.store.root), ctx.store.version(), as_of or ctx.as_of, ctx.scope)
+
+
+@st.cache_data(ttl=900, max_entries=32, show_spinner=False)
+def _trend(root: str, version: str, month_ends: tuple[date, ...], boundaries: tuple[int, ...], scope: Scope):
+    return aging.trend(Store(root), list(month_ends), boundaries, scope)
+
+
+def cached_trend(ctx: Context, month_ends: tuple[date, ...], boundaries: tuple[int, ...]):
+    return _trend(str(ctx.store.root), ctx.store.version(), month_ends, boundaries, ctx.scope)
+
+
+@st.cache_data(ttl=900, max_entries=32, show_spinner=False)
+def _series(root: str, version: str, start: date, end: date, by: str | None, scope: Scope):
+    return kpis.month_end_series(Store(root), start, end, by=by, scope=scope, as_of=end)
+
+
+def cached_series(ctx: Context, months: int, by: str | None = None):
+    """The month-end KPI series of the `months` months up to the as-of date (its last full month end
+    when the as-of date is not one)."""
+    start = kpis.month_end(ctx.as_of, -(months - 1)).replace(day=1)
+    return _series(str(ctx.store.root), ctx.store.version(), start, ctx.as_of, by, ctx.scope)
+
+
+# A resource, as the aged items it starts from: its items (a row per open item) are shared, not pickled
+# into the cache and out again at each hit (callers must not modify them).
+@st.cache_resource(ttl=900, max_entries=16, show_spinner=False)
+def _forecast(root: str, version: str, as_of: date, scope: Scope):
+    return forecast.cash_forecast(Store(root), as_of, scope, items=aged_items(root, version, as_of, scope))
+
+
+@st.cache_data(ttl=3600, max_entries=16, show_spinner="Back-testing the forecast on past month ends...")
+def _forecast_accuracy(root: str, version: str, as_of: date, scope: Scope):
+    return forecast.accuracy(forecast.backtest(Store(root), as_of, scope=scope))
+
+
+def cached_forecast(ctx: Context):
+    """The 13-week cash forecast at the as-of date."""
+    return _forecast(str(ctx.store.root), ctx.store.version(), ctx.as_of, ctx.scope)
+
+
+def cached_forecast_accuracy(ctx: Context):
+    """The forecast's back-tested error per week horizon (six past month ends rebuilt and compared)."""
+    return _forecast_accuracy(str(ctx.store.root), ctx.store.version(), ctx.as_of, ctx.scope)
+
+
+@st.cache_data(ttl=900, max_entries=16, show_spinner=False)
+def _payers(root: str, version: str, as_of: date, scope: Scope):
+    return kpis.payer_behaviour(Store(root), as_of, scope)
+
+
+def cached_payers(ctx: Context):
+    """Each customer's payment behaviour and rating at the as-of date."""
+    return _payers(str(ctx.store.root), ctx.store.version(), ctx.as_of, ctx.scope)
+
+
+@st.cache_resource(show_spinner=False)
+def _collections_db(root: str):
+    return CollectionsDB.for_store(Store(root))
+
+
+def collections_db(ctx: Context):
+    """The app's one writer of <data>/collections.duckdb (shared by every session of this process).
+    Stops the page when another process holds the file (instance_notice says so at the top)."""
+    try:
+        return _collections_db(str(ctx.store.root))
+    except CollectionsBusy:
+        st.info("This part needs the collections database, which another instance holds (see above).")
+        st.stop()
+    except DataFolderUnwritable:
+        st.info("This part needs the collections database, which this user may not open (see above).")
+        st.stop()
+
+
+def collections_available(ctx: Context) -> bool:
+    """False when another process holds the collections database (the page then shows its figures
+    without what needs it)."""
+    try:
+        _collections_db(str(ctx.store.root))
+    except (CollectionsBusy, DataFolderUnwritable):
+        return False
+    return True
+
+
+# A resource, as the aged items it holds: one live worklist per data version, date and scope, shared by
+# every session and brought up to date by each read (a save reads its few documents alone).
+@st.cache_resource(ttl=900, max_entries=12, show_spinner=False)
+def _live_worklist(root: str, version: str, as_of: date, scope: Scope):
+    return worklist.LiveWorklist(Store(root), as_of, scope, aged_items(root, version, as_of, scope))
+
+
+def live_worklist(ctx: Context):
+    """The live worklist of the sidebar's date and scope (analytics.worklist.LiveWorklist)."""
+    return _live_worklist(str(ctx.store.root), ctx.store.version(), ctx.as_of, ctx.scope)
+
+
+def item_states(ctx: Context):
+    """Each open item's collections state at the as-of date (promise, dispute...), as the collections
+    database has it now: a save's items are read again, not every item (callers must not modify it)."""
+    return live_worklist(ctx).refresh(collections_db(ctx)).states
+
+
+def dimension_values_of(ctx: Context, dimension: str) -> list[str]:
+    """The values a customer dimension takes among the customers the user may see."""
+    return _dimension_values(str(ctx.store.root), ctx.store.version(), ctx.user.rights()).get(dimension, [])
+
+
+@st.cache_data(ttl=900, max_entries=16, show_spinner=False)
+def _customers(root: str, version: str, scope: Scope) -> pl.DataFrame:
+    return _customers_in_scope(Store(root).connect(), scope).sort("customer_name", "customer_id")
+
+
+def customers_in_scope(ctx: Context) -> pl.DataFrame:
+    """The customers the sidebar's scope covers, by name."""
+    return _customers(str(ctx.store.root), ctx.store.version(), ctx.scope)
+
+
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def _dispute_summary(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
+    # The aged items and their states are cached for every page: the summary does not redo them.
+    items = aged_items(root, version, as_of, scope)
+    states = _live_worklist(root, version, as_of, scope).refresh(_collections_db(root)).states
+    return collections.dispute_summary(
+        _collections_db(root), Store(root), as_of, scope, items=items, states=states
+    )
+
+
+def cached_dispute_summary(ctx: Context):
+    db = collections_db(ctx)
+    return _dispute_summary(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
+
+
+def collections_db_of(current: Store):
+    """The app's collections database of a data folder (before the sidebar's context exists)."""
+    return _collections_db(str(current.root))
+
+
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def _scenario_day(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
+    store = Store(root)
+    db = _collections_db(root)
+    items = aged_items(root, version, as_of, scope)
+    return (
+        scenarios.proposals(db, store, as_of, scope, items=items),
+        scenarios.alerts(db, store, as_of, scope, items=items),
+    )
+
+
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def _positions(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
+    items = aged_items(root, version, as_of, scope)
+    # The item states are kept up to date for every page that shows them (the live worklist's).
+    states = _live_worklist(root, version, as_of, scope).refresh(_collections_db(root)).states
+    return scenarios.positions(_collections_db(root), Store(root), as_of, scope, items=items, states=states)
+
+
+def scenario_positions(ctx: Context) -> pl.DataFrame:
+    """Where each customer in scope stands in its recovery scenario at the as-of date, refreshed on
+    each write to the collections database (events, actions, scenarios, rules, settings)."""
+    db = collections_db(ctx)
+    return _positions(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
+
+
+def scenario_day(ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The recovery steps due at the as-of date and the alerts since the previous run, refreshed on
+    each save."""
+    db = collections_db(ctx)
+    return _scenario_day(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
+
+
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def _scenario_alerts(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
+    items = aged_items(root, version, as_of, scope)
+    return scenarios.alerts(_collections_db(root), Store(root), as_of, scope, items=items)
+
+
+def scenario_alerts(ctx: Context) -> pl.DataFrame:
+    """The alerts since the previous run alone, refreshed on each save: for a page that shows them
+    without the steps due (working out every customer's step is the costly part of scenario_day)."""
+    db = collections_db(ctx)
+    return _scenario_alerts(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
