@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, collections, contract, export
+from analytics import aging, collections, contract
 from pages import _aging_cache, _cache, _format, _panel, _runs, _session, widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
@@ -262,28 +262,8 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     def table() -> pl.DataFrame:
         return with_states(ctx, shown) if level == aging.DOCUMENT else shown
 
-    export_columns = st.columns([1, 1, 6])
     stem = f"aging_{level}_{ctx.as_of.isoformat()}"
-    export_columns[0].download_button(
-        "Export CSV",
-        _session.audited_export(
-            lambda: export.to_csv(table()), f"aging table {stem}.csv ({ctx.scope.describe()})"
-        ),
-        file_name=f"{stem}.csv",
-        mime="text/csv",
-        key="export_csv",
-        on_click="ignore",
-    )
-    export_columns[1].download_button(
-        "Export XLSX",
-        _session.audited_export(
-            lambda: export.to_xlsx(table()), f"aging table {stem}.xlsx ({ctx.scope.describe()})"
-        ),
-        file_name=f"{stem}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key="export_xlsx",
-        on_click="ignore",
-    )
+    widgets.export_buttons(table, stem, "aging table", key="aging_export")
 
 
 def rejuvenation(ctx, items, items_then, request, request_then, result, level, names, labels, compare_with):
@@ -481,9 +461,5 @@ def aging_balance() -> None:
             )
 
 
-ctx = _session.context()
-st.title("Aging balance")
-_panel.collections_notice()
-if widgets.no_data_message(ctx):
-    st.stop()
+ctx = widgets.page("Aging balance", notices=True)
 aging_balance()

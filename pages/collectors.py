@@ -16,7 +16,7 @@ import polars as pl
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from analytics import access, aging, coaching, collections, contract, export, kpis
+from analytics import access, aging, coaching, collections, contract, kpis
 from analytics.scope import Scope
 from analytics.store import Store, month_ends_before
 from pages import _cache, _format, _runs, _session, widgets
@@ -237,10 +237,7 @@ def days(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} d"
 
 
-ctx = _session.context()
-st.title("Collectors")
-if widgets.no_data_message(ctx):
-    st.stop()
+ctx = widgets.page("Collectors")
 db = _cache.collections_db(ctx)
 root, version = str(ctx.store.root), ctx.store.version()
 
@@ -345,27 +342,8 @@ st.dataframe(
     key=table_key,
 )
 
-exports = st.columns([1, 1, 6])
 stem = f"collectors_{table.request.period}_{table.end.isoformat()}"
-full = table.with_median()
-exports[0].download_button(
-    "Export CSV",
-    _session.audited_export(lambda: export.to_csv(full), f"collectors {stem}.csv ({ctx.scope.describe()})"),
-    file_name=f"{stem}.csv",
-    mime="text/csv",
-    key="collectors_export_csv",
-    on_click="ignore",
-)
-exports[1].download_button(
-    "Export XLSX",
-    _session.audited_export(
-        lambda: export.to_xlsx(full, sheet="Collectors"), f"collectors {stem}.xlsx ({ctx.scope.describe()})"
-    ),
-    file_name=f"{stem}.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    key="collectors_export_xlsx",
-    on_click="ignore",
-)
+widgets.export_buttons(table.with_median(), stem, "collectors", key="collectors_export", sheet="Collectors")
 
 
 # --- the team on one figure ------------------------------------------------------------------------

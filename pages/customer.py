@@ -15,12 +15,9 @@ import polars as pl
 import streamlit as st
 
 from analytics import aging, collections, contract
-from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
+from pages import _cache, _format, _paging, _panel, _runs, widgets
 
-ctx = _session.context()
-st.title("Customer")
-if widgets.no_data_message(ctx):
-    st.stop()
+ctx = widgets.page("Customer")
 
 customers = _cache.customers_in_scope(ctx)
 if customers.is_empty():

@@ -9,11 +9,7 @@ import streamlit as st
 
 from pages import _cache, _format, _panel, _runs, _session, widgets
 
-ctx = _session.context()
-st.title("Disputes and promises")
-_panel.collections_notice()
-if widgets.no_data_message(ctx):
-    st.stop()
+ctx = widgets.page("Disputes and promises", notices=True)
 
 summary = _cache.cached_dispute_summary(ctx)
 figures = summary.figures

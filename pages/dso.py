@@ -9,8 +9,8 @@ import polars as pl
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from analytics import aging, contract, export, kpis
-from pages import _cache, _format, _session, widgets
+from analytics import aging, contract, kpis
+from pages import _cache, _format, widgets
 
 MEASURES = {
     "dso_countback": "Countback DSO (days)",
@@ -25,10 +25,7 @@ WHOLE = "whole scope"
 LEVELS = [WHOLE, *contract.DIMENSIONS, aging.CUSTOMER]
 MAX_LINES = 10
 
-ctx = _session.context()
-st.title("DSO and KPIs")
-if widgets.no_data_message(ctx):
-    st.stop()
+ctx = widgets.page("DSO and KPIs")
 
 controls = st.columns([1.3, 1, 1.6, 1.3])
 by_choice = controls[0].selectbox(
@@ -185,27 +182,7 @@ with st.expander("Month by month"):
     monthly = shown_series.sort([*keys, "period"]).select(*keys, *kpis.SERIES_COLUMNS)
     st.dataframe(_format.for_display(monthly), hide_index=True, width="stretch", key="dso_monthly")
 
-export_columns = st.columns([1, 1, 6])
 stem = f"kpis_{by or 'scope'}_{latest_period.isoformat()}"
-export_columns[0].download_button(
-    "Export CSV",
-    _session.audited_export(
-        lambda: export.to_csv(shown_series.select(*keys, *kpis.SERIES_COLUMNS)),
-        f"KPIs {stem}.csv ({ctx.scope.describe()})",
-    ),
-    file_name=f"{stem}.csv",
-    mime="text/csv",
-    key="dso_export_csv",
-    on_click="ignore",
-)
-export_columns[1].download_button(
-    "Export XLSX",
-    _session.audited_export(
-        lambda: export.to_xlsx(shown_series.select(*keys, *kpis.SERIES_COLUMNS), sheet="KPIs"),
-        f"KPIs {stem}.xlsx ({ctx.scope.describe()})",
-    ),
-    file_name=f"{stem}.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    key="dso_export_xlsx",
-    on_click="ignore",
+widgets.export_buttons(
+    shown_series.select(*keys, *kpis.SERIES_COLUMNS), stem, "KPIs", key="dso_export", sheet="KPIs"
 )

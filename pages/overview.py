@@ -11,12 +11,9 @@ import streamlit as st
 
 from analytics import aging, kpis
 from analytics.forecast import BACKTEST_AUTOMATIC_ITEMS
-from pages import _cache, _format, _session, _shell, widgets
+from pages import _cache, _format, _shell, widgets
 
-ctx = _session.context()
-st.title("Overview")
-if widgets.no_data_message(ctx):
-    st.stop()
+ctx = widgets.page("Overview")
 
 series = _cache.cached_series(ctx, months=_shell.OVERVIEW_TREND_MONTHS)
 items = _cache.items_for(ctx)

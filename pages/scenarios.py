@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import access, collections, contract, reminders, scenarios
-from pages import _cache, _format, _panel, _runs, _session, widgets
+from pages import _cache, _format, _runs, _session, widgets
 
 NEW = "(new scenario)"
 CENT = Decimal("0.01")
@@ -26,11 +26,7 @@ CHANNEL_LABELS = {
     "manual": "Done by hand (call, SMS, note...)",
 }
 
-ctx = _session.context()
-st.title("Recovery scenarios")
-_panel.collections_notice()
-if widgets.no_data_message(ctx):
-    st.stop()
+ctx = widgets.page("Recovery scenarios", notices=True)
 
 db = _cache.collections_db(ctx)
 me = _session.user_name()

@@ -1,12 +1,31 @@
-"""Pieces every page shares: the no-data message and the alerts summary."""
+"""Pieces every page shares: the page's start (title, confirmation of the last save, the no-data
+message), the pair of export buttons under a table, and the alerts summary."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
 
-from analytics import scenarios
-from pages._session import Context
+from analytics import export, scenarios
+from pages._panel import collections_notice
+from pages._session import Context, audited_export, context
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def page(title: str, *, notices: bool = False) -> Context:
+    """Every page's start: the sidebar's choices, the page's title, with `notices` the confirmation
+    of the last save of the side panel, and, when there is no data yet, what to do instead of the page
+    (which then stops)."""
+    ctx = context()
+    st.title(title)
+    if notices:
+        collections_notice()
+    if no_data_message(ctx):
+        st.stop()
+    return ctx
 
 
 def no_data_message(ctx: Context) -> bool:
@@ -17,6 +36,33 @@ def no_data_message(ctx: Context) -> bool:
         )
         return True
     return False
+
+
+def export_buttons(
+    table: pl.DataFrame | Callable[[], pl.DataFrame], stem: str, what: str, key: str, sheet: str = "Aging"
+) -> None:
+    """The pair of download buttons under a table: `table` (or what it returns, worked out only when
+    downloaded) as `stem`.csv and `stem`.xlsx (sheet `sheet`), each recorded when downloaded in the
+    audit trail as '<what> <file> (<scope>)'. Keys `key`_csv and `key`_xlsx."""
+    rows = table if callable(table) else lambda: table
+    scope = context().scope.describe()
+    csv_column, xlsx_column, _ = st.columns([1, 1, 6])
+    csv_column.download_button(
+        "Export CSV",
+        audited_export(lambda: export.to_csv(rows()), f"{what} {stem}.csv ({scope})"),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        on_click="ignore",
+    )
+    xlsx_column.download_button(
+        "Export XLSX",
+        audited_export(lambda: export.to_xlsx(rows(), sheet=sheet), f"{what} {stem}.xlsx ({scope})"),
+        file_name=f"{stem}.xlsx",
+        mime=XLSX_MIME,
+        key=f"{key}_xlsx",
+        on_click="ignore",
+    )
 
 
 def alerts_summary(alerts: pl.DataFrame) -> str:

@@ -21,10 +21,7 @@ from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
 ALL = "(all collectors in scope)"
 
-ctx = _session.context()
-st.title("Worklist")
-if widgets.no_data_message(ctx):
-    st.stop()
+ctx = widgets.page("Worklist")
 
 db = _cache.collections_db(ctx)
 collectors = _cache.dimension_values_of(ctx, "collector")

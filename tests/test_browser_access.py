@@ -65,7 +65,7 @@ def test_a_collector_signs_in_and_sees_only_their_portfolio(
 
     # An export is recorded in the audit trail with Anna's name.
     with page.expect_download() as download:
-        page.locator(".st-key-export_csv button").click()
+        page.locator(".st-key-aging_export_csv button").click()
     content = Path(download.value.path()).read_text()
     assert "Ben" not in content and "Beta GmbH" not in content
     trail = access.audit_trail(data)
