@@ -124,16 +124,11 @@ def open_disputes_list(ctx: _session.Context, open_disputes: pl.DataFrame) -> No
         listed = listed.filter(pl.col("dispute_reason") == reason)
     if owner != ALL:
         listed = listed.filter(pl.col("internal_owner") == owner)
-    listed = shown_at_most(listed, "open disputes, oldest first,")
-    picked = st.dataframe(
-        _format.for_display(listed),
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="multi-row",
-        key=f"open_disputes_{reason}_{owner}",
-        column_config={
-            "customer_name": "Customer",
+    selected = widgets.item_table(
+        listed,
+        f"open_disputes_{reason}_{owner}",
+        ctx.currency,
+        {
             "disputed_amount": money("Disputed"),
             "open_amount": money("Open"),
             "opened_on": st.column_config.DateColumn("Opened"),
@@ -141,8 +136,7 @@ def open_disputes_list(ctx: _session.Context, open_disputes: pl.DataFrame) -> No
             "past_expected_resolution": st.column_config.CheckboxColumn("Late"),
         },
     )
-    rows = picked.selection.rows if picked and picked.selection else []
-    _panel.panel_button(ctx, [listed.get_column("document_id")[row] for row in rows], key="disputes_panel")
+    _panel.panel_button(ctx, selected, key="disputes_panel")
 
 
 open_disputes_list(ctx, summary.open_disputes)

@@ -1,5 +1,6 @@
 """Pieces every page shares: the page's start (title, confirmation of the last save, the no-data
-message), the pair of export buttons under a table, and the alerts summary."""
+message), the one selectable table of open items, the pair of export buttons under a table, and the
+alerts summary."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import polars as pl
 import streamlit as st
 
 from analytics import export, scenarios
+from pages import _paging
+from pages._format import for_display, money_column
 from pages._panel import collections_notice
 from pages._session import Context, audited_export, context
 
@@ -36,6 +39,52 @@ def no_data_message(ctx: Context) -> bool:
         )
         return True
     return False
+
+
+def item_columns(currency: str) -> dict[str, object]:
+    """The headers of the columns an item table shows (a page adds or overrides its own)."""
+    return {
+        "customer_name": st.column_config.TextColumn("Customer"),
+        "customer_id": st.column_config.TextColumn("Customer id"),
+        "document_id": st.column_config.TextColumn("Document"),
+        "document_type": st.column_config.TextColumn("Type"),
+        "document_date": st.column_config.DateColumn("Date"),
+        "due_date": st.column_config.DateColumn("Due"),
+        "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
+        "currency": st.column_config.TextColumn("Cur."),
+        "open_amount": money_column("Open (doc. currency)"),
+        "open_amount_functional": money_column(f"Open ({currency})"),
+        "state": st.column_config.TextColumn("Qualification"),
+        "promise_status": st.column_config.TextColumn("Promise"),
+        "promised_date": st.column_config.DateColumn("Promised for"),
+        "dispute_reason": st.column_config.TextColumn("Dispute"),
+        "internal_owner": st.column_config.TextColumn("Owner"),
+        "next_action_date": st.column_config.DateColumn("Next action"),
+    }
+
+
+def item_table(
+    items: pl.DataFrame,
+    key: str,
+    currency: str,
+    column_config: dict[str, object] | None = None,
+    rows: int = _paging.PAGE_ROWS,
+) -> list[str]:
+    """The one selectable table of open items (a row per item, with its document_id): sent a page at
+    a time, with the items' usual headers (`column_config` adds or overrides some), several rows
+    selectable. Returns the document ids of the selected rows, to open the side panel on."""
+    page = _paging.paged(items, key=f"{key}_page", rows=rows)
+    picked = st.dataframe(
+        for_display(page.rows),
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="multi-row",
+        key=f"{key}{page.key}",
+        column_config=item_columns(currency) | (column_config or {}),
+    )
+    chosen = picked.selection.rows if picked and picked.selection else []
+    return [page.rows.get_column("document_id")[row] for row in chosen]
 
 
 def export_buttons(
