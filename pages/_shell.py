@@ -53,10 +53,12 @@ def warm(current: Store) -> None:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _warming(root: str, version: str) -> tuple[threading.Thread, ...]:
-    # A resource, as Streamlit computes one per key under a lock: one warm-up per data version.
+    # A resource, as Streamlit computes one per key under a lock: one warm-up per data version. Not
+    # daemon threads (they would inherit the script thread's flag): a process ending while DuckDB
+    # computes in one would abort; it waits for the warm-up instead.
     _LOG.info("warming the caches of %s (%s)", root, version)
     threads = tuple(
-        threading.Thread(target=_warm, args=(root, part), name=f"{WARM_THREAD} {version} {n}", daemon=True)
+        threading.Thread(target=_warm, args=(root, part), name=f"{WARM_THREAD} {version} {n}", daemon=False)
         for n, part in enumerate((_collections_part, _figures_part), start=1)
     )
     for thread in threads:
