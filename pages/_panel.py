@@ -27,10 +27,30 @@ NO_QUALIFICATION = "(no qualification)"
 NO_ACTION = "(no action)"
 
 
+# What the open panel shows above its fields (its items and their history), read when it opens: the
+# reruns that filling the panel makes (a choice that shows other fields) draw it again from here, not
+# from a scan of the day's items and a query of the collections history each time.
+PANEL_VIEW = "panel_view"
+
+
 def open_panel(document_ids: list[str]) -> None:
     """Ask for the side panel on these items (opened by show_panel on this run)."""
     st.session_state[PANEL_ITEMS] = list(document_ids)
     st.session_state[PANEL_OPEN] = True
+    st.session_state.pop(PANEL_VIEW, None)
+
+
+def _panel_view(ctx: Context, document_ids: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The panel's open items and their history, read once per opening (and again when the data
+    version or the items change)."""
+    marker = (tuple(document_ids), ctx.store.version(), ctx.as_of, ctx.scope)
+    view = st.session_state.get(PANEL_VIEW)
+    if view is None or view[0] != marker:
+        items = items_for(ctx).filter(pl.col("document_id").is_in(document_ids))
+        story = collections.history(collections_db(ctx), document_ids=document_ids)
+        view = (marker, items, story)
+        st.session_state[PANEL_VIEW] = view
+    return view[1], view[2]
 
 
 def panel_button(
@@ -141,7 +161,7 @@ def _save_panel(ctx: Context, rerun: str | list[str] | None) -> None:
     """The Save button's callback: record the panel's submission, close the panel and rerun what shows
     it (`rerun`, else the page); refused, the panel reruns alone and says why."""
     document_ids = st.session_state.get(PANEL_ITEMS, [])
-    items = items_for(ctx).filter(pl.col("document_id").is_in(document_ids))
+    items, _ = _panel_view(ctx, document_ids)
     submission, kind = _panel_submission(ctx, items)
     user = current_user()
     try:
@@ -181,6 +201,7 @@ def _save_panel(ctx: Context, rerun: str | list[str] | None) -> None:
 def _close_panel(rerun: str | list[str] | None) -> None:
     """Close the side panel and rerun what shows it (`rerun`, else the page)."""
     st.session_state[PANEL_OPEN] = False
+    st.session_state.pop(PANEL_VIEW, None)
     # A fragment's rerun keeps the values of widgets it did not draw: the next panel starts blank.
     for key in PANEL_FIELDS:
         st.session_state.pop(key, None)
@@ -192,9 +213,8 @@ def _close_panel(rerun: str | list[str] | None) -> None:
 @st.dialog(PANEL_TITLE, width="large")
 def _panel(ctx: Context, rerun: str | list[str] | None = None) -> None:
     _runs.record("panel")
-    db = collections_db(ctx)
     document_ids = st.session_state.get(PANEL_ITEMS, [])
-    items = items_for(ctx).filter(pl.col("document_id").is_in(document_ids))
+    items, story = _panel_view(ctx, document_ids)
     if items.is_empty():
         st.warning("These items are not open at this date (or not in your scope).")
         st.button("Close", key="panel_close_empty", on_click=_close_panel, args=(rerun,))
@@ -222,7 +242,6 @@ def _panel(ctx: Context, rerun: str | list[str] | None = None) -> None:
         },
         key="panel_items_table",
     )
-    story = collections.history(db, document_ids=document_ids)
     with st.expander(f"History ({story.height})", expanded=False):
         if story.is_empty():
             st.caption("Nothing recorded on these items yet.")

@@ -2,11 +2,14 @@
 waiting, then the other overdue items by priority; grouped by customer so that one call covers several
 invoices. Selecting a customer shows its items; selected items open the side panel.
 
-Two fragments hold what a click changes: `worklist_counts` (the figures at the top) and
-`worklist_customers` (the customers by section, the selected customer's items and the side panel).
-Selecting a customer or items, opening and filling the panel rerun the second alone; a save reruns
-both, from the live worklist (analytics.worklist.LiveWorklist: the save's items are read again, not
-the day's). The recovery steps and alerts stay in the page's run: a save does not change them.
+Three fragments hold what a click changes: `worklist_counts` (the figures at the top),
+`worklist_customers` (the customers by section) and `worklist_selected` (the selected customer's items
+and the side panel). The section tables keep their keys: selecting a customer reruns
+`worklist_selected` alone (the tables are not sent again), and the sections too only when the
+selection moves to another section (that section's table gets a new key, its check cleared). Opening
+and filling the panel rerun `worklist_selected` and the panel; a save reruns all three, from the live
+worklist (analytics.worklist.LiveWorklist: the save's items are read again, not the day's). The
+recovery steps and alerts stay in the page's run: a save does not change them.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ request = worklist.WorklistQuery(
     as_of=ctx.as_of, collector=None if collector == ALL else collector, scope=ctx.scope, user=me
 )
 live = _cache.live_worklist(ctx)
-FRAGMENTS = ["worklist_counts", "worklist_customers"]
+FRAGMENTS = ["worklist_counts", "worklist_customers", "worklist_selected"]
 
 
 @st.fragment(key="worklist_counts")
@@ -118,25 +121,6 @@ with st.expander(f"Recovery steps due ({to_decide.height} to decide)", expanded=
         st.page_link("pages/scenarios.py", label="Confirm, edit or skip them", icon=":material/route:")
 
 
-def keep_panel_open() -> None:
-    """A side panel opened on a customer whom another user's save has since taken off this worklist
-    stays open on its items, so that what the user typed is saved rather than lost with the panel."""
-    if st.session_state.get(_panel.PANEL_OPEN):
-        _panel.panel_button(
-            ctx, st.session_state.get(_panel.PANEL_ITEMS, []), key="worklist_panel", rerun=FRAGMENTS
-        )
-
-
-def select_customer(table_key: str, customer_ids: list[str]) -> None:
-    """A section table's selection callback: show that customer's items. The tables get new keys
-    (the nonce), so that no other section keeps a selected row; the fragment's own rerun draws them."""
-    event = st.session_state.get(table_key) or {}
-    rows = (event.get("selection") or {}).get("rows") or []
-    if rows:
-        st.session_state["worklist_customer"] = customer_ids[rows[0]]
-        st.session_state["worklist_nonce"] = st.session_state.get("worklist_nonce", 0) + 1
-
-
 CUSTOMER_COLUMNS = {
     "customer_name": st.column_config.TextColumn("Customer"),
     "customer_id": st.column_config.TextColumn("Id"),
@@ -165,16 +149,64 @@ ITEM_COLUMNS = {
 }
 
 
+def keep_panel_open() -> None:
+    """A side panel opened on a customer whom another user's save has since taken off this worklist
+    stays open on its items, so that what the user typed is saved rather than lost with the panel."""
+    if st.session_state.get(_panel.PANEL_OPEN):
+        _panel.panel_button(
+            ctx, st.session_state.get(_panel.PANEL_ITEMS, []), key="worklist_panel", rerun=FRAGMENTS
+        )
+
+
+SELECTED = "worklist_customer"
+# The section whose table has the selected customer's row checked.
+SELECTED_SECTION = "worklist_selected_section"
+
+
+def nonce_key(section: str) -> str:
+    return f"worklist_nonce_{section}"
+
+
+def taken_key(table_key: str) -> str:
+    return f"worklist_taken_{table_key}"
+
+
+def take_selection(section: str, table_key: str, customer_ids: list[str]) -> list[str]:
+    """Show the customer whose row is checked in `section`'s table (none checked: show none); the
+    fragments this changes. The tables keep their keys, so that a selection reruns the selected
+    customer's part alone and the section tables stay as drawn; only when the selection moves to
+    another section does the section that had it get a new key (its check cleared) and its tables
+    run again."""
+    event = st.session_state.get(table_key) or {}
+    rows = (event.get("selection") or {}).get("rows") or []
+    st.session_state[taken_key(table_key)] = list(rows)
+    previous = st.session_state.get(SELECTED_SECTION)
+    changed = ["worklist_selected"]
+    if rows:
+        st.session_state[SELECTED] = customer_ids[rows[0]]
+        st.session_state[SELECTED_SECTION] = section
+        if previous and previous != section:
+            st.session_state[nonce_key(previous)] = st.session_state.get(nonce_key(previous), 0) + 1
+            changed.append("worklist_customers")
+    elif previous == section:
+        st.session_state.pop(SELECTED, None)
+        st.session_state.pop(SELECTED_SECTION, None)
+    return changed
+
+
+def select_customer(section: str, table_key: str, customer_ids: list[str]) -> None:
+    """A section table's selection callback: rerun only what the selection changed."""
+    st.rerun(take_selection(section, table_key, customer_ids))
+
+
 @st.fragment(key="worklist_customers")
 def show_customers() -> None:
-    """The customers by section, the selected customer's items and the side panel on them."""
+    """The customers by section."""
     _runs.record("worklist_customers")
     day = live.worklist(db, request)
     if day.customers.is_empty():
         st.info("Nothing to do for this collector at this date.")
-        keep_panel_open()
         return
-    nonce = st.session_state.get("worklist_nonce", 0)
     for section in worklist.SECTIONS:
         rows = day.customers.filter(pl.col("section") == section)
         if rows.is_empty():
@@ -184,30 +216,40 @@ def show_customers() -> None:
         )
         with st.expander(title, expanded=section != "overdue" or rows.height <= 15):
             page = _paging.paged(rows.select(*CUSTOMER_COLUMNS), key=f"worklist_{section}_page", rows=500)
+            nonce = st.session_state.get(nonce_key(section), 0)
             table_key = f"worklist_{section}_{nonce}{page.key}"
             customer_ids = page.rows.get_column("customer_id").to_list()
             event = st.dataframe(
                 _format.for_display(page.rows),
                 hide_index=True,
                 width="stretch",
-                on_select=functools.partial(select_customer, table_key, customer_ids),
+                on_select=functools.partial(select_customer, section, table_key, customer_ids),
                 selection_mode="single-row",
                 key=table_key,
                 column_config=CUSTOMER_COLUMNS,
             )
-            if event and event.selection and event.selection.rows:
+            rows_checked = list(event.selection.rows) if event and event.selection else []
+            if rows_checked and rows_checked != st.session_state.get(taken_key(table_key)):
                 # A selection its callback did not take (one set in session state alone, as AppTest
-                # does): a click's callback gives the tables new keys, so none is selected here.
-                select_customer(table_key, customer_ids)
-                st.rerun()
+                # does): the selected customer's part, later in this run, shows it.
+                take_selection(section, table_key, customer_ids)
 
-    selected_customer = st.session_state.get("worklist_customer")
+
+show_customers()
+
+
+@st.fragment(key="worklist_selected")
+def show_selected() -> None:
+    """The selected customer's items and the side panel on them."""
+    _runs.record("worklist_selected")
+    selected_customer = st.session_state.get(SELECTED)
     if not selected_customer:
         keep_panel_open()
         return
+    day = live.worklist(db, request)
     items = day.items.filter(pl.col("customer_id") == selected_customer)
     if items.is_empty():
-        st.session_state.pop("worklist_customer", None)
+        st.session_state.pop(SELECTED, None)
         keep_panel_open()
         return
     name = items.get_column("customer_name")[0]
@@ -238,4 +280,4 @@ def show_customers() -> None:
     _panel.panel_button(ctx, chosen, key="worklist_panel", rerun=FRAGMENTS)
 
 
-show_customers()
+show_selected()

@@ -3,9 +3,11 @@ over a small demo company (80 customers, 4,000 documents, seed 5, as of 2026-11-
 collections history) with AR_RUN_LOG set (pages/_runs.py), seen through Debian's chromium.
 
 Each click must rerun the fragment that shows what it changed, once, and never the whole app ("app"
-runs): selecting a customer reruns `worklist_customers`; opening the side panel reruns it too (the
-panel is drawn by it); filling the panel reruns the panel alone; a save reruns `worklist_counts` and
-`worklist_customers` (the figures and the table it changed), and the call it logged shows at once:
+runs): selecting a customer reruns `worklist_selected` (its items) alone, the section tables are not
+sent again; selecting a customer of another section also reruns `worklist_customers` (the section that
+had the selection is cleared); opening the side panel reruns `worklist_selected` (the panel is drawn by
+it); filling the panel reruns the panel alone; a save reruns `worklist_counts`, `worklist_customers`
+and `worklist_selected` (the figures and the tables it changed), and the call it logged shows at once:
 the "Saved" message, the items' next action date in the table, the call in the panel's history. On
 the customer page, switching customers reruns `customer` (and the two fragments within it),
 selecting items `customer_items`.
@@ -39,6 +41,7 @@ PARTS = (
     "app",
     "worklist_counts",
     "worklist_customers",
+    "worklist_selected",
     "panel",
     "customer",
     "customer_items",
@@ -119,7 +122,7 @@ def test_worklist_select_open_fill_save_each_rerun_one_fragment(page: Page, serv
     before = served.runs()
     click_row(page, grid, 0)
     expect(page.get_by_role("heading", name=f"({customer_id})")).to_be_visible()
-    assert ran(served, before) == {"worklist_customers": 1}
+    assert ran(served, before) == {"worklist_selected": 1}
     assert counts(page) == figures
     items = items_grid(page, customer_id)
     items.scroll_into_view_if_needed()
@@ -132,7 +135,7 @@ def test_worklist_select_open_fill_save_each_rerun_one_fragment(page: Page, serv
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_text(f"{len(documents)} item(s)")).to_be_visible()
-    assert ran(served, before) == {"worklist_customers": 1, "panel": 1}
+    assert ran(served, before) == {"worklist_selected": 1, "panel": 1}
 
     before = served.runs()
     dialog.get_by_role("combobox", name="Log an action").click()
@@ -148,7 +151,7 @@ def test_worklist_select_open_fill_save_each_rerun_one_fragment(page: Page, serv
     browser.wait_for_app(page)
     expect(page.get_by_text("Saved: call logged.")).to_be_visible()
     expect(page.get_by_role("dialog")).to_have_count(0)
-    assert ran(served, before) == {"worklist_counts": 1, "worklist_customers": 1}
+    assert ran(served, before) == {"worklist_counts": 1, "worklist_customers": 1, "worklist_selected": 1}
     no_exception(page)
     # The call names every item listed: the customer is done today, each item's next action is the call's.
     done = int(figures[2].replace(",", ""))
@@ -199,4 +202,35 @@ def test_customer_page_switch_and_select_each_rerun_one_fragment(page: Page, ser
     click_row(page, grid, 0)
     expect(page.locator(".st-key-customer_panel button")).to_have_text(re.compile(r"\(1 item\)"))
     assert ran(served, before) == {"customer_items": 1}
+    no_exception(page)
+
+
+def test_worklist_selection_moving_to_another_section_reruns_the_sections_once(
+    page: Page, served: Served
+) -> None:
+    """Select the first customer of the first section, then the first of the second: the first
+    selection reruns the selected customer's part alone; the second also reruns the sections once (the
+    first section's check is cleared), and the second customer's items are shown."""
+    browser.open_path(page, served.server, f"/worklist?{AS_OF}")
+    expect(page.get_by_role("heading", name="Worklist", exact=True)).to_be_visible()
+    figures = counts(page)
+    sections = page.locator("[class*='st-key-worklist_'] [data-testid='stDataFrame']").filter(
+        has=page.locator("table[role='grid'] tbody tr")
+    )
+    expect(sections.nth(1)).to_be_attached()
+    first, second = sections.nth(0), sections.nth(1)
+    first_id, second_id = rows_of(first)[1][1], rows_of(second)[1][1]
+
+    before = served.runs()
+    click_row(page, first, 0)
+    expect(page.get_by_role("heading", name=f"({first_id})")).to_be_visible()
+    assert ran(served, before) == {"worklist_selected": 1}
+
+    before = served.runs()
+    click_row(page, second, 0)
+    expect(page.get_by_role("heading", name=f"({second_id})")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"({first_id})")).to_have_count(0)
+    assert ran(served, before) == {"worklist_customers": 1, "worklist_selected": 1}
+    assert counts(page) == figures
+    assert column(items_grid(page, second_id), "Document")
     no_exception(page)
