@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import collections
 from analytics.store import Store
-from pages._format import label
+from pages._format import label, markdown_text
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 AS_OF = date(2026, 11, 20)
@@ -122,3 +122,24 @@ def test_selected_disputes_go_to_the_side_panel(app: AppTest, open_disputes: pl.
     app.run()
     assert not app.exception, app.exception
     assert "(2 items)" in app.button(key="disputes_panel").label
+
+
+def test_filters_that_leave_no_dispute_say_so(app: AppTest, open_disputes: pl.DataFrame) -> None:
+    """A reason and an owner with no dispute in common: a message says so instead of an empty grid."""
+    pairs = set(open_disputes.select("dispute_reason", "internal_owner").rows())
+    reason, owner = next(
+        (r, o)
+        for r in sorted(open_disputes.get_column("dispute_reason").unique().to_list())
+        for o in sorted(open_disputes.get_column("internal_owner").unique().to_list())
+        if (r, o) not in pairs
+    )
+    app.selectbox(key="disputes_reason").set_value(reason).run()
+    app.selectbox(key="disputes_owner").set_value(owner).run()
+    assert not app.exception, app.exception
+    assert not [
+        frame for frame in app.dataframe if {"dispute_reason", "internal_owner"} <= set(frame.value.columns)
+    ]
+    assert markdown_text(f"No open dispute with reason {label(reason)} and owner {owner}.") in [
+        info.value for info in app.info
+    ]
+    assert app.button(key="disputes_panel").label == "Select items to qualify"
