@@ -129,12 +129,15 @@ def open_disputes_list(ctx: _session.Context, open_disputes: pl.DataFrame) -> No
     if owner != ALL:
         listed = listed.filter(pl.col("internal_owner") == owner)
     if listed.is_empty():
-        # The two filters offer every reason and every owner: together they can match no dispute.
+        # Each filter offers every reason (owner) listed, but the two together can match no dispute.
         chosen = [
             f"reason {label(reason)}" if reason != ALL else "",
             f"owner {owner}" if owner != ALL else "",
         ]
-        st.info(_format.markdown_text(f"No open dispute with {' and '.join(c for c in chosen if c)}."))
+        filtered = " and ".join(c for c in chosen if c)
+        st.info(
+            _format.markdown_text(f"No open dispute with {filtered}.") if filtered else "No open dispute."
+        )
         _panel.panel_button(ctx, [], key="disputes_panel")
         return
     listed = shown_at_most(listed, "open disputes, oldest first,")

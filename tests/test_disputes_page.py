@@ -143,3 +143,23 @@ def test_filters_that_leave_no_dispute_say_so(app: AppTest, open_disputes: pl.Da
         info.value for info in app.info
     ]
     assert app.button(key="disputes_panel").label == "Select items to qualify"
+
+
+def test_a_ledger_without_disputes_lists_none(ledger_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/disputes.py").run()
+    assert not at.exception, at.exception
+    assert [info.value for info in at.info if info.value.startswith("No open dispute")] == [
+        "No open dispute.",
+        "No open dispute.",
+    ]
+    assert app_lists_nothing(at)
+
+
+def app_lists_nothing(at: AppTest) -> bool:
+    return not [
+        frame for frame in at.dataframe if {"dispute_reason", "internal_owner"} <= set(frame.value.columns)
+    ]
