@@ -124,6 +124,18 @@ def open_disputes_list(ctx: _session.Context, open_disputes: pl.DataFrame) -> No
         listed = listed.filter(pl.col("dispute_reason") == reason)
     if owner != ALL:
         listed = listed.filter(pl.col("internal_owner") == owner)
+    if listed.is_empty():
+        # Each filter offers every reason (owner) listed, but the two together can match no dispute.
+        chosen = [
+            f"reason {label(reason)}" if reason != ALL else "",
+            f"owner {owner}" if owner != ALL else "",
+        ]
+        filtered = " and ".join(c for c in chosen if c)
+        st.info(
+            _format.markdown_text(f"No open dispute with {filtered}.") if filtered else "No open dispute."
+        )
+        _panel.panel_button(ctx, [], key="disputes_panel")
+        return
     selected = widgets.item_table(
         listed,
         f"open_disputes_{reason}_{owner}",

@@ -216,3 +216,70 @@ def test_rules_in_priority_order(app: AppTest) -> None:
         "C2": "rule 1: segment is Key accounts",
         "C3": "the default scenario",
     }
+
+
+def test_the_step_chosen_shows_its_items_and_its_letter(app: AppTest) -> None:
+    """Alpha's step picked in the Today list: its heading, its scenario and why, the two items it
+    concerns (I1 600.00 50 days late, I2 400.00 24 days late) and the formal notice's letter, which
+    names both and asks for 1,000.00 EUR; the list above still has the one step."""
+    assert not app.subheader
+    app.session_state["scenario_proposals_0"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception, app.exception
+    assert [s.value for s in app.subheader] == ["Alpha SARL: " + markdown_text("+45 d registered letter")]
+    assert "Standard B2B (version 1) · " + markdown_text(
+        "oldest item due 2026-02-09 (50 days); +45 d registered letter due 2026-03-26"
+    ) in [c.value for c in app.caption]
+    concerned = next(frame.value for frame in app.dataframe if "days_past_due" in frame.value.columns)
+    assert concerned[["document_id", "days_past_due", "open_amount"]].values.tolist() == [
+        ["I1", 50, 600.0],
+        ["I2", 24, 400.0],
+    ]
+    key = "C1_standard_b2b_45"
+    assert app.text_input(key=f"reminder_subject_{key}").value == "Formal notice to pay - 1,000.00 EUR"
+    letter = app.text_area(key=f"reminder_text_{key}").value
+    assert letter.startswith("Dear Sir or Madam,")
+    assert "I1" in letter and "I2" in letter and "1,000.00 EUR" in letter
+    assert "Download PDF letter" in [button.label for button in app.get("download_button")]
+    assert proposals(app)["customer_id"].to_list() == ["C1"]
+    # The list is drawn afresh without its selection; the step stays chosen at the next run.
+    app.run()
+    assert [s.value for s in app.subheader] == ["Alpha SARL: " + markdown_text("+45 d registered letter")]
+
+
+def runs(log: Path) -> list[str]:
+    return (
+        [line.rsplit(" ", 1)[1] for line in log.read_text(encoding="utf-8").splitlines()]
+        if log.is_file()
+        else []
+    )
+
+
+def test_only_the_open_tab_computes_its_content(
+    ledger_store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With Today open the scenario editor does not run and its overview is not drawn; with Scenarios
+    open, the steps of today do not run and their list and counts are not drawn."""
+    log = tmp_path / "runs.log"
+    monkeypatch.setenv("AR_RUN_LOG", str(log))
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/scenarios.py").run()
+    assert not at.exception, at.exception
+    assert "scenario_today" in runs(log) and "scenario_editor" not in runs(log)
+    assert proposals(at)["customer_id"].to_list() == ["C1"]
+    assert not [f for f in at.dataframe if "friendly_phase_end_days" in f.value.columns]
+
+    log.unlink()
+    open_tab(at, "Scenarios")
+    assert "scenario_editor" in runs(log) and "scenario_today" not in runs(log)
+    overview = next(f.value for f in at.dataframe if "friendly_phase_end_days" in f.value.columns)
+    assert "Standard B2B" in overview["name"].to_list()
+    assert not [f for f in at.dataframe if "step_label" in f.value.columns and "done" in f.value.columns]
+    assert "Steps due" not in [m.label for m in at.metric]
+
+    log.unlink()
+    open_tab(at, "Alerts")
+    assert "scenario_editor" not in runs(log) and "scenario_today" not in runs(log)
