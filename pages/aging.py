@@ -1,12 +1,13 @@
 """The aging balance page: headline figures, buckets by group, the drill table, the rejuvenation view
 and exports. Every figure comes from analytics.aging.
 
-Everything below the title is one fragment (`aging_balance`): a click on a control, a drill row, a
-breadcrumb step, a chart segment or a tab reruns it alone, never the app and its sidebar. A click acts
-before anything is drawn (a breadcrumb step in its callback, a drill row or a chart segment at the
-fragment's start), so that each costs one run. The drill state is kept in session
-state and written to the address in the same callback; the address wins when they differ (a shared
-link, the browser's back button, a reload)."""
+Everything below the title is one fragment (`aging_balance`): a click on a control, a drill row's
+name, a breadcrumb step, a chart segment or a tab reruns it alone, never the app and its sidebar. A
+click acts before anything is drawn (a drill row's name or a breadcrumb step in its callback, a chart
+segment at the fragment's start), so that each costs one run. A drill row opens by a button in its
+name cell, not by selecting the row: the grid sends a row selection 150 ms after the click, a button
+at once. The drill state is kept in session state and written to the address in the same callback;
+the address wins when they differ (a shared link, the browser's back button, a reload)."""
 
 from __future__ import annotations
 
@@ -28,15 +29,16 @@ BEYOND = {"All items": 0, "+30": 30, "+60": 60, "+90": 90}
 BUCKET_COLORS = ["#4c9a2a", "#f2c94c", "#f2994a", "#eb5757", "#b0413e", "#7b2d26", "#4a1c17"]
 SETTLED_LABELS = {"paid": "Paid", "credited": "Credited", "written_off": "Written off"}
 FRAGMENT = "aging_balance"
-# The drill steps ("level=value", as in the address) and the counters that renew the table's and the
-# chart's keys, so that a new level opens with no row selected and a clicked segment is not clicked
-# again. The chart keeps its key through a drill: the browser updates it instead of drawing it anew.
+# The drill steps ("level=value", as in the address) and the counters that renew the document
+# table's and the chart's keys, so that a new view opens with no item selected and a clicked segment
+# is not clicked again. The chart and the tables above the documents (they select nothing) keep their
+# keys through a drill: the browser updates them instead of drawing them anew.
 DRILL = "aging_drill"
 NONCE = "drill_nonce"
 CHART_NONCE = "aging_chart_nonce"
-# What the last run drew that a click acts on: the drill table (key, steps, level, row values) and
-# the chart (key, bucket names).
-DRILLABLE = "aging_drillable"
+# The click on a drill row's name (a ButtonColumn's trigger: {row, label}, this run only).
+OPEN_ROW = "drill_open"
+# What the last run drew that a click acts on: the chart (key, bucket names).
 CHARTED = "aging_charted"
 # Rows sent to the browser at once: a page of the drill table (the export has every row).
 PAGE_ROWS = 1_000
@@ -84,15 +86,26 @@ def selected(key: str, part: str) -> list:
     return list((event.get("selection") or {}).get(part) or [])
 
 
+def open_row(steps: Sequence[tuple[str, str]], level: str, values: Sequence[str]) -> None:
+    """Callback of a drill row's name: open the next level on the row clicked (`values` are the level's
+    values of the rows drawn, by the row's position in the data sent, whatever the grid's sort)."""
+    click = st.session_state.get(OPEN_ROW)
+    if click is not None and 0 <= click["row"] < len(values):
+        go_to([*steps, (level, values[click["row"]])])
+
+
+def button_text(column: str) -> pl.Expr:
+    """A column's values as ButtonColumn labels, shown as written: the grid reads a leading
+    ':material/...:' as an icon and a '[...]' label as a menu; an invisible word joiner in front keeps
+    them text."""
+    text = pl.col(column).cast(pl.String)
+    markup = text.str.starts_with(":") | text.str.starts_with("[")
+    return pl.when(markup).then(pl.lit(_format.WORD_JOINER) + text).otherwise(text).alias(column)
+
+
 def act_on_clicks() -> None:
-    """A drill row or a chart segment selected in the previous run acts now, before anything is drawn,
-    so that the click costs this one run (the old table and chart are not drawn again)."""
-    table = st.session_state.get(DRILLABLE)
-    if table:
-        key, steps, level, values = table
-        rows = selected(key, "rows")
-        if rows and rows[0] < len(values):
-            go_to([*steps, (level, values[rows[0]])])
+    """A chart segment selected in the previous run acts now, before anything is drawn, so that the
+    click costs this one run (the old chart is not drawn again)."""
     chart = st.session_state.get(CHARTED)
     if chart:
         key, names = chart
@@ -105,7 +118,7 @@ def act_on_clicks() -> None:
             st.session_state["bucket_filter"] = [chosen]
             for counter in (NONCE, CHART_NONCE):
                 st.session_state[counter] = st.session_state.get(counter, 0) + 1
-    st.session_state[DRILLABLE] = st.session_state[CHARTED] = None
+    st.session_state[CHARTED] = None
 
 
 # --- the parts -------------------------------------------------------------------------------------
@@ -227,7 +240,7 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     st.caption(
         f"{shown.height:,} {contract.DIMENSION_LABELS[level].lower()} row(s) · total "
         f"{_format.money(result.total, ctx.currency)}"
-        + (f" · select a row to open its {next_level} level" if next_level else "")
+        + (f" · click a row's name to open its {next_level} level" if next_level else "")
     )
     # The key carries the page count: a narrower view starts again at its first page.
     page = st.pagination(pages, key=f"drill_page_{nonce}_{pages}") if pages > 1 else 1
@@ -235,20 +248,41 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     rows = shown.slice(start, PAGE_ROWS)
     if level == aging.DOCUMENT:
         rows = with_states(ctx, rows)
-    table_key = f"drill_table_{nonce}_{page}"
-    can_drill = level != aging.DOCUMENT and len(drill) < len(path) - 1
-    if can_drill:
-        values = [str(value) for value in rows.get_column(aging.level_key(level)).to_list()]
-        st.session_state[DRILLABLE] = (table_key, drill, level, values)
-    selection = st.dataframe(
-        _format.for_display(rows),
-        hide_index=True,
-        width="stretch",
-        column_config=column_config(ctx, names, labels),
-        on_select="rerun",
-        selection_mode="multi-row" if level == aging.DOCUMENT else "single-row",
-        key=table_key,
-    )
+    config = column_config(ctx, names, labels)
+    display = _format.for_display(rows)
+    if level == aging.DOCUMENT:
+        # Items are selected for the side panel: a new view (its nonce) starts with none selected.
+        selection = st.dataframe(
+            display,
+            hide_index=True,
+            width="stretch",
+            column_config=config,
+            on_select="rerun",
+            selection_mode="multi-row",
+            key=f"drill_table_{nonce}_{page}",
+        )
+    else:
+        # The name cell is the drill's button (the customer's name at the customer level, first).
+        name = "customer_name" if level == aging.CUSTOMER else aging.level_key(level)
+        if level == aging.CUSTOMER:
+            display = display.select(name, pl.exclude(name))
+        can_drill = len(drill) < len(path) - 1
+        if can_drill:
+            values = [str(value) for value in rows.get_column(aging.level_key(level)).to_list()]
+            display = display.with_columns(button_text(name))
+            config[name] = st.column_config.ButtonColumn(
+                config[name]["label"] if name in config else None,
+                type="tertiary",
+                alignment="left",
+                help=f"Open the {next_level} level of this row",
+                on_click=open_row,
+                args=(drill, level, values),
+                key=OPEN_ROW,
+            )
+        selection = None
+        # A table that selects nothing has no element id, so no key class: its container gives it one.
+        with st.container(key=f"drill_table_{page}"):
+            st.dataframe(display, hide_index=True, width="stretch", column_config=config)
     if pages > 1:
         st.caption(
             f"Rows {start + 1:,}-{start + rows.height:,} of {shown.height:,}, "

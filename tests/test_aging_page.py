@@ -52,9 +52,16 @@ def drill_param(at: AppTest) -> list[str]:
 
 
 def select_row(at: AppTest, position: int) -> AppTest:
-    """Select a row of the drill table, as a click on its checkbox does."""
-    at.session_state[at.dataframe[0].key] = {"selection": {"rows": [position], "columns": [], "cells": []}}
-    at.run()
+    """Click the name of a row of the drill table (its button cell), as the browser sends the click:
+    the row's position and its label, for this run only. AppTest has no method for a button column."""
+    table = at.dataframe[0]
+    (widget_id,) = table.proto.button_click_widgets.values()
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = widget_id
+    label = str(table.value.iloc[position, 0])
+    state.string_trigger_value.data = json.dumps({"row": position, "label": label})
+    at._run(states)
     assert not at.exception, at.exception
     return at
 
@@ -244,3 +251,46 @@ def test_the_document_level_is_sent_a_page_at_a_time(
     assert len(second) == min(1_000, total - 1_000)
     assert second["days_past_due"].iloc[0] <= first["days_past_due"].iloc[-1]
     assert not set(second["document_id"]) & set(first["document_id"])
+
+
+def test_each_drill_opens_the_row_clicked_at_its_own_level(
+    many_items: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A click on the second entity's name opens its divisions; a click on the last division's name
+    then opens that division's collectors: each click acts on the table it was made in, once (a later
+    run without a click stays on the level), and the figures add up to the row clicked."""
+    monkeypatch.setenv("AR_DATA_DIR", str(many_items))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/aging.py").run()
+    assert not at.exception, at.exception
+    entities = drill_table(at)
+    assert list(entities.columns[:1]) == ["entity"] and len(entities) > 1
+    entity = entities["entity"].iloc[1]
+
+    select_row(at, 1)
+    assert drill_param(at) == [f"entity={entity}"]
+    divisions = drill_table(at)
+    assert list(divisions.columns[:1]) == ["division"]
+    assert divisions["total"].sum() == pytest.approx(entities["total"].iloc[1])
+    last = len(divisions) - 1
+    division = divisions["division"].iloc[last]
+
+    select_row(at, last)
+    steps = [f"entity={entity}", f"division={division}"]
+    assert drill_param(at) == steps
+    collectors = drill_table(at)
+    assert list(collectors.columns[:1]) == ["collector"]
+    assert collectors["total"].sum() == pytest.approx(divisions["total"].iloc[last])
+    at.run()
+    assert drill_param(at) == steps
+    assert list(drill_table(at).columns[:1]) == ["collector"]
+
+    # The customer level: the name, first, is what a click opens (by the customer's id).
+    select_row(at, 0)
+    customers = drill_table(at)
+    assert list(customers.columns[:2]) == ["customer_name", "customer_id"]
+    select_row(at, 0)
+    assert drill_param(at)[-1] == f"customer={customers['customer_id'].iloc[0]}"
+    assert "document_id" in drill_table(at).columns

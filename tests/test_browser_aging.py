@@ -11,6 +11,7 @@ a new session on it opens the drilled view, the back button returns to the top l
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import browser
@@ -18,6 +19,9 @@ import pytest
 from browser import Server
 from playwright.sync_api import Page, expect
 from test_browser import ledger_data_dir, metric, no_exception
+
+from analytics import demo
+from analytics.store import Store
 
 FRAGMENT = "aging_balance"
 
@@ -33,6 +37,26 @@ def server(tmp_path_factory: pytest.TempPathFactory, run_log: Path) -> Iterator[
     try:
         running = browser.start_server(
             data, tmp_path_factory.mktemp("server") / "streamlit.log", run_log=run_log
+        )
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield running
+    browser.stop_server(running)
+
+
+@pytest.fixture(scope="module")
+def demo_run_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo-runs") / "runs.log"
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_run_log: Path) -> Iterator[Server]:
+    """A demo company (several entities, divisions and collectors) at its last date, 2026-11-20."""
+    data = tmp_path_factory.mktemp("aging-demo") / "data"
+    demo.create(Store(data), customers=60, documents=3_000, seed=11, as_of=date(2026, 11, 20))
+    try:
+        running = browser.start_server(
+            data, tmp_path_factory.mktemp("demo-server") / "streamlit.log", run_log=demo_run_log
         )
     except RuntimeError as error:
         pytest.fail(str(error), pytrace=False)
@@ -69,11 +93,24 @@ def first_column(page: Page) -> tuple[str, list[str]]:
 
 
 def click_first_row(page: Page) -> None:
+    click_name(page, 0)
+
+
+def click_name(page: Page, row: int) -> None:
+    """Click the name of a row of the drill table (its button, at the left of the row's first cell)."""
     grid = drill_grid(page)
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
-    page.mouse.click(box["x"] + 12, box["y"] + 35 + 18)
+    page.mouse.click(box["x"] + 12, box["y"] + 35 * (row + 1) + 18)
     browser.wait_for_app(page)
+
+
+def expect_level(page: Page, header: str) -> list[str]:
+    """Wait for the drill table of the level whose first header is `header`; its first column."""
+    expect(drill_grid(page).locator("table[role='grid'] th").first).to_have_text(header)
+    found, names = first_column(page)
+    assert found == header
+    return names
 
 
 def click_segment(page: Page, trace: int) -> None:
@@ -172,4 +209,32 @@ def test_the_rejuvenation_tab_runs_only_the_fragment_when_opened(
     browser.wait_for_app(page)
     expect(heading).to_be_visible()
     assert runs.since() == (0, 1)
+    no_exception(page)
+
+
+def test_each_drill_opens_the_row_clicked_at_its_own_level(
+    page: Page, demo_server: Server, demo_run_log: Path
+) -> None:
+    """A click on the second entity's name opens its divisions, a click on the last division's name
+    then opens that division's collectors: each is one fragment run, acting on the row clicked in the
+    table shown, never on a row of the level before; no further run follows."""
+    browser.open_path(page, demo_server, "/aging")
+    entities = expect_level(page, "entity")
+    assert len(entities) > 1
+    runs = Runs(demo_run_log)
+
+    click_name(page, 1)
+    expect(page.locator(".st-key-crumb_0 button")).to_have_text(f"Entity: {entities[1]}")
+    divisions = expect_level(page, "division")
+    assert runs.since() == (0, 1)
+
+    click_name(page, len(divisions) - 1)
+    expect(page.locator(".st-key-crumb_1 button")).to_have_text(f"Division: {divisions[-1]}")
+    expect(page.locator(".st-key-crumb_0 button")).to_have_text(f"Entity: {entities[1]}")
+    expect_level(page, "collector")
+    assert runs.since() == (0, 1)
+    page.wait_for_timeout(500)
+    browser.wait_for_app(page)
+    expect(page.locator(".st-key-crumb_2")).to_have_count(0)
+    assert runs.since() == (0, 0)
     no_exception(page)
