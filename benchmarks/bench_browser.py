@@ -26,8 +26,8 @@ heading of the page, the breadcrumb, the dialog, the "Saved" message); a check t
 "failed: reason", never a time.
 
 One server serves every round: a warm-up round, untimed, then --runs timed rounds, each in a new
-browser context (a new session): open each page of the sidebar; on the aging balance select a drill
-row, go back by the breadcrumb, click a bar segment of the chart, switch "Overdue beyond" to +30,
+browser context (a new session): open each page of the sidebar; on the aging balance open a drill
+row (a click on its name), go back by the breadcrumb, click a bar segment of the chart, switch "Overdue beyond" to +30,
 +60, +90 and back, change the buckets and back; on the worklist select a customer, open the side panel,
 fill it (log a call), save; on the customer page switch customers. "First page after a server start"
 is timed on --runs + 1 fresh servers (the first untimed), each the first request after health answers.
@@ -477,7 +477,7 @@ class Session:
             "open Aging balance (again)", PAGE_OPEN, lambda: self.open_from_sidebar("Aging balance")
         ):
             return
-        self.measure("aging: select a drill row", IN_PAGE, self.drill_row)
+        self.measure("aging: open a drill row (click its name)", IN_PAGE, self.drill_row)
         self.measure("aging: back by the breadcrumb", IN_PAGE, self.breadcrumb_back)
         self.measure("aging: click a chart segment", IN_PAGE, self.chart_segment)
         for label in ("+30", "+60", "+90", "All items"):
