@@ -1542,13 +1542,19 @@ def promise_outcomes(
     *,
     grace_days: int = PROMISE_GRACE_DAYS,
     since: date | None = None,
+    deadlines: tuple[date, date] | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pl.DataFrame:
     """Every promise to pay recorded from `since` to `as_of` for the customers in scope, with its outcome
     at as_of: event_id, document_id, customer_id, customer_name, collector, event_date, promised_date,
-    promised_amount, deadline, settled_amount, settled_on, promise_status, user_name."""
+    promised_amount, deadline, settled_amount, settled_on, promise_status, user_name. `deadlines`
+    (first, end): only the promises whose deadline (promised date + grace) is on or after first and
+    before end (those alone are settled against the payments)."""
     con = con or store.connect()
     promises = db.events(since=since, until=as_of).filter(pl.col("event_type") == "promise_to_pay")
+    if deadlines is not None:
+        deadline = pl.col("promised_date") + timedelta(days=grace_days)
+        promises = promises.filter(deadline >= deadlines[0], deadline < deadlines[1])
     customers = _scoped_customers(con, scope).select("customer_id", "customer_name", "collector")
     promises = promises.join(customers, on="customer_id", how="inner")
     settled = settle_promises(
