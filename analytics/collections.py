@@ -1551,10 +1551,18 @@ def promise_outcomes(
     (first, end): only the promises whose deadline (promised date + grace) is on or after first and
     before end (those alone are settled against the payments)."""
     con = con or store.connect()
-    promises = db.events(since=since, until=as_of).filter(pl.col("event_type") == "promise_to_pay")
-    if deadlines is not None:
-        deadline = pl.col("promised_date") + timedelta(days=grace_days)
-        promises = promises.filter(deadline >= deadlines[0], deadline < deadlines[1])
+    if deadlines is None:
+        promises = db.events(since=since, until=as_of).filter(pl.col("event_type") == "promise_to_pay")
+    else:
+        # Those promises alone are read (not every event of the history).
+        grace = timedelta(days=grace_days)
+        promises = db.read(
+            "collections_promises",
+            since=since,
+            until=as_of,
+            promised_from=deadlines[0] - grace,
+            promised_before=deadlines[1] - grace,
+        ).cast(ITEM_EVENT_SCHEMA)
     customers = _scoped_customers(con, scope).select("customer_id", "customer_name", "collector")
     promises = promises.join(customers, on="customer_id", how="inner")
     settled = settle_promises(
