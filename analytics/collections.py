@@ -1997,8 +1997,11 @@ def dispute_summary(
     qualified_amount = _decimal(overdue.filter(qualified).get_column("open_amount").sum())
     disputed_amount = _decimal(open_disputes.get_column("disputed_amount").sum())
 
-    actions = db.actions(since=start, until=as_of).join(
-        customers.select("customer_id"), on="customer_id", how="semi"
+    # The monthly counts need the date of each action alone.
+    actions = (
+        db.read("collections_action_dates", since=start, until=as_of)
+        .cast({"customer_id": pl.String, "action_date": pl.Date})
+        .join(customers.select("customer_id"), on="customer_id", how="semi")
     )
     monthly = _monthly(events, resolutions, outcomes, actions, start, as_of)
     return DisputeSummary(

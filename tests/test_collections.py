@@ -763,3 +763,29 @@ def test_a_payment_imported_after_a_settlement_counts(ledger_store: Store, db: C
         date(2026, 4, 1),
         Decimal("300.00"),
     )
+
+
+def test_actions_per_month_count_the_scope_alone(ledger_store: Store, db: CollectionsDB) -> None:
+    """Calls on Alpha (Anna) on 02-10 and 03-05 and on Beta (Ben) on 02-12, summed up at 03-20 over two
+    months: Anna's portfolio counts one action in February and one in March, the whole company two in
+    February."""
+    for customer, day, scope in (("C1", date(2026, 2, 10), ANNA), ("C1", date(2026, 3, 5), ANNA)):
+        db.submit(
+            Submission((), Action(customer, "call", "no_answer")),
+            store=ledger_store,
+            as_of=day,
+            scope=scope,
+            user="Anna",
+        )
+    db.submit(
+        Submission((), Action("C2", "call", "no_answer")),
+        store=ledger_store,
+        as_of=date(2026, 2, 12),
+        scope=EVERYTHING,
+        user="Ben",
+    )
+    as_of = date(2026, 3, 20)
+    anna = collections.dispute_summary(db, ledger_store, as_of, ANNA, months=2).monthly
+    everyone = collections.dispute_summary(db, ledger_store, as_of, months=2).monthly
+    assert anna.select("month", "actions").rows() == [(date(2026, 2, 28), 1), (date(2026, 3, 31), 1)]
+    assert everyone.select("month", "actions").rows() == [(date(2026, 2, 28), 2), (date(2026, 3, 31), 1)]
