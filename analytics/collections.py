@@ -1420,6 +1420,12 @@ def forget_settlements() -> None:
         _settlements.clear()
 
 
+def kept_settlements() -> int:
+    """How many promise windows are kept settled, over every generation kept."""
+    with _settlements_lock:
+        return sum(frame.height for frame in _settlements.values())
+
+
 def _generation_key(con: duckdb.DuckDBPyConnection) -> tuple[str, ...] | None:
     """The Parquet files the connection's payments and documents views read (Store.connect), or None
     when they read anything else (a table, a frame): then nothing is kept."""

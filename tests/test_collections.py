@@ -707,7 +707,10 @@ def test_promise_figures_after_saves_equal_a_full_settlement(ledger_store: Store
     seen = []
     for submission, recorded in saves:
         db.submit(submission, store=ledger_store, as_of=recorded, scope=ANNA, user="Anna")
+        kept = collections.kept_settlements()
         outcomes = collections.promise_outcomes(db, ledger_store, as_of)
+        # The saved promise alone was settled now, the earlier ones came from those kept.
+        assert collections.kept_settlements() == kept + 1
         states = collections.item_states(db, ledger_store, as_of)
         collections.forget_settlements()
         assert outcomes.equals(collections.promise_outcomes(db, ledger_store, as_of))
