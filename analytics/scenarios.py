@@ -1592,8 +1592,9 @@ def alerts(
         pl.format("fell due on {}, unpaid", pl.col("due_date")).alias("detail"),
     )
     found.append(fell_due)
-    broken = promise_outcomes(db, store, as_of, scope, con=con).filter(
-        pl.col("promise_status") == "broken", pl.col("deadline") >= since, pl.col("deadline") < as_of
+    # Only the promises falling due in the period are settled against the payments.
+    broken = promise_outcomes(db, store, as_of, scope, deadlines=(since, as_of), con=con).filter(
+        pl.col("promise_status") == "broken"
     )
     found.append(
         broken.select(

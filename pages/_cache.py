@@ -176,12 +176,11 @@ def collections_db_of(current: Store):
 
 @st.cache_data(ttl=300, max_entries=16, show_spinner=False)
 def _scenario_day(root: str, version: str, collections_version: str, as_of: date, scope: Scope):
-    store = Store(root)
-    db = _collections_db(root)
-    items = aged_items(root, version, as_of, scope)
+    # The proposals are among the positions, and the alerts those of the banner: both cached under the
+    # same keys (the positions from the live worklist's item states, so a save reads its items alone).
     return (
-        scenarios.proposals(db, store, as_of, scope, items=items),
-        scenarios.alerts(db, store, as_of, scope, items=items),
+        scenarios.proposals_from(_positions(root, version, collections_version, as_of, scope)),
+        _scenario_alerts(root, version, collections_version, as_of, scope),
     )
 
 

@@ -685,3 +685,110 @@ def test_a_schema_3_file_gains_the_original_author_on_opening(tmp_path: Path) ->
         assert db.actions().columns == list(collections.ACTION_SCHEMA)
         assert db.events().columns == list(collections.ITEM_EVENT_SCHEMA)
         assert db.read("collections_schema_version").item() == 4
+
+
+# --- settlements kept per generation of the store -----------------------------------------------------
+
+
+def test_promise_figures_after_saves_equal_a_full_settlement(ledger_store: Store, db: CollectionsDB) -> None:
+    """Seen from 04-03 while promises are saved one after another (the settlements of the earlier
+    ones are kept, only the new one is settled against the payments): I1 400.00 for 02-12 kept by P1;
+    I2 100.00 for 02-26 kept by CN1; I4 for 03-30 broken (a write-off is no payment); a second promise
+    on I1, 600.00 for 03-20, broken. After each save the outcomes and the item states equal those of a
+    settlement of every promise from scratch (I4, written off, is no longer an open item)."""
+    as_of = date(2026, 4, 3)
+    saves = [
+        (promise("I1", date(2026, 2, 12), "400.00"), date(2026, 2, 10)),
+        (promise("I2", date(2026, 2, 26), "100.00"), date(2026, 2, 20)),
+        (promise("I4", date(2026, 3, 30), None), date(2026, 3, 20)),
+        (promise("I1", date(2026, 3, 20), "600.00"), date(2026, 3, 1)),
+    ]
+    collections.forget_settlements()
+    seen = []
+    for submission, recorded in saves:
+        db.submit(submission, store=ledger_store, as_of=recorded, scope=ANNA, user="Anna")
+        kept = collections.kept_settlements()
+        outcomes = collections.promise_outcomes(db, ledger_store, as_of)
+        # The saved promise alone was settled now, the earlier ones came from those kept.
+        assert collections.kept_settlements() == kept + 1
+        states = collections.item_states(db, ledger_store, as_of)
+        collections.forget_settlements()
+        assert outcomes.equals(collections.promise_outcomes(db, ledger_store, as_of))
+        assert states.equals(collections.item_states(db, ledger_store, as_of))
+        seen.append(
+            outcomes.select("document_id", "promised_date", "settled_amount", "promise_status").rows()
+        )
+    assert seen[-1] == [
+        ("I1", date(2026, 2, 12), Decimal("400.00"), "kept"),
+        ("I2", date(2026, 2, 26), Decimal("100.00"), "kept"),
+        ("I1", date(2026, 3, 20), Decimal("0.00"), "broken"),
+        ("I4", date(2026, 3, 30), Decimal("0.00"), "broken"),
+    ]
+    assert dict(states.select("document_id", "promise_status").drop_nulls().iter_rows()) == {
+        "I1": "broken",
+        "I2": "kept",
+    }
+
+
+def test_a_payment_imported_after_a_settlement_counts(ledger_store: Store, db: CollectionsDB) -> None:
+    """I4's promise for 03-30 is broken at 04-03 (settled once, the figure kept); a new import adds a
+    cash payment of 300.00 on I4 on 04-01, within grace: the promise is kept from then on (the
+    settlements kept belong to the generation they were read from)."""
+    db.submit(
+        promise("I4", date(2026, 3, 30), None),
+        store=ledger_store,
+        as_of=date(2026, 3, 20),
+        scope=ANNA,
+        user="Anna",
+    )
+    before = collections.promise_outcomes(db, ledger_store, date(2026, 4, 3)).row(0, named=True)
+    assert before["promise_status"] == "broken"
+    con = ledger_store.connect()
+    payments = con.sql("select * from payments").pl()
+    late = payments.filter(pl.col("payment_id") == "P4").with_columns(
+        pl.lit("P6").alias("payment_id"),
+        pl.lit("C3").alias("customer_id"),
+        pl.lit(date(2026, 4, 1)).alias("payment_date"),
+        pl.lit("I4").alias("document_id"),
+        pl.lit(Decimal("300.00")).cast(payments.schema["amount"]).alias("amount"),
+    )
+    ledger_store.write(
+        Tables(
+            con.sql("select * from customers").pl(),
+            con.sql("select * from documents").pl(),
+            pl.concat([payments, late]),
+        ),
+        ImportRecord("test", "payments.csv", "-", 0, 0, 1, 0),
+    )
+    after = collections.promise_outcomes(db, ledger_store, date(2026, 4, 3)).row(0, named=True)
+    assert (after["promise_status"], after["settled_on"], after["settled_amount"]) == (
+        "kept",
+        date(2026, 4, 1),
+        Decimal("300.00"),
+    )
+
+
+def test_actions_per_month_count_the_scope_alone(ledger_store: Store, db: CollectionsDB) -> None:
+    """Calls on Alpha (Anna) on 02-10 and 03-05 and on Beta (Ben) on 02-12, summed up at 03-20 over two
+    months: Anna's portfolio counts one action in February and one in March, the whole company two in
+    February."""
+    for customer, day, scope in (("C1", date(2026, 2, 10), ANNA), ("C1", date(2026, 3, 5), ANNA)):
+        db.submit(
+            Submission((), Action(customer, "call", "no_answer")),
+            store=ledger_store,
+            as_of=day,
+            scope=scope,
+            user="Anna",
+        )
+    db.submit(
+        Submission((), Action("C2", "call", "no_answer")),
+        store=ledger_store,
+        as_of=date(2026, 2, 12),
+        scope=EVERYTHING,
+        user="Ben",
+    )
+    as_of = date(2026, 3, 20)
+    anna = collections.dispute_summary(db, ledger_store, as_of, ANNA, months=2).monthly
+    everyone = collections.dispute_summary(db, ledger_store, as_of, months=2).monthly
+    assert anna.select("month", "actions").rows() == [(date(2026, 2, 28), 1), (date(2026, 3, 31), 1)]
+    assert everyone.select("month", "actions").rows() == [(date(2026, 2, 28), 2), (date(2026, 3, 31), 1)]

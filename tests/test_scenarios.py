@@ -36,7 +36,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import contract, scenarios
+from analytics import collections, contract, scenarios
 from analytics.collections import Action, CollectionsDB, Qualification, Submission, item_states
 from analytics.scenarios import Rule, Rules, Scenario, ScenarioRefused, Step
 from analytics.scope import EVERYTHING
@@ -716,3 +716,45 @@ def test_run_writes_automatic_letters_and_reports_missing_addresses(book, tmp_pa
     assert (log["decision"], log["channel"], log["action_type"]) == ("confirmed", "pdf", "letter")
     assert "O1" in log["content"] and "800.00 EUR" in log["content"]
     assert result.proposals.filter(pl.col("customer_id") == "ORD").get_column("done").to_list() == [True]
+
+
+def test_alerts_and_proposals_after_saves_equal_those_worked_out_from_scratch(book) -> None:
+    """Seen from 05-25 (alerts since 05-04) while promises are saved (the settlements of the earlier
+    ones kept): O1, promised on 05-12 for 05-15 (deadline 05-18) and never paid, breaks beside PRO's
+    P1 (deadline 05-23); T1, promised on 05-04 for 05-06 and paid on 05-05, is kept (no alert). After
+    each save the alerts and the steps due equal those worked out with every promise settled again,
+    the proposals from the positions of the kept item states too. A promise is an alert when its
+    deadline falls in the period: O1's on 05-18 is one since 05-18, not since 05-19."""
+    store, db = book
+    as_of = date(2026, 5, 25)
+    submit = _submitter(store, db)
+    saves = [
+        (date(2026, 5, 12), Qualification("O1", "promise_to_pay", promised_date=date(2026, 5, 15))),
+        (date(2026, 5, 4), Qualification("T1", "promise_to_pay", promised_date=date(2026, 5, 6))),
+    ]
+    since = date(2026, 5, 4)
+    collections.forget_settlements()
+    scenarios.alerts(db, store, as_of, since=since)
+    for recorded, qualification in saves:
+        submit(recorded, Submission((qualification,)))
+        alerts = scenarios.alerts(db, store, as_of, since=since)
+        proposals = scenarios.proposals_from(
+            scenarios.positions(db, store, as_of, states=item_states(db, store, as_of))
+        )
+        collections.forget_settlements()
+        assert alerts.equals(scenarios.alerts(db, store, as_of, since=since))
+        assert proposals.equals(scenarios.proposals(db, store, as_of))
+    broken = alerts.filter(pl.col("alert") == "broken_promise")
+    assert broken.select("customer_id", "document_id", "amount").rows() == [
+        ("PRO", "P1", Decimal("1000.00")),
+        ("ORD", "O1", Decimal("800.00")),
+    ]
+
+    def broken_since(day: date) -> list[str]:
+        found = scenarios.alerts(db, store, as_of, since=day).filter(pl.col("alert") == "broken_promise")
+        return found.get_column("document_id").to_list()
+
+    assert broken_since(date(2026, 5, 18)) == ["P1", "O1"]
+    assert broken_since(date(2026, 5, 19)) == ["P1"]
+    assert broken_since(date(2026, 5, 23)) == ["P1"]
+    assert broken_since(date(2026, 5, 24)) == []
