@@ -267,21 +267,11 @@ def show_selected() -> None:
         # A fragment's run knows the app's pages from the session's last full run; a session driven by
         # AppTest (the load benchmark's users) has none in a fragment's run: the link waits for the next.
         pass
-    page = _paging.paged(items.select(*ITEM_COLUMNS), key=f"worklist_items_page_{selected_customer}")
-    table = page.rows
-    picked = st.dataframe(
-        _format.for_display(table),
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="multi-row",
-        key=f"worklist_items_{selected_customer}{page.key}",
-        column_config=ITEM_COLUMNS,
+    listed = items.select(*ITEM_COLUMNS)
+    chosen = (
+        widgets.item_table(listed, f"worklist_items_{selected_customer}", ctx.currency, ITEM_COLUMNS)
+        or listed.get_column("document_id").to_list()
     )
-    chosen_rows = picked.selection.rows if picked and picked.selection else []
-    chosen = [table.get_column("document_id")[row] for row in chosen_rows] or table.get_column(
-        "document_id"
-    ).to_list()
     st.caption("Select items, or none to work on all of this customer's items listed here.")
     _panel.panel_button(ctx, chosen, key="worklist_panel", rerun=FRAGMENTS)
 
