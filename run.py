@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     if command == "app":
         ensure_venv("requirements.txt")
-        return subprocess.call([str(PYTHON), "-m", "streamlit", "run", "app.py", *rest])
+        return subprocess.call([str(PYTHON), "-m", "streamlit", "run", "serve.py", *rest])
     ensure_venv("requirements-dev.txt")
     ensure_chromium()
     return subprocess.call([str(PYTHON), "-m", "pytest", *rest])

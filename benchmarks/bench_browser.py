@@ -8,7 +8,7 @@ The data is the demo company (`analytics.demo.create`: --documents documents, by
 --customers customers, by default documents / 500 and at least 300, seed 7, as of 2026-11-20, with its
 collections history), written once under benchmarks/output/ (git-ignored) and reused by later runs;
 its collections database is put back as written before every server start, so that the saves of one
-run do not pile up into the next. The app is served by `streamlit run app.py` on loopback over that
+run do not pile up into the next. The app is served by `streamlit run serve.py` (as `run.py app` serves it) on loopback over that
 folder (AR_DATA_DIR, AR_NO_DEMO: as tests/browser.py serves it) and driven by Playwright's sync API in
 headless chromium.
 
@@ -277,7 +277,7 @@ def start_server(script: Path, cwd: Path, log: Path, env: dict[str, str]) -> Ser
 
 def app_server(data: Path, log: Path) -> Server:
     restore_collections(data)
-    return start_server(ROOT / "app.py", ROOT, log, {"AR_DATA_DIR": str(data), "AR_NO_DEMO": "1"})
+    return start_server(ROOT / "serve.py", ROOT, log, {"AR_DATA_DIR": str(data), "AR_NO_DEMO": "1"})
 
 
 FLOOR_APP = """import streamlit as st

@@ -49,7 +49,7 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Server:
-    """A running `streamlit run app.py` and where its output goes."""
+    """A running `streamlit run serve.py` (app.py, served) and where its output goes."""
 
     process: subprocess.Popen[bytes]
     url: str
@@ -68,7 +68,7 @@ def start_server(
     secrets_file: Path | None = None,
     run_log: Path | None = None,
 ) -> Server:
-    """Serve app.py over `data_dir` (no demo generation) and wait until /_stcore/health answers "ok".
+    """Serve app.py over `data_dir` as run.py does (`streamlit run serve.py`) (no demo generation) and wait until /_stcore/health answers "ok".
 
     `port` defaults to a free one (pass one when a setting must name it beforehand, as the identity
     provider's redirect_uri does); `secrets_file` replaces the secrets.toml files Streamlit would read;
@@ -81,7 +81,7 @@ def start_server(
         "-m",
         "streamlit",
         "run",
-        "app.py",
+        "serve.py",
         "--server.headless",
         "true",
         "--server.port",
@@ -177,6 +177,22 @@ def open_path(page: Page, server: Server, path: str) -> None:
     page.goto(f"{server.url}{path}", timeout=APP_RUN_MS)
     page.wait_for_selector("[data-testid='stApp']", timeout=APP_RUN_MS)
     wait_for_app(page)
+
+
+def settled_box(element: Locator, timeout_ms: int = APP_RUN_MS) -> dict[str, float]:
+    """The element's bounding box once it has stopped moving (the same on two looks 100 ms apart),
+    for a click at a position inside it: a box measured while the page above still lays out (a
+    notice, a chart drawn late) puts the click on a neighbour, a table's header for its first row."""
+    element.wait_for(state="visible", timeout=timeout_ms)
+    deadline = time.monotonic() + timeout_ms / 1000
+    box = element.bounding_box()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        again = element.bounding_box()
+        if again == box and box is not None:
+            return box
+        box = again
+    raise AssertionError(f"{element} kept moving for {timeout_ms} ms")
 
 
 def grid_rows(grid: Locator) -> list[list[str]]:

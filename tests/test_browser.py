@@ -232,7 +232,7 @@ def test_aging_page_bucket_click_and_drill(page: Page, server: Server) -> None:
     # The chart's traces are the buckets in order: not due, 1-30, 31-60, 61-90, +90.
     segment = page.locator(".js-plotly-plot g.trace.bars").nth(2).locator("path").first
     # Plotly's drag layer lies over the bars: click where the segment is, as a mouse would.
-    box = segment.bounding_box()
+    box = browser.settled_box(segment)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     browser.wait_for_app(page)
     expect(metric(page, "Total AR (EUR)")).to_have_text("600.00")
@@ -245,7 +245,7 @@ def test_aging_page_bucket_click_and_drill(page: Page, server: Server) -> None:
 
     # Select the first row of the drill table (its checkbox cell, left of the first column).
     grid = page.locator("[data-testid='stDataFrame']").first
-    box = grid.bounding_box()
+    box = browser.settled_box(grid)
     page.mouse.click(box["x"] + 12, box["y"] + 35 + 18)
     browser.wait_for_app(page)
     assert "drill=entity%3DAcme+FR" in url(page) or "drill=entity%3DAcme%20FR" in url(page)
@@ -274,7 +274,7 @@ def test_an_action_logged_through_the_side_panel_is_in_the_timeline(page: Page, 
     expect(page.get_by_role("heading", name="Customer", exact=True)).to_be_visible()
     items = page.locator("[data-testid='stDataFrame']").filter(has_text="I1")
     expect(items.locator("table[role='grid']")).to_contain_text("I1")
-    box = items.bounding_box()
+    box = browser.settled_box(items)
     page.mouse.click(box["x"] + 12, box["y"] + 35 + 18)
     browser.wait_for_app(page)
     page.get_by_role("button", name=re.compile(r"Qualify or log an action \(1 item\)")).click()

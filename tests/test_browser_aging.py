@@ -100,7 +100,7 @@ def click_name(page: Page, row: int) -> None:
     """Click the name of a row of the drill table (its button, at the left of the row's first cell)."""
     grid = drill_grid(page)
     grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
+    box = browser.settled_box(grid)
     page.mouse.click(box["x"] + 12, box["y"] + 35 * (row + 1) + 18)
     browser.wait_for_app(page)
 
@@ -116,7 +116,7 @@ def expect_level(page: Page, header: str) -> list[str]:
 def click_segment(page: Page, trace: int) -> None:
     """Click a bar segment of the chart where it is drawn (Plotly's drag layer lies over the bars)."""
     segment = page.locator("[class*='st-key-aging_chart_'] g.trace.bars").nth(trace).locator("path").first
-    box = segment.bounding_box()
+    box = browser.settled_box(segment)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     browser.wait_for_app(page)
 

@@ -63,7 +63,7 @@ def demo_server(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def click_row(page: Page, grid: Locator, row: int) -> None:
     """Click the checkbox cell (left of the first column) of data row `row` (0 = the first) of a
     Streamlit dataframe drawn on a canvas: the header is one row high, every row 35 px."""
-    box = grid.bounding_box()
+    box = browser.settled_box(grid)
     assert box is not None
     page.mouse.click(box["x"] + 12, box["y"] + ROW_PX + ROW_PX * row + ROW_PX / 2)
     browser.wait_for_app(page)

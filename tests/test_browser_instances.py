@@ -77,7 +77,7 @@ def select_first_row(page: Page, done: Callable[[], bool]) -> None:
     for _ in range(3):
         grid = page.locator("[data-testid='stDataFrame']").first
         grid.scroll_into_view_if_needed()
-        box = grid.bounding_box()
+        box = browser.settled_box(grid)
         page.mouse.click(box["x"] + 12, box["y"] + 35 + 18)
         browser.wait_for_app(page)
         if done():

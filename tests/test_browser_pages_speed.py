@@ -131,7 +131,7 @@ def test_choosing_a_collector_reruns_the_record_alone(page: Page, served: Served
 
     wanted = names[1]
     grid.scroll_into_view_if_needed()
-    box_of_grid = grid.bounding_box()
+    box_of_grid = browser.settled_box(grid)
     assert box_of_grid is not None
     before = served.runs()
     page.mouse.click(box_of_grid["x"] + 12, box_of_grid["y"] + ROW_PX + ROW_PX * 1 + ROW_PX / 2)

@@ -81,7 +81,7 @@ def ran(served: Served, before: dict[str, int]) -> dict[str, int]:
 def click_row(page: Page, grid: Locator, row: int) -> None:
     """Click the checkbox cell of data row `row` (0 = the first) of a Streamlit dataframe (canvas)."""
     grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
+    box = browser.settled_box(grid)
     assert box is not None
     page.mouse.click(box["x"] + 12, box["y"] + ROW_PX + ROW_PX * row + ROW_PX / 2)
     browser.wait_for_app(page)
