@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="print today's proposed reminders and alerts, or send the automatic ones",
         description="For --as-of: the step each customer's scenario proposes and the alerts since the "
-        "previous run. With --send, the automatic e-mails go out by SMTP (AR_SMTP_* variables) and the "
+        "previous run. With --send, the automatic e-mails go out by SMTP ([mail] in DIR/settings.toml) and the "
         "automatic letters are written as PDF files under DIR/outbox/; each is logged as done. The app "
         "holds the collections database while it runs: stop it first.",
     )

@@ -67,6 +67,7 @@ from analytics.collections import (
     utc_now,
 )
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
+from analytics.settings import SettingsInvalid, smtp_of
 from analytics.store import Store
 
 ACTION_TYPES = (
@@ -1772,7 +1773,8 @@ def run(
 ) -> RunResult:
     """The scheduled run at `as_of`: the proposals and the alerts since the previous run of the scope;
     with `send`, the automatic steps not done yet go out and are logged: e-mails through SMTP (`smtp`,
-    else the AR_SMTP_* environment; not sent without it or without the customer's e-mail address),
+    else the [mail] server of DIR/settings.toml; not sent without it or without the customer's e-mail
+    address),
     letters as PDF files in `outbox` (default <data>/outbox/<as_of>/) to print. Records the run."""
     con = store.connect()
     items = aged_items(store, as_of, scope, con)
@@ -1788,8 +1790,8 @@ def run(
     if send:
         if smtp is None:
             try:
-                smtp = reminders.smtp_settings()
-            except reminders.ReminderError as error:
+                smtp = smtp_of(store.root)
+            except SettingsInvalid as error:
                 messages.append(f"SMTP settings: {error}")
         folder = outbox or store.root / "outbox" / as_of.isoformat()
         for row in found.filter(pl.col("automatic"), ~pl.col("done")).iter_rows(named=True):
@@ -1844,7 +1846,7 @@ def _deliver(
                 row["detail"] = "no e-mail address for this customer: add one on the Recovery scenarios page"
                 return row
             if smtp is None:
-                row["detail"] = "SMTP not configured (AR_SMTP_HOST ...)"
+                row["detail"] = "SMTP not configured ([mail] host in settings.toml)"
                 return row
             reminders.send_reminder(message, smtp)
             confirm(db, store, proposal, as_of=as_of, scope=scope, user=user, message=message, channel="smtp")

@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import access, collections, contract, reminders, scenarios
+from analytics import settings as app_settings
 from pages import _cache, _format, _runs, _session, widgets
 
 NEW = "(new scenario)"
@@ -47,15 +48,11 @@ def refused(error: scenarios.ScenarioRefused | collections.CollectionsRefused) -
 
 
 def smtp() -> reminders.SmtpSettings | None:
-    """The SMTP server of the secrets' [smtp] section, else of the AR_SMTP_* environment."""
+    """The SMTP server of the data folder's settings ([mail] in settings.toml, the Settings page)."""
     try:
-        secrets = dict(st.secrets.get("smtp", {}))
-    except FileNotFoundError:
-        secrets = {}
-    try:
-        return reminders.smtp_settings(secrets)
-    except reminders.ReminderError as error:
-        st.warning(f"SMTP settings: {_format.markdown_text(error)}")
+        return app_settings.smtp_of(ctx.store.root)
+    except app_settings.SettingsInvalid as error:
+        st.warning(f"Mail settings: {_format.markdown_text(error)}")
         return None
 
 
@@ -238,7 +235,7 @@ def steps_of_today() -> None:
             key=f"reminder_send_{key}",
             disabled=server is None or not edited.recipient or row["done"],
             type="primary",
-            help=None if server else "No SMTP server configured ([smtp] in the secrets, or AR_SMTP_HOST ...)",
+            help=None if server else "No SMTP server configured: see the Settings page",
         )
         remember = st.checkbox(
             "Remember this address for the customer's next reminders",
@@ -782,10 +779,11 @@ if setting.open:
         else:
             st.info(
                 "No SMTP server configured: reminders can be downloaded (.eml, PDF) but not sent from here. "
-                "Set [smtp] host, port, user, password, from, tls in .streamlit/secrets.toml, or AR_SMTP_HOST, "
-                "AR_SMTP_PORT, AR_SMTP_USER, AR_SMTP_PASSWORD, AR_SMTP_FROM, AR_SMTP_TLS."
+                "Set the mail server on the Settings page ([mail] in DIR/settings.toml; the password in "
+                "the environment variable AR_SMTP_PASSWORD)."
             )
         st.caption(
-            "The daily run: `python -m analytics scenarios run --data DIR --as-of DATE [--send]` prints the "
-            "proposals and the alerts, and with --send sends the automatic steps."
+            "The daily run: `python -m analytics daily --data DIR` imports the inbox, sends the automatic "
+            "steps and the scheduled reports; `python -m analytics scenarios run --data DIR --as-of DATE` "
+            "prints the proposals and the alerts."
         )
