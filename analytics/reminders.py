@@ -362,8 +362,25 @@ def send(message: EmailMessage, settings: SmtpSettings) -> None:
             client.send_message(message)
     except (smtplib.SMTPException, OSError) as error:
         raise ReminderError(
-            f"sending to {message['To']} through {settings.host}:{settings.port} failed: {error}"
+            f"sending to {message['To']} through {settings.host}:{settings.port} failed: {_smtp_error(error)}"
         ) from None
+
+
+def _smtp_error(error: Exception) -> str:
+    """What the server answered ('554 Transaction failed'), rather than a tuple of code and bytes."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = (
+            error.smtp_error.decode("utf-8", "replace")
+            if isinstance(error.smtp_error, bytes)
+            else error.smtp_error
+        )
+        return f"the server answered {error.smtp_code} {text}"
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{who} refused: {code} {answer.decode('utf-8', 'replace') if isinstance(answer, bytes) else answer}"
+            for who, (code, answer) in error.recipients.items()
+        )
+    return str(error)
 
 
 def send_reminder(reminder: Reminder, settings: SmtpSettings, recipient: str | None = None) -> EmailMessage:
