@@ -1793,10 +1793,9 @@ def run(
                 smtp = smtp_of(store.root)
             except SettingsInvalid as error:
                 messages.append(f"SMTP settings: {error}")
-        folder = outbox or store.root / "outbox" / as_of.isoformat()
-        for row in found.filter(pl.col("automatic"), ~pl.col("done")).iter_rows(named=True):
-            proposal = Proposal.from_row(row)
-            deliveries.append(_deliver(db, store, proposal, as_of, scope, user, items, current, smtp, folder))
+        deliveries = send_automatic(
+            db, store, found, as_of, scope, user=user, smtp=smtp, items=items, current=current, outbox=outbox
+        ).to_dicts()
         found = proposals(db, store, as_of, scope, items=items, con=con)
     result = RunResult(
         as_of=as_of,
@@ -1813,6 +1812,33 @@ def run(
     )
     record_run(db, as_of, scope, proposals=found.height, sent=result.sent, alerts=raised.height, user=user)
     return result
+
+
+def send_automatic(
+    db: CollectionsDB,
+    store: Store,
+    found: pl.DataFrame,
+    as_of: date,
+    scope: Scope,
+    *,
+    user: str,
+    smtp: reminders.SmtpSettings | None,
+    items: pl.DataFrame | None = None,
+    current: Settings | None = None,
+    outbox: Path | None = None,
+) -> pl.DataFrame:
+    """Send the automatic steps not done yet among the proposals `found` and log each one sent; one
+    row per step (RunResult.deliveries): e-mails through `smtp`, letters as PDF files in `outbox`
+    (default <data>/outbox/<as_of>/). A step not sent is not logged, so it is due again next time."""
+    current = current or settings(db)
+    if items is None:
+        items = aged_items(store, as_of, scope)
+    folder = outbox or store.root / "outbox" / as_of.isoformat()
+    deliveries = [
+        _deliver(db, store, Proposal.from_row(row), as_of, scope, user, items, current, smtp, folder)
+        for row in found.filter(pl.col("automatic"), ~pl.col("done")).iter_rows(named=True)
+    ]
+    return pl.DataFrame(deliveries, schema=_DELIVERY_SCHEMA)
 
 
 def _deliver(
