@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import date
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -162,3 +163,48 @@ def test_the_daily_command_with_users_needs_one_who_may_configure(book: Store, c
     done = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert "may not change recovery scenarios and send reminders" in done.stderr
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text a PDF of core fonts shows: the strings of its (deflated) content streams."""
+    import re
+    import zlib
+
+    shown = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            stream = zlib.decompress(stream)
+        except zlib.error:
+            pass
+        shown += [s.decode("latin-1") for s in re.findall(rb"\((.*?)(?<!\\)\) ?Tj", stream)]
+    return "\n".join(shown)
+
+
+def test_the_cfo_pack_holds_the_overview_figures(ledger_store: Store) -> None:
+    """At 2026-03-31 the ledger's receivables are C1 I1 600.00 + I2 400.00 - P3 50.00 on account = 950.00
+    EUR, all overdue (the cash on account, due 03-10, ages as overdue too); the pack's other figures
+    are the Overview's, from the same functions. A second run the same day sends nothing more."""
+    from analytics import scheduled
+
+    figures = scheduled.cfo_figures(ledger_store, date(2026, 3, 31))
+    assert (figures["total"], figures["overdue"]) == (Decimal("950.00"), Decimal("950.00"))
+    with mail_server() as server:
+        (ledger_store.root / "settings.toml").write_text(
+            server.settings_toml() + '\n[reports.cfo_pack]\nto = ["cfo@acme.test"]\nwhen = "daily"\n',
+            encoding="utf-8",
+        )
+        first = daily.run(ledger_store, date(2026, 3, 31), environ={})
+        daily.run(ledger_store, date(2026, 3, 31), environ={})
+        ((_, recipients, message),) = server.received
+    assert recipients == ["cfo@acme.test"]
+    assert [row["status"] for row in first.reports] == ["sent"]
+    attachments = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+    assert set(attachments) == {"receivables-2026-03-31.pdf", "aging-by-entity-2026-03-31.xlsx"}
+    text = pdf_text(attachments["receivables-2026-03-31.pdf"])
+    assert f"{scheduled.money(figures['total'])} EUR" in text
+    assert f"{scheduled.money(figures['overdue'])} EUR \\({figures['overdue_share']}%\\)" in text
+    assert scheduled.days(figures["dso_countback"]) in text and scheduled.days(figures["add"]) in text
+    assert "Alpha SARL \\(C1\\)" in text
+    entity = pl.read_excel(attachments["aging-by-entity-2026-03-31.xlsx"])
+    assert entity.get_column("entity").to_list() == ["Acme FR"]  # Acme DE owes nothing at 03-31
+    assert abs(entity.get_column("total").sum() - float(figures["total"])) < 0.005
