@@ -67,6 +67,8 @@ collections = [
     st.Page("pages/collectors.py", title="Collectors", icon=":material/groups:"),
 ]
 data = [st.Page("pages/data.py", title="Data", icon=":material/database:")]
+if user is None or user.can(access.CONFIGURE):
+    data.append(st.Page("pages/settings.py", title="Settings", icon=":material/settings:"))
 if user is None or user.can(access.ADMINISTER):
     data.append(st.Page("pages/admin.py", title="Users and audit", icon=":material/admin_panel_settings:"))
 pages = {"Receivables": receivables, "Collections": collections, "Data": data}

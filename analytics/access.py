@@ -769,6 +769,7 @@ AUDIT_EVENTS = {
     "write": "Write",
     "users": "Users changed",
     "refused": "Refused",
+    "daily": "Daily run",
 }
 
 # What one line may hold: the user at MAX_USERNAME_LENGTH characters, the detail at AUDIT_DETAIL_LENGTH,

@@ -20,7 +20,20 @@ from typing import TextIO
 
 import polars as pl
 
-from analytics import access, aging, collections, contract, demo, export, forecast, ingest, kpis, scenarios
+from analytics import (
+    access,
+    aging,
+    clock,
+    collections,
+    contract,
+    daily,
+    demo,
+    export,
+    forecast,
+    ingest,
+    kpis,
+    scenarios,
+)
 from analytics.scope import Scope, customers_in_scope, dimension_values
 from analytics.store import DataFolderDamaged, DataFolderUnwritable, Store
 
@@ -240,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="print today's proposed reminders and alerts, or send the automatic ones",
         description="For --as-of: the step each customer's scenario proposes and the alerts since the "
-        "previous run. With --send, the automatic e-mails go out by SMTP (AR_SMTP_* variables) and the "
+        "previous run. With --send, the automatic e-mails go out by SMTP ([mail] in DIR/settings.toml) and the "
         "automatic letters are written as PDF files under DIR/outbox/; each is logged as done. The app "
         "holds the collections database while it runs: stop it first.",
     )
@@ -252,6 +265,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _user_argument(run_parser)
     run_parser.set_defaults(run=run_scenarios)
+
+    daily_parser = commands.add_parser(
+        "daily",
+        help="the scheduled run: inbox import, recovery steps, scheduled reports",
+        description="Import the files dropped in the inbox ([inbox] of DIR/settings.toml), send the "
+        "recovery scenarios' automatic steps due and the scheduled reports due ([mail], [reports]; the "
+        "password from AR_SMTP_PASSWORD), then print and record what was done. Running it twice a day "
+        "sends nothing twice; a part that fails is reported and the others go on (exit status 1), and "
+        "what was not sent is sent at the next run.",
+    )
+    daily_parser.add_argument("--data", type=Path, required=True, help="data folder")
+    daily_parser.add_argument("--as-of", type=_date, default=None, help="date of the run (today)")
+    _user_argument(daily_parser)
+    daily_parser.set_defaults(run=run_daily)
 
     users_parser = commands.add_parser(
         "users",
@@ -616,6 +643,17 @@ def run_scenarios(args: argparse.Namespace) -> int:
     if args.send:
         _audit(args, user, "write", f"scenarios run --send as of {args.as_of} ({scope.describe()})")
     return 0
+
+
+def run_daily(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    user = _actor(args, access.CONFIGURE)
+    access.require(user, access.IMPORT)
+    # Demo mode without --user: the run is recorded as the scheduler's.
+    who = user.username if args.user else "scheduler"
+    result = daily.run(store, args.as_of or clock.today(), user=who)
+    print(result.summary(), end="")
+    return FAILURE if result.problems else 0
 
 
 def _password(args: argparse.Namespace) -> str:

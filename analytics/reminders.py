@@ -21,15 +21,13 @@ Penalties (when enabled): interest = open amount (document currency) x annual ra
 365 per overdue item, plus a fixed fee (functional currency) per overdue invoice or debit note; both
 rounded half up to the cent.
 
-Sending needs an SMTP server: `smtp_settings` reads it from a mapping (the app's Streamlit secrets,
-section [smtp]: host, port, user, password, from, tls) or from the environment (AR_SMTP_HOST,
-AR_SMTP_PORT, AR_SMTP_USER, AR_SMTP_PASSWORD, AR_SMTP_FROM, AR_SMTP_TLS = ssl | starttls | none).
+Sending needs an SMTP server (`SmtpSettings`): the data folder's settings file describes it
+(`analytics.settings.smtp`, section [mail]; the password from AR_SMTP_PASSWORD).
 This module never imports Streamlit and knows nothing of the collections database.
 """
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -346,47 +344,6 @@ class SmtpSettings:
         return f"{self.host}:{self.port} ({self.tls}){who}, from {self.sender}"
 
 
-def smtp_settings(
-    secrets: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
-) -> SmtpSettings | None:
-    """The SMTP server configured in `secrets` (keys host, port, user, password, from, tls) or else in
-    the environment (AR_SMTP_*); None when no host is set. The port defaults by the TLS mode (465 for
-    ssl, 587 for starttls, 25 for none), the mode by the port (465: ssl, else starttls)."""
-    environ = os.environ if environ is None else environ
-    source = {str(k).lower(): v for k, v in (secrets or {}).items()}
-    if not source.get("host"):
-        source = {
-            key: environ.get(f"AR_SMTP_{key.upper()}")
-            for key in ("host", "port", "user", "password", "from", "tls")
-        }
-    host = str(source.get("host") or "").strip()
-    if not host:
-        return None
-    port_text = str(source.get("port") or "").strip()
-    tls = str(source.get("tls") or "").strip().lower()
-    tls = {
-        "true": "starttls",
-        "yes": "starttls",
-        "1": "starttls",
-        "false": "none",
-        "no": "none",
-        "0": "none",
-    }.get(tls, tls)
-    try:
-        port = int(port_text) if port_text else None
-    except ValueError:
-        raise ReminderError(f"SMTP port must be a number, got {port_text!r}") from None
-    if not tls:
-        tls = "ssl" if port == 465 else "starttls"
-    if tls not in TLS_MODES:
-        raise ReminderError(f"SMTP TLS mode must be one of {', '.join(TLS_MODES)}, got {tls!r}")
-    port = port or {"ssl": 465, "starttls": 587, "none": 25}[tls]
-    user = str(source.get("user") or "").strip() or None
-    sender = str(source.get("from") or "").strip() or user or f"accounts.receivable@{host}"
-    password = source.get("password")
-    return SmtpSettings(host, port, user, str(password) if password else None, sender, tls)
-
-
 def send(message: EmailMessage, settings: SmtpSettings) -> None:
     """Send an e-mail through the SMTP server; ReminderError says why it failed."""
     context = ssl.create_default_context()
@@ -405,8 +362,25 @@ def send(message: EmailMessage, settings: SmtpSettings) -> None:
             client.send_message(message)
     except (smtplib.SMTPException, OSError) as error:
         raise ReminderError(
-            f"sending to {message['To']} through {settings.host}:{settings.port} failed: {error}"
+            f"sending to {message['To']} through {settings.host}:{settings.port} failed: {_smtp_error(error)}"
         ) from None
+
+
+def _smtp_error(error: Exception) -> str:
+    """What the server answered ('554 Transaction failed'), rather than a tuple of code and bytes."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = (
+            error.smtp_error.decode("utf-8", "replace")
+            if isinstance(error.smtp_error, bytes)
+            else error.smtp_error
+        )
+        return f"the server answered {error.smtp_code} {text}"
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{who} refused: {code} {answer.decode('utf-8', 'replace') if isinstance(answer, bytes) else answer}"
+            for who, (code, answer) in error.recipients.items()
+        )
+    return str(error)
 
 
 def send_reminder(reminder: Reminder, settings: SmtpSettings, recipient: str | None = None) -> EmailMessage:

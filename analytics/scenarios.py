@@ -67,6 +67,7 @@ from analytics.collections import (
     utc_now,
 )
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
+from analytics.settings import SettingsInvalid, smtp_of
 from analytics.store import Store
 
 ACTION_TYPES = (
@@ -1772,7 +1773,8 @@ def run(
 ) -> RunResult:
     """The scheduled run at `as_of`: the proposals and the alerts since the previous run of the scope;
     with `send`, the automatic steps not done yet go out and are logged: e-mails through SMTP (`smtp`,
-    else the AR_SMTP_* environment; not sent without it or without the customer's e-mail address),
+    else the [mail] server of DIR/settings.toml; not sent without it or without the customer's e-mail
+    address),
     letters as PDF files in `outbox` (default <data>/outbox/<as_of>/) to print. Records the run."""
     con = store.connect()
     items = aged_items(store, as_of, scope, con)
@@ -1788,13 +1790,12 @@ def run(
     if send:
         if smtp is None:
             try:
-                smtp = reminders.smtp_settings()
-            except reminders.ReminderError as error:
+                smtp = smtp_of(store.root)
+            except SettingsInvalid as error:
                 messages.append(f"SMTP settings: {error}")
-        folder = outbox or store.root / "outbox" / as_of.isoformat()
-        for row in found.filter(pl.col("automatic"), ~pl.col("done")).iter_rows(named=True):
-            proposal = Proposal.from_row(row)
-            deliveries.append(_deliver(db, store, proposal, as_of, scope, user, items, current, smtp, folder))
+        deliveries = send_automatic(
+            db, store, found, as_of, scope, user=user, smtp=smtp, items=items, current=current, outbox=outbox
+        ).to_dicts()
         found = proposals(db, store, as_of, scope, items=items, con=con)
     result = RunResult(
         as_of=as_of,
@@ -1811,6 +1812,33 @@ def run(
     )
     record_run(db, as_of, scope, proposals=found.height, sent=result.sent, alerts=raised.height, user=user)
     return result
+
+
+def send_automatic(
+    db: CollectionsDB,
+    store: Store,
+    found: pl.DataFrame,
+    as_of: date,
+    scope: Scope,
+    *,
+    user: str,
+    smtp: reminders.SmtpSettings | None,
+    items: pl.DataFrame | None = None,
+    current: Settings | None = None,
+    outbox: Path | None = None,
+) -> pl.DataFrame:
+    """Send the automatic steps not done yet among the proposals `found` and log each one sent; one
+    row per step (RunResult.deliveries): e-mails through `smtp`, letters as PDF files in `outbox`
+    (default <data>/outbox/<as_of>/). A step not sent is not logged, so it is due again next time."""
+    current = current or settings(db)
+    if items is None:
+        items = aged_items(store, as_of, scope)
+    folder = outbox or store.root / "outbox" / as_of.isoformat()
+    deliveries = [
+        _deliver(db, store, Proposal.from_row(row), as_of, scope, user, items, current, smtp, folder)
+        for row in found.filter(pl.col("automatic"), ~pl.col("done")).iter_rows(named=True)
+    ]
+    return pl.DataFrame(deliveries, schema=_DELIVERY_SCHEMA)
 
 
 def _deliver(
@@ -1844,7 +1872,7 @@ def _deliver(
                 row["detail"] = "no e-mail address for this customer: add one on the Recovery scenarios page"
                 return row
             if smtp is None:
-                row["detail"] = "SMTP not configured (AR_SMTP_HOST ...)"
+                row["detail"] = "SMTP not configured ([mail] host in settings.toml)"
                 return row
             reminders.send_reminder(message, smtp)
             confirm(db, store, proposal, as_of=as_of, scope=scope, user=user, message=message, channel="smtp")

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, kpis
+from analytics import aging, daily, kpis
 from analytics.forecast import BACKTEST_AUTOMATIC_ITEMS
 from pages import _cache, _format, _shell, widgets
 
@@ -54,6 +54,19 @@ st.caption(
         else ""
     )
 )
+
+last_run = daily.last_run(ctx.store.root)
+if last_run is None:
+    st.caption("No daily run yet (`python -m analytics daily --data DIR`, see the README).")
+else:
+    # The record is the run's own: when it started (UTC), then what it did, in one sentence.
+    problems = last_run.get("problems") or []
+    st.caption(
+        _format.markdown_text(
+            f"Last daily run {str(last_run.get('started_at', ''))[:16].replace('T', ' ')} UTC: "
+            f"{last_run.get('headline', '')}" + (f" (first: {problems[0]})" if problems else "")
+        )
+    )
 
 if _cache.collections_available(ctx) and (banner := _shell.alert_banner(ctx)):
     st.warning(f"Alerts since the previous run: {banner}.")

@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import access, collections, contract, reminders, scenarios
+from analytics import settings as app_settings
 from pages import _cache, _format, _runs, _session, widgets
 
 NEW = "(new scenario)"
@@ -20,6 +21,20 @@ NONE = "(none)"
 SELECTED = "scenario_selected"
 NONCE = "scenario_nonce"
 LISTED = "scenario_listed"
+SENT_OUTCOMES = "scenario_sent_outcomes_rows"
+DELIVERY_SCHEMA = {
+    name: pl.String
+    for name in (
+        "customer_id",
+        "customer_name",
+        "step_label",
+        "action_type",
+        "channel",
+        "recipient",
+        "status",
+        "detail",
+    )
+}
 CHANNEL_LABELS = {
     "eml": "E-mail sent from my mail client (.eml)",
     "pdf": "Letter printed (PDF)",
@@ -47,15 +62,11 @@ def refused(error: scenarios.ScenarioRefused | collections.CollectionsRefused) -
 
 
 def smtp() -> reminders.SmtpSettings | None:
-    """The SMTP server of the secrets' [smtp] section, else of the AR_SMTP_* environment."""
+    """The SMTP server of the data folder's settings ([mail] in settings.toml, the Settings page)."""
     try:
-        secrets = dict(st.secrets.get("smtp", {}))
-    except FileNotFoundError:
-        secrets = {}
-    try:
-        return reminders.smtp_settings(secrets)
-    except reminders.ReminderError as error:
-        st.warning(f"SMTP settings: {_format.markdown_text(error)}")
+        return app_settings.smtp_of(ctx.store.root)
+    except app_settings.SettingsInvalid as error:
+        st.warning(f"Mail settings: {_format.markdown_text(error)}")
         return None
 
 
@@ -66,6 +77,112 @@ def customer_labels() -> dict[str, str]:
         customer_id: f"{name} ({customer_id})"
         for customer_id, name in customers.select("customer_id", "customer_name").iter_rows()
     }
+
+
+def send_all(automatic: pl.DataFrame, items: pl.DataFrame) -> None:
+    """ "Send all automatic steps due": how many, a preview of each message, then the outcome of each
+    after sending (kept until the next send, since the steps sent leave the list)."""
+    outcomes = st.session_state.get(SENT_OUTCOMES)
+    if outcomes is not None:
+        frame = pl.DataFrame(outcomes, schema=DELIVERY_SCHEMA)
+        sent = frame.filter(pl.col("status").is_in(["sent", "written"])).height
+        st.success(f"Sent {sent} of {frame.height} automatic step(s).")
+        st.dataframe(
+            frame.select(
+                "customer_name", "customer_id", "step_label", "channel", "recipient", "status", "detail"
+            ),
+            hide_index=True,
+            width="stretch",
+            key="scenario_sent_outcomes",
+            column_config={
+                "customer_name": st.column_config.TextColumn("Customer"),
+                "customer_id": st.column_config.TextColumn("Id"),
+                "step_label": st.column_config.TextColumn("Step"),
+                "channel": st.column_config.TextColumn("Channel"),
+                "recipient": st.column_config.TextColumn("To"),
+                "status": st.column_config.TextColumn("Outcome"),
+                "detail": st.column_config.TextColumn("Detail"),
+            },
+        )
+    if automatic.is_empty():
+        return
+    server = smtp()
+    with st.expander(f"Send all automatic steps due ({automatic.height:,})"):
+        current = scenarios.settings(db)
+        previews: list[dict[str, str]] = []
+        texts: dict[str, str] = {}
+        for row in automatic.iter_rows(named=True):
+            proposal = scenarios.Proposal.from_row(row)
+            preview = {
+                "customer_id": proposal.customer_id,
+                "customer_name": proposal.customer_name,
+                "step_label": proposal.step_label,
+                "goes_out": "",
+                "subject": "",
+            }
+            try:
+                message = scenarios.reminder(db, ctx.store, proposal, ctx.as_of, items=items, current=current)
+            except (scenarios.ScenarioRefused, reminders.ReminderError) as error:
+                preview["goes_out"] = f"not sent: {error}"
+            else:
+                preview["subject"] = message.subject
+                texts[proposal.customer_id] = f"Subject: {message.subject}\n\n{message.text}"
+                if proposal.action_type != "email":
+                    preview["goes_out"] = "PDF letter to print"
+                elif not message.recipient:
+                    preview["goes_out"] = "not sent: no e-mail address"
+                elif server is None:
+                    preview["goes_out"] = "not sent: no mail server (Settings page)"
+                else:
+                    preview["goes_out"] = f"e-mail to {message.recipient}"
+            previews.append(preview)
+        st.dataframe(
+            pl.DataFrame(previews),
+            hide_index=True,
+            width="stretch",
+            key="scenario_send_all_preview",
+            column_config={
+                "customer_id": st.column_config.TextColumn("Id"),
+                "customer_name": st.column_config.TextColumn("Customer"),
+                "step_label": st.column_config.TextColumn("Step"),
+                "goes_out": st.column_config.TextColumn("Goes out as"),
+                "subject": st.column_config.TextColumn("Subject"),
+            },
+        )
+        if texts:
+            shown = st.selectbox(
+                "Preview the message to",
+                list(texts),
+                format_func=lambda c: next(p["customer_name"] for p in previews if p["customer_id"] == c),
+                key="scenario_send_all_pick",
+            )
+            st.text(texts[shown])
+        allowed = _session.can(access.CONFIGURE)
+        if st.button(
+            f"Send all automatic steps due ({automatic.height:,})",
+            key="scenario_send_all",
+            type="primary",
+            disabled=not allowed,
+            help=None if allowed else _session.refusal(access.CONFIGURE),
+        ):
+            _session.require(access.CONFIGURE)
+            deliveries = scenarios.send_automatic(
+                db,
+                ctx.store,
+                automatic,
+                ctx.as_of,
+                ctx.scope,
+                user=me,
+                smtp=server,
+                items=items,
+                current=current,
+            )
+            sent = deliveries.filter(pl.col("status").is_in(["sent", "written"])).height
+            _session.audit(
+                "write", f"sent {sent} of {deliveries.height} automatic recovery step(s) at {ctx.as_of}"
+            )
+            st.session_state[SENT_OUTCOMES] = deliveries.to_dicts()
+            st.rerun()
 
 
 # A key keeps the chosen tab when a confirmation appears above the tabs or goes away; only the open
@@ -90,6 +207,7 @@ def steps_of_today() -> None:
     counts[2].metric("Automatic", f"{proposed.filter(pl.col('automatic') & ~pl.col('done')).height:,}")
     counts[3].metric("Paused by a promise", f"{found.filter(pl.col('status') == 'paused').height:,}")
     counts[4].metric("Beyond the friendly phase", f"{found.filter(pl.col('beyond_friendly_phase')).height:,}")
+    send_all(proposed.filter(pl.col("automatic") & ~pl.col("done")), items)
     shown_scenarios = sorted(set(proposed.get_column("scenario").to_list()))
     chosen = st.selectbox("Scenario", [ALL, *shown_scenarios], key="scenario_filter")
     shown = proposed if chosen == ALL else proposed.filter(pl.col("scenario") == chosen)
@@ -238,7 +356,7 @@ def steps_of_today() -> None:
             key=f"reminder_send_{key}",
             disabled=server is None or not edited.recipient or row["done"],
             type="primary",
-            help=None if server else "No SMTP server configured ([smtp] in the secrets, or AR_SMTP_HOST ...)",
+            help=None if server else "No SMTP server configured: see the Settings page",
         )
         remember = st.checkbox(
             "Remember this address for the customer's next reminders",
@@ -782,10 +900,11 @@ if setting.open:
         else:
             st.info(
                 "No SMTP server configured: reminders can be downloaded (.eml, PDF) but not sent from here. "
-                "Set [smtp] host, port, user, password, from, tls in .streamlit/secrets.toml, or AR_SMTP_HOST, "
-                "AR_SMTP_PORT, AR_SMTP_USER, AR_SMTP_PASSWORD, AR_SMTP_FROM, AR_SMTP_TLS."
+                "Set the mail server on the Settings page ([mail] in DIR/settings.toml; the password in "
+                "the environment variable AR_SMTP_PASSWORD)."
             )
         st.caption(
-            "The daily run: `python -m analytics scenarios run --data DIR --as-of DATE [--send]` prints the "
-            "proposals and the alerts, and with --send sends the automatic steps."
+            "The daily run: `python -m analytics daily --data DIR` imports the inbox, sends the automatic "
+            "steps and the scheduled reports; `python -m analytics scenarios run --data DIR --as-of DATE` "
+            "prints the proposals and the alerts."
         )

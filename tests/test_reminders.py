@@ -1,5 +1,5 @@
 """Reminders: penalties worked by hand, templates (text and autoescaped HTML), the .eml and the PDF
-letter, SMTP settings, and sending end to end through a real SMTP server on loopback (aiosmtpd).
+letter, and sending end to end through a real SMTP server on loopback (aiosmtpd).
 
 The items of the hand-worked ledger of conftest.py that Alpha SARL (C1) owes at 2026-03-31:
     I1  issued 01-10, due 02-09, 600.00 open (1000.00 less P1 400.00): 50 days late
@@ -215,30 +215,6 @@ def test_pdf_letter_of_a_name_outside_latin1(ledger_store: Store) -> None:
     core = reminders.pdf_letter(letter, fonts="core", compress=False)
     assert core.startswith(b"%PDF") and b"(?\xf3d? Zak?ad EUR)" in core
     assert reminders.latin1("\u2018Caf\u00e9\u2019 \u2013 5 \u20ac") == "'Caf\u00e9' - 5 EUR"
-
-
-def test_smtp_settings_from_secrets_or_the_environment() -> None:
-    environ = {"AR_SMTP_HOST": "mail.acme.test", "AR_SMTP_USER": "ar@acme.test", "AR_SMTP_PASSWORD": "s3cret"}
-    from_env = reminders.smtp_settings(environ=environ)
-    assert (from_env.host, from_env.port, from_env.tls, from_env.sender) == (
-        "mail.acme.test",
-        587,
-        "starttls",
-        "ar@acme.test",
-    )
-    assert "s3cret" not in repr(from_env) and "s3cret" not in from_env.describe()
-    secrets = {"host": "smtp.example.com", "port": 465, "from": "noreply@example.com"}
-    from_secrets = reminders.smtp_settings(secrets, environ=environ)
-    assert (from_secrets.host, from_secrets.port, from_secrets.tls, from_secrets.user) == (
-        "smtp.example.com",
-        465,
-        "ssl",
-        None,
-    )
-    assert reminders.smtp_settings({}, environ={}) is None
-    assert reminders.smtp_settings(environ={"AR_SMTP_HOST": "h", "AR_SMTP_TLS": "false"}).port == 25
-    with pytest.raises(reminders.ReminderError, match="TLS mode"):
-        reminders.smtp_settings(environ={"AR_SMTP_HOST": "h", "AR_SMTP_TLS": "maybe"})
 
 
 class Inbox:
