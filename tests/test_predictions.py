@@ -219,3 +219,21 @@ def test_ibm_sample_backtest_beats_the_baseline(ibm_backtest: pl.DataFrame) -> N
     overall = ibm_backtest.filter(pl.col("as_of").is_null()).row(0, named=True)
     assert overall["mae_days"] <= 0.85 * overall["baseline_mae_days"]
     assert overall["late_accuracy"] >= overall["baseline_late_accuracy"] + 3
+
+
+def test_worklist_likely_late_reason_before_the_due_date(habits: Store) -> None:
+    """At AS_OF, LATE-OPEN (due 2026-01-31, its customer always 20 days late) is not yet due and
+    likely late: it has the reason, with 100.00 x p_late at risk. ONTIME-OPEN does not; LATE-12,
+    already overdue, is the ordinary worklist's, not this one's."""
+    from analytics import worklist
+
+    made = predictions.predict(habits, AS_OF)
+    rows = worklist.likely_late(made, AS_OF)
+    assert rows["document_id"].to_list()[0] == "LATE-OPEN"
+    assert "ONTIME-OPEN" not in rows["document_id"].to_list()
+    assert "LATE-12" not in rows["document_id"].to_list()
+    first = rows.row(0, named=True)
+    assert first["reason"] == "likely_late"
+    assert first["amount_at_risk"] == pytest.approx(100 * first["p_late"], abs=0.01)
+    amounts = rows["amount_at_risk"].to_list()
+    assert amounts == sorted(amounts, reverse=True)
