@@ -32,6 +32,7 @@ from analytics import (
     forecast,
     ingest,
     kpis,
+    predictions,
     scenarios,
 )
 from analytics.scope import Scope, customers_in_scope, dimension_values
@@ -151,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_parser.set_defaults(run=run_snapshot)
 
     report_parser = commands.add_parser(
-        "report", help="write a report (aging, dso, forecast)", description="Write a report."
+        "report", help="write a report (aging, dso, forecast, predictions)", description="Write a report."
     )
     reports = report_parser.add_subparsers(dest="report", required=True, metavar="REPORT")
     aging_parser = reports.add_parser(
@@ -214,6 +215,33 @@ def build_parser() -> argparse.ArgumentParser:
     _output_arguments(forecast_parser)
     _user_argument(forecast_parser)
     forecast_parser.set_defaults(run=run_report_forecast)
+
+    predictions_parser = reports.add_parser(
+        "predictions",
+        help="when each open invoice will be paid",
+        description="One row per invoice open at --as-of: document_id, customer_id, due_date, "
+        "open_amount_functional, predicted_payment_date, p_late (probability of payment after the due "
+        "date), predicted_days_late and prediction_basis (customer, segment or none), learned only from "
+        "the documents and payments known at --as-of. With --backtest, the model's and the baseline's "
+        "accuracy at past month ends instead.",
+    )
+    predictions_parser.add_argument("--data", type=Path, required=True, help="data folder")
+    predictions_parser.add_argument(
+        "--as-of", type=_date, required=True, help="date of the predictions (YYYY-MM-DD)"
+    )
+    predictions_parser.add_argument(
+        "--where", action="append", default=[], metavar="DIM=VALUE", help="restrict the scope"
+    )
+    predictions_parser.add_argument(
+        "--backtest",
+        action="store_true",
+        help=f"score the predictions made at the {predictions.BACKTEST_MONTHS} month ends ending "
+        f"{predictions.BACKTEST_WAIT_MONTHS} months before --as-of against the payments known at --as-of, "
+        "beside the baseline (due date + the customer's mean days late)",
+    )
+    _output_arguments(predictions_parser)
+    _user_argument(predictions_parser)
+    predictions_parser.set_defaults(run=run_report_predictions)
 
     actions_parser = commands.add_parser(
         "actions",
@@ -591,6 +619,25 @@ def run_report_forecast(args: argparse.Namespace) -> int:
     frame = forecast.report(result, errors)
     data = export.render(frame, args.format)
     _audit(args, user, "export", f"report forecast as of {args.as_of} ({scope.describe()})")
+    _write_output(data, args)
+    return 0
+
+
+def run_report_predictions(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    _require_data(store)
+    user = _actor(args)
+    scope = _user_scope(args, user)
+    if args.backtest:
+        dates = predictions.backtest_dates(args.as_of)
+        frame = predictions.backtest(store, dates, until=args.as_of, scope=scope)
+        print(predictions.summary(frame), file=sys.stderr)
+        what = "report predictions back-test"
+    else:
+        frame = predictions.predict(store, args.as_of, scope)
+        what = "report predictions"
+    data = export.render(frame, args.format)
+    _audit(args, user, "export", f"{what} as of {args.as_of} ({scope.describe()})")
     _write_output(data, args)
     return 0
 

@@ -443,3 +443,34 @@ def _customers(items: pl.DataFrame, done: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("done_today").fill_null(False))
         .sort(["section_rank", "priority_score", "customer_id"], descending=[False, True, False])
     )
+
+
+# --- the pre-due call list ---------------------------------------------------------------------------
+
+LIKELY_LATE = "likely_late"
+LIKELY_LATE_LABEL = "Likely to be paid late (not yet due)"
+LIKELY_LATE_P = 0.6
+LIKELY_LATE_COLUMNS = (
+    "reason",
+    "document_id",
+    "customer_id",
+    "due_date",
+    "open_amount_functional",
+    "p_late",
+    "predicted_payment_date",
+    "predicted_days_late",
+    "amount_at_risk",
+)
+
+
+def likely_late(predictions: pl.DataFrame, as_of: date, threshold: float = LIKELY_LATE_P) -> pl.DataFrame:
+    """The "likely late" reason: invoices not yet due at `as_of` whose p_late is at least `threshold`
+    (`predictions`: analytics.predictions.predict at as_of), ranked by amount at risk, open amount x
+    p_late (LIKELY_LATE_COLUMNS): the ones to call about before they are late."""
+    at_risk = (pl.col(AMOUNT).cast(pl.Float64) * pl.col("p_late")).round(2)
+    return (
+        predictions.filter(pl.col("due_date") > pl.lit(as_of), pl.col("p_late") >= threshold)
+        .with_columns(reason=pl.lit(LIKELY_LATE), amount_at_risk=at_risk)
+        .sort(["amount_at_risk", "document_id"], descending=[True, False])
+        .select(LIKELY_LATE_COLUMNS)
+    )

@@ -1,0 +1,239 @@
+"""Payment predictions: a hand-made ledger where one customer always pays 20 days late and another on
+its due dates (the predictions follow), the no-look-ahead rule (payments after the as-of date change
+nothing), the back-test's figures recomputed from the ledger, the command line's columns, and the IBM
+sample's back-test beside the baseline."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics import ingest, predictions
+from analytics.store import Store
+from tests.test_cli import run
+from tests.test_forecast import import_ledger
+from tests.test_import import IBM_MAPPING, IBM_SAMPLE
+
+AS_OF = date(2026, 1, 15)
+CUSTOMERS = """customer_id,customer_name,entity,segment
+LATE,Late Payer,E,SME
+ONTIME,On Time,E,SME
+NEW,Newcomer,E,SME
+"""
+
+
+def _month_first(year: int, month: int) -> date:
+    return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def ledger(extra_payments: str = "") -> tuple[str, str]:
+    """Documents and payments: each of LATE and ONTIME issued one invoice of 100.00 on the first of
+    each month of 2025, due 30 days later; LATE paid each 20 days after its due date, ONTIME on it.
+    Open at AS_OF: LATE-12 (due 2025-12-31, paid 2026-01-20), one invoice each dated 2026-01-01, due
+    2026-01-31, and NEW's first invoice."""
+    documents = ["document_id,document_type,customer_id,document_date,due_date,currency,amount"]
+    payments = ["payment_id,customer_id,payment_date,document_id,amount,method"]
+    for month in range(1, 13):
+        issued = _month_first(2025, month)
+        due = issued + timedelta(days=30)
+        for customer, delay in (("LATE", 20), ("ONTIME", 0)):
+            document = f"{customer}-{month:02d}"
+            documents.append(f"{document},invoice,{customer},{issued},{due},EUR,100.00")
+            payments.append(f"P-{document},{customer},{due + timedelta(days=delay)},{document},100.00,cash")
+    for customer in ("LATE", "ONTIME", "NEW"):
+        documents.append(f"{customer}-OPEN,invoice,{customer},2026-01-01,2026-01-31,EUR,100.00")
+    return "\n".join(documents) + "\n", "\n".join(payments) + "\n" + extra_payments
+
+
+@pytest.fixture
+def habits(tmp_path: Path) -> Store:
+    documents, payments = ledger()
+    return import_ledger(tmp_path, CUSTOMERS, documents, payments)
+
+
+def test_predictions_follow_each_customers_habit(habits: Store) -> None:
+    """LATE's open invoice (due 2026-01-31) is expected 20 days late, on 2026-02-20, and likely late;
+    ONTIME's on its due date and likely on time (LATE-12, 15 days late at AS_OF, is paid late). NEW has no history of its own: it takes its segment's
+    (half its invoices 20 days late: a mean of 10) and says so."""
+    rows = {row["document_id"]: row for row in predictions.predict(habits, AS_OF).iter_rows(named=True)}
+    assert set(rows) == {"LATE-12", "LATE-OPEN", "ONTIME-OPEN", "NEW-OPEN"}
+    # Overdue and still open: it will be paid late, after AS_OF.
+    assert rows["LATE-12"]["p_late"] == 1.0
+    late, on_time, new = rows["LATE-OPEN"], rows["ONTIME-OPEN"], rows["NEW-OPEN"]
+    assert abs((late["predicted_payment_date"] - date(2026, 2, 20)).days) <= 2
+    assert late["predicted_days_late"] >= 18
+    assert late["p_late"] > 0.5
+    assert late["prediction_basis"] == "customer"
+    assert abs((on_time["predicted_payment_date"] - date(2026, 1, 31)).days) <= 2
+    assert on_time["p_late"] < 0.5
+    assert new["prediction_basis"] == "segment"
+    assert 0 <= new["p_late"] <= 1
+    assert str(late["open_amount_functional"]) == "100.00"
+    assert all(row["predicted_payment_date"] > AS_OF for row in rows.values())
+
+
+def test_a_payment_after_the_as_of_date_changes_no_prediction(tmp_path: Path) -> None:
+    """The same ledger with the open invoices paid after AS_OF (and one of the settled ones paid again,
+    a correction): the predictions at AS_OF are the same, row for row."""
+    before = predictions.predict(import_ledger(tmp_path / "before", CUSTOMERS, *ledger()), AS_OF)
+    later = (
+        "X1,LATE,2026-01-16,LATE-OPEN,100.00,cash\n"
+        "X2,ONTIME,2026-02-01,ONTIME-OPEN,40.00,cash\n"
+        "X3,LATE,2026-03-01,LATE-11,10.00,cash\n"
+        "X4,NEW,2026-01-20,,500.00,cash\n"
+    )
+    after = predictions.predict(import_ledger(tmp_path / "after", CUSTOMERS, *ledger(later)), AS_OF)
+    assert before.height == 4
+    assert after.equals(before)
+
+
+def test_a_partial_payment_before_the_as_of_date_is_known(tmp_path: Path) -> None:
+    """A part paid by AS_OF shows in the open amount predicted (60.00 of 100.00 left)."""
+    paid = "X1,LATE,2026-01-10,LATE-OPEN,40.00,cash\n"
+    store = import_ledger(tmp_path, CUSTOMERS, *ledger(paid))
+    rows = predictions.predict(store, AS_OF).filter(pl.col("document_id") == "LATE-OPEN")
+    assert str(rows.item(0, "open_amount_functional")) == "60.00"
+
+
+def _paid_on_from_the_ledger(payments_csv: str) -> dict[str, date]:
+    """Each invoice's last cash payment date, read from the payments text itself."""
+    paid: dict[str, date] = {}
+    for row in csv.DictReader(io.StringIO(payments_csv)):
+        if row["document_id"] and row["method"] == "cash":
+            day = date.fromisoformat(row["payment_date"])
+            paid[row["document_id"]] = max(day, paid.get(row["document_id"], day))
+    return paid
+
+
+def test_backtest_figures_recomputed_from_the_ledger(tmp_path: Path) -> None:
+    """At three dates, every invoice open then and paid since scored against its last cash payment
+    read from the payments text, and the baseline worked out here from the same text: the figures of
+    backtest are these."""
+    documents, payments = ledger("X1,NEW,2026-02-10,NEW-OPEN,100.00,cash\n")
+    store = import_ledger(tmp_path, CUSTOMERS, documents, payments)
+    dates = [date(2025, 9, 30), date(2025, 10, 31), date(2026, 1, 15)]
+    figures = predictions.backtest(store, dates)
+    paid = _paid_on_from_the_ledger(payments)
+    due = {
+        row["document_id"]: (date.fromisoformat(row["document_date"]), date.fromisoformat(row["due_date"]))
+        for row in csv.DictReader(io.StringIO(documents))
+    }
+    errors, rights, baseline_errors, baseline_rights = [], [], [], []
+    for day in dates:
+        # The baseline by hand: due + the customer's mean days late over its invoices paid by `day`.
+        delays: dict[str, list[int]] = {}
+        for document, paid_on in paid.items():
+            if paid_on <= day:
+                delays.setdefault(document.split("-")[0], []).append((paid_on - due[document][1]).days)
+        made = predictions.predict(store, day)
+        scored = 0
+        for row in made.iter_rows(named=True):
+            document = row["document_id"]
+            if document not in paid:
+                continue
+            scored += 1
+            truth = paid[document]
+            late = truth > due[document][1]
+            errors.append(abs((row["predicted_payment_date"] - truth).days))
+            rights.append((row["p_late"] >= 0.5) == late)
+            customer = document.split("-")[0]
+            mean = sum(delays.get(customer, [0])) / len(delays.get(customer, [0]))
+            guess = max(due[document][1] + timedelta(days=round(mean)), day + timedelta(days=1))
+            baseline_errors.append(abs((guess - truth).days))
+            baseline_rights.append((guess > due[document][1]) == late)
+        assert figures.filter(pl.col("as_of") == day).item(0, "invoices") == scored
+    overall = figures.filter(pl.col("as_of").is_null()).row(0, named=True)
+    assert overall["invoices"] == len(errors) > 0
+    assert overall["mae_days"] == pytest.approx(sum(errors) / len(errors), abs=0.01)
+    assert overall["baseline_mae_days"] == pytest.approx(
+        sum(baseline_errors) / len(baseline_errors), abs=0.01
+    )
+    assert overall["late_accuracy"] == pytest.approx(100 * sum(rights) / len(rights), abs=0.01)
+    assert overall["baseline_late_accuracy"] == pytest.approx(
+        100 * sum(baseline_rights) / len(baseline_rights), abs=0.01
+    )
+
+
+def test_report_predictions_on_the_command_line(
+    habits: Store, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """CSV with the columns DESIGN.md names, one row per open invoice; JSON the same; --where narrows
+    it; a bad --where is refused with exit status 2; --backtest writes the back-test's columns."""
+    data = str(habits.root)
+    result = run(cli_env, "report", "predictions", "--data", data, "--as-of", "2026-01-15")
+    assert result.returncode == 0, result.stderr
+    frame = pl.read_csv(io.StringIO(result.stdout), schema_overrides={"open_amount_functional": pl.String})
+    assert tuple(frame.columns) == predictions.PREDICTION_COLUMNS
+    assert sorted(frame["document_id"].to_list()) == ["LATE-12", "LATE-OPEN", "NEW-OPEN", "ONTIME-OPEN"]
+    assert frame.filter(pl.col("document_id") == "LATE-OPEN").item(0, "open_amount_functional") == "100.00"
+    output = tmp_path / "predictions.json"
+    result = run(
+        cli_env, "report", "predictions", "--data", data, "--as-of", "2026-01-15",
+        "--where", "segment=SME", "--format", "json", "--output", str(output),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(output.read_text())) == 4
+    result = run(
+        cli_env, "report", "predictions", "--data", data, "--as-of", "2026-01-15", "--where", "colour=red"
+    )
+    assert result.returncode == 2
+    assert "colour" in result.stderr
+    result = run(cli_env, "report", "predictions", "--data", data, "--as-of", "2026-01-15", "--backtest")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == ",".join(predictions.BACKTEST_COLUMNS)
+    assert "baseline" in result.stderr
+
+
+# Beside the project (../shared/data), or beside the folder of worktrees that holds it.
+SAMPLES = [IBM_SAMPLE, IBM_SAMPLE.parents[3] / "shared" / "data" / IBM_SAMPLE.name]
+
+
+@pytest.fixture(scope="module")
+def ibm_backtest(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    sample = next((path for path in SAMPLES if path.is_file()), IBM_SAMPLE)
+    store = Store(tmp_path_factory.mktemp("ibm") / "data")
+    ingest.import_files(store, ingest.Sources(documents=sample), ingest.load_mapping(IBM_MAPPING))
+    return predictions.backtest(store, predictions.month_ends(date(2012, 3, 31), date(2013, 12, 31), 3))
+
+
+def test_ibm_sample_backtest_at_quarter_ends(ibm_backtest: pl.DataFrame) -> None:
+    """Eight quarter ends of 2012-2013, each with invoices open then and paid since; the figures are
+    those benchmarks/README.md gives."""
+    assert ibm_backtest.filter(pl.col("as_of").is_not_null()).height == 8
+    overall = ibm_backtest.filter(pl.col("as_of").is_null()).row(0, named=True)
+    assert overall["invoices"] == 687
+    assert 0 < overall["mae_days"] < 10
+    assert 50 < overall["late_accuracy"] <= 100
+
+
+@pytest.mark.xfail(strict=True, reason="the issue's target is not met yet: see benchmarks/README.md")
+def test_ibm_sample_backtest_beats_the_baseline(ibm_backtest: pl.DataFrame) -> None:
+    """The issue's target: a mean absolute error at least 15% below the baseline's and a late/not-late
+    accuracy at least 3 points above it."""
+    overall = ibm_backtest.filter(pl.col("as_of").is_null()).row(0, named=True)
+    assert overall["mae_days"] <= 0.85 * overall["baseline_mae_days"]
+    assert overall["late_accuracy"] >= overall["baseline_late_accuracy"] + 3
+
+
+def test_worklist_likely_late_reason_before_the_due_date(habits: Store) -> None:
+    """At AS_OF, LATE-OPEN (due 2026-01-31, its customer always 20 days late) is not yet due and
+    likely late: it has the reason, with 100.00 x p_late at risk. ONTIME-OPEN does not; LATE-12,
+    already overdue, is the ordinary worklist's, not this one's."""
+    from analytics import worklist
+
+    made = predictions.predict(habits, AS_OF)
+    rows = worklist.likely_late(made, AS_OF)
+    assert rows["document_id"].to_list()[0] == "LATE-OPEN"
+    assert "ONTIME-OPEN" not in rows["document_id"].to_list()
+    assert "LATE-12" not in rows["document_id"].to_list()
+    first = rows.row(0, named=True)
+    assert first["reason"] == "likely_late"
+    assert first["amount_at_risk"] == pytest.approx(100 * first["p_late"], abs=0.01)
+    amounts = rows["amount_at_risk"].to_list()
+    assert amounts == sorted(amounts, reverse=True)
