@@ -1770,11 +1770,59 @@ def history(
     """The story of items or of a customer, newest first: qualification events and actions in one list
     (HISTORY_COLUMNS; kind is 'qualification' or 'action', details a readable line of the event's
     fields, e.g. 'promised 400.00 by 2026-03-20')."""
-    frame = db.read(
-        "collections_history",
-        document_ids=list(document_ids or []),
-        customer_ids=[customer_id] if customer_id else [],
+    wanted = list(document_ids or [])
+    customers = [customer_id] if customer_id else []
+    events = db.events().filter(pl.col("document_id").is_in(wanted) | pl.col("customer_id").is_in(customers))
+    actions = db.actions().filter(
+        pl.col("document_ids").list.eval(pl.element().is_in(wanted)).list.any()
+        | pl.col("customer_id").is_in(customers)
     )
+    frame = pl.concat(
+        [
+            events.select(
+                pl.lit("qualification").alias("kind"),
+                pl.col("event_id").alias("id"),
+                pl.col("event_date").alias("date"),
+                "recorded_at",
+                "customer_id",
+                pl.concat_list("document_id").alias("document_ids"),
+                pl.col("event_type").alias("type"),
+                "outcome",
+                "promised_date",
+                "promised_amount",
+                "dispute_reason",
+                "disputed_amount",
+                "internal_owner",
+                "expected_resolution",
+                pl.lit(None, pl.String).alias("contact_person"),
+                pl.lit(None, pl.Date).alias("next_action_date"),
+                "comment",
+                "user_name",
+                "original_author",
+            ),
+            actions.select(
+                pl.lit("action").alias("kind"),
+                pl.col("action_id").alias("id"),
+                pl.col("action_date").alias("date"),
+                "recorded_at",
+                "customer_id",
+                "document_ids",
+                pl.col("action_type").alias("type"),
+                "outcome",
+                pl.lit(None, pl.Date).alias("promised_date"),
+                pl.lit(None, contract.MONEY).alias("promised_amount"),
+                pl.lit(None, pl.String).alias("dispute_reason"),
+                pl.lit(None, contract.MONEY).alias("disputed_amount"),
+                pl.lit(None, pl.String).alias("internal_owner"),
+                pl.lit(None, pl.Date).alias("expected_resolution"),
+                "contact_person",
+                "next_action_date",
+                "comment",
+                "user_name",
+                "original_author",
+            ),
+        ]
+    ).sort(["date", "recorded_at", "kind", "id"], descending=True)
     kind = pl.col("type")
 
     def part(label: str, column: str) -> pl.Expr:
