@@ -620,7 +620,7 @@ def _follow_up(
     untouched_by = untouched.group_by("collector").agg(
         pl.len().alias("untouched_items"), pl.col(AMOUNT).sum().alias("untouched_amount")
     )
-    latest = db.read("collections_customer_actions", as_of=end).filter(pl.col("next_action_date") < end)
+    latest = db.latest_actions(end).filter(pl.col("next_action_date") < end)
     late = (
         overdue.select("customer_id", "collector")
         .unique()
@@ -918,7 +918,7 @@ def at_risk_customers(
     else:
         states = states.join(mine.select("document_id"), on="document_id", how="semi")
     broken = states.filter(pl.col("state") == "promise_to_pay", pl.col("promise_status") == "broken")
-    latest = db.read("collections_customer_actions", as_of=as_of).select(
+    latest = db.latest_actions(as_of).select(
         "customer_id", pl.col("last_action_date").cast(pl.Date).alias("last_contact")
     )
     frame = (

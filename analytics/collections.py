@@ -562,6 +562,26 @@ class CollectionsDB:
             frame = frame.filter(pl.col("document_ids").list.eval(pl.element().is_in(wanted)).list.any())
         return _between(frame, "action_date", since, until)
 
+    def latest_actions(self, as_of: date, customer_ids: Sequence[str] | None = None) -> pl.DataFrame:
+        """One row per customer (of `customer_ids` when given) with an action on or before `as_of`, by
+        customer_id: its latest action (last_action_date, last_action_type, last_outcome,
+        last_user_name, last_document_ids) and the next_action_date that action set."""
+        return (
+            self.actions(customer_ids=customer_ids, until=as_of)
+            .group_by("customer_id")
+            .agg(pl.all().last())  # the actions come oldest first: the last is the latest
+            .select(
+                "customer_id",
+                pl.col("action_date").alias("last_action_date"),
+                pl.col("action_type").alias("last_action_type"),
+                pl.col("outcome").alias("last_outcome"),
+                pl.col("user_name").alias("last_user_name"),
+                pl.col("document_ids").alias("last_document_ids"),
+                "next_action_date",
+            )
+            .sort("customer_id")
+        )
+
     def data_version(self) -> str:
         """A short key that changes whenever something is written (for caches)."""
         with self._lock:
@@ -2137,7 +2157,14 @@ def _decimal(value: object) -> Decimal:
 def _resolutions(events: pl.DataFrame) -> pl.DataFrame:
     """One row per resolution: the dispute it closed (the document's event just before it), its reason,
     opening date, outcome and days to resolve."""
-    ordered = events.sort("document_id", "event_date", "event_id").with_columns(
+    # Only the documents with a resolution can have one: their events alone are ordered (a few
+    # hundred of a history's hundred thousands).
+    resolved = events.filter(pl.col("event_type") == "dispute_resolved").get_column("document_id").unique()
+    ordered = (
+        events.filter(pl.col("document_id").is_in(resolved.implode())).sort(
+            "document_id", "event_date", "event_id"
+        )
+    ).with_columns(
         pl.col("event_date").shift(1).over("document_id").alias("opened_on"),
         pl.col("dispute_reason").shift(1).over("document_id").alias("reason_before"),
         pl.col("event_type").shift(1).over("document_id").alias("type_before"),

@@ -1632,9 +1632,7 @@ def alerts(
                 ).alias("detail"),
             )
         )
-    last_actions = db.read("collections_customer_actions", as_of=as_of).select(
-        "customer_id", pl.col("last_action_date").cast(pl.Date)
-    )
+    last_actions = db.latest_actions(as_of).select("customer_id", pl.col("last_action_date").cast(pl.Date))
     quiet = (
         balances.filter(pl.col("overdue") >= current.large_overdue_amount)
         .join(last_actions, on="customer_id", how="left")

@@ -161,7 +161,7 @@ def collections_inputs(
     """The collections inputs of `items` (aging.aged_items at as_of), read whole."""
     marks = db.marks()  # before reading: what lands meanwhile is read again at the next refresh
     states = item_states(db, store, as_of, scope, grace_days=grace_days, items=items, con=con)
-    latest = _latest_actions(db.read("collections_customer_actions", as_of=as_of))
+    latest = _latest_actions(db.latest_actions(as_of))
     return CollectionsInputs(states, latest, db.actions(since=as_of, until=as_of), marks)
 
 
@@ -199,9 +199,7 @@ def refreshed_inputs(
         ).sort("document_id")
     latest = previous.latest
     if customers:
-        fresh = _latest_actions(
-            db.read("collections_customer_actions_of", as_of=as_of, customer_ids=customers)
-        )
+        fresh = _latest_actions(db.latest_actions(as_of, customers))
         latest = pl.concat([latest.filter(~pl.col("customer_id").is_in(customers)), fresh]).sort(
             "customer_id"
         )
