@@ -582,6 +582,64 @@ class CollectionsDB:
             .sort("customer_id")
         )
 
+    def current_qualifications(self, as_of: date, document_ids: Sequence[str] | None = None) -> pl.DataFrame:
+        """One row per document (of `document_ids` when given) with an event on or before `as_of`, by
+        document_id: its latest event (last_event_type, state_since: it sets the item's state), and the
+        details of its latest promise to pay (promise_event_id, promise_recorded_on, promised_date,
+        promised_amount) and of its latest dispute (dispute_opened_on, dispute_reason,
+        disputed_amount, internal_owner, expected_resolution)."""
+        events = self.events(document_ids=document_ids, until=as_of)  # oldest first
+
+        def latest(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.group_by("document_id").agg(pl.all().last())
+
+        promises = latest(events.filter(pl.col("event_type") == "promise_to_pay")).select(
+            "document_id",
+            pl.col("event_id").alias("promise_event_id"),
+            pl.col("event_date").alias("promise_recorded_on"),
+            "promised_date",
+            "promised_amount",
+        )
+        disputes = latest(events.filter(pl.col("event_type") == "disputed")).select(
+            "document_id",
+            pl.col("event_date").alias("dispute_opened_on"),
+            "dispute_reason",
+            "disputed_amount",
+            "internal_owner",
+            "expected_resolution",
+        )
+        return (
+            latest(events)
+            .select(
+                "document_id",
+                "customer_id",
+                pl.col("event_type").alias("last_event_type"),
+                pl.col("event_date").alias("state_since"),
+            )
+            .join(promises, on="document_id", how="left")
+            .join(disputes, on="document_id", how="left")
+            .sort("document_id")
+        )
+
+    def item_actions(self, as_of: date, document_ids: Sequence[str] | None = None) -> pl.DataFrame:
+        """One row per document (of `document_ids` when given) named by an action on or before
+        `as_of`, by document_id: the date of its latest action (last_action_date) and the
+        next_action_date that action set."""
+        named = (
+            self.actions(document_ids=document_ids, until=as_of)
+            .select("action_date", "next_action_date", pl.col("document_ids").alias("document_id"))
+            .explode("document_id")
+            .drop_nulls("document_id")
+        )
+        if document_ids is not None and len(document_ids):
+            named = named.filter(pl.col("document_id").is_in(list(document_ids)))
+        return (
+            named.group_by("document_id")
+            .agg(pl.all().last())  # the actions come oldest first: the last is the latest
+            .select("document_id", pl.col("action_date").alias("last_action_date"), "next_action_date")
+            .sort("document_id")
+        )
+
     def data_version(self) -> str:
         """A short key that changes whenever something is written (for caches)."""
         with self._lock:
@@ -1710,7 +1768,7 @@ def item_states(
         items = aged_items(store, as_of, scope, con)
     # A few items (those a save changed) are read alone; many, by reading everything once.
     narrowed = items.get_column("document_id").to_list() if items.height <= NARROW_READ_ITEMS else []
-    current = db.read("collections_current_qualifications", as_of=as_of, document_ids=narrowed).join(
+    current = db.current_qualifications(as_of, narrowed).join(
         items.select("document_id"), on="document_id", how="semi"
     )
     current = current.with_columns(pl.col("last_event_type").replace_strict(STATE_AFTER).alias("state"))
@@ -1722,7 +1780,7 @@ def item_states(
         "promised_amount",
     )
     status = settle_promises(con, promises, as_of, grace_days).select("document_id", "promise_status")
-    actions = db.read("collections_item_actions", as_of=as_of, document_ids=narrowed)
+    actions = db.item_actions(as_of, narrowed)
     promise = pl.col("state") == "promise_to_pay"
     dispute = pl.col("state") == "disputed"
     return (
