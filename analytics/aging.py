@@ -2,7 +2,9 @@
 document; its change between two dates, roll rates between buckets, and its trend over month ends.
 
 Definitions are DESIGN.md's: days past due = as-of date - due date; `not_due` holds items with
-days past due <= 0; `overdue` = total - not_due. Money stays Decimal to the cent throughout.
+days past due <= 0; `overdue` = total - not_due. Aged by document date instead (age_by="document"),
+the buckets d0_30, d31_60, ... count the days since the document's date, and `overdue` is still the
+part past its due date. Money stays Decimal to the cent throughout.
 """
 
 from __future__ import annotations
@@ -91,15 +93,18 @@ class AgingQuery:
     document_types: tuple[str, ...] = ()
     # Only items whose open amount (functional currency, absolute) is at least this.
     min_amount: Decimal | None = None
+    # What the buckets count from: the due date (days past due) or the document's date.
+    age_by: str = contract.AGE_BY_DUE
 
     def __post_init__(self) -> None:
+        contract.check_age_by(self.age_by)
         if self.by not in LEVELS:
             contract.check_dimension(self.by, extra=(CUSTOMER, DOCUMENT))
         contract.check_boundaries(self.buckets)
         for level, _ in self.drill:
             if level not in LEVELS:
                 contract.check_dimension(level, extra=(CUSTOMER, DOCUMENT))
-        unknown = set(self.bucket_filter) - set(contract.bucket_names(self.buckets))
+        unknown = set(self.bucket_filter) - set(self.bucket_names)
         if unknown:
             raise ValueError(f"unknown bucket(s): {', '.join(sorted(unknown))}")
         unknown_types = set(self.document_types) - set(contract.OPEN_ITEM_TYPES)
@@ -108,7 +113,19 @@ class AgingQuery:
 
     @property
     def bucket_names(self) -> list[str]:
-        return contract.bucket_names(self.buckets)
+        return contract.bucket_names(self.buckets, self.age_by)
+
+    @property
+    def age_days(self) -> pl.Expr:
+        """Each item's age in the days its buckets count."""
+        return age_days(self.as_of, self.age_by)
+
+
+def age_days(as_of: date, age_by: str = contract.AGE_BY_DUE) -> pl.Expr:
+    """Days past due (aged_items' column), or days since the document's date at `as_of`."""
+    if age_by == contract.AGE_BY_DUE:
+        return pl.col("days_past_due")
+    return (pl.lit(as_of) - pl.col("document_date")).dt.total_days().cast(pl.Int32)
 
 
 @dataclass(frozen=True)
@@ -158,22 +175,33 @@ def _enum_of(values: pl.Series) -> pl.Enum:
     return pl.Enum(values.drop_nulls().unique().sort())
 
 
-def bucket_expression(boundaries: tuple[int, ...]) -> pl.Expr:
-    """The bucket name of each item from its days past due."""
-    names = contract.bucket_names(boundaries)
-    days = pl.col("days_past_due")
-    expression = pl.when(days <= 0).then(pl.lit(names[0]))
-    for name, high in zip(names[1:], boundaries, strict=False):
-        expression = expression.when(days <= high).then(pl.lit(name))
+def _limits(boundaries: tuple[int, ...], age_by: str) -> tuple[int, ...]:
+    """The days an item must be past to leave each bucket of bucket_names(boundaries, age_by): by due
+    date, 0 (not due) and each boundary; by document date, each boundary."""
+    return (0, *boundaries) if age_by == contract.AGE_BY_DUE else tuple(boundaries)
+
+
+def bucket_expression(
+    boundaries: tuple[int, ...], age_by: str = contract.AGE_BY_DUE, days: pl.Expr | None = None
+) -> pl.Expr:
+    """The bucket name of each item from its age (`days`: days past due unless given)."""
+    names = contract.bucket_names(boundaries, age_by)
+    days = pl.col("days_past_due") if days is None else days
+    expression = None
+    for name, high in zip(names, _limits(boundaries, age_by), strict=False):
+        then = (pl if expression is None else expression).when(days <= high).then(pl.lit(name))
+        expression = then
     return expression.otherwise(pl.lit(names[-1]))
 
 
-def bucket_code(boundaries: tuple[int, ...]) -> pl.Expr:
-    """The position of each item's bucket in bucket_names(boundaries): 0 not due, 1 the first
-    boundary's bucket, ... (a small integer: grouping and comparing on it is cheap)."""
-    days = pl.col("days_past_due")
-    code = (days > 0).cast(pl.UInt8)
-    for high in boundaries:
+def bucket_code(
+    boundaries: tuple[int, ...], age_by: str = contract.AGE_BY_DUE, days: pl.Expr | None = None
+) -> pl.Expr:
+    """The position of each item's bucket in bucket_names(boundaries, age_by): by due date 0 not due,
+    1 the first boundary's bucket, ... (a small integer: grouping and comparing on it is cheap)."""
+    days = pl.col("days_past_due") if days is None else days
+    code = pl.lit(0, dtype=pl.UInt8)
+    for high in _limits(boundaries, age_by):
         code = code + (days > high).cast(pl.UInt8)
     return code
 
@@ -185,7 +213,7 @@ def _conditions(request: AgingQuery) -> list[pl.Expr]:
         conditions.append(pl.col(level_key(level)) == value)
     if request.bucket_filter:
         codes = [names.index(name) for name in request.bucket_filter]
-        conditions.append(bucket_code(request.buckets).is_in(codes))
+        conditions.append(bucket_code(request.buckets, request.age_by, request.age_days).is_in(codes))
     if request.overdue_beyond:
         conditions.append(pl.col("days_past_due") > request.overdue_beyond)
     if request.document_types:
@@ -199,7 +227,9 @@ def select_items(items: pl.DataFrame, request: AgingQuery) -> pl.DataFrame:
     """The items the request covers, each with its bucket."""
     conditions = _conditions(request)
     frame = items.filter(*conditions) if conditions else items
-    return frame.with_columns(bucket_expression(request.buckets).alias("bucket"))
+    return frame.with_columns(
+        bucket_expression(request.buckets, request.age_by, request.age_days).alias("bucket")
+    )
 
 
 def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
@@ -209,7 +239,7 @@ def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
     keys = level_keys(request.by)
     if request.by == DOCUMENT:
         selected = items.filter(*conditions) if conditions else items
-        code = bucket_code(request.buckets)
+        code = bucket_code(request.buckets, request.age_by, request.age_days)
         rows = selected.select(
             *keys,
             *[
@@ -221,12 +251,18 @@ def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
                 for position, name in enumerate(names)
             ],
             pl.col(AMOUNT).cast(contract.MONEY).alias("total"),
+            pl.when(pl.col("days_past_due") > 0)
+            .then(pl.col(AMOUNT))
+            .otherwise(ZERO)
+            .cast(contract.MONEY)
+            .alias("overdue"),
             pl.lit(1, dtype=pl.UInt32).alias("items"),
         )
     else:
-        rows = _grouped(items, conditions, level_key(request.by), keys, request.buckets)
+        rows = _grouped(items, conditions, level_key(request.by), keys, request.buckets, request)
     grand_total = rows.get_column("total").sum() if rows.height else ZERO
-    rows = rows.with_columns((pl.col("total") - pl.col("not_due")).cast(contract.MONEY).alias("overdue"))
+    if request.age_by == contract.AGE_BY_DUE:
+        rows = rows.with_columns((pl.col("total") - pl.col("not_due")).cast(contract.MONEY).alias("overdue"))
     share = (
         (pl.col("total").cast(pl.Float64) / float(grand_total) * 100)
         if grand_total
@@ -242,18 +278,26 @@ def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
 
 
 def _grouped(
-    items: pl.DataFrame, conditions: list[pl.Expr], key: str, keys: list[str], boundaries: tuple[int, ...]
+    items: pl.DataFrame,
+    conditions: list[pl.Expr],
+    key: str,
+    keys: list[str],
+    boundaries: tuple[int, ...],
+    request: AgingQuery,
 ) -> pl.DataFrame:
     """One row per value of `key` among the items meeting `conditions`: `keys`, the bucket columns,
-    total and items. Each item's cell (its key's code x its bucket) is one integer, so that summing
-    the cents of every cell is a single pass over integers; Decimals are made only for the rows."""
-    names = contract.bucket_names(boundaries)
+    total and items (and overdue, aged by document date: no bucket holds it then). Each item's cell
+    (its key's code x its bucket) is one integer, so that summing the cents of every cell is a single
+    pass over integers; Decimals are made only for the rows."""
+    by_document = request.age_by == contract.AGE_BY_DOCUMENT
+    names = request.bucket_names
     enum = key_column(key)
     extra = [name for name in keys if name != key]
     needed = [
         pl.col(enum) if enum in items.columns else pl.col(key).cast(_enum_of(items[key])).alias(enum),
         pl.col(CENTS) if CENTS in items.columns else pl.col(AMOUNT).to_physical().cast(pl.Int64).alias(CENTS),
         pl.col("days_past_due"),
+        *([request.age_days.alias("_age")] if by_document else []),
         *extra,
     ]
     selected = (
@@ -264,10 +308,10 @@ def _grouped(
     # Codes 0..n-1 name the key's values, n the items without one (a null key is a group too).
     slots = categories.len() + 1
     slot = key_values.to_physical().fill_null(slots - 1).to_numpy()
-    days = selected.get_column("days_past_due").to_numpy()
+    days = selected.get_column("_age" if by_document else "days_past_due").to_numpy()
     # An item's cell: its slot's row of len(names) cells, then one more for each boundary it is past.
     cell = slot.astype(np.intp) * len(names)
-    for high in (0, *boundaries):
+    for high in _limits(boundaries, request.age_by):
         cell += days > high
     # Integer sums wrap around past 2**63 cents, but any total a MONEY column can hold comes out exact.
     cents = np.zeros(slots * len(names), dtype=np.int64)
@@ -284,12 +328,19 @@ def _grouped(
         },
         schema_overrides={name: pl.Int64 for name in [*names, "total"]},
     )
+    money = [*names, "total"]
+    if by_document:
+        past_due = selected.get_column("days_past_due").to_numpy() > 0
+        overdue = np.zeros(slots, dtype=np.int64)
+        np.add.at(overdue, slot[past_due], selected.get_column(CENTS).to_numpy()[past_due])
+        rows = rows.with_columns(pl.Series("overdue", overdue[present], dtype=pl.Int64))
+        money.append("overdue")
     if extra:
         # Any item of a group gives its other keys (a customer's name comes with its id).
         some_item = np.zeros(slots, dtype=np.intp)
         some_item[slot] = np.arange(len(slot))
         rows = rows.with_columns(selected.select(extra)[some_item[present]])
-    return rows.with_columns(_money(pl.col(name)) for name in [*names, "total"])
+    return rows.with_columns(_money(pl.col(name)) for name in money)
 
 
 def _money(cents: pl.Expr) -> pl.Expr:
@@ -475,15 +526,17 @@ def report(
     by: str | None,
     buckets: tuple[int, ...] = contract.DEFAULT_BUCKETS,
     scope: Scope = EVERYTHING,
+    age_by: str = contract.AGE_BY_DUE,
 ) -> pl.DataFrame:
     """The aging report of DESIGN.md's command line: one row per value of `by` (customer: customer_id
-    and customer_name) with the bucket columns, total and overdue; without `by`, one row for the scope."""
+    and customer_name) with the bucket columns (aged by due or document date), total and overdue;
+    without `by`, one row for the scope."""
     if by is None:
-        whole = aging(items, AgingQuery(as_of, by="entity", buckets=buckets, scope=scope))
+        whole = aging(items, AgingQuery(as_of, by="entity", buckets=buckets, scope=scope, age_by=age_by))
         row = {
             "scope": scope.describe(),
             **{name: whole.totals[name] for name in [*whole.buckets, "total", "overdue"]},
         }
         return pl.DataFrame([row]).cast({name: contract.MONEY for name in row if name != "scope"})
-    result = aging(items, AgingQuery(as_of, by=by, buckets=buckets, scope=scope))
+    result = aging(items, AgingQuery(as_of, by=by, buckets=buckets, scope=scope, age_by=age_by))
     return result.rows.select(*level_keys(by), *result.buckets, "total", "overdue")

@@ -170,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aging_parser.add_argument("--buckets", default="30,60,90", help="bucket boundaries in days (30,60,90)")
     aging_parser.add_argument(
+        "--age-by",
+        choices=contract.AGE_BASES,
+        default=contract.AGE_BY_DUE,
+        help="age by due date (days past due, the default) or by document date (d0_30, d31_60, ...)",
+    )
+    aging_parser.add_argument(
         "--where",
         action="append",
         default=[],
@@ -507,7 +513,7 @@ def run_report_aging(args: argparse.Namespace) -> int:
     boundaries = contract.parse_boundaries(args.buckets)
     scope = _user_scope(args, user)
     items = aging.aged_items(store, args.as_of, scope)
-    frame = aging.report(items, args.as_of, args.by, boundaries, scope)
+    frame = aging.report(items, args.as_of, args.by, boundaries, scope, args.age_by)
     data = export.render(frame, args.format)
     _audit(
         args, user, "export", f"report aging as of {args.as_of} by {args.by or 'total'} ({scope.describe()})"

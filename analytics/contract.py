@@ -180,17 +180,33 @@ CURRENCIES = frozenset(
 )
 
 
-def bucket_names(boundaries: tuple[int, ...] = DEFAULT_BUCKETS) -> list[str]:
-    """Bucket column names for increasing boundaries: (30, 60, 90) gives
-    not_due, d1_30, d31_60, d61_90, over_90."""
+# What an item's age counts from: its due date (days past due) or its document's date.
+AGE_BY_DUE = "due"
+AGE_BY_DOCUMENT = "document"
+AGE_BASES = (AGE_BY_DUE, AGE_BY_DOCUMENT)
+
+
+def bucket_names(boundaries: tuple[int, ...] = DEFAULT_BUCKETS, age_by: str = AGE_BY_DUE) -> list[str]:
+    """Bucket column names for increasing boundaries: (30, 60, 90) gives not_due, d1_30, d31_60, d61_90,
+    over_90 by due date; d0_30, d31_60, d61_90, over_90 by document date (an item is never "not due"
+    from its date: the first bucket starts at 0)."""
     check_boundaries(boundaries)
-    names = ["not_due"]
-    low = 1
+    check_age_by(age_by)
+    names = ["not_due"] if age_by == AGE_BY_DUE else []
+    low = 1 if age_by == AGE_BY_DUE else 0
     for high in boundaries:
         names.append(f"d{low}_{high}")
         low = high + 1
     names.append(f"over_{boundaries[-1]}")
     return names
+
+
+def check_age_by(age_by: str) -> str:
+    if age_by not in AGE_BASES:
+        raise ValueError(
+            f"age by {age_by!r}: choose due (days past due) or document (days since the document date)"
+        )
+    return age_by
 
 
 def check_boundaries(boundaries: tuple[int, ...]) -> None:

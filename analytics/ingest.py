@@ -1281,6 +1281,23 @@ def _row_rules(name: str, frame: pl.DataFrame, functional_currency: str) -> list
             )
         )
         functional = "amount_functional" if name == "documents" else "open_amount_functional"
+        # One amount in two currencies: a rate converts it, it never turns a debit into a credit.
+        found.append(
+            _problems_where(
+                frame,
+                pl.col(amount).is_not_null()
+                & pl.col(functional).is_not_null()
+                & (pl.col(amount).sign() != pl.col(functional).sign()),
+                functional,
+                pl.format(
+                    "{} {} and {} {} differ in sign",
+                    pl.lit(amount),
+                    pl.col(amount),
+                    pl.lit(functional),
+                    pl.col(functional),
+                ),
+            )
+        )
         found.append(
             _problems_where(
                 frame,

@@ -255,7 +255,7 @@ def month_end_balances(
             params = {"dates": kept, "over_days": OVER_DAYS}
             frames.append(con.sql(query("month_end_balances"), params=params).pl())
     if missing:
-        params = {"dates": missing, "until": missing[-1], "over_days": OVER_DAYS}
+        params = {"dates": missing, "over_days": OVER_DAYS}
         frames.append(con.sql(query("month_end_balances_derived"), params=params).pl())
     return pl.concat(
         [frame.rename({"ar_over_days": "ar_over_90"}, strict=False).cast(_BALANCE_SCHEMA) for frame in frames]

@@ -9,6 +9,10 @@ Layout of a data folder:
         balance_periods.parquet       each document's open amount over time, derived from documents and
                                       payments: one row per period during which it stays the same
                                       non-zero amount (open items at any date are a filter on it)
+        cash_periods.parquet          cash on account over time: payments applied to no document, and
+                                      payments dated before the document they are applied to (until
+                                      that document's date); one row per period during which a
+                                      payment's amount on account stays the same non-zero amount
         settlements.parquet           when each invoice was settled and last paid in cash, derived from
                                       documents and payments: one row per span of dates during which
                                       its payments to date add up to its amount (settled invoices known
@@ -57,6 +61,7 @@ QUERIES = Path(__file__).resolve().parent.parent / "queries"
 MONTH_END_HISTORY = 24
 BALANCE_PERIODS = "balance_periods.parquet"
 SETTLEMENTS = "settlements.parquet"
+CASH_PERIODS = "cash_periods.parquet"
 MONTH_END_BALANCES = "month_end_balances.parquet"
 # The stored balances' overdue part: AR more than this many days past due (kpis.OVER_DAYS).
 BALANCE_OVER_DAYS = 90
@@ -312,6 +317,12 @@ class Store:
             derived = balance_periods(self.read(contract.DOCUMENTS), self.read(contract.PAYMENTS))
             con.register("balance_periods", derived.to_arrow())
         con.sql(query("open_balances")).create_view("open_balances")
+        cash_file = current / CASH_PERIODS if current else None
+        if cash_file is not None and cash_file.is_file():
+            con.read_parquet(str(cash_file)).create_view("cash_periods")
+        else:
+            derived = cash_periods(self.read(contract.DOCUMENTS), self.read(contract.PAYMENTS))
+            con.register("cash_periods", derived.to_arrow())
         settlements_file = current / SETTLEMENTS if current else None
         if settlements_file is not None and settlements_file.is_file():
             # A generation written before settlements were stored has no such view: readers then
@@ -443,8 +454,10 @@ class Store:
             applied = applied_payments(documents, payments)
             settlements(documents, applied).write_parquet(staging / SETTLEMENTS)
             periods = balance_periods(documents, payments, applied)
+            cash = cash_periods(documents, payments, applied)
             del applied
             periods.write_parquet(staging / BALANCE_PERIODS)
+            cash.write_parquet(staging / CASH_PERIODS)
 
             progress(0.3, "Writing open-item snapshots")
             snapshot_dates = self._write_snapshots(
@@ -460,8 +473,8 @@ class Store:
             )
             derived = sorted((set(month_ends) | asked) - snapshot_dates)
             progress(0.4, f"Building {len(derived)} snapshots of open items")
-            balances = _write_derived(staging, derived, currency, documents, payments, periods)
-            del periods
+            balances = _write_derived(staging, derived, currency, documents, periods, cash)
+            del periods, cash
             _write_balances(staging, [*balances, _snapshot_balances(staging, ("imported_snapshots",))])
 
             progress(0.9, "Recording the import")
@@ -526,9 +539,12 @@ class Store:
                     # A generation written before balance periods were stored: the new one has them.
                     periods = balance_periods(documents, payments)
                     periods.write_parquet(staging / BALANCE_PERIODS)
-                added = _write_derived(
-                    staging, [as_of], previous.functional_currency, documents, payments, periods
-                )
+                if (staging / CASH_PERIODS).is_file():
+                    cash = pl.read_parquet(staging / CASH_PERIODS)
+                else:
+                    cash = cash_periods(documents, payments)
+                    cash.write_parquet(staging / CASH_PERIODS)
+                added = _write_derived(staging, [as_of], previous.functional_currency, documents, periods, cash)
                 if (staging / MONTH_END_BALANCES).is_file():
                     _write_balances(staging, [pl.read_parquet(staging / MONTH_END_BALANCES), *added])
                 else:
@@ -622,24 +638,26 @@ _IMPORTS_SCHEMA = {
 
 def applied_payments(documents: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
     """The payment rows applied to a document of `documents`, sorted by `key` (the document's row and
-    the payment's day packed in one integer, see _movement_key), with `amount` in integer cents and
-    `cash` (paid in cash). What balance_periods and settlements both follow."""
+    the payment's day packed in one integer, see _movement_key), with `amount` in integer cents,
+    `cash` (paid in cash) and `payment_row` (the row in `payments`). What balance_periods, cash_periods
+    and settlements follow."""
     rows = documents.select("document_id").with_row_index("document_row")
     # Joined a slice of payments at a time: as fast as at once, with a fraction of the memory.
     return pl.concat(
         [
-            part.lazy()
+            payments.slice(at, JOIN_AT_ONCE)
+            .lazy()
+            .with_row_index("payment_row", offset=at)
             .filter(pl.col("document_id").is_not_null())
             .join(rows.lazy(), on="document_id", how="inner")
             .select(
                 _movement_key(pl.col("document_row"), pl.col("payment_date")),
                 _cents(pl.col("amount")),
                 (pl.col("method") == "cash").fill_null(False).alias("cash"),
+                "payment_row",
             )
             .collect()
-            for part in (
-                payments.slice(at, JOIN_AT_ONCE) for at in range(0, max(payments.height, 1), JOIN_AT_ONCE)
-            )
+            for at in range(0, max(payments.height, 1), JOIN_AT_ONCE)
         ]
     ).sort("key")
 
@@ -708,6 +726,58 @@ def balance_periods(
         return pl.concat(parts)
     finally:
         con.close()
+
+
+def cash_periods(
+    documents: pl.DataFrame, payments: pl.DataFrame, applied: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Cash on account over time (DESIGN.md, "Open amount"): a payment row applied to no document is
+    on account from its date on; one applied to a document dated after it (paid in advance) is on
+    account from its date until the document's date, when it starts reducing the document
+    (balance_periods counts it from then). One row per period during which a payment's amount on
+    account stays the same non-zero amount: the item `document_id` (the payment_id) of `customer_id`,
+    dated and due on the payment's first date on account, `open_amount_functional` (minus the amount)
+    from `valid_from` until `valid_to` (excluded; null while it lasts). `applied`:
+    applied_payments(documents, payments), when the caller has it already."""
+    if applied is None:
+        applied = applied_payments(documents, payments)
+    key = applied.get_column("key")
+    issued_on = documents.get_column("document_date").gather(key // _DAYS)
+    early = _day(key) < issued_on
+    advance = payments.select("payment_id", "customer_id", "payment_date", "amount")[
+        applied.get_column("payment_row").filter(early)
+    ].with_columns(issued_on.filter(early).alias("issued_on"))
+    unapplied = payments.filter(pl.col("document_id").is_null())
+    cents = _cents(pl.col("amount"))
+    movements = pl.concat(
+        [
+            unapplied.select("payment_id", "customer_id", pl.col("payment_date").alias("day"), -cents),
+            advance.select("payment_id", "customer_id", pl.col("payment_date").alias("day"), -cents),
+            advance.select("payment_id", "customer_id", pl.col("issued_on").alias("day"), cents),
+        ]
+    )
+    daily = (
+        movements.group_by("payment_id", "day")
+        .agg(pl.col("customer_id").first(), pl.col("amount").sum())
+        .sort("payment_id", "day")
+    )
+    by_payment = {"partition_by": "payment_id"}
+    return daily.select(
+        pl.col("payment_id").alias("document_id"),
+        pl.col("customer_id").first().over(**by_payment),
+        pl.col("day").min().over(**by_payment).alias("first_day"),
+        pl.col("day").alias("valid_from"),
+        pl.col("day").shift(-1).over(**by_payment).alias("valid_to"),
+        pl.col("amount").cum_sum().over(**by_payment).alias("balance"),
+    ).filter(pl.col("balance") != 0).select(
+        "document_id",
+        "customer_id",
+        pl.col("first_day").alias("document_date"),
+        pl.col("first_day").alias("due_date"),
+        "valid_from",
+        "valid_to",
+        (pl.col("balance").cast(pl.Decimal(38, 0)) * _CENT).cast(contract.MONEY).alias("open_amount_functional"),
+    )
 
 
 def settlements(documents: pl.DataFrame, applied: pl.DataFrame) -> pl.DataFrame:
@@ -781,13 +851,13 @@ def _write_derived(
     dates: list[date],
     currency: str,
     documents: pl.DataFrame,
-    payments: pl.DataFrame,
     periods: pl.DataFrame,
+    cash_periods: pl.DataFrame,
 ) -> list[pl.DataFrame]:
     """Materialise the open items of each of `dates` under derived_snapshots/: the documents whose
-    balance period covers the date, and cash received on account by then (one item per payment,
-    due on its first date). These are the rows queries/open_items_at_dates.sql defines (a test holds
-    them to it), gathered from the periods in memory rather than joined again for every date.
+    balance period covers the date, and the payments whose cash period on account covers it, as
+    queries/open_items_as_of.sql has them at one date, gathered from the periods in memory rather than
+    joined again for every date (a test holds them to the definition, tests/oracle/).
     Returns the customers' balances of each date (customer_balances)."""
     if not dates:
         return []
@@ -795,22 +865,17 @@ def _write_derived(
         "document_id", "customer_id", "document_type", "document_date", "due_date", "currency"
     )
     balances: list[pl.DataFrame] = []
-    cash = (
-        payments.filter(pl.col("document_id").is_null())
-        .group_by("payment_id")
-        .agg(pl.col("customer_id").first(), pl.col("payment_date").min(), pl.col("amount").sum())
-        .filter(pl.col("amount") != 0)
-        .sort("payment_id")
-        .select(
-            pl.col("payment_id").alias("document_id"),
-            "customer_id",
-            pl.lit(contract.UNAPPLIED_CASH).alias("document_type"),
-            pl.col("payment_date").alias("document_date"),
-            pl.col("payment_date").alias("due_date"),
-            pl.lit(currency).alias("currency"),
-            (-pl.col("amount")).cast(contract.MONEY).alias("open_amount"),
-            (-pl.col("amount")).cast(contract.MONEY).alias("open_amount_functional"),
-        )
+    cash = cash_periods.sort("document_id").select(
+        "document_id",
+        "customer_id",
+        pl.lit(contract.UNAPPLIED_CASH).alias("document_type"),
+        "document_date",
+        "due_date",
+        pl.lit(currency).alias("currency"),
+        pl.col("open_amount_functional").alias("open_amount"),
+        "open_amount_functional",
+        "valid_from",
+        "valid_to",
     )
     # Each snapshot is written sorted by document_id (cash on account merged in by its payment_id), so
     # that readers who sort the items (aging.aged_items) find them in order: documents by their rank.
@@ -824,7 +889,11 @@ def _write_derived(
         items = columns.gather(open_now.get_column("document_row")).with_columns(
             open_now.get_column("open_amount"), open_now.get_column("open_amount_functional")
         )
-        items = items.merge_sorted(cash.filter(pl.col("document_date") <= snapshot_date), key="document_id")
+        on_account = cash.filter(
+            pl.col("valid_from") <= snapshot_date,
+            pl.col("valid_to").is_null() | (pl.col("valid_to") > snapshot_date),
+        ).drop("valid_from", "valid_to")
+        items = items.merge_sorted(on_account, key="document_id")
         if items.height:
             folder = staging / "derived_snapshots" / f"snapshot_date={snapshot_date.isoformat()}"
             folder.mkdir(parents=True)

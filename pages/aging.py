@@ -26,6 +26,7 @@ from pages import _aging_cache, _cache, _format, _panel, _runs, _session, widget
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
 BEYOND = {"All items": 0, "+30": 30, "+60": 60, "+90": 90}
+AGE_BY = {"due date": contract.AGE_BY_DUE, "document date": contract.AGE_BY_DOCUMENT}
 BUCKET_COLORS = ["#4c9a2a", "#f2c94c", "#f2994a", "#eb5757", "#b0413e", "#7b2d26", "#4a1c17"]
 SETTLED_LABELS = {"paid": "Paid", "credited": "Credited", "written_off": "Written off"}
 FRAGMENT = "aging_balance"
@@ -402,6 +403,17 @@ def aging_balance() -> None:
     beyond_label = controls[1].segmented_control(
         "Overdue beyond", list(BEYOND), default="All items", key="beyond", bind="query-params", required=True
     )
+    age_by_label = controls[1].segmented_control(
+        "Age by",
+        list(AGE_BY),
+        default="due date",
+        key="age_by",
+        bind="query-params",
+        required=True,
+        help="Due date: buckets by days past due. Document date: buckets by days since the document's date "
+        "(overdue is still by due date).",
+    )
+    age_by = AGE_BY[age_by_label or "due date"]
     compare_with = controls[2].date_input(
         "Compare with",
         value=previous_month_end(ctx.as_of),
@@ -420,7 +432,7 @@ def aging_balance() -> None:
     )
     if not path:
         path = list(aging.DEFAULT_DRILL_PATH)
-    names = contract.bucket_names(boundaries)
+    names = contract.bucket_names(boundaries, age_by)
     labels = {name: aging.bucket_label(name) for name in names}
 
     with st.expander("More filters"):
@@ -463,6 +475,7 @@ def aging_balance() -> None:
         overdue_beyond=BEYOND[beyond_label or "All items"],
         document_types=tuple(document_types),
         min_amount=Decimal(str(min_amount)) if min_amount else None,
+        age_by=age_by,
     )
     items = _cache.items_for(ctx)
     if qualification_filter:
@@ -490,6 +503,10 @@ def aging_balance() -> None:
                 drill_table(ctx, result, level, path, drill, names, labels)
     if rejuvenation_tab.open:
         with rejuvenation_tab:
+            if age_by != contract.AGE_BY_DUE:
+                # Roll rates move items between days-past-due buckets: a view by due date only.
+                st.info("The rejuvenation view ages items by due date: choose Age by: due date to see it.")
+                return
             rejuvenation(
                 ctx, items, items_then, request, request_then, result, level, names, labels, compare_with
             )

@@ -60,6 +60,15 @@ P5,C3,2026-03-31,I4,300.00,write_off
 """
 
 
+ORACLE = Path(__file__).resolve().parent / "oracle"
+
+
+def oracle(name: str) -> str:
+    """The SQL of tests/oracle/NAME.sql: a figure's definition worked out from documents and payments
+    alone, what the stored files and the production queries are tested against."""
+    return (ORACLE / f"{name}.sql").read_text(encoding="utf-8")
+
+
 def write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
     path = folder / name
     path.write_bytes(text.encode(encoding))

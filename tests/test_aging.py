@@ -530,3 +530,143 @@ def test_formula_cells_are_escaped_in_csv_and_typed_text_in_xlsx() -> None:
     assert "'=HYPERLINK" in text and "'+1" in text and "\nPlain," in text
     workbook = pl.read_excel(io.BytesIO(export.to_xlsx(frame)))
     assert workbook["customer_name"].to_list() == ['=HYPERLINK("http://x")', "+1", "Plain"]
+
+
+# --- ageing by document date ----------------------------------------------------------------------
+
+
+def _report_by_document(store: Store, as_of: date, by: str, output_format: str, tmp_path: Path) -> bytes:
+    output = tmp_path / f"aging-{as_of}.{output_format}"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analytics",
+            "report",
+            "aging",
+            "--data",
+            str(store.root),
+            "--as-of",
+            as_of.isoformat(),
+            "--by",
+            by,
+            "--age-by",
+            "document",
+            "--format",
+            output_format,
+            "--output",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return output.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("as_of", "by", "expected"),
+    [
+        # I1 (doc 01-10, due 02-09) 1000.00 is 21 days old and not due; I3 (doc and due 01-15) 16 days
+        # old and 16 days past due: both in 0-30, only I3 overdue.
+        (
+            date(2026, 1, 31),
+            "customer",
+            [
+                ["C1", "Alpha SARL", "1000.00", "0.00", "0.00", "0.00", "1000.00", "0.00"],
+                ["C2", "Beta GmbH", "1000.00", "0.00", "0.00", "0.00", "1000.00", "1000.00"],
+            ],
+        ),
+        # On its due date I1 is 30 days old (0-30) and not overdue (0 days past due).
+        (
+            date(2026, 2, 9),
+            "entity",
+            [
+                ["Acme FR", "1500.00", "0.00", "0.00", "0.00", "1500.00", "0.00"],
+                ["Acme DE", "1000.00", "0.00", "0.00", "0.00", "1000.00", "1000.00"],
+            ],
+        ),
+        # A day later it is 31 days old (31-60) and 1 day past due; I2 (doc 02-05) 5 days old (0-30);
+        # I3 26 days old (0-30) and 26 days past due.
+        (
+            date(2026, 2, 10),
+            "entity",
+            [
+                ["Acme FR", "500.00", "1000.00", "0.00", "0.00", "1500.00", "1000.00"],
+                ["Acme DE", "1000.00", "0.00", "0.00", "0.00", "1000.00", "1000.00"],
+            ],
+        ),
+        # 03-10: I1 600.00 59 days old, I2 400.00 33 days (31-60, both past due); I4 300.00 9 days and
+        # P3 -50.00 on account 0 days (0-30, not due): 250 + 1000 = 1250.00, overdue 600 + 400 = 1000.00.
+        (
+            date(2026, 3, 10),
+            "entity",
+            [["Acme FR", "250.00", "1000.00", "0.00", "0.00", "1250.00", "1000.00"]],
+        ),
+        # 03-12: I1 is 61 days old (61-90), I2 35 days (31-60); P3 -50.00, due 03-10, is 2 days past due
+        # too (negative items age like the others): overdue 600 + 400 - 50 = 950.00.
+        (
+            date(2026, 3, 12),
+            "entity",
+            [["Acme FR", "250.00", "400.00", "600.00", "0.00", "1250.00", "950.00"]],
+        ),
+    ],
+)
+def test_ageing_by_document_date(
+    ledger_store: Store, tmp_path: Path, as_of: date, by: str, expected: list[list[str]]
+) -> None:
+    """The conftest ledger aged by the days since each document's date (buckets 0-30, 31-60, 61-90,
+    +90, no "not due"), overdue still by due date; on the command line (CSV and XLSX) as in the
+    function."""
+    columns = ["d0_30", "d31_60", "d61_90", "over_90", "total", "overdue"]
+    csv = pl.read_csv(
+        io.BytesIO(_report_by_document(ledger_store, as_of, by, "csv", tmp_path)), infer_schema=False
+    )
+    keys = aging.level_keys(by)
+    assert csv.columns == [*keys, *columns]
+    assert csv.rows() == [tuple(row) for row in expected]
+    workbook = pl.read_excel(io.BytesIO(_report_by_document(ledger_store, as_of, by, "xlsx", tmp_path)))
+    assert workbook.columns == csv.columns
+    assert [f"{v:.2f}" for v in workbook["total"]] == [row[len(keys) + 4] for row in expected]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tables=ledgers(),
+    day=st.integers(0, 700),
+    buckets=st.sampled_from([(30, 60, 90), (30, 60, 90, 120), (15, 45), (7,)]),
+)
+def test_document_date_buckets_add_up_and_overdue_is_by_due_date(
+    tmp_path_factory, tables: Tables, day: int, buckets
+) -> None:
+    """Aged by document date, on any ledger: each row's buckets add up to its total, every item is in
+    the bucket of its days since its document's date, the groupings add up to the whole AR, and each
+    group's total and overdue are those of the ageing by due date."""
+    store = Store(tmp_path_factory.mktemp("random"))
+    store.write(tables, ImportRecord("test", "random", "-", 0, 0, 0, 0))
+    as_of = date(2025, 1, 1) + timedelta(days=day)
+    items = aging.aged_items(store, as_of)
+    expected_ar = items["open_amount_functional"].sum() if items.height else Decimal("0")
+    names = contract.bucket_names(buckets, "document")
+    assert names[0] == f"d0_{buckets[0]}" and "not_due" not in names
+    for by in ("entity", "collector", aging.CUSTOMER, aging.DOCUMENT):
+        keys = aging.level_keys(by)
+        by_document = aging.aging(items, aging.AgingQuery(as_of, by=by, buckets=buckets, age_by="document"))
+        by_due = aging.aging(items, aging.AgingQuery(as_of, by=by, buckets=buckets))
+        assert by_document.buckets == names
+        for row in by_document.rows.iter_rows(named=True):
+            assert sum(row[name] for name in names) == row["total"]
+        assert by_document.total == expected_ar
+        assert (
+            by_document.rows.select(*keys, "total", "overdue")
+            .sort(keys)
+            .equals(by_due.rows.select(*keys, "total", "overdue").sort(keys))
+        )
+    for item in items.iter_rows(named=True):
+        age = (as_of - item["document_date"]).days
+        position = sum(age > high for high in buckets)
+        one = aging.AgingQuery(
+            as_of, by=aging.DOCUMENT, buckets=buckets, age_by="document", bucket_filter=(names[position],)
+        )
+        assert item["document_id"] in aging.aging(items, one).rows["document_id"].to_list()

@@ -294,3 +294,28 @@ def test_each_drill_opens_the_row_clicked_at_its_own_level(
     select_row(at, 0)
     assert drill_param(at)[-1] == f"customer={customers['customer_id'].iloc[0]}"
     assert "document_id" in drill_table(at).columns
+
+
+def test_age_by_document_date_is_kept_in_the_address(
+    app: AppTest, ledger_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By document date at 2026-03-31: I1 (01-10) is 80 days old, 600.00 in 61-90; I2 (02-05) 54 days,
+    400.00 in 31-60; P3 (03-10) 21 days, -50.00 in 0-30: total 950.00, still all overdue by due date.
+    The choice is bound to the address: a link with it opens the same view."""
+    app.button_group(key="age_by").set_value("document date").run()
+    assert not app.exception, app.exception
+    table = drill_table(app)
+    assert list(table.columns)[:7] == ["entity", "d0_30", "d31_60", "d61_90", "over_90", "total", "overdue"]
+    assert table.iloc[0, 1:7].to_list() == [-50.0, 400.0, 600.0, 0.0, 950.0, 950.0]
+    assert metric(app, "Overdue")[0] == "950.00"
+    app.button_group(key="bucket_filter").set_value(["d61_90"]).run()
+    assert drill_table(app)["total"].to_list() == [600.0]
+
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    linked = AppTest.from_file(APP, default_timeout=60)
+    linked.query_params["age_by"] = "document date"
+    linked.run()
+    linked.switch_page("pages/aging.py").run()
+    assert not linked.exception, linked.exception
+    assert list(drill_table(linked).columns)[1] == "d0_30"

@@ -38,10 +38,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import CUSTOMERS_CSV, DOCUMENTS_CSV, PAYMENTS_CSV, ROOT, write
+from conftest import CUSTOMERS_CSV, DOCUMENTS_CSV, PAYMENTS_CSV, ROOT, oracle, write
 
 from analytics import ingest
-from analytics import store as store_module
 from analytics.collections import CollectionsDB
 from analytics.store import Store
 
@@ -182,7 +181,7 @@ def remains(root: Path) -> list[str]:
 
 def assert_whole(root: Path) -> Store:
     """The live generation, read afresh, is a complete generation (never a staging folder) and every
-    snapshot it stores holds exactly the rows the definition (queries/open_items_at_dates.sql) gives."""
+    snapshot it stores holds exactly the rows the definition (tests/oracle/open_items_at_dates.sql) gives."""
     store = Store(root)
     live = store.current
     assert live is not None and live.parent == root / "generations" and live.name.startswith("g-")
@@ -196,7 +195,7 @@ def assert_whole(root: Path) -> Store:
     assert set(stored.get_column("snapshot_date")) <= {*manifest.derived_dates, *manifest.snapshot_dates}
     defined = (
         con.sql(
-            store_module.query("open_items_at_dates"),
+            oracle("open_items_at_dates"),
             params={
                 "dates": list(manifest.derived_dates),
                 "functional_currency": manifest.functional_currency,

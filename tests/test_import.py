@@ -226,6 +226,52 @@ def test_credit_note_with_positive_amount(store: Store, folder: Path) -> None:
     assert problems == ["documents.csv, row 4, column amount: credit note with a positive amount 100.00"]
 
 
+def test_amounts_of_one_document_differing_in_sign_are_refused(
+    store: Store, ledger_files: ingest.Sources, folder: Path
+) -> None:
+    """A credit note of -800.00 USD booked at +400.00 EUR: the rate converts the amount, it cannot turn
+    a credit into a debit. Accepted, the documents at 2026-03-31 would sum to
+        I1 1000 + I2 500 + CN1 -100 + I3 1000 + I4 300 + CN9 (+400) = 3100.00
+    where they are 2700 - 400 = 2300.00 (800 short on both sides of the ledger). The row is refused, naming both
+    columns; the clean rows of the same file are not written either (all or nothing), and an invoice
+    of 0.00 in both currencies (same sign: zero) is not a conflict."""
+    ingest.import_files(store, ledger_files)
+    before = store.read(contract.DOCUMENTS)
+    documents = write(
+        folder,
+        "documents.csv",
+        DOCUMENTS_CSV.splitlines()[0] + "\n"
+        "I8,invoice,C1,2026-03-02,2026-04-01,EUR,0.00,0.00\n"
+        "CN9,credit_note,C2,2026-03-02,2026-03-02,USD,-800.00,400.00\n"
+        "I9,invoice,C2,2026-03-03,2026-04-02,USD,120.00,-100.00\n",
+    )
+    problems = refused(store, ingest.Sources(documents=documents))
+    assert problems == [
+        "documents.csv, row 3, column amount_functional: amount -800.00 and amount_functional 400.00 "
+        "differ in sign",
+        "documents.csv, row 4, column amount_functional: amount 120.00 and amount_functional -100.00 "
+        "differ in sign",
+    ]
+    assert store.read(contract.DOCUMENTS).equals(before)
+
+
+def test_open_amounts_of_one_snapshot_item_differing_in_sign_are_refused(store: Store, folder: Path) -> None:
+    """The same rule for an ERP's aged trial balance: open_amount -50.00 USD cannot be +45.00 EUR."""
+    snapshot = write(
+        folder,
+        "open_items.csv",
+        "snapshot_date,document_id,customer_id,document_type,document_date,due_date,currency,open_amount,"
+        "open_amount_functional\n"
+        "2026-02-28,I3,C2,invoice,2026-01-15,2026-01-15,USD,-50.00,45.00\n",
+    )
+    ingest.import_files(store, sources(folder))
+    problems = refused(store, ingest.Sources(open_items=snapshot))
+    assert problems == [
+        "open_items.csv, row 2, column open_amount_functional: open_amount -50.00 and "
+        "open_amount_functional 45.00 differ in sign"
+    ]
+
+
 def test_currency_not_iso_4217(store: Store, folder: Path) -> None:
     documents = DOCUMENTS_CSV.replace(
         "I3,invoice,C2,2026-01-15,2026-01-15,USD", "I3,invoice,C2,2026-01-15,2026-01-15,DOLLARS"

@@ -16,11 +16,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import DOCUMENTS_CSV, write
+from conftest import DOCUMENTS_CSV, oracle, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics import contract, ingest
+from analytics import aging, contract, ingest, kpis
 from analytics import store as store_module
 from analytics.store import ImportRecord, Store, Tables
 
@@ -105,6 +105,73 @@ def test_two_generations_at_most_are_kept(ledger_store: Store, ledger_files: ing
     assert len(list((ledger_store.root / "generations").iterdir())) == 2
 
 
+@pytest.fixture
+def prepaid_store(tmp_path: Path) -> Store:
+    """C1 pays 600.00 on 2026-03-01 (PA) for invoice INV, issued only on 2026-03-10 (1000.00, due
+    2026-04-09), and the rest, 400.00, on 2026-04-15 (PB); C1 also has invoice OLD (200.00, 2026-02-01,
+    due 2026-02-28), paid on 2026-02-20, before the prepayment."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    files = ingest.Sources(
+        customers=write(folder, "customers.csv", "customer_id,customer_name,entity\nC1,Alpha,E\n"),
+        documents=write(
+            folder,
+            "documents.csv",
+            "document_id,document_type,customer_id,document_date,due_date,currency,amount\n"
+            "OLD,invoice,C1,2026-02-01,2026-02-28,EUR,200.00\n"
+            "INV,invoice,C1,2026-03-10,2026-04-09,EUR,1000.00\n",
+        ),
+        payments=write(
+            folder,
+            "payments.csv",
+            "payment_id,customer_id,payment_date,document_id,amount\n"
+            "P0,C1,2026-02-20,OLD,200.00\n"
+            "PA,C1,2026-03-01,INV,600.00\n"
+            "PB,C1,2026-04-15,INV,400.00\n",
+        ),
+    )
+    store = Store(tmp_path / "data")
+    ingest.import_files(store, files)
+    return store
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [
+        # documents dated by then - payments dated by then
+        (date(2026, 2, 28), {}),  # 200 (OLD) - 200 (P0) = 0
+        (date(2026, 3, 1), {"PA": "-600.00"}),  # 200 - (200 + 600) = -600: PA on account
+        (date(2026, 3, 9), {"PA": "-600.00"}),  # the day before INV: still on account
+        (date(2026, 3, 10), {"INV": "400.00"}),  # 1200 - 800 = 400: PA now reduces INV
+        (date(2026, 3, 31), {"INV": "400.00"}),  # a month end, read from its stored snapshot
+        (date(2026, 4, 14), {"INV": "400.00"}),  # 5 days past due
+        (date(2026, 4, 15), {}),  # 1200 - 1200 = 0
+    ],
+)
+def test_a_payment_before_its_invoice_is_cash_on_account_until_the_invoice(
+    prepaid_store: Store, as_of: date, expected: dict[str, str]
+) -> None:
+    """Paid in advance, PA is an open item of -600.00 due on its date (2026-03-01) until INV is issued;
+    from 2026-03-10 it reduces INV (1000 - 600 = 400.00). The AR ties to the ledger at every date, in
+    the open items, the aging balance and the customers' month-end balances alike."""
+    assert balances(prepaid_store, as_of) == expected
+    total = sum((Decimal(v) for v in expected.values()), Decimal("0.00"))
+    items = aging.aged_items(prepaid_store, as_of)
+    assert aging.aging(items, aging.AgingQuery(as_of, by="customer")).total == total
+    ar = kpis.month_end_balances(prepaid_store, [as_of])["ar_total"].sum()
+    assert Decimal(ar or 0) == total
+    if "PA" in expected:
+        cash = prepaid_store.open_items(as_of).row(0, named=True)
+        assert (cash["document_type"], cash["due_date"]) == ("unapplied_cash", date(2026, 3, 1))
+
+
+def test_a_prepayment_in_a_snapshot_asked_for(prepaid_store: Store) -> None:
+    """A snapshot of 2026-03-05 (between PA and INV) stores PA on account: -600.00."""
+    prepaid_store.add_snapshot(date(2026, 3, 5))
+    assert balances(prepaid_store, date(2026, 3, 5)) == {"PA": "-600.00"}
+    assert str(kpis.month_end_balances(prepaid_store, [date(2026, 3, 5)])["ar_total"][0]) == "-600.00"
+
+
 @st.composite
 def tangled_ledgers(draw: st.DrawFn) -> Tables:
     """Documents over five months in two currencies (functional amounts different, or zero); payments
@@ -158,7 +225,8 @@ def test_stored_open_items_follow_the_definition(
     tmp_path_factory: pytest.TempPathFactory, tables: Tables, days: list[int]
 ) -> None:
     """On any ledger, the materialised month ends (and a snapshot asked for) hold exactly the rows
-    open_items_at_dates.sql defines; at other dates Store.open_items gives the same documents."""
+    the definition (tests/oracle/open_items_at_dates.sql) gives; at other dates Store.open_items gives the
+    same items, cash on account (and paid in advance) included."""
     store = Store(tmp_path_factory.mktemp("tangled") / "data")
     manifest = store.write(tables, ImportRecord("test", "-", "-", 1, 0, 0, 0), functional_currency="EUR")
     asked = date(2026, 1, 1) + timedelta(days=days[0])
@@ -166,7 +234,7 @@ def test_stored_open_items_follow_the_definition(
         manifest = store.add_snapshot(asked)
     con = store.connect()
     definition = con.sql(
-        store_module.query("open_items_at_dates"),
+        oracle("open_items_at_dates"),
         params={"dates": list(manifest.derived_dates), "functional_currency": "EUR"},
     ).pl()
     stored = con.sql("select * from open_item_snapshots").pl().select(definition.columns)
@@ -175,11 +243,34 @@ def test_stored_open_items_follow_the_definition(
     for day in days:
         at = date(2026, 1, 1) + timedelta(days=day)
         expected = con.sql(
-            store_module.query("open_items_at_dates"), params={"dates": [at], "functional_currency": "EUR"}
+            oracle("open_items_at_dates"), params={"dates": [at], "functional_currency": "EUR"}
         ).pl()
-        documents = pl.col("document_type") != contract.UNAPPLIED_CASH
-        derived = store.open_items(at, con).filter(documents).sort("document_id")
-        assert derived.equals(expected.filter(documents).drop("snapshot_date").sort("document_id")), at
+        derived = store.open_items(at, con).sort("document_id")
+        assert derived.equals(expected.drop("snapshot_date").sort("document_id")), at
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tables=tangled_ledgers(), days=st.lists(st.integers(-15, 200), min_size=1, max_size=4))
+def test_the_ar_at_any_date_ties_to_the_ledger(
+    tmp_path_factory: pytest.TempPathFactory, tables: Tables, days: list[int]
+) -> None:
+    """On any ledger (payments before their document's date among them), the AR at any date, stored
+    month end or not, is the documents dated up to it minus the payments dated up to it, whatever they
+    are applied to (payments to a document not in the ledger aside: an import refuses them)."""
+    store = Store(tmp_path_factory.mktemp("tied") / "data")
+    manifest = store.write(tables, ImportRecord("test", "-", "-", 1, 0, 0, 0), functional_currency="EUR")
+    known = tables.payments.filter(
+        pl.col("document_id").is_null() | pl.col("document_id").is_in(tables.documents["document_id"].implode())
+    )
+    dates = [date(2026, 1, 1) + timedelta(days=day) for day in days] + list(manifest.derived_dates[-3:])
+    con = store.connect()
+    for at in dates:
+        issued = tables.documents.filter(pl.col("document_date") <= at)["amount_functional"].sum()
+        paid = known.filter(pl.col("payment_date") <= at)["amount"].sum()
+        ledger = Decimal(issued or 0) - Decimal(paid or 0)
+        assert Decimal(store.open_items(at, con)["open_amount_functional"].sum() or 0) == ledger, at
+        balances_then = kpis.month_end_balances(store, [at], con)
+        assert Decimal(balances_then["ar_total"].sum() or 0) == ledger, at
 
 
 @st.composite

@@ -1,3 +1,5 @@
+-- The definition of the items open at each date of $dates (DESIGN.md, "Open amount"), worked out from
+-- documents and payments alone: what the stored periods and snapshots are tested against.
 -- One row per (snapshot date, item open at that date), for every date of $dates at once:
 -- a document's balance changes only on its issue date and its payment dates, so the balance after
 -- each change holds until the next change; each snapshot date picks the balance in force then.
@@ -63,31 +65,52 @@ open_documents as (
         and documents.document_date <= snapshot_dates.snapshot_date
 ),
 
-cash_on_account as (
+cash_rows as (
+    -- on account: a payment applied to no document, or to one dated after the payment (paid in
+    -- advance) until that document's date; a payment for a document not in the ledger counts nowhere
     select
-        payment_id,
-        any_value(customer_id) as customer_id,
-        min(payment_date) as payment_date,
-        sum(amount) as amount,
+        payments.payment_id,
+        payments.customer_id,
+        payments.payment_date,
+        payments.amount,
+        case when payments.document_id is not null then documents.document_date end as until,
     from payments
-    where document_id is null
+    left join documents using (document_id)
+    where payments.document_id is null or documents.document_date > payments.payment_date
+),
+
+first_dates as (
+    select payment_id, min(payment_date) as first_date, any_value(customer_id) as customer_id,
+    from cash_rows
     group by payment_id
+),
+
+cash_at_dates as (
+    select
+        snapshot_dates.snapshot_date,
+        cash_rows.payment_id,
+        sum(cash_rows.amount) as amount,
+    from cash_rows
+    inner join snapshot_dates
+        on snapshot_dates.snapshot_date >= cash_rows.payment_date
+        and (cash_rows.until is null or snapshot_dates.snapshot_date < cash_rows.until)
+    group by snapshot_dates.snapshot_date, cash_rows.payment_id
 ),
 
 unapplied_cash as (
     select
-        snapshot_dates.snapshot_date,
-        cash_on_account.payment_id as document_id,
-        cash_on_account.customer_id,
+        cash_at_dates.snapshot_date,
+        cash_at_dates.payment_id as document_id,
+        first_dates.customer_id,
         'unapplied_cash' as document_type,
-        cash_on_account.payment_date as document_date,
-        cash_on_account.payment_date as due_date,
+        first_dates.first_date as document_date,
+        first_dates.first_date as due_date,
         $functional_currency as currency,
-        (-cash_on_account.amount)::decimal(18, 2) as open_amount,
-        (-cash_on_account.amount)::decimal(18, 2) as open_amount_functional,
-    from cash_on_account
-    inner join snapshot_dates on snapshot_dates.snapshot_date >= cash_on_account.payment_date
-    where cash_on_account.amount <> 0
+        (-cash_at_dates.amount)::decimal(18, 2) as open_amount,
+        (-cash_at_dates.amount)::decimal(18, 2) as open_amount_functional,
+    from cash_at_dates
+    inner join first_dates using (payment_id)
+    where cash_at_dates.amount <> 0
 )
 
 select * from open_documents
