@@ -213,8 +213,6 @@ def statement_message(
 
 def attach(message: EmailMessage, account: Statement) -> None:
     """Attach the statement's PDF to an e-mail (a reminder's, when its scenario step says so)."""
-    if not message.is_multipart() and message.get_content_type() == "text/plain":
-        message.make_mixed()
     message.add_attachment(
         statement_pdf(account), maintype="application", subtype="pdf", filename=account.file_name
     )

@@ -113,3 +113,38 @@ def test_the_customer_page_sends_the_statement(ledger_store: Store, monkeypatch:
     assert markdown_text("No e-mail address for this customer: add one on the Recovery scenarios page.") in [
         c.value for c in at.caption
     ]
+
+
+def test_a_scenario_step_attaches_the_statement(ledger_store: Store) -> None:
+    """Standard B2B's +5 d e-mail set to attach the statement: the daily run at 2026-02-14 sends Alpha
+    SARL its reminder with its statement (I1 1,000.00 EUR and I2 500.00 EUR, not yet due: 1,500.00 EUR
+    open, 1,000.00 EUR overdue). A step other than an e-mail cannot attach it."""
+    from dataclasses import replace
+
+    from analytics import daily
+
+    with CollectionsDB.for_store(ledger_store) as db:
+        scenarios.save_contact(db, "C1", user="Anna", email="compta@alpha.test")
+        standard = scenarios.scenario(db, "standard_b2b")
+        steps = [replace(s, attach_statement=s.offset_days == 5) for s in standard.steps]
+        scenarios.save_scenario(db, replace(standard, steps=tuple(steps)), user="Carla")
+        assert [
+            s.offset_days for s in scenarios.scenario(db, "standard_b2b").steps if s.attach_statement
+        ] == [5]
+        letter = [replace(s, attach_statement=s.action_type == "letter") for s in standard.steps]
+        with pytest.raises(scenarios.ScenarioRefused, match="step 4, attach_statement: only an e-mail"):
+            scenarios.save_scenario(db, replace(standard, steps=tuple(letter)), user="Carla")
+    with mail_server() as mail:
+        (ledger_store.root / "settings.toml").write_text(mail.settings_toml(), encoding="utf-8")
+        result = daily.run(ledger_store, date(2026, 2, 14), environ={})
+        ((_, recipients, message),) = mail.received
+    assert recipients == ["compta@alpha.test"]
+    assert message["Subject"] == "Payment reminder - Alpha SARL - 1,000.00 EUR overdue"
+    assert [row["detail"] for row in result.sent] == [
+        "Payment reminder - Alpha SARL - 1,000.00 EUR overdue (with the statement of account)"
+    ]
+    ((name, pdf),) = [(p.get_filename(), p.get_content()) for p in message.iter_attachments()]
+    assert name == "statement-C1-2026-02-14.pdf"
+    text = pdf_text(pdf)
+    assert "Total open 1,500.00 EUR" in text and "of which overdue 1,000.00 EUR" in text
+    assert "I1" in body(message)
