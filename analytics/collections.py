@@ -62,8 +62,13 @@ FILE_NAME = "collections.duckdb"
 # 1: item_events, actions, imports. 2: coaching_notes (created on opening a file of version 1).
 # 3: the tables of recovery scenarios (SCENARIO_TABLES, created on opening an older file).
 # 4: original_author of item_events and actions (SCHEMA_CHANGES, added on opening an older file).
+# SCHEMA_CHANGES also adds scenario_steps.attach_statement (false by default: readable by version 4).
 SCHEMA_VERSION = 4
-SCHEMA_CHANGES = ("collections_add_item_events_original_author", "collections_add_actions_original_author")
+SCHEMA_CHANGES = (
+    "collections_add_item_events_original_author",
+    "collections_add_actions_original_author",
+    "scenarios_add_steps_attach_statement",
+)
 SCENARIO_TABLES = (
     "scenarios_create_scenarios",
     "scenarios_create_steps",

@@ -318,6 +318,7 @@ def create(
             report(0.92, "Writing the collections history")
             events, actions = collections_history(ledger, seed=seed, as_of=manifest.data_as_of)
             database.load_history(events, actions, replace=True)
+            write_contacts(database, ledger.customers, seed=seed)
     finally:
         if database is not None and collections_db is None:
             database.close()
@@ -993,6 +994,36 @@ SPOKEN_OUTCOMES = (
     ("other", 0.06),
 )
 WRITTEN_OUTCOMES = (("reached", 0.30), ("other", 0.70))
+
+
+# One demo customer in CONTACTLESS_EVERY has no e-mail address (its automatic e-mails are skipped).
+CONTACTLESS_EVERY = 10
+CONTACT_NAMES = ("Accounts payable", "Mrs Martin", "Mr Novak", "Ms Rossi", "Mr Schmidt", "Mrs Garcia")
+
+
+def write_contacts(database: collections.CollectionsDB, customers: pl.DataFrame, *, seed: int = 7) -> None:
+    """Every demo customer's contact for reminders (analytics.scenarios' contacts), in one write: most
+    at ap.CUSTOMER-ID@example.com, a domain reserved for examples that delivers nowhere; one in
+    CONTACTLESS_EVERY with no address, so that a run shows what it skips. Deterministic for a seed."""
+    rng = np.random.default_rng([seed, 2_024])
+    now = collections.utc_now()
+    statements = []
+    for position, customer_id in enumerate(customers.get_column("customer_id").to_list()):
+        has_address = position % CONTACTLESS_EVERY != CONTACTLESS_EVERY - 1
+        statements.append(
+            (
+                "scenarios_insert_contact",
+                {
+                    "customer_id": customer_id,
+                    "contact_name": str(rng.choice(CONTACT_NAMES)),
+                    "email": f"ap.{customer_id.lower()}@example.com" if has_address else None,
+                    "postal_address": None,
+                    "user_name": "demo",
+                    "recorded_at": now,
+                },
+            )
+        )
+    database.append(statements)
 
 
 def collections_history(

@@ -222,6 +222,8 @@ class Step:
     min_amount: Decimal = ZERO
     automatic: bool = False
     min_interval_days: int = 0
+    # An e-mail step: the customer's statement of account (analytics.statement) attached as a PDF.
+    attach_statement: bool = False
 
     @property
     def label(self) -> str:
@@ -396,6 +398,7 @@ def scenarios(db: CollectionsDB, *, include_archived: bool = False) -> list[Scen
                         Decimal(row["min_amount"]),
                         bool(row["automatic"]),
                         int(row["min_interval_days"]),
+                        bool(row["attach_statement"]),
                     )
                     for row in own.iter_rows(named=True)
                 ),
@@ -427,7 +430,7 @@ def scenario_versions(db: CollectionsDB, scenario_id: str) -> pl.DataFrame:
 def current_steps(db: CollectionsDB) -> pl.DataFrame:
     """The steps of the current version of every active scenario: scenario_id, scenario_version,
     scenario (its name), friendly_phase_end_days, step, offset_days, action_type, template,
-    min_amount, automatic, min_interval_days, step_label."""
+    min_amount, automatic, min_interval_days, attach_statement, step_label."""
     rows = [
         {
             "scenario_id": s.scenario_id,
@@ -441,6 +444,7 @@ def current_steps(db: CollectionsDB) -> pl.DataFrame:
             "min_amount": step.min_amount,
             "automatic": step.automatic,
             "min_interval_days": step.min_interval_days,
+            "attach_statement": step.attach_statement,
         }
         for s in scenarios(db)
         for position, step in enumerate(s.steps, start=1)
@@ -457,6 +461,7 @@ def current_steps(db: CollectionsDB) -> pl.DataFrame:
         "min_amount": contract.MONEY,
         "automatic": pl.Boolean(),
         "min_interval_days": pl.Int64(),
+        "attach_statement": pl.Boolean(),
     }
     return pl.DataFrame(rows, schema=schema).with_columns(_step_label_expression().alias("step_label"))
 
@@ -515,6 +520,11 @@ def check_scenario(candidate: Scenario, others: Sequence[Scenario] = ()) -> list
             messages.append(f"{where}, min_amount: must not be negative, got {step.min_amount}")
         if step.min_interval_days < 0:
             messages.append(f"{where}, min_interval_days: must not be negative, got {step.min_interval_days}")
+        if step.attach_statement and step.action_type != "email":
+            messages.append(
+                f"{where}, attach_statement: only an e-mail carries the statement of account, not a "
+                f"{ACTION_LABELS.get(step.action_type, step.action_type)}"
+            )
         if step.automatic and step.action_type not in AUTOMATIC_ACTION_TYPES:
             messages.append(
                 f"{where}, automatic: only e-mails and letters go out on their own, not a "
@@ -619,6 +629,7 @@ def _scenario_statements(s: Scenario, user: str, now: datetime | None) -> list[t
                     "min_amount": Decimal(step.min_amount).quantize(CENT),
                     "automatic": step.automatic,
                     "min_interval_days": step.min_interval_days,
+                    "attach_statement": step.attach_statement,
                 },
             )
         )
@@ -632,6 +643,7 @@ STEP_EDITOR_SCHEMA = {
     "min_amount": pl.Float64(),
     "automatic": pl.Boolean(),
     "min_interval_days": pl.Int64(),
+    "attach_statement": pl.Boolean(),
 }
 
 
@@ -646,6 +658,7 @@ def steps_frame(steps: Sequence[Step]) -> pl.DataFrame:
                 "min_amount": float(s.min_amount),
                 "automatic": s.automatic,
                 "min_interval_days": s.min_interval_days,
+                "attach_statement": s.attach_statement,
             }
             for s in steps
         ],
@@ -695,6 +708,7 @@ def steps_from_frame(frame: pl.DataFrame) -> tuple[Step, ...]:
                 amount,
                 bool(row.get("automatic") or False),
                 int(row.get("min_interval_days") or 0),
+                bool(row.get("attach_statement") or False),
             )
         )
     if messages:
@@ -1832,8 +1846,24 @@ def send_automatic(
     if items is None:
         items = aged_items(store, as_of, scope)
     folder = outbox or store.root / "outbox" / as_of.isoformat()
+    attaching = {
+        (row["scenario_id"], row["scenario_version"], row["step"])
+        for row in current_steps(db).filter(pl.col("attach_statement")).iter_rows(named=True)
+    }
     deliveries = [
-        _deliver(db, store, Proposal.from_row(row), as_of, scope, user, items, current, smtp, folder)
+        _deliver(
+            db,
+            store,
+            Proposal.from_row(row),
+            as_of,
+            scope,
+            user,
+            items,
+            current,
+            smtp,
+            folder,
+            attach_statement=(row["scenario_id"], row["scenario_version"], row["step"]) in attaching,
+        )
         for row in found.filter(pl.col("automatic"), ~pl.col("done")).iter_rows(named=True)
     ]
     return pl.DataFrame(deliveries, schema=_DELIVERY_SCHEMA)
@@ -1850,8 +1880,11 @@ def _deliver(
     current: Settings,
     smtp: reminders.SmtpSettings | None,
     folder: Path,
+    *,
+    attach_statement: bool = False,
 ) -> dict[str, object]:
-    """Send or write one automatic step and log it; a row of RunResult.deliveries."""
+    """Send or write one automatic step and log it; a row of RunResult.deliveries. With
+    `attach_statement`, the e-mail carries the customer's statement of account (PDF)."""
     row: dict[str, object] = {
         "customer_id": proposal.customer_id,
         "customer_name": proposal.customer_name,
@@ -1872,9 +1905,22 @@ def _deliver(
             if smtp is None:
                 row["detail"] = "SMTP not configured ([mail] host in settings.toml)"
                 return row
-            reminders.send_reminder(message, smtp)
+            email = reminders.email_message(message, sender_address=smtp.sender)
+            detail = message.subject
+            if attach_statement:
+                from analytics import statement  # it reads the contacts and settings of this module
+
+                try:
+                    account = statement.statement(
+                        db, store, proposal.customer_id, as_of, scope=scope, items=items
+                    )
+                except statement.StatementError as error:
+                    raise reminders.ReminderError(f"statement of account: {error}") from None
+                statement.attach(email, account)
+                detail += " (with the statement of account)"
+            reminders.send(email, smtp)
             confirm(db, store, proposal, as_of=as_of, scope=scope, user=user, message=message, channel="smtp")
-            row["status"], row["detail"] = "sent", message.subject
+            row["status"], row["detail"] = "sent", detail
         else:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / _file_name(

@@ -1,11 +1,14 @@
 """The scheduled reports that the daily run sends by e-mail, per `[reports]` of settings.toml: the CFO
-pack (a PDF of the overview's figures, with the XLSX of the aging by entity attached).
+pack (a PDF of the overview's figures, with the XLSX of the aging by entity attached) and each
+collector's morning digest (their worklist's counts and first customers, as the Worklist page shows
+them: analytics.worklist at the same date, for the collector).
 
 The pack's figures are those of the Overview page at the same date and scope, from the same
 functions: aging.headline (receivables, overdue), kpis.month_end_series (countback DSO, best possible
 DSO, ADD, CEI at the latest month end) and kpis.latest_cost_of_delay, the largest overdue customers
 (aging by customer) and the 13-week cash forecast. A report is sent once a day to each recipient
 (recorded in DIR/daily/sent.jsonl by analytics.daily); a refused send is tried again at the next run.
+Collectors who share an address get one digest, a part for each of them.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from email.utils import formatdate
 
 import polars as pl
 
-from analytics import aging, contract, daily, export, forecast, kpis, reminders, settings
+from analytics import aging, contract, daily, export, forecast, kpis, reminders, settings, worklist
+from analytics.collections import CollectionsDB
 from analytics.daily import DailyResult
 from analytics.scope import EVERYTHING, Scope
 from analytics.store import Store
 
 TREND_MONTHS = 13
 TOP_CUSTOMERS = 10
+DIGEST_CUSTOMERS = 10
 XLSX_MIME = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
@@ -168,36 +173,163 @@ def cfo_pack_message(store: Store, as_of: date, sender: str, recipient: str) -> 
     return message
 
 
+def collector_digest(db: CollectionsDB, store: Store, as_of: date, collector: str) -> dict[str, object]:
+    """A collector's worklist at `as_of` as the digest gives it: collector, as_of, currency, counts
+    (worklist.Worklist.counts), customers (the worklist's first DIGEST_CUSTOMERS rows, in its order:
+    section, customer_id, customer_name, items, total_open_amount, max_days_past_due, task_date, late)
+    and more (how many rows are left out)."""
+    manifest = store.manifest()
+    currency = manifest.functional_currency if manifest else contract.DEFAULT_FUNCTIONAL_CURRENCY
+    day = worklist.worklist(db, store, worklist.WorklistQuery(as_of=as_of, collector=collector))
+    rows = day.customers.select(
+        "section",
+        "customer_id",
+        "customer_name",
+        "items",
+        "total_open_amount",
+        "max_days_past_due",
+        "task_date",
+        "late",
+    )
+    return {
+        "collector": collector,
+        "as_of": as_of,
+        "currency": currency,
+        "counts": day.counts,
+        "customers": rows.head(DIGEST_CUSTOMERS).to_dicts(),
+        "more": max(rows.height - DIGEST_CUSTOMERS, 0),
+    }
+
+
+def digest_text(digest: Mapping[str, object]) -> str:
+    """One collector's part of a digest, in plain text."""
+    counts, currency = digest["counts"], digest["currency"]
+    lines = [
+        f"Worklist of {digest['collector']} at {digest['as_of']}",
+        f"  To do today: {counts['to_do_today']:,} customer(s), of which {counts['late']:,} late",
+        f"  Done today: {counts['done_today']:,}",
+        f"  Overdue: {counts['overdue_items']:,} item(s), {money(counts['overdue_amount'])} {currency}",
+        "",
+    ]
+    if not digest["customers"]:
+        lines.append("Nothing to do at this date.")
+        return "\n".join(lines)
+    lines.append(f"First customers (Open in {currency}):")
+    for row in digest["customers"]:
+        late = ", late" if row["late"] else ""
+        task = f", task {row['task_date']}" if row["task_date"] else ""
+        lines.append(
+            f"  {worklist.SECTION_LABELS[row['section']]}: {row['customer_name']} ({row['customer_id']}), "
+            f"{row['items']} item(s), {money(row['total_open_amount'])}, "
+            f"{row['max_days_past_due']} days past due{task}{late}"
+        )
+    if digest["more"]:
+        lines.append(f"  ... and {digest['more']} more on the Worklist page.")
+    return "\n".join(lines)
+
+
+def digest_message(
+    db: CollectionsDB, store: Store, as_of: date, sender: str, recipient: str, collectors: list[str]
+) -> EmailMessage:
+    """The morning digest of the collectors whose address is `recipient`."""
+    digests = [collector_digest(db, store, as_of, name) for name in collectors]
+    to_do = sum(d["counts"]["to_do_today"] for d in digests)
+    late = sum(d["counts"]["late"] for d in digests)
+    message = EmailMessage()
+    message["Subject"] = (
+        f"Worklist at {as_of} for {', '.join(collectors)}: {to_do} customer(s) to do today, {late} late"
+    )
+    message["From"] = sender
+    message["To"] = recipient
+    message["Date"] = formatdate(localtime=False)
+    message.set_content("\n\n".join(digest_text(d) for d in digests) + "\n")
+    return message
+
+
+def _send_once(
+    store: Store,
+    result: DailyResult,
+    server: reminders.SmtpSettings | None,
+    already: set[tuple[str, str, str]],
+    report: str,
+    recipient: str,
+    as_of: date,
+    build,
+    done: str,
+) -> bool:
+    """Send one report to one recipient unless sent today; its row in result.reports. False when it
+    could not be sent (tried again at the next run)."""
+    row = {"report": report, "recipient": recipient, "status": "not_sent", "detail": ""}
+    result.reports.append(row)
+    if (report, recipient, as_of.isoformat()) in already:
+        row["status"], row["detail"] = "already_sent", "sent earlier today"
+        return True
+    if server is None:
+        row["detail"] = "no mail server in settings.toml ([mail] host)"
+        return False
+    try:
+        reminders.send(build(server.sender), server)
+    except reminders.ReminderError as error:
+        row["detail"] = str(error)
+        return False
+    daily.record_sent_report(store.root, report, recipient, as_of)
+    row["status"], row["detail"] = "sent", done
+    return True
+
+
 def send_due(
     store: Store, current: settings.Settings, as_of: date, result: DailyResult, environ: Mapping[str, str]
 ) -> None:
     """Send the reports due at `as_of` that were not sent yet; each outcome in `result.reports`."""
-    pack = current.reports.cfo_pack
-    if not pack.to or not settings.is_due(pack.when, as_of):
+    pack, digest = current.reports.cfo_pack, current.reports.collector_digest
+    pack_due = bool(pack.to) and settings.is_due(pack.when, as_of)
+    digest_due = bool(digest.to) and settings.is_due(digest.when, as_of)
+    if not pack_due and not digest_due:
         return
     if not store.exists():
         result.problems.append("reports: no data yet")
         return
     server = settings.smtp(current, environ)
     already = daily.sent_reports(store.root)
-    refused = 0
-    for recipient in pack.to:
-        row = {"report": "cfo_pack", "recipient": recipient, "status": "not_sent", "detail": ""}
-        result.reports.append(row)
-        if ("cfo_pack", recipient, as_of.isoformat()) in already:
-            row["status"], row["detail"] = "already_sent", "sent earlier today"
-            continue
-        if server is None:
-            row["detail"] = "no mail server in settings.toml ([mail] host)"
-            refused += 1
-            continue
-        try:
-            reminders.send(cfo_pack_message(store, as_of, server.sender, recipient), server)
-        except reminders.ReminderError as error:
-            row["detail"] = str(error)
-            refused += 1
-            continue
-        daily.record_sent_report(store.root, "cfo_pack", recipient, as_of)
-        row["status"], row["detail"] = "sent", "CFO pack (PDF) and aging by entity (XLSX)"
-    if refused:
-        result.problems.append(f"reports: {refused} CFO pack(s) not sent, tried again at the next run")
+    if pack_due:
+        refused = sum(
+            not _send_once(
+                store,
+                result,
+                server,
+                already,
+                "cfo_pack",
+                recipient,
+                as_of,
+                lambda sender, to=recipient: cfo_pack_message(store, as_of, sender, to),
+                "CFO pack (PDF) and aging by entity (XLSX)",
+            )
+            for recipient in pack.to
+        )
+        if refused:
+            result.problems.append(f"reports: {refused} CFO pack(s) not sent, tried again at the next run")
+    if digest_due:
+        by_address: dict[str, list[str]] = {}
+        for collector, address in sorted(digest.to.items()):
+            by_address.setdefault(address, []).append(collector)
+        with CollectionsDB.for_store(store) as db:
+            refused = sum(
+                not _send_once(
+                    store,
+                    result,
+                    server,
+                    already,
+                    "collector_digest",
+                    address,
+                    as_of,
+                    lambda sender, to=address, names=names: digest_message(
+                        db, store, as_of, sender, to, names
+                    ),
+                    f"worklist of {', '.join(names)}",
+                )
+                for address, names in by_address.items()
+            )
+        if refused:
+            result.problems.append(
+                f"reports: {refused} collector digest(s) not sent, tried again at the next run"
+            )

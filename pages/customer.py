@@ -1,5 +1,6 @@
 """The customer's view: identity and dimensions, credit limit and its use, payer rating and payment
-behaviour, totals by bucket, open items with their states, and the timeline of actions and events.
+behaviour, totals by bucket, open items with their states, and the timeline of actions and events;
+"Send statement" e-mails the statement of account (analytics.statement) to the customer's contact.
 
 Fragments hold what a click changes: `customer` (everything from the customer picker down: switching
 customers reruns it alone), within it `customer_items` (the open items and the side panel: selecting
@@ -14,8 +15,9 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, collections, contract
-from pages import _cache, _format, _paging, _panel, _runs, widgets
+from analytics import access, aging, collections, contract, reminders, scenarios, statement
+from analytics import settings as app_settings
+from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
 ctx = widgets.page("Customer")
 
@@ -26,6 +28,54 @@ if customers.is_empty():
 ids = customers.get_column("customer_id").to_list()
 names = dict(zip(ids, customers.get_column("customer_name").to_list(), strict=True))
 SAVED = ["customer_items", "customer_timeline"]
+
+
+def send_statement(customer_id: str, items: pl.DataFrame) -> None:
+    """The "Send statement" button: the statement of account at the as-of date, by e-mail to the customer's
+    contact (the Recovery scenarios page records it); the outcome under the button."""
+    db = _cache.collections_db(ctx)
+    try:
+        server = app_settings.smtp_of(ctx.store.root)
+    except app_settings.SettingsInvalid as error:
+        server = None
+        st.warning(f"Mail settings: {_format.markdown_text(error)}")
+    address = scenarios.contact(db, customer_id).get("email")
+    allowed = _session.can(access.WRITE)
+    why = (
+        _session.refusal(access.WRITE)
+        if not allowed
+        else "No e-mail address for this customer: add one on the Recovery scenarios page."
+        if not address
+        else "No mail server: set it on the Settings page."
+        if server is None
+        else f"The statement of account at {ctx.as_of} (PDF), by e-mail to {address}."
+    )
+    if st.button(
+        "Send statement",
+        key=f"customer_statement_{customer_id}",
+        icon=":material/mail:",
+        disabled=not (allowed and address and server),
+        help=why,
+    ):
+        _session.require(access.WRITE)
+        try:
+            done = statement.send_statement(
+                db,
+                ctx.store,
+                customer_id,
+                ctx.as_of,
+                server,
+                user=_session.user_name(),
+                scope=ctx.scope,
+                items=items,
+            )
+        except (statement.StatementError, reminders.ReminderError, collections.CollectionsRefused) as error:
+            st.error(f"Statement not sent: {_format.markdown_text(error)}")
+        else:
+            _session.audit("write", done)
+            st.success(_format.markdown_text(done))
+    elif not (address and server):
+        st.caption(_format.markdown_text(why))
 
 
 @st.fragment(key="customer")
@@ -97,6 +147,8 @@ def show_customer() -> None:
         else f"Days to pay {payer_row.get('days_to_pay_12m') or '-'}; "
         f"{payer_row.get('invoices_12m', 0)} invoices settled",
     )
+
+    send_statement(customer_id, _cache.items_for(ctx))
 
     left, right = st.columns([3, 2])
     with left:

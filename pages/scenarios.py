@@ -573,6 +573,9 @@ def scenario_editor() -> None:
             "min_interval_days": st.column_config.NumberColumn(
                 "Days since the previous reminder", min_value=0, step=1
             ),
+            "attach_statement": st.column_config.CheckboxColumn(
+                "Statement attached", help="E-mails only: the customer's statement of account (PDF) attached"
+            ),
         },
     )
     st.caption(

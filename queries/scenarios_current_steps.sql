@@ -17,6 +17,7 @@ select
     steps.min_amount,
     steps.automatic,
     steps.min_interval_days,
+    coalesce(steps.attach_statement, false) as attach_statement,
 from scenario_steps as steps
 inner join current_versions using (scenario_id, version)
 order by steps.scenario_id, steps.step

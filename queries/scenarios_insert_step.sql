@@ -9,6 +9,7 @@ insert into scenario_steps (
     min_amount,
     automatic,
     min_interval_days,
+    attach_statement,
 )
 values (
     $scenario_id,
@@ -20,4 +21,5 @@ values (
     $min_amount,
     $automatic,
     $min_interval_days,
+    $attach_statement,
 )

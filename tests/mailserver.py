@@ -1,9 +1,11 @@
 """A real SMTP server on loopback for tests (aiosmtpd): it keeps every message it receives, parsed,
-or refuses them all with a 554 when `refuse` is set."""
+or refuses them all with a 554 when `refuse` is set; and the text of the PDFs attached."""
 
 from __future__ import annotations
 
+import re
 import socket
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,3 +54,15 @@ def mail_server() -> Iterator[MailServer]:
 
 def body(message: EmailMessage) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text a PDF of core fonts shows: the strings of its (deflated) content streams."""
+    shown = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            stream = zlib.decompress(stream)
+        except zlib.error:
+            pass
+        shown += [s.decode("latin-1") for s in re.findall(rb"\((.*?)(?<!\\)\) ?Tj", stream)]
+    return "\n".join(shown)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
-from mailserver import body, mail_server
+from mailserver import body, mail_server, pdf_text
 
 from analytics import access, contract, daily, scenarios
 from analytics.collections import CollectionsDB
@@ -163,21 +163,6 @@ def test_the_daily_command_with_users_needs_one_who_may_configure(book: Store, c
     done = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert "may not change recovery scenarios and send reminders" in done.stderr
-
-
-def pdf_text(pdf: bytes) -> str:
-    """The text a PDF of core fonts shows: the strings of its (deflated) content streams."""
-    import re
-    import zlib
-
-    shown = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
-        try:
-            stream = zlib.decompress(stream)
-        except zlib.error:
-            pass
-        shown += [s.decode("latin-1") for s in re.findall(rb"\((.*?)(?<!\\)\) ?Tj", stream)]
-    return "\n".join(shown)
 
 
 def test_the_cfo_pack_holds_the_overview_figures(ledger_store: Store) -> None:

@@ -625,13 +625,14 @@ def test_steps_from_an_edited_table() -> None:
             "min_amount": [None, 99.999, None, None],
             "automatic": [True, None, None, None],
             "min_interval_days": [None, 7, None, None],
+            "attach_statement": [True, None, None, None],
         },
         schema=scenarios.STEP_EDITOR_SCHEMA,
     )
     with pytest.raises(ScenarioRefused, match="step 4, offset_days: required"):
         scenarios.steps_from_frame(frame)
     assert scenarios.steps_from_frame(frame.head(3)) == (
-        Step(-10, "email", "pre_due_reminder", Decimal("0.00"), True, 0),
+        Step(-10, "email", "pre_due_reminder", Decimal("0.00"), True, 0, attach_statement=True),
         Step(20, "registered_letter", "formal_notice", Decimal("100.00"), False, 7),
     )
     assert scenarios.steps_frame(scenarios.steps_from_frame(frame.head(2))).height == 2
