@@ -573,8 +573,7 @@ class CollectionsDB:
         last_user_name, last_document_ids) and the next_action_date that action set."""
         return (
             self.actions(customer_ids=customer_ids, until=as_of)
-            .group_by("customer_id")
-            .agg(pl.all().last())  # the actions come oldest first: the last is the latest
+            .unique("customer_id", keep="last")  # the actions come oldest first: the last is the latest
             .select(
                 "customer_id",
                 pl.col("action_date").alias("last_action_date"),
@@ -596,7 +595,7 @@ class CollectionsDB:
         events = self.events(document_ids=document_ids, until=as_of)  # oldest first
 
         def latest(frame: pl.DataFrame) -> pl.DataFrame:
-            return frame.group_by("document_id").agg(pl.all().last())
+            return frame.unique("document_id", keep="last")
 
         promises = latest(events.filter(pl.col("event_type") == "promise_to_pay")).select(
             "document_id",
@@ -639,8 +638,7 @@ class CollectionsDB:
         if document_ids is not None and len(document_ids):
             named = named.filter(pl.col("document_id").is_in(list(document_ids)))
         return (
-            named.group_by("document_id")
-            .agg(pl.all().last())  # the actions come oldest first: the last is the latest
+            named.unique("document_id", keep="last")  # the actions come oldest first: the last is the latest
             .select("document_id", pl.col("action_date").alias("last_action_date"), "next_action_date")
             .sort("document_id")
         )
