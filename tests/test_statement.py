@@ -98,6 +98,8 @@ def test_the_customer_page_sends_the_statement(ledger_store: Store, monkeypatch:
         assert not at.exception, at.exception
         button = at.button(key="customer_statement_C1")
         assert (button.label, button.disabled) == ("Send statement", False)
+        # Beside it, its PDF to download.
+        assert [b.proto.label for b in at.get("download_button")] == ["Download statement (PDF)"]
         button.click().run()
         assert not at.exception, at.exception
         ((_, recipients, message),) = mail.received
