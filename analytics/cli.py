@@ -307,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
         "recovery scenarios' automatic steps due and the scheduled reports due ([mail], [reports]; the "
         "password from AR_SMTP_PASSWORD), then print and record what was done. Running it twice a day "
         "sends nothing twice; a part that fails is reported and the others go on (exit status 1), and "
-        "what was not sent is sent at the next run.",
+        "what was not sent is sent at the next run. While the app runs on DIR, the run is handed to it "
+        "(DIR/.app.json); when it does not take it, the summary says so and the exit status is 1.",
     )
     daily_parser.add_argument("--data", type=Path, required=True, help="data folder")
     daily_parser.add_argument("--as-of", type=_date, default=None, help="date of the run (today)")
@@ -704,7 +705,8 @@ def run_daily(args: argparse.Namespace) -> int:
     access.require(user, access.IMPORT)
     # Demo mode without --user: the run is recorded as the scheduler's.
     who = user.username if args.user else "scheduler"
-    result = daily.run(store, args.as_of or clock.today(), user=who)
+    # While the app runs it holds the collections database: the run is then handed to it.
+    result = daily.run_here_or_in_app(store, args.as_of or clock.today(), user=who)
     print(result.summary(), end="")
     return FAILURE if result.problems else 0
 

@@ -121,7 +121,21 @@ class DailyResult:
         data = asdict(self)
         data["as_of"] = self.as_of.isoformat()
         data["headline"] = self.headline()
-        return data
+        # Plain JSON values (the deliveries hold dates): what the app answers is what is recorded.
+        return json.loads(json.dumps(data, default=str))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> DailyResult:
+        """The run of a to_json record (the app's answer to a command that handed it the run)."""
+        return cls(
+            as_of=date.fromisoformat(str(data["as_of"])),
+            started_at=str(data["started_at"]),
+            inbox=str(data["inbox"]),
+            imports=list(data.get("imports") or []),
+            deliveries=list(data.get("deliveries") or []),
+            reports=list(data.get("reports") or []),
+            problems=list(data.get("problems") or []),
+        )
 
 
 # --- the inbox --------------------------------------------------------------------------------------
@@ -237,15 +251,24 @@ def import_inbox(store: Store, current: settings.Settings, as_of: date, result: 
 
 
 def send_steps(
-    store: Store, current: settings.Settings, as_of: date, result: DailyResult, user: str, environ
+    store: Store,
+    current: settings.Settings,
+    as_of: date,
+    result: DailyResult,
+    user: str,
+    environ,
+    db: collections.CollectionsDB | None = None,
 ) -> None:
     if not store.exists():
         result.problems.append("recovery steps: no data yet")
         return
     server = settings.smtp(current, environ)
     try:
-        with collections.CollectionsDB.for_store(store) as db:
+        if db is not None:
             ran = scenarios.run(store, db, as_of, send=True, smtp=server, user=user)
+        else:
+            with collections.CollectionsDB.for_store(store) as own:
+                ran = scenarios.run(store, own, as_of, send=True, smtp=server, user=user)
     except collections.CollectionsBusy as busy:
         result.problems.append(f"recovery steps: not sent, {busy}")
         return
@@ -312,8 +335,11 @@ def record_sent_report(root: str | os.PathLike[str], report: str, recipient: str
         os.fsync(handle.fileno())
 
 
-# Sends the scheduled reports due (analytics.scheduled.send_due, by default).
-ReportSender = Callable[[Store, settings.Settings, date, DailyResult, Mapping[str, str]], None]
+# Sends the scheduled reports due (analytics.scheduled.send_due, by default), with the collections
+# database of the run (None: it opens its own).
+ReportSender = Callable[
+    [Store, settings.Settings, date, DailyResult, Mapping[str, str], "collections.CollectionsDB | None"], None
+]
 
 
 def run(
@@ -323,9 +349,12 @@ def run(
     user: str = "scheduler",
     environ: Mapping[str, str] | None = None,
     send_reports: ReportSender | None = None,
+    db: collections.CollectionsDB | None = None,
 ) -> DailyResult:
     """The daily run at `as_of`: inbox, recovery steps, scheduled reports; each part's failure is in
-    `problems` and does not stop the others. Records the run (audit trail, DIR/daily/last_run.json)."""
+    `problems` and does not stop the others. Records the run (audit trail, DIR/daily/last_run.json).
+    `db`: the collections database to use (the app's own, shared by its sessions), left open; without
+    it the run opens the folder's for the parts that need it."""
     environ = os.environ if environ is None else environ
     started = datetime.now(UTC).isoformat(timespec="seconds")
     result = DailyResult(as_of=as_of, started_at=started, inbox="")
@@ -337,13 +366,13 @@ def run(
     result.inbox = str(current.inbox_folder(store.root))
     parts: list[tuple[str, Callable[[], None]]] = [
         ("inbox", lambda: import_inbox(store, current, as_of, result)),
-        ("recovery steps", lambda: send_steps(store, current, as_of, result, user, environ)),
+        ("recovery steps", lambda: send_steps(store, current, as_of, result, user, environ, db)),
     ]
     if send_reports is None:
         from analytics import scheduled  # the PDF and XLSX libraries, only when reports are sent
 
         send_reports = scheduled.send_due
-    parts.append(("reports", lambda: send_reports(store, current, as_of, result, environ)))
+    parts.append(("reports", lambda: send_reports(store, current, as_of, result, environ, db)))
     for name, part in parts:
         try:
             part()
@@ -353,3 +382,43 @@ def run(
     _write_json(store.root / FOLDER / LAST_RUN, result.to_json())
     access.audit(store.root, user, "daily", result.headline(), source="daily run")
     return result
+
+
+def run_here_or_in_app(
+    store: Store, as_of: date, *, user: str = "scheduler", environ: Mapping[str, str] | None = None
+) -> DailyResult:
+    """The daily run of a command (`python -m analytics daily`): done here, or, when another process
+    holds the collections database, handed to the app announced in DIR/.app.json (analytics.app_link),
+    which does it with its own. When the app does not take it, the run is done here without what needs
+    the collections database, and the summary says why (a problem: exit status 1)."""
+    from analytics import app_link
+
+    environ = os.environ if environ is None else environ
+    db = None
+    # No file, no holder: it is created by the part that needs it (not in a folder without data).
+    if (store.root / collections.FILE_NAME).exists():
+        try:
+            db = collections.CollectionsDB.for_store(store)
+        except collections.CollectionsBusy as busy:
+            try:
+                return DailyResult.from_json(app_link.ask_daily(store.root, as_of, user, environ))
+            except app_link.AppUnreachable as unreachable:
+                handed = f"{busy}; the run could not be handed to the app: {unreachable}"
+                if unreachable.maybe_running:
+                    result = DailyResult(
+                        as_of=as_of,
+                        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                        inbox="",
+                        problems=[f"{handed}; nothing was done here"],
+                    )
+                    return result
+            result = run(store, as_of, user=user, environ=environ)
+            result.problems.insert(0, handed)
+            return result
+        except OSError:
+            db = None  # (a folder this user may not write): the parts that need it say so
+    try:
+        return run(store, as_of, user=user, environ=environ, db=db)
+    finally:
+        if db is not None:
+            db.close()

@@ -47,6 +47,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from email.message import EmailMessage
 from pathlib import Path
 
 import duckdb
@@ -1869,6 +1870,44 @@ def send_automatic(
     return pl.DataFrame(deliveries, schema=_DELIVERY_SCHEMA)
 
 
+def attaches_statement(db: CollectionsDB, proposal: Proposal) -> bool:
+    """Whether the proposal's step carries the customer's statement of account (an e-mail step whose
+    "Statement attached" box is ticked), as the automatic and the manual sends both read it."""
+    steps = current_steps(db).filter(
+        pl.col("scenario_id") == proposal.scenario_id,
+        pl.col("scenario_version") == proposal.scenario_version,
+        pl.col("step") == proposal.step,
+        pl.col("attach_statement"),
+    )
+    return proposal.action_type == "email" and not steps.is_empty()
+
+
+def reminder_email(
+    db: CollectionsDB,
+    store: Store,
+    proposal: Proposal,
+    message: reminders.Reminder,
+    as_of: date,
+    *,
+    scope: Scope,
+    items: pl.DataFrame | None = None,
+    sender: str | None,
+    attach_statement: bool,
+) -> EmailMessage:
+    """The e-mail of a step's reminder (as edited, for a manual send), with the customer's statement of
+    account attached when the step asks for it; ReminderError when the statement cannot be made."""
+    email = reminders.email_message(message, sender_address=sender)
+    if attach_statement:
+        from analytics import statement  # it reads the contacts and settings of this module
+
+        try:
+            account = statement.statement(db, store, proposal.customer_id, as_of, scope=scope, items=items)
+        except statement.StatementError as error:
+            raise reminders.ReminderError(f"statement of account: {error}") from None
+        statement.attach(email, account)
+    return email
+
+
 def _deliver(
     db: CollectionsDB,
     store: Store,
@@ -1905,19 +1944,18 @@ def _deliver(
             if smtp is None:
                 row["detail"] = "SMTP not configured ([mail] host in settings.toml)"
                 return row
-            email = reminders.email_message(message, sender_address=smtp.sender)
-            detail = message.subject
-            if attach_statement:
-                from analytics import statement  # it reads the contacts and settings of this module
-
-                try:
-                    account = statement.statement(
-                        db, store, proposal.customer_id, as_of, scope=scope, items=items
-                    )
-                except statement.StatementError as error:
-                    raise reminders.ReminderError(f"statement of account: {error}") from None
-                statement.attach(email, account)
-                detail += " (with the statement of account)"
+            email = reminder_email(
+                db,
+                store,
+                proposal,
+                message,
+                as_of,
+                scope=scope,
+                items=items,
+                sender=smtp.sender,
+                attach_statement=attach_statement,
+            )
+            detail = message.subject + (" (with the statement of account)" if attach_statement else "")
             reminders.send(email, smtp)
             confirm(db, store, proposal, as_of=as_of, scope=scope, user=user, message=message, channel="smtp")
             row["status"], row["detail"] = "sent", detail

@@ -278,9 +278,15 @@ def _send_once(
 
 
 def send_due(
-    store: Store, current: settings.Settings, as_of: date, result: DailyResult, environ: Mapping[str, str]
+    store: Store,
+    current: settings.Settings,
+    as_of: date,
+    result: DailyResult,
+    environ: Mapping[str, str],
+    db: CollectionsDB | None = None,
 ) -> None:
-    """Send the reports due at `as_of` that were not sent yet; each outcome in `result.reports`."""
+    """Send the reports due at `as_of` that were not sent yet; each outcome in `result.reports`. `db`:
+    the run's collections database (None: the folder's is opened for the digests)."""
     pack, digest = current.reports.cfo_pack, current.reports.collector_digest
     pack_due = bool(pack.to) and settings.is_due(pack.when, as_of)
     digest_due = bool(digest.to) and settings.is_due(digest.when, as_of)
@@ -312,8 +318,9 @@ def send_due(
         by_address: dict[str, list[str]] = {}
         for collector, address in sorted(digest.to.items()):
             by_address.setdefault(address, []).append(collector)
-        with CollectionsDB.for_store(store) as db:
-            refused = sum(
+
+        def send_digests(opened: CollectionsDB) -> int:
+            return sum(
                 not _send_once(
                     store,
                     result,
@@ -323,12 +330,18 @@ def send_due(
                     address,
                     as_of,
                     lambda sender, to=address, names=names: digest_message(
-                        db, store, as_of, sender, to, names
+                        opened, store, as_of, sender, to, names
                     ),
                     f"worklist of {', '.join(names)}",
                 )
                 for address, names in by_address.items()
             )
+
+        if db is not None:
+            refused = send_digests(db)
+        else:
+            with CollectionsDB.for_store(store) as own:
+                refused = send_digests(own)
         if refused:
             result.problems.append(
                 f"reports: {refused} collector digest(s) not sent, tried again at the next run"

@@ -69,7 +69,12 @@ class Statement:
 
     @property
     def file_name(self) -> str:
-        return f"statement-{self.customer_id}-{self.as_of.isoformat()}.pdf".replace("/", "_")
+        return file_name(self.customer_id, self.as_of)
+
+
+def file_name(customer_id: str, as_of: date) -> str:
+    """The statement's PDF file name (attached, downloaded): statement-C1-2026-03-31.pdf."""
+    return f"statement-{customer_id}-{as_of.isoformat()}.pdf".replace("/", "_")
 
 
 def _by_currency(items: pl.DataFrame) -> dict[str, Decimal]:

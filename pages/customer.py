@@ -1,6 +1,7 @@
 """The customer's view: identity and dimensions, credit limit and its use, payer rating and payment
 behaviour, totals by bucket, open items with their states, and the timeline of actions and events;
-"Send statement" e-mails the statement of account (analytics.statement) to the customer's contact.
+"Send statement" e-mails the statement of account (analytics.statement) to the customer's contact;
+"Download statement (PDF)" gives its PDF.
 
 Fragments hold what a click changes: `customer` (everything from the customer picker down: switching
 customers reruns it alone), within it `customer_items` (the open items and the side panel: selecting
@@ -50,7 +51,22 @@ def send_statement(customer_id: str, items: pl.DataFrame) -> None:
         if server is None
         else f"The statement of account at {ctx.as_of} (PDF), by e-mail to {address}."
     )
-    if st.button(
+    buttons = st.columns([1, 1, 3])
+    buttons[1].download_button(
+        "Download statement (PDF)",
+        _session.audited_export(
+            lambda: statement.statement_pdf(
+                statement.statement(db, ctx.store, customer_id, ctx.as_of, scope=ctx.scope, items=items)
+            ),
+            f"statement of account {customer_id} at {ctx.as_of}",
+        ),
+        file_name=statement.file_name(customer_id, ctx.as_of),
+        mime="application/pdf",
+        key=f"customer_statement_pdf_{customer_id}",
+        icon=":material/picture_as_pdf:",
+        help=f"The statement of account at {ctx.as_of}: the open items in each document's currency.",
+    )
+    if buttons[0].button(
         "Send statement",
         key=f"customer_statement_{customer_id}",
         icon=":material/mail:",

@@ -325,6 +325,9 @@ def steps_of_today() -> None:
         )
         edited = message.with_text(subject, text, recipient.strip() or None)
         server = smtp()
+        attaching = scenarios.attaches_statement(db, proposal)
+        if attaching:
+            st.caption("The customer's statement of account (PDF) goes with the e-mail, as this step asks.")
         buttons = st.columns(3)
         if edited.recipient:
             buttons[0].download_button(
@@ -412,7 +415,20 @@ def steps_of_today() -> None:
                     done = f"Skipped: {proposal.customer_name}, {proposal.step_label}."
                 else:
                     if send:
-                        reminders.send_reminder(edited, server)
+                        reminders.send(
+                            scenarios.reminder_email(
+                                db,
+                                ctx.store,
+                                proposal,
+                                edited,
+                                ctx.as_of,
+                                scope=ctx.scope,
+                                items=items,
+                                sender=server.sender,
+                                attach_statement=attaching,
+                            ),
+                            server,
+                        )
                     scenarios.confirm(
                         db,
                         ctx.store,

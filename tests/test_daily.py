@@ -12,9 +12,10 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
+from browser import free_port
 from mailserver import body, mail_server, pdf_text
 
-from analytics import access, contract, daily, scenarios
+from analytics import access, app_link, contract, daily, scenarios
 from analytics.collections import CollectionsDB
 from analytics.store import Store
 
@@ -193,3 +194,51 @@ def test_the_cfo_pack_holds_the_overview_figures(ledger_store: Store) -> None:
     entity = pl.read_excel(attachments["aging-by-entity-2026-03-31.xlsx"])
     assert entity.get_column("entity").to_list() == ["Acme FR"]  # Acme DE owes nothing at 03-31
     assert abs(entity.get_column("total").sum() - float(figures["total"])) < 0.005
+
+
+def test_the_daily_command_says_when_the_app_holding_the_database_does_not_answer(
+    book: Store, cli_env: dict[str, str], tmp_path
+) -> None:
+    """Another process holds collections.duckdb (here: this test) and DIR/.app.json names an app that
+    is gone: the command says so (exit status 1), and what does not need the database still runs."""
+    inbox = book.root / "inbox"
+    inbox.mkdir()
+    (inbox / "documents.csv").write_text(NEW_DOCUMENT, encoding="utf-8")
+    command = [sys.executable, "-m", "analytics", "daily", "--data", str(book.root), "--as-of", "2026-02-14"]
+    dead = f"http://127.0.0.1:{free_port()}{app_link.ROUTE}"
+    with CollectionsDB.for_store(book):
+        without_app = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=300)
+        app_link.announce(book.root, dead)
+        gone = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=300)
+    assert without_app.returncode == 1, without_app.stderr
+    assert (
+        "the run could not be handed to the app: no running app announces itself in "
+        f"{book.root / '.app.json'}" in without_app.stdout
+    )
+    assert "imported  documents.csv: Imported: 1 document." in without_app.stdout  # the inbox went on
+    assert gone.returncode == 1, gone.stderr
+    assert f"the run could not be handed to the app: the app at {dead} does not answer" in gone.stdout
+    assert (
+        "Recovery steps: 0 sent" in gone.stdout
+        and "recovery steps: not sent, another instance" in gone.stdout
+    )
+
+
+def test_the_app_takes_a_daily_run_from_this_machine_with_its_token_only() -> None:
+    token = "s3cret-token"
+    ok = {"x-ar-token": token}
+    assert app_link.refusal("127.0.0.1", ok, token) is None
+    assert app_link.refusal("::1", ok, token) is None
+    assert app_link.refusal("::ffff:127.0.0.1", ok, token) is None
+    assert app_link.refusal("192.0.2.7", ok, token) == (
+        "the daily run is asked from this machine only, not from 192.0.2.7"
+    )
+    assert app_link.refusal("192.0.2.7", ok, token, own_address="192.0.2.7") is None  # bound to it
+    assert app_link.refusal("127.0.0.1", {}, token).startswith("the request does not carry the app's token")
+    assert app_link.refusal("127.0.0.1", {"x-ar-token": "s3cret"}, token) is not None
+    assert app_link.refusal("127.0.0.1", {**ok, "forwarded": "for=192.0.2.7"}, token) == (
+        "the daily run is not asked through a proxy"
+    )
+    assert app_link.loopback_url("", 8501) == "http://127.0.0.1:8501/_ar/daily"
+    assert app_link.loopback_url("0.0.0.0", 8501) == "http://127.0.0.1:8501/_ar/daily"
+    assert app_link.loopback_url("::1", 8502) == "http://[::1]:8502/_ar/daily"

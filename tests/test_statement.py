@@ -98,6 +98,8 @@ def test_the_customer_page_sends_the_statement(ledger_store: Store, monkeypatch:
         assert not at.exception, at.exception
         button = at.button(key="customer_statement_C1")
         assert (button.label, button.disabled) == ("Send statement", False)
+        # Beside it, its PDF to download.
+        assert [b.proto.label for b in at.get("download_button")] == ["Download statement (PDF)"]
         button.click().run()
         assert not at.exception, at.exception
         ((_, recipients, message),) = mail.received
@@ -148,3 +150,45 @@ def test_a_scenario_step_attaches_the_statement(ledger_store: Store) -> None:
     text = pdf_text(pdf)
     assert "Total open 1,500.00 EUR" in text and "of which overdue 1,000.00 EUR" in text
     assert "I1" in body(message)
+
+
+def test_a_step_sent_by_hand_attaches_the_statement_when_the_step_asks(
+    ledger_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Standard B2B's +5 d e-mail set to attach the statement, sent by hand from the Today tab at
+    2026-02-14: Alpha SARL's reminder goes with its statement (1,500.00 EUR open), as the daily run's."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    monkeypatch.delenv("AR_SMTP_PASSWORD", raising=False)
+    with CollectionsDB.for_store(ledger_store) as db:
+        scenarios.save_contact(db, "C1", user="Anna", email="compta@alpha.test")
+        standard = scenarios.scenario(db, "standard_b2b")
+        steps = [replace(s, attach_statement=s.offset_days == 5) for s in standard.steps]
+        scenarios.save_scenario(db, replace(standard, steps=tuple(steps)), user="Carla")
+    with mail_server() as mail:
+        (ledger_store.root / "settings.toml").write_text(mail.settings_toml(), encoding="utf-8")
+        at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60)
+        at.query_params["as_of"] = "2026-02-14"
+        at.run()
+        at.switch_page("pages/scenarios.py").run()
+        at.session_state["scenario_proposals_0"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+        at.run()
+        assert not at.exception, at.exception
+        assert [s.value for s in at.subheader] == ["Alpha SARL: " + markdown_text("+5 d e-mail")]
+        key = "C1_standard_b2b_5"
+        assert "The customer's statement of account (PDF) goes with the e-mail, as this step asks." in [
+            c.value for c in at.caption
+        ]
+        at.button(key=f"reminder_send_{key}").click().run()
+        assert not at.exception, at.exception
+        ((_, recipients, message),) = mail.received
+    assert recipients == ["compta@alpha.test"]
+    assert message["Subject"] == "Payment reminder - Alpha SARL - 1,000.00 EUR overdue"
+    ((name, pdf),) = [(p.get_filename(), p.get_content()) for p in message.iter_attachments()]
+    assert name == "statement-C1-2026-02-14.pdf"
+    assert "Total open 1,500.00 EUR" in pdf_text(pdf)
