@@ -1622,7 +1622,7 @@ def _settlements_of(con: duckdb.DuckDBPyConnection, windows: pl.DataFrame) -> pl
 
 
 def settle_promises(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | None,
     promises: pl.DataFrame,
     as_of: date,
     grace_days: int = PROMISE_GRACE_DAYS,
@@ -1630,8 +1630,9 @@ def settle_promises(
     """Each promise (event_id, document_id, event_date, promised_date, promised_amount) with its deadline
     (promised_date + grace), settled_amount (cash and credit notes on the document from event_date to
     the deadline, or to as_of before it), settled_on and promise_status (open / kept / broken at as_of).
-    `con` is a store connection (payments and documents). Settlements are kept per generation of the
-    store: only promises not settled before against it are settled against the payments."""
+    `con` is a store connection (payments and documents; None only when there are no promises).
+    Settlements are kept per generation of the store: only promises not settled before against it are
+    settled against the payments."""
     frame = promises.with_columns(
         (pl.col("promised_date") + timedelta(days=grace_days)).alias("deadline"),
     ).with_columns(pl.min_horizontal("deadline", pl.lit(as_of)).alias("window_end"))
@@ -1766,8 +1767,8 @@ def item_states(
     for a promise its status (open / kept / broken), date and amount; for a dispute its reason, owner,
     amount, expected resolution and age in days; the date of the latest action naming the item and
     the next action date that action set."""
-    con = con or store.connect()
     if items is None:
+        con = con or store.connect()
         items = aged_items(store, as_of, scope, con)
     # A few items (those a save changed) are read alone; many, by reading everything once.
     narrowed = items.get_column("document_id").to_list() if items.height <= NARROW_READ_ITEMS else []
@@ -1782,6 +1783,8 @@ def item_states(
         "promised_date",
         "promised_amount",
     )
+    if con is None and promises.height:  # a store connection only to settle promises (a save often has none)
+        con = store.connect()
     status = settle_promises(con, promises, as_of, grace_days).select("document_id", "promise_status")
     actions = db.item_actions(as_of, narrowed)
     promise = pl.col("state") == "promise_to_pay"
