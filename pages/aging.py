@@ -12,7 +12,6 @@ the address wins when they differ (a shared link, the browser's back button, a r
 from __future__ import annotations
 
 import calendar
-import math
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,7 +21,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import aging, collections, contract
-from pages import _aging_cache, _cache, _format, _panel, _runs, _session, widgets
+from pages import _aging_cache, _cache, _format, _paging, _panel, _runs, _session, widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
 BEYOND = {"All items": 0, "+30": 30, "+60": 60, "+90": 90}
@@ -236,17 +235,20 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     if level == aging.DOCUMENT:
         shown = shown.sort(["days_past_due", "document_id"], descending=[True, False])
     nonce = st.session_state.get(NONCE, 0)
-    pages = max(1, math.ceil(shown.height / PAGE_ROWS))
     next_level = "" if level == path[-1] else contract.DIMENSION_LABELS[path[len(drill) + 1]].lower()
     st.caption(
         f"{shown.height:,} {contract.DIMENSION_LABELS[level].lower()} row(s) · total "
         f"{_format.money(result.total, ctx.currency)}"
         + (f" · click a row's name to open its {next_level} level" if next_level else "")
     )
-    # The key carries the page count: a narrower view starts again at its first page.
-    page = st.pagination(pages, key=f"drill_page_{nonce}_{pages}") if pages > 1 else 1
-    start = (page - 1) * PAGE_ROWS
-    rows = shown.slice(start, PAGE_ROWS)
+    order = "oldest" if level == aging.DOCUMENT else "largest"
+    view = _paging.paged(
+        shown,
+        key=f"drill_page_{nonce}",
+        rows=PAGE_ROWS,
+        note=f", {order} first: page through them or narrow them with the filters; the export has them all",
+    )
+    rows, page = view.rows, view.number
     if level == aging.DOCUMENT:
         rows = with_states(ctx, rows)
     config = column_config(ctx, names, labels)
@@ -284,12 +286,6 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
         # A table that selects nothing has no element id, so no key class: its container gives it one.
         with st.container(key=f"drill_table_{page}"):
             st.dataframe(display, hide_index=True, width="stretch", column_config=config)
-    if pages > 1:
-        st.caption(
-            f"Rows {start + 1:,}-{start + rows.height:,} of {shown.height:,}, "
-            f"{'oldest' if level == aging.DOCUMENT else 'largest'} first: page through them or narrow "
-            "them with the filters; the export has them all."
-        )
     if level == aging.DOCUMENT:
         picked = selection.selection.rows if selection and selection.selection else []
         _panel.panel_button(ctx, [rows.get_column("document_id")[row] for row in picked], key="aging_panel")

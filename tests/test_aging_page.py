@@ -244,10 +244,10 @@ def test_the_document_level_is_sent_a_page_at_a_time(
     first = drill_table(at)
     assert len(first) == 1_000
     assert first["days_past_due"].is_monotonic_decreasing
-    assert f"Rows 1-1,000 of {total:,}, oldest first" in " ".join(c.value for c in at.caption)
+    assert f"Rows 1 to 1,000 of {total:,}, oldest first" in " ".join(c.value for c in at.caption)
     at.pagination[0].set_value(2).run()
     second = drill_table(at)
-    assert f"Rows 1,001-{min(2_000, total):,} of {total:,}" in " ".join(c.value for c in at.caption)
+    assert f"Rows 1,001 to {min(2_000, total):,} of {total:,}" in " ".join(c.value for c in at.caption)
     assert len(second) == min(1_000, total - 1_000)
     assert second["days_past_due"].iloc[0] <= first["days_past_due"].iloc[-1]
     assert not set(second["document_id"]) & set(first["document_id"])
