@@ -587,8 +587,8 @@ class CollectionsDB:
         )
 
     def current_qualifications(self, as_of: date, document_ids: Sequence[str] | None = None) -> pl.DataFrame:
-        """One row per document (of `document_ids` when given) with an event on or before `as_of`, by
-        document_id: its latest event (last_event_type, state_since: it sets the item's state), and the
+        """One row per document (of `document_ids` when given) with an event on or before `as_of`, in no
+        particular order (read by document_id): its latest event (last_event_type, state_since: it sets the item's state), and the
         details of its latest promise to pay (promise_event_id, promise_recorded_on, promised_date,
         promised_amount) and of its latest dispute (dispute_opened_on, dispute_reason,
         disputed_amount, internal_owner, expected_resolution)."""
@@ -622,12 +622,11 @@ class CollectionsDB:
             )
             .join(promises, on="document_id", how="left")
             .join(disputes, on="document_id", how="left")
-            .sort("document_id")
         )
 
     def item_actions(self, as_of: date, document_ids: Sequence[str] | None = None) -> pl.DataFrame:
         """One row per document (of `document_ids` when given) named by an action on or before
-        `as_of`, by document_id: the date of its latest action (last_action_date) and the
+        `as_of`, in no particular order (read by document_id): the date of its latest action (last_action_date) and the
         next_action_date that action set."""
         named = (
             self.actions(document_ids=document_ids, until=as_of)
@@ -637,10 +636,10 @@ class CollectionsDB:
         )
         if document_ids is not None and len(document_ids):
             named = named.filter(pl.col("document_id").is_in(list(document_ids)))
-        return (
-            named.unique("document_id", keep="last")  # the actions come oldest first: the last is the latest
-            .select("document_id", pl.col("action_date").alias("last_action_date"), "next_action_date")
-            .sort("document_id")
+        return named.unique(
+            "document_id", keep="last"
+        ).select(  # the actions come oldest first: the last is the latest
+            "document_id", pl.col("action_date").alias("last_action_date"), "next_action_date"
         )
 
     def data_version(self) -> str:
