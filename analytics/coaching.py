@@ -839,13 +839,16 @@ def activity_heatmap(
     as_of: date,
     scope: Scope = EVERYTHING,
     weeks: int = HEATMAP_WEEKS,
+    *,
+    customers: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Actions on the collector's portfolio by day over the `weeks` weeks (Monday to Sunday) to the
     week of `as_of`: one row per (week: its Monday, weekday 0-6, day) with actions, every day listed
-    (days after as_of have null actions)."""
+    (days after as_of have null actions). `customers` (customers_in_scope of the scope) can be passed
+    when the caller has them."""
     monday = as_of - timedelta(days=as_of.weekday())
     first = monday - timedelta(weeks=weeks - 1)
-    mine = _portfolio_customers(store, collector, scope)
+    mine = _portfolio_customers(store, collector, scope, customers)
     actions = db.actions(since=first, until=as_of).join(mine, on="customer_id", how="semi")
     counts = actions.group_by(pl.col("action_date").alias("day")).agg(
         pl.len().cast(pl.Int64).alias("actions")
@@ -864,11 +867,19 @@ def activity_heatmap(
 
 
 def activity_breakdown(
-    db: CollectionsDB, store: Store, collector: str, start: date, end: date, scope: Scope = EVERYTHING
+    db: CollectionsDB,
+    store: Store,
+    collector: str,
+    start: date,
+    end: date,
+    scope: Scope = EVERYTHING,
+    *,
+    customers: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Actions on the collector's portfolio after `start` up to `end` by (action_type, outcome): actions
-    and actions per working day, most frequent first."""
-    mine = _portfolio_customers(store, collector, scope)
+    and actions per working day, most frequent first. `customers` (customers_in_scope of the scope)
+    can be passed when the caller has them."""
+    mine = _portfolio_customers(store, collector, scope, customers)
     actions = db.actions(since=start + timedelta(days=1), until=end).join(mine, on="customer_id", how="semi")
     days = working_days(start, end)
     return (
@@ -883,12 +894,16 @@ def activity_breakdown(
     )
 
 
-def _portfolio_customers(store: Store, collector: str, scope: Scope) -> pl.DataFrame:
-    con = store.connect()
-    try:
-        return customers_in_scope(con, scope).filter(pl.col("collector") == collector).select("customer_id")
-    finally:
-        con.close()
+def _portfolio_customers(
+    store: Store, collector: str, scope: Scope, customers: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    if customers is None:
+        con = store.connect()
+        try:
+            customers = customers_in_scope(con, scope)
+        finally:
+            con.close()
+    return customers.filter(pl.col("collector") == collector).select("customer_id")
 
 
 def at_risk_customers(
@@ -909,12 +924,11 @@ def at_risk_customers(
     largest +90 first, then most broken promises, then longest without contact. `items` (aged_items)
     and `states` (collections.item_states of those items, or of any frame of items holding the
     collector's) at as_of for the scope can be passed when the caller has them."""
-    con = store.connect()
     if items is None:
-        items = aged_items(store, as_of, scope, con)
+        items = aged_items(store, as_of, scope)
     mine = items.filter(pl.col("collector") == collector, pl.col("days_past_due") > 0, pl.col(AMOUNT) > 0)
     if states is None:
-        states = item_states(db, store, as_of, scope, grace_days=grace_days, items=mine, con=con)
+        states = item_states(db, store, as_of, scope, grace_days=grace_days, items=mine)
     else:
         states = states.join(mine.select("document_id"), on="document_id", how="semi")
     broken = states.filter(pl.col("state") == "promise_to_pay", pl.col("promise_status") == "broken")

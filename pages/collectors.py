@@ -188,9 +188,10 @@ def _record(
     store = Store(root)
     # The item states of the whole scope are cached once per save for every page that shows them.
     states = _cache.item_states(_ctx)
+    customers = _cache.customers_in_scope(_ctx)
     return (
-        coaching.activity_heatmap(_db, store, collector, as_of, scope),
-        coaching.activity_breakdown(_db, store, collector, start, as_of, scope),
+        coaching.activity_heatmap(_db, store, collector, as_of, scope, customers=customers),
+        coaching.activity_breakdown(_db, store, collector, start, as_of, scope, customers=customers),
         coaching.at_risk_customers(_db, store, collector, as_of, scope, items=_items, states=states),
     )
 
