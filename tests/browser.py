@@ -195,6 +195,32 @@ def settled_box(element: Locator, timeout_ms: int = APP_RUN_MS) -> dict[str, flo
     raise AssertionError(f"{element} kept moving for {timeout_ms} ms")
 
 
+# A Streamlit dataframe's rows are 35 px high, its header one row.
+ROW_PX = 35
+
+
+def click_grid_row(page: Page, grid: Locator, row: int) -> None:
+    """Click the checkbox cell (left of the first column) of data row `row` (0 = the first) of a
+    Streamlit dataframe drawn on a canvas, then wait for the app."""
+    grid.scroll_into_view_if_needed()
+    box = settled_box(grid)
+    page.mouse.click(box["x"] + 12, box["y"] + ROW_PX + ROW_PX * row + ROW_PX / 2)
+    wait_for_app(page)
+
+
+def grid_cells(grid: Locator) -> list[list[str]]:
+    """The grid's cells (header first), once its accessible mirror has its rows."""
+    grid.locator("table[role='grid'] tbody tr").first.wait_for(state="attached", timeout=APP_RUN_MS)
+    return grid_rows(grid)
+
+
+def grid_column(grid: Locator, header: str) -> list[str]:
+    """The cells of the grid's column `header`, top to bottom."""
+    rows = grid_cells(grid)
+    index = rows[0].index(header)
+    return [row[index] for row in rows[1:]]
+
+
 def grid_rows(grid: Locator) -> list[list[str]]:
     """The cells of a Streamlit dataframe, header row first, as text.
 

@@ -32,7 +32,6 @@ from analytics.store import Store
 DEMO_AS_OF = date(2026, 11, 20)
 # The as-of date in the address: the sidebar's default is min(today, the data's last date).
 AS_OF = f"as_of={DEMO_AS_OF.isoformat()}"
-ROW_PX = 35
 # The Collectors page's charts: the team on one figure, aging shares, CEI and DSO, actions by day, and
 # the record against the team median.
 CHARTS = 5
@@ -58,15 +57,6 @@ def demo_server(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         pytest.fail(str(error), pytrace=False)
     yield running
     browser.stop_server(running)
-
-
-def click_row(page: Page, grid: Locator, row: int) -> None:
-    """Click the checkbox cell (left of the first column) of data row `row` (0 = the first) of a
-    Streamlit dataframe drawn on a canvas: the header is one row high, every row 35 px."""
-    box = browser.settled_box(grid)
-    assert box is not None
-    page.mouse.click(box["x"] + 12, box["y"] + ROW_PX + ROW_PX * row + ROW_PX / 2)
-    browser.wait_for_app(page)
 
 
 def on_tab(page: Page, name: str) -> None:
@@ -117,7 +107,7 @@ def test_collectors_page_team_table_charts_and_a_record(
     no_exception(page)
 
     chosen = names[1]
-    click_row(page, team, 1)
+    browser.click_grid_row(page, team, 1)
     expect(page.get_by_role("heading", name=f"{chosen}'s record", exact=True)).to_be_visible()
     expect(page.get_by_role("heading", name=f"{names[0]}'s record", exact=True)).to_have_count(0)
     main = page.locator("[data-testid='stMain']")

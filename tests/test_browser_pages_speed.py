@@ -24,7 +24,7 @@ import browser
 import polars as pl
 import pytest
 from browser import Server
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 from test_browser import metric, no_exception
 
 from analytics import coaching, collections, demo
@@ -33,7 +33,6 @@ from pages import _format
 
 DEMO_AS_OF = date(2026, 11, 20)
 AS_OF = f"as_of={DEMO_AS_OF.isoformat()}"
-ROW_PX = 35
 PARTS = ("app", "collectors_record", "collectors_team_figure", "disputes_open", "panel")
 TILES = ("Open disputes", "Disputed (EUR)", "Promises kept (90 days)", "Qualification rate")
 
@@ -80,18 +79,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     browser.stop_server(server)
 
 
-def rows_of(grid: Locator) -> list[list[str]]:
-    """The grid's cells (header first), once its accessible mirror has its rows."""
-    expect(grid.locator("table[role='grid'] tbody tr").first).to_be_attached()
-    return browser.grid_rows(grid)
-
-
-def column(grid: Locator, header: str) -> list[str]:
-    rows = rows_of(grid)
-    index = rows[0].index(header)
-    return [row[index] for row in rows[1:]]
-
-
 def percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}%"
 
@@ -113,7 +100,7 @@ def test_choosing_a_collector_reruns_the_record_alone(page: Page, served: Served
     browser.open_path(page, served.server, f"/collectors?{AS_OF}")
     expect(page.get_by_role("heading", name="Collectors", exact=True)).to_be_visible()
     grid = page.locator(".st-key-collectors_table_0 [data-testid='stDataFrame']")
-    names = [row[0] for row in rows_of(grid)[1:-1]]
+    names = [row[0] for row in browser.grid_cells(grid)[1:-1]]
     assert sorted(names) == sorted(team.get_column("collector").to_list())
     assert len(names) >= 3
     first = names[0]
@@ -134,7 +121,9 @@ def test_choosing_a_collector_reruns_the_record_alone(page: Page, served: Served
     box_of_grid = browser.settled_box(grid)
     assert box_of_grid is not None
     before = served.runs()
-    page.mouse.click(box_of_grid["x"] + 12, box_of_grid["y"] + ROW_PX + ROW_PX * 1 + ROW_PX / 2)
+    page.mouse.click(
+        box_of_grid["x"] + 12, box_of_grid["y"] + browser.ROW_PX + browser.ROW_PX * 1 + browser.ROW_PX / 2
+    )
     browser.wait_for_app(page)
     expect_record(page, team, wanted)
     assert served.ran(before) == {"collectors_record": 1}
@@ -150,7 +139,9 @@ def test_filtering_the_open_disputes_reruns_the_list_alone(page: Page, served: S
     expect(metric(page, "Open disputes")).to_have_text(f"{disputes.height:,}")
     tiles = [metric(page, name).inner_text() for name in TILES]
     listed = page.locator("[class*='st-key-open_disputes_'] [data-testid='stDataFrame']")
-    assert sorted(column(listed, "Document")) == sorted(disputes.get_column("document_id").to_list())
+    assert sorted(browser.grid_column(listed, "Document")) == sorted(
+        disputes.get_column("document_id").to_list()
+    )
 
     reason = (
         disputes.group_by("dispute_reason")
@@ -165,8 +156,10 @@ def test_filtering_the_open_disputes_reruns_the_list_alone(page: Page, served: S
     page.get_by_role("option", name=_format.label(reason), exact=True).click()
     browser.wait_for_app(page)
     expect(listed.locator("table[role='grid'] tbody tr")).to_have_count(of_reason.height)
-    assert sorted(column(listed, "Document")) == sorted(of_reason.get_column("document_id").to_list())
-    assert set(column(listed, "Dispute")) == {reason}
+    assert sorted(browser.grid_column(listed, "Document")) == sorted(
+        of_reason.get_column("document_id").to_list()
+    )
+    assert set(browser.grid_column(listed, "Dispute")) == {reason}
     assert served.ran(before) == {"disputes_open": 1}
 
     owner = sorted(of_reason.get_column("internal_owner").drop_nulls().unique().to_list())[0]
@@ -176,8 +169,8 @@ def test_filtering_the_open_disputes_reruns_the_list_alone(page: Page, served: S
     page.get_by_role("option", name=owner, exact=True).click()
     browser.wait_for_app(page)
     expect(listed.locator("table[role='grid'] tbody tr")).to_have_count(both.height)
-    assert sorted(column(listed, "Document")) == sorted(both.get_column("document_id").to_list())
-    assert set(column(listed, "Owner")) == {owner}
+    assert sorted(browser.grid_column(listed, "Document")) == sorted(both.get_column("document_id").to_list())
+    assert set(browser.grid_column(listed, "Owner")) == {owner}
     assert served.ran(before) == {"disputes_open": 1}
     assert [metric(page, name).inner_text() for name in TILES] == tiles
     no_exception(page)

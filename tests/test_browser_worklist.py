@@ -35,7 +35,6 @@ from analytics.store import Store
 DEMO_AS_OF = date(2026, 11, 20)
 AS_OF = f"as_of={DEMO_AS_OF.isoformat()}"
 NEXT_ACTION = (DEMO_AS_OF + timedelta(days=7)).isoformat()
-ROW_PX = 35
 COUNTS = ("To do today", "Late", "Done today", "Overdue items", "Overdue (EUR)")
 PARTS = (
     "app",
@@ -78,33 +77,12 @@ def ran(served: Served, before: dict[str, int]) -> dict[str, int]:
     return {part: now[part] - before[part] for part in PARTS if now[part] != before[part]}
 
 
-def click_row(page: Page, grid: Locator, row: int) -> None:
-    """Click the checkbox cell of data row `row` (0 = the first) of a Streamlit dataframe (canvas)."""
-    grid.scroll_into_view_if_needed()
-    box = browser.settled_box(grid)
-    assert box is not None
-    page.mouse.click(box["x"] + 12, box["y"] + ROW_PX + ROW_PX * row + ROW_PX / 2)
-    browser.wait_for_app(page)
-
-
 def counts(page: Page) -> list[str]:
     return [metric(page, label).inner_text() for label in COUNTS]
 
 
 def items_grid(page: Page, customer_id: str) -> Locator:
     return page.locator(f".st-key-worklist_items_{customer_id} [data-testid='stDataFrame']")
-
-
-def rows_of(grid: Locator) -> list[list[str]]:
-    """The grid's cells (header first), once its accessible mirror has its rows."""
-    expect(grid.locator("table[role='grid'] tbody tr").first).to_be_attached()
-    return browser.grid_rows(grid)
-
-
-def column(grid: Locator, header: str) -> list[str]:
-    rows = rows_of(grid)
-    index = rows[0].index(header)
-    return [row[index] for row in rows[1:]]
 
 
 def test_worklist_select_open_fill_save_each_rerun_one_fragment(page: Page, served: Served) -> None:
@@ -117,16 +95,16 @@ def test_worklist_select_open_fill_save_each_rerun_one_fragment(page: Page, serv
         has=page.locator("table[role='grid'] tbody tr")
     )
     grid = sections.first
-    customer_id = rows_of(grid)[1][1]
+    customer_id = browser.grid_cells(grid)[1][1]
 
     before = served.runs()
-    click_row(page, grid, 0)
+    browser.click_grid_row(page, grid, 0)
     expect(page.get_by_role("heading", name=f"({customer_id})")).to_be_visible()
     assert ran(served, before) == {"worklist_selected": 1}
     assert counts(page) == figures
     items = items_grid(page, customer_id)
     items.scroll_into_view_if_needed()
-    documents = column(items, "Document")
+    documents = browser.grid_column(items, "Document")
     assert documents
 
     before = served.runs()
@@ -158,7 +136,7 @@ def test_worklist_select_open_fill_save_each_rerun_one_fragment(page: Page, serv
     expect(metric(page, "Done today")).to_have_text(re.compile(rf"^({done}|{done + 1})$"))
     items = items_grid(page, customer_id)
     expect(items.locator("table[role='grid']")).to_contain_text(NEXT_ACTION)
-    assert set(column(items, "Next action")) == {NEXT_ACTION}
+    assert set(browser.grid_column(items, "Next action")) == {NEXT_ACTION}
 
     # Opened again, the panel starts blank (not with the saved call's fields) and its history lists the call.
     page.locator(".st-key-worklist_panel button").click()
@@ -173,7 +151,7 @@ def test_worklist_select_open_fill_save_each_rerun_one_fragment(page: Page, serv
         has=page.locator("th", has_text="user_name")
     )
     history.scroll_into_view_if_needed()
-    assert "Called about the overdue items" in column(history, "comment")
+    assert "Called about the overdue items" in browser.grid_column(history, "comment")
     no_exception(page)
 
 
@@ -197,9 +175,9 @@ def test_customer_page_switch_and_select_each_rerun_one_fragment(page: Page, ser
     assert f"customer={customer_id}" in page.evaluate("window.location.href")
 
     grid = page.locator(f".st-key-customer_items_{customer_id} [data-testid='stDataFrame']")
-    rows_of(grid)
+    browser.grid_cells(grid)
     before = served.runs()
-    click_row(page, grid, 0)
+    browser.click_grid_row(page, grid, 0)
     expect(page.locator(".st-key-customer_panel button")).to_have_text(re.compile(r"\(1 item\)"))
     assert ran(served, before) == {"customer_items": 1}
     no_exception(page)
@@ -219,18 +197,18 @@ def test_worklist_selection_moving_to_another_section_reruns_the_sections_once(
     )
     expect(sections.nth(1)).to_be_attached()
     first, second = sections.nth(0), sections.nth(1)
-    first_id, second_id = rows_of(first)[1][1], rows_of(second)[1][1]
+    first_id, second_id = browser.grid_cells(first)[1][1], browser.grid_cells(second)[1][1]
 
     before = served.runs()
-    click_row(page, first, 0)
+    browser.click_grid_row(page, first, 0)
     expect(page.get_by_role("heading", name=f"({first_id})")).to_be_visible()
     assert ran(served, before) == {"worklist_selected": 1}
 
     before = served.runs()
-    click_row(page, second, 0)
+    browser.click_grid_row(page, second, 0)
     expect(page.get_by_role("heading", name=f"({second_id})")).to_be_visible()
     expect(page.get_by_role("heading", name=f"({first_id})")).to_have_count(0)
     assert ran(served, before) == {"worklist_customers": 1, "worklist_selected": 1}
     assert counts(page) == figures
-    assert column(items_grid(page, second_id), "Document")
+    assert browser.grid_column(items_grid(page, second_id), "Document")
     no_exception(page)

@@ -260,7 +260,8 @@ def test_the_ar_at_any_date_ties_to_the_ledger(
     store = Store(tmp_path_factory.mktemp("tied") / "data")
     manifest = store.write(tables, ImportRecord("test", "-", "-", 1, 0, 0, 0), functional_currency="EUR")
     known = tables.payments.filter(
-        pl.col("document_id").is_null() | pl.col("document_id").is_in(tables.documents["document_id"].implode())
+        pl.col("document_id").is_null()
+        | pl.col("document_id").is_in(tables.documents["document_id"].implode())
     )
     dates = [date(2026, 1, 1) + timedelta(days=day) for day in days] + list(manifest.derived_dates[-3:])
     con = store.connect()
