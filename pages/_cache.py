@@ -217,3 +217,14 @@ def scenario_alerts(ctx: Context) -> pl.DataFrame:
     without the steps due (working out every customer's step is the costly part of scenario_day)."""
     db = collections_db(ctx)
     return _scenario_alerts(str(ctx.store.root), ctx.store.version(), db.data_version(), ctx.as_of, ctx.scope)
+
+
+@st.cache_resource(ttl=900, max_entries=16, show_spinner=False)
+def _settlements(root: str, version: str, after: date, until: date) -> pl.DataFrame:
+    return aging.settlements_between(Store(root), after, until)
+
+
+def settlements_between(ctx: Context, after: date, until: date) -> pl.DataFrame:
+    """aging.settlements_between (a DuckDB scan of every payment, behind the roll rates), keyed on the
+    data version (an import is seen at once). The frame is shared: callers must not modify it."""
+    return _settlements(str(ctx.store.root), ctx.store.version(), after, until)

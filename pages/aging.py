@@ -21,7 +21,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import aging, collections, contract
-from pages import _aging_cache, _cache, _format, _paging, _panel, _runs, _session, widgets
+from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
 BEYOND = {"All items": 0, "+30": 30, "+60": 60, "+90": 90}
@@ -313,7 +313,7 @@ def rejuvenation(ctx, items, items_then, request, request_then, result, level, n
         compare_with,
         ctx.as_of,
         request.buckets,
-        settled=_aging_cache.settlements_between(ctx.store, compare_with, ctx.as_of),
+        settled=_cache.settlements_between(ctx, compare_with, ctx.as_of),
     )
     columns_now = [*names, *aging.SETTLED_COLUMNS]
     amounts = matrix.select(columns_now).cast(pl.Float64).to_numpy()
