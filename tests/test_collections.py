@@ -792,3 +792,50 @@ def test_actions_per_month_count_the_scope_alone(ledger_store: Store, db: Collec
     everyone = collections.dispute_summary(db, ledger_store, as_of, months=2).monthly
     assert anna.select("month", "actions").rows() == [(date(2026, 2, 28), 1), (date(2026, 3, 31), 1)]
     assert everyone.select("month", "actions").rows() == [(date(2026, 2, 28), 2), (date(2026, 3, 31), 1)]
+
+
+# --- the rows held in memory -------------------------------------------------------------------------
+
+
+def test_the_rows_held_in_memory_follow_every_write_and_a_replaced_history(
+    ledger_store: Store, tmp_path: Path
+) -> None:
+    """A reader's events and actions after saves, and after the history is replaced (ids numbered from
+    1 again), are the rows a fresh process reads from the file: none missed, none doubled, in order."""
+    path = tmp_path / "collections.duckdb"
+
+    def fresh() -> tuple[pl.DataFrame, pl.DataFrame]:
+        with CollectionsDB(path) as other:
+            return other.events(), other.actions()
+
+    db = CollectionsDB(path)
+    try:
+        db.events(), db.actions()  # held from here on: what follows must be added to them
+        db.submit(
+            promise("I1", date(2026, 2, 20), "400.00"),
+            store=ledger_store,
+            as_of=date(2026, 2, 10),
+            scope=ANNA,
+            user="Anna",
+        )
+        db.submit(
+            Submission(action=Action("C1", "call", "reached", comment="Will pay", document_ids=("I1",))),
+            store=ledger_store,
+            as_of=date(2026, 2, 11),
+            scope=ANNA,
+            user="Anna",
+        )
+        after_saves = (db.events(), db.actions())
+        assert (after_saves[0].height, after_saves[1].height) == (1, 1)
+        db.close()
+        assert all(held.equals(read) for held, read in zip(after_saves, fresh(), strict=True))
+        db = CollectionsDB(path)
+        held_before = db.events()
+        events = held_before.with_columns(pl.col("event_date") - timedelta(days=1))
+        db.load_history(events, db.actions().head(0), replace=True)
+        replaced = (db.events(), db.actions())
+        assert replaced[1].is_empty() and replaced[0].get_column("event_date").to_list() == [date(2026, 2, 9)]
+        db.close()
+        assert all(held.equals(read) for held, read in zip(replaced, fresh(), strict=True))
+    finally:
+        db.close()
