@@ -5,6 +5,7 @@ of a pages/ folder until the first st.navigation), only the navigation menu's pa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import pytest
 from browser import Server
 from playwright.sync_api import Page, expect
 from test_browser import ledger_data_dir, no_exception
+
+from analytics.collections import CollectionsBusy, CollectionsDB
+from analytics.store import Store
 
 # Every text the sidebar's navigation shows, from the page's first script on: a page list drawn for
 # a moment and replaced is caught too.
@@ -70,3 +74,24 @@ def test_the_first_page_of_a_server_never_lists_the_page_files(
     assert [text for text in navigation_seen(page) if text.lstrip("_ ") in PAGE_FILES] == []
     log = fresh_server.output()
     assert "Traceback" not in log and "warming the caches" not in log, log
+
+
+def test_the_server_warms_the_data_folder_before_any_page_is_asked_for(tmp_path: Path) -> None:
+    """`streamlit run serve.py` opens the collections database and fills the shared caches as it
+    starts, so that the first person's page finds them: with no browser connected, another process
+    soon finds the database held by the server."""
+    data = ledger_data_dir(tmp_path / "ledger")
+    server = browser.start_server(data, tmp_path / "streamlit.log")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                CollectionsDB.for_store(Store(data)).close()
+            except CollectionsBusy as busy:
+                assert busy.pid == server.process.pid
+                break
+            assert time.monotonic() < deadline, "the server never opened the collections database by itself"
+            time.sleep(0.2)
+        assert "Traceback" not in server.output(), server.output()
+    finally:
+        browser.stop_server(server)
