@@ -1833,6 +1833,7 @@ def item_states(
 HISTORY_COLUMNS = (
     "kind",
     "id",
+    "submission_id",
     "date",
     "recorded_at",
     "customer_id",
@@ -1865,6 +1866,7 @@ def history(
             events.select(
                 pl.lit("qualification").alias("kind"),
                 pl.col("event_id").alias("id"),
+                "submission_id",
                 pl.col("event_date").alias("date"),
                 "recorded_at",
                 "customer_id",
@@ -1886,6 +1888,7 @@ def history(
             actions.select(
                 pl.lit("action").alias("kind"),
                 pl.col("action_id").alias("id"),
+                "submission_id",
                 pl.col("action_date").alias("date"),
                 "recorded_at",
                 "customer_id",
@@ -1948,6 +1951,72 @@ def history(
     )
     return frame.with_columns(details.alias("details"), recorded_by.alias("user_name")).select(
         HISTORY_COLUMNS
+    )
+
+
+TIMELINE_COLUMNS = (
+    "submission_id",
+    "date",
+    "recorded_at",
+    "kinds",
+    "action_type",
+    "outcome",
+    "qualification",
+    "documents",
+    "details",
+    "comment",
+    "contact_person",
+    "next_action_date",
+    "user_name",
+)
+
+
+def timeline(db: CollectionsDB, customer_id: str) -> pl.DataFrame:
+    """The customer's story, one row per submission, newest first (TIMELINE_COLUMNS): a dispute recorded
+    on 8 invoices with a call is one line naming them. kinds: 'action' and/or 'qualification';
+    action_type, outcome, contact_person, next_action_date: the submission's action (null without
+    one); qualification: the event type given to its items; documents: the documents it concerns,
+    comma-separated; details: its qualification's fields in words, each item's named when there are
+    several ('I1: promised 400.00 by 2026-04-07; I2: ...'); recorded_at: when it
+    was saved (UTC); user_name: who."""
+    story = history(db, customer_id=customer_id)
+    action = pl.col("kind") == "action"
+    qualification = pl.col("kind") == "qualification"
+    return (
+        story.group_by("submission_id")
+        .agg(
+            pl.col("date").first(),
+            pl.col("recorded_at").max(),
+            pl.col("kind").unique().sort().alias("kinds"),
+            pl.col("type").filter(action).first().alias("action_type"),
+            pl.col("outcome").filter(action).first(),
+            pl.col("type").filter(qualification).first().alias("qualification"),
+            pl.col("document_ids")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .drop_nulls()
+            .unique()
+            .sort()
+            .str.join(", ")
+            .alias("documents"),
+            pl.format("{}: {}", pl.col("document_ids").list.first(), pl.col("details"))
+            .filter(qualification)
+            .sort()
+            .str.join("; ")
+            .alias("details_by_document"),
+            pl.col("details").filter(qualification).first().alias("details"),
+            qualification.sum().alias("qualified"),
+            pl.col("comment").drop_nulls().first(),
+            pl.col("contact_person").filter(action).first(),
+            pl.col("next_action_date").filter(action).first(),
+            pl.col("user_name").first(),
+            pl.col("id").max().alias("last_id"),
+        )
+        # Several items: each one's line, named (their amounts differ); one item: its line.
+        .with_columns(
+            pl.when(pl.col("qualified") > 1).then("details_by_document").otherwise("details").alias("details")
+        )
+        .sort(["date", "recorded_at", "last_id"], descending=True)
+        .select(TIMELINE_COLUMNS)
     )
 
 

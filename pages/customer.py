@@ -29,6 +29,8 @@ if customers.is_empty():
 ids = customers.get_column("customer_id").to_list()
 names = dict(zip(ids, customers.get_column("customer_name").to_list(), strict=True))
 SAVED = ["customer_items", "customer_timeline"]
+# The timeline's filter: its choices and the kind of line each keeps (None: every line).
+TIMELINE_KINDS = {"All": None, "Actions": "action", "Qualifications": "qualification"}
 
 
 def send_statement(customer_id: str, items: pl.DataFrame) -> None:
@@ -280,39 +282,66 @@ def show_items(customer_id: str, items: pl.DataFrame) -> None:
 
 @st.fragment(key="customer_timeline")
 def show_timeline(customer_id: str) -> None:
-    """The customer's actions and qualifications, newest first."""
+    """The customer's story, one line per save (a dispute on 8 invoices is one line naming them),
+    newest first, filtered by kind."""
     _runs.record("customer_timeline")
     st.subheader("Timeline")
-    story = collections.history(_cache.collections_db(ctx), customer_id=customer_id)
+    story = collections.timeline(_cache.collections_db(ctx), customer_id)
     if story.is_empty():
         st.info("No action or qualification recorded for this customer yet.")
-    else:
-        st.dataframe(
-            story.select(
-                "date",
-                "kind",
-                "type",
-                "outcome",
-                "details",
-                "comment",
-                "contact_person",
-                "next_action_date",
-                "user_name",
-            ),
-            hide_index=True,
-            width="stretch",
-            key="customer_timeline",
-            column_config={
-                "date": st.column_config.DateColumn("Date"),
-                "kind": st.column_config.TextColumn("What"),
-                "type": st.column_config.TextColumn("Type"),
-                "details": st.column_config.TextColumn("Details"),
-                "comment": st.column_config.TextColumn("Comment", width="large"),
-                "contact_person": st.column_config.TextColumn("Contact"),
-                "next_action_date": st.column_config.DateColumn("Next action"),
-                "user_name": st.column_config.TextColumn("By"),
-            },
-        )
+        return
+    shown = st.segmented_control(
+        "Show", list(TIMELINE_KINDS), default="All", key=f"timeline_kind_{customer_id}"
+    )
+    wanted = TIMELINE_KINDS.get(shown or "All")
+    if wanted:
+        story = story.filter(pl.col("kinds").list.contains(wanted))
+    if story.is_empty():
+        st.caption(f"No {str(shown).lower()} recorded for this customer yet.")
+        return
+    what = pl.concat_str(
+        pl.col("action_type").map_elements(_format.label, return_dtype=pl.String),
+        pl.when(pl.col("outcome").is_not_null()).then(
+            pl.format(
+                " ({})",
+                pl.col("outcome").map_elements(_format.label, return_dtype=pl.String).str.to_lowercase(),
+            )
+        ),
+        pl.when(pl.col("action_type").is_not_null() & pl.col("qualification").is_not_null()).then(
+            pl.lit(" · ")
+        ),
+        pl.col("qualification").map_elements(_format.label, return_dtype=pl.String),
+        ignore_nulls=True,
+    )
+    st.dataframe(
+        story.with_columns(
+            what.alias("what"), pl.col("recorded_at").dt.strftime("%H:%M").alias("time")
+        ).select(
+            "date",
+            "time",
+            "what",
+            "documents",
+            "details",
+            "comment",
+            "contact_person",
+            "next_action_date",
+            "user_name",
+        ),
+        hide_index=True,
+        width="stretch",
+        key="customer_timeline",
+        column_config={
+            "date": st.column_config.DateColumn("Date"),
+            "time": st.column_config.TextColumn("Saved at (UTC)"),
+            "what": st.column_config.TextColumn("What"),
+            "documents": st.column_config.TextColumn("Documents"),
+            "details": st.column_config.TextColumn("Details"),
+            "comment": st.column_config.TextColumn("Comment", width="large"),
+            "contact_person": st.column_config.TextColumn("Contact"),
+            "next_action_date": st.column_config.DateColumn("Next action"),
+            "user_name": st.column_config.TextColumn("By"),
+        },
+    )
 
 
 show_customer()

@@ -839,3 +839,55 @@ def test_the_rows_held_in_memory_follow_every_write_and_a_replaced_history(
         assert all(held.equals(read) for held, read in zip(replaced, fresh(), strict=True))
     finally:
         db.close()
+
+
+def test_the_timeline_has_one_line_per_submission(ledger_store: Store, db: CollectionsDB) -> None:
+    """On 02-12 Anna records a delivery dispute on I1 and I2 with a call in one save, on 02-13 a call
+    alone: Alpha's timeline has two lines, newest first, the first naming both invoices once."""
+    db.submit(
+        Submission(
+            (
+                Qualification("I1", "disputed", comment="Parts missing", dispute_reason="delivery"),
+                Qualification("I2", "disputed", comment="Parts missing", dispute_reason="delivery"),
+            ),
+            Action("C1", "call", "reached", comment="Parts missing", contact_person="M. Roy"),
+        ),
+        store=ledger_store,
+        as_of=date(2026, 2, 12),
+        scope=ANNA,
+        user="Anna",
+    )
+    db.submit(
+        Submission(action=Action("C1", "call", "no_answer", comment="No answer")),
+        store=ledger_store,
+        as_of=date(2026, 2, 13),
+        scope=ANNA,
+        user="Anna",
+    )
+    lines = collections.timeline(db, "C1")
+    assert lines.height == 2
+    newest, dispute = lines.row(0, named=True), lines.row(1, named=True)
+    assert (newest["date"], newest["action_type"], newest["outcome"], newest["qualification"]) == (
+        date(2026, 2, 13),
+        "call",
+        "no_answer",
+        None,
+    )
+    assert newest["documents"] == ""
+    assert dispute["kinds"] == ["action", "qualification"]
+    assert (dispute["action_type"], dispute["qualification"], dispute["documents"]) == (
+        "call",
+        "disputed",
+        "I1, I2",
+    )
+    assert dispute["contact_person"] == "M. Roy" and dispute["user_name"] == "Anna"
+    assert dispute["comment"] == "Parts missing"
+    assert (
+        dispute["details"].startswith("I1: delivery dispute of")
+        and "; I2: delivery dispute of" in dispute["details"]
+    )
+    # The items' own story (the side panel's) still lists each event.
+    assert (
+        collections.history(db, document_ids=["I1", "I2"]).filter(pl.col("kind") == "qualification").height
+        == 2
+    )

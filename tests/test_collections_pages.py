@@ -50,7 +50,8 @@ def test_customer_view_shows_identity_items_and_buckets(app: AppTest) -> None:
 
 def test_a_promise_through_the_side_panel(app: AppTest) -> None:
     """Select I1 and I2, open the panel, record a promise to pay by 2026-04-07 with a call: both items
-    show the promise (open: its date is ahead), the timeline lists the call and the promises."""
+    show the promise (open: its date is ahead), the timeline has one line for the save, naming both
+    items; its Qualifications filter keeps it, a call alone later is shown under Actions only."""
     select_items(app, [0, 1])
     app.button(key="customer_panel").click().run()
     assert not app.exception, app.exception
@@ -71,9 +72,26 @@ def test_a_promise_through_the_side_panel(app: AppTest) -> None:
         date(2026, 4, 7),
         date(2026, 4, 7),
     ]
-    timeline = next(frame.value for frame in app.dataframe if "kind" in frame.value.columns)
-    assert sorted(timeline["type"].to_list()) == ["call", "promise_to_pay", "promise_to_pay"]
-    assert "Will pay both next week" in timeline["comment"].to_list()
+    timeline = next(frame.value for frame in app.dataframe if "what" in frame.value.columns)
+    assert timeline["what"].to_list() == ["Call (promise obtained) · Promise to pay"]
+    assert timeline["documents"].to_list() == ["I1, I2"]
+    assert timeline["comment"].to_list() == ["Will pay both next week"]
+    assert timeline["contact_person"].to_list() == ["Mrs Dupont"]
+    assert timeline["details"].to_list() == [
+        "I1: promised 600.00 by 2026-04-07; I2: promised 400.00 by 2026-04-07"
+    ]
+
+    select_items(app, [2])
+    app.button(key="customer_panel").click().run()
+    app.selectbox(key="panel_action").set_value("call").run()
+    app.selectbox(key="panel_outcome").set_value("no_answer").run()
+    app.button(key="panel_save").click().run()
+    assert not app.exception, app.exception
+    timeline = next(frame.value for frame in app.dataframe if "what" in frame.value.columns)
+    assert timeline["what"].to_list() == ["Call (no answer)", "Call (promise obtained) · Promise to pay"]
+    app.segmented_control(key="timeline_kind_C1").set_value("Qualifications").run()
+    timeline = next(frame.value for frame in app.dataframe if "what" in frame.value.columns)
+    assert timeline["what"].to_list() == ["Call (promise obtained) · Promise to pay"]
 
 
 def test_refused_input_shows_its_message_and_writes_nothing(app: AppTest, ledger_store: Store) -> None:
