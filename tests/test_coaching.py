@@ -618,14 +618,25 @@ def test_an_older_file_gets_the_notes_table(tmp_path: Path) -> None:
     """A collections file of schema 1 (no coaching_notes) is upgraded on opening: the table is created,
     the version recorded, nothing else touched."""
     path = tmp_path / "old.duckdb"
+    CollectionsDB(path).close()
+    # What schema 1 had: the tables of item events, actions and imports alone.
     con = duckdb.connect(str(path))
-    for name in (
-        "collections_create_schema_version",
-        "collections_create_item_events",
-        "collections_create_actions",
-        "collections_create_imports",
+    for table in (
+        "coaching_notes",
+        "scenarios",
+        "scenario_steps",
+        "scenario_rule_sets",
+        "scenario_rules",
+        "scenario_assignments",
+        "scenario_step_log",
+        "scenario_runs",
+        "scenario_settings",
+        "customer_contacts",
     ):
-        con.execute(query(name))
+        con.execute(f"drop table {table}")
+    con.execute("alter table actions drop column original_author")
+    con.execute("alter table item_events drop column original_author")
+    con.execute("delete from schema_version")
     con.execute(query("collections_record_schema_version"), {"version": 1, "applied_at": date(2026, 1, 1)})
     con.close()
     with CollectionsDB(path) as db:
