@@ -789,6 +789,10 @@ class CollectionsDB:
         """Coaching notes (NOTE_SCHEMA), oldest first, of the collectors given (all when none) written
         on or before `until` (any date when None)."""
         frame = self.read("collections_coaching_notes", collectors=list(collectors or []), until=until)
+        if frame.height and frame.schema["objectives"] != NOTE_SCHEMA["objectives"]:
+            # PostgreSQL keeps the objectives as JSON: their amounts and dates come back as text.
+            objectives = [[_objective(o) for o in listed] for listed in frame.get_column("objectives")]
+            frame = frame.with_columns(pl.Series("objectives", objectives, dtype=NOTE_SCHEMA["objectives"]))
         return pl.concat([pl.DataFrame(schema=NOTE_SCHEMA), frame.cast(NOTE_SCHEMA)])
 
     # --- what input is checked against ---------------------------------------------------------
@@ -815,6 +819,16 @@ class CollectionsDB:
             while len(self._references) > _REFERENCE_CACHE_SIZE:
                 self._references.popitem(last=False)
         return reference
+
+
+def _objective(record: dict) -> dict[str, object]:
+    """An objective read from JSON, its target and due date typed again."""
+    target, due = record.get("target"), record.get("due_date")
+    return {
+        **record,
+        "target": None if target is None else Decimal(str(target)),
+        "due_date": None if due is None else date.fromisoformat(due),
+    }
 
 
 def open_items_at(store: Store, dates: Sequence[date], con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

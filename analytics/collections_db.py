@@ -118,7 +118,9 @@ class Backend:
         raise NotImplementedError
 
     @contextmanager
-    def writing(self) -> Iterator[Transaction]:
+    def writing(self, *, migrating: bool = False) -> Iterator[Transaction]:
+        """One transaction, committed at the end of the block or rolled back whole; writers of every
+        process take their turn. `migrating`: the schema's own (its tables may not exist yet)."""
         raise NotImplementedError
         yield  # pragma: no cover
 
@@ -137,7 +139,7 @@ def migrate(backend: Backend, version: int, applied_at: datetime) -> None:
     what is missing (tables of a new database, those and the columns an older one lacks), then the
     version is recorded. A database of a newer version is refused."""
     schema = "collections_schema.pg" if backend.kind == "postgresql" else "collections_schema"
-    with backend.writing() as tx:
+    with backend.writing(migrating=True) as tx:
         tx.execute(schema)
         found = tx.read("collections_schema_version").item(0, 0)
         if found is None or found < version:
@@ -233,7 +235,7 @@ class DuckDBBackend(Backend):
             cur.close()
 
     @contextmanager
-    def writing(self) -> Iterator[Transaction]:
+    def writing(self, *, migrating: bool = False) -> Iterator[Transaction]:
         with self._lock:
             tx = _DuckTransaction(self)
             tx.cur.begin()
@@ -289,7 +291,7 @@ def _polars_type(column: object) -> pl.DataType | None:
     from psycopg.postgres import types
 
     info = types.get(column.type_code)
-    name = info.name if info is not None else ""
+    name = "" if info is None else info.name if info.oid == column.type_code else f"_{info.name}"
     simple = {
         "int2": pl.Int16(),
         "int4": pl.Int32(),
@@ -408,12 +410,13 @@ class PostgresBackend(Backend):
             return _frame(conn.execute(pg_query(name), _pg_params(params) or None))
 
     @contextmanager
-    def writing(self) -> Iterator[Transaction]:
+    def writing(self, *, migrating: bool = False) -> Iterator[Transaction]:
         with self._pool.connection() as conn:
             try:
                 with conn.transaction():
-                    # The writer lock of every process (a row lock, held to the commit).
-                    conn.execute(pg_query("collections_state_write"))
+                    if not migrating:  # the schema file takes a lock of its own
+                        # The writer lock of every process (a row lock, held to the commit).
+                        conn.execute(pg_query("collections_state_write"))
                     yield _PgTransaction(conn)
             except self._errors.IntegrityError as error:
                 raise Conflict(str(error)) from error

@@ -521,8 +521,8 @@ def test_a_record_from_the_figures_kept_for_the_whole_team(team: tuple[Store, Co
 # --- coaching notes ---------------------------------------------------------------------------------------
 
 
-def test_notes_are_kept_and_their_objectives_measured(tmp_path: Path) -> None:
-    """On 02-28 the lead sets Anna: +90 <= 700 by 03-31 (600: met), coverage 30 days >= 80 by 03-31 (100:
+def test_notes_are_kept_and_their_objectives_measured(tmp_path: Path, collections_backend) -> None:
+    """On each back end, on 02-28 the lead sets Anna: +90 <= 700 by 03-31 (600: met), coverage 30 days >= 80 by 03-31 (100:
     met), kept rate >= 50 by 03-31 (0: missed), overdue <= 900 by 04-30 (not due: pending, 1100 as of
     03-31). On 03-10: +90 <= 1000 by 03-15, measured at 03-15 (IA1 600 after PA1 that day: met)."""
     store, db = build_team(tmp_path)
