@@ -1,7 +1,7 @@
 """Set everything up, then start the app or run the tests. Needs only Python 3.11.
 
     python3 run.py app    # virtual environment + runtime packages, then the app (demo data on first start)
-    python3 run.py test   # + test packages and Debian's chromium, then the whole test suite
+    python3 run.py test   # + test packages, Debian's chromium and postgresql, then the whole test suite
 
 Arguments after the command go to streamlit (app) or pytest (test).
 """
@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 CHROMIUM = Path("/usr/bin/chromium")
+# Debian's postgresql puts pg_ctl and initdb here, not on PATH.
+POSTGRESQL = Path("/usr/lib/postgresql")
 
 
 def ensure_venv(requirements: str) -> None:
@@ -57,18 +59,25 @@ def _requirements_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def ensure_chromium() -> None:
-    """The browser tests drive Debian's chromium; install it with apt-get when it is missing."""
-    if CHROMIUM.exists():
+def ensure_debian_packages() -> None:
+    """The browser tests drive Debian's chromium, the collections tests run on Debian's PostgreSQL
+    too (tests/postgres.py): install what is missing with apt-get."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append("chromium")
+    if shutil.which("pg_ctl") is None and not any(POSTGRESQL.glob("*/bin/pg_ctl")):
+        missing.append("postgresql")
+    if not missing:
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         sys.exit(
-            "The browser tests need Debian's chromium: run `apt-get install chromium` as root, then retry."
+            f"The tests need Debian's {' and '.join(missing)}: run `apt-get install {' '.join(missing)}` "
+            "as root, then retry."
         )
-    print("Installing Debian's chromium for the browser tests", flush=True)
+    print(f"Installing Debian's {' and '.join(missing)} for the tests", flush=True)
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=environment)
-    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, env=environment)
+    subprocess.run(["apt-get", "install", "-y", "-q", *missing], check=True, env=environment)
 
 
 def main(argv: list[str]) -> int:
@@ -81,7 +90,7 @@ def main(argv: list[str]) -> int:
         ensure_venv("requirements.txt")
         return subprocess.call([str(PYTHON), "-m", "streamlit", "run", "serve.py", *rest])
     ensure_venv("requirements-dev.txt")
-    ensure_chromium()
+    ensure_debian_packages()
     return subprocess.call([str(PYTHON), "-m", "pytest", *rest])
 
 

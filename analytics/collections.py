@@ -1,7 +1,8 @@
 """The collections workspace: qualification events on open items and collection actions on customers,
 and what derives from them: each item's current state, promise outcomes, dispute figures, histories.
 
-Owns the collections database, `<data>/collections.duckdb` (queries/collections_create_*.sql):
+Owns the collections data (queries/collections_schema.sql; where it lives and how it is written:
+analytics.collections_db, `<data>/collections.duckdb` or PostgreSQL when AR_COLLECTIONS_URL is set):
     item_events     one row per qualification of one document (event_id, the event's fields, who, when)
     actions         one row per action on a customer, with the documents it concerns (a list)
     imports         the files of events imported, by checksum (a file is imported once)
@@ -9,9 +10,10 @@ Owns the collections database, `<data>/collections.duckdb` (queries/collections_
     scenarios, scenario_steps, scenario_rule_sets, scenario_rules, scenario_assignments,
     scenario_step_log, scenario_runs, scenario_settings, customer_contacts
                     recovery scenarios and what was done of them (analytics.scenarios owns them:
-                    queries/scenarios_create_*.sql), written through `append` or with a submission
-    schema_version  the schema versions applied to the file
-written only through one `CollectionsDB` per process, each submission in one transaction. Nothing is
+                    their tables), written through `append` or with a submission
+    schema_version  the schema versions applied to the database
+written only through `CollectionsDB` (one per process), each submission in one transaction, the checks
+that recorded rows decide (a resolution needs an open dispute) made inside it. Nothing is
 updated in place: an item's state is the one its latest event on or before the as-of date set
 (`STATE_AFTER`). Every row has its business date (`event_date`, `action_date`: the as-of date it was
 submitted at), who recorded it (`user_name`) and when (`recorded_at`, UTC); a row imported from another
@@ -35,15 +37,13 @@ would move there if the events ever became an imported table of their own.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import re
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -53,34 +53,21 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import clock, contract, export, ingest
+from analytics import clock, collections_db, contract, export, ingest
 from analytics.aging import aged_items
+
+# Re-exported: the app and the commands catch them as collections.CollectionsBusy, ...
+from analytics.collections_db import CollectionsBusy, CollectionsUnreachable, Conflict  # noqa: F401
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
-from analytics.store import DUCKDB_THREADS, DataFolderUnwritable, Store, query
+from analytics.store import Store, query
 
 FILE_NAME = "collections.duckdb"
 # 1: item_events, actions, imports. 2: coaching_notes (created on opening a file of version 1).
-# 3: the tables of recovery scenarios (SCENARIO_TABLES, created on opening an older file).
-# 4: original_author of item_events and actions (SCHEMA_CHANGES, added on opening an older file).
-# SCHEMA_CHANGES also adds scenario_steps.attach_statement (false by default: readable by version 4).
+# 3: the tables of recovery scenarios (created on opening an older file).
+# 4: original_author of item_events and actions (added on opening an older file), with
+# scenario_steps.attach_statement (false by default: readable by version 4). All in one schema file a
+# back end (queries/collections_schema.sql, collections_schema.pg.sql), applied on opening.
 SCHEMA_VERSION = 4
-SCHEMA_CHANGES = (
-    "collections_add_item_events_original_author",
-    "collections_add_actions_original_author",
-    "scenarios_add_steps_attach_statement",
-)
-SCENARIO_TABLES = (
-    "scenarios_create_scenarios",
-    "scenarios_create_steps",
-    "scenarios_create_rule_sets",
-    "scenarios_create_rules",
-    "scenarios_create_assignments",
-    "scenarios_create_step_log",
-    "scenarios_create_runs",
-    "scenarios_create_settings",
-    "scenarios_create_contacts",
-)
-MEMORY_LIMIT = "1GB"
 PROMISE_GRACE_DAYS = 3
 ZERO = Decimal("0.00")
 
@@ -245,8 +232,6 @@ DOCUMENT_SEPARATOR = ";"
 ROW = ingest.ROW
 _PROBLEM_SCHEMA = {"source": pl.String(), "row": pl.Int64(), "column": pl.String(), "message": pl.String()}
 _REFERENCE_CACHE_SIZE = 16
-# Submissions up to this many rows a table are inserted row by row.
-_ROW_BY_ROW = 50
 
 
 class CollectionsRefused(Exception):
@@ -255,21 +240,6 @@ class CollectionsRefused(Exception):
     def __init__(self, messages: list[str]) -> None:
         self.messages = messages
         super().__init__("Refused, nothing was written:\n" + "\n".join(f"- {m}" for m in messages))
-
-
-class CollectionsBusy(RuntimeError):
-    """The database file is held by another process (DuckDB lets one process open a file): another
-    instance of the app on the same data folder, or a command writing it. `pid` is that process's id
-    when DuckDB names it."""
-
-    def __init__(self, path: Path, pid: int | None) -> None:
-        self.path = path
-        self.pid = pid
-        holder = f" (process {pid})" if pid else ""
-        super().__init__(
-            f"another instance of the app, or a command, holds the data folder {path.parent}{holder}: "
-            f"one process at a time can open its collections database, {path.name}"
-        )
 
 
 @dataclass(frozen=True)
@@ -373,9 +343,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-_DENIED = re.compile("Permission denied|Read-only file system")
-
-
 def _between(frame: pl.DataFrame, column: str, since: date | None, until: date | None) -> pl.DataFrame:
     if since is not None:
         frame = frame.filter(pl.col(column) >= since)
@@ -425,43 +392,22 @@ class _Mirror:
 
 
 class CollectionsDB:
-    """The collections database of a data folder: one DuckDB connection, one writer lock, a cursor per
-    call. Safe to share between threads (the app keeps one per data folder). Only one process can open
-    the file; the app process is its writer."""
+    """The collections database of a data folder behind its back end (analytics.collections_db): the
+    embedded file, or PostgreSQL when AR_COLLECTIONS_URL is set. Safe to share between threads (the
+    app keeps one per data folder). Only one process can open the embedded file; with PostgreSQL any
+    number of processes work at once."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, url: str | None = None) -> None:
         self.path = Path(path).resolve()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._references: OrderedDict[tuple, Reference] = OrderedDict()
+        self.backend = collections_db.open_backend(self.path, url)
         try:
-            self._con = duckdb.connect(
-                str(self.path), config={"threads": DUCKDB_THREADS, "memory_limit": MEMORY_LIMIT}
-            )
-        except duckdb.IOException as error:
-            denied = _DENIED.search(str(error))
-            if denied:
-                # DuckDB's words for a folder this user may not write: permissions, not another process.
-                number = errno.EROFS if denied.group(0) == "Read-only file system" else errno.EACCES
-                raise DataFolderUnwritable(
-                    self.path.parent, number, denied.group(0), f"{self.path.name} cannot be opened"
-                ) from None
-            holder = re.search(r"\(PID (\d+)\)", str(error))
-            raise CollectionsBusy(self.path, int(holder.group(1)) if holder else None) from None
-        try:
-            self._create_schema()
-            last = self._con.sql(query("collections_last_ids")).fetchall()[0]
+            collections_db.migrate(self.backend, SCHEMA_VERSION, utc_now())
+            self.backend.start()
         except BaseException:
-            self._con.close()
+            self.backend.close()
             raise
-        self._next_event_id, self._next_action_id = last[0] + 1, last[1] + 1
-        # Other writes (scenarios, rules, settings, notes) of this process, for data_version.
-        self._other_writes = 0
-        # Histories replaced whole (ids numbered from 1 again), for `marks`.
-        self._replacements = 0
-        # The one writer: used only with the writer lock held.
-        self._writer = self._con.cursor()
         self._events = _Mirror(
             "collections_item_events_after", "event_id", "event_date", 1, ITEM_EVENT_SCHEMA
         )
@@ -469,46 +415,17 @@ class CollectionsDB:
 
     @classmethod
     def for_store(cls, store: Store) -> CollectionsDB:
-        """The collections database beside a store's Parquet data: <data>/collections.duckdb."""
-        return cls(store.root / FILE_NAME)
+        """The collections database of a store's data folder: PostgreSQL when AR_COLLECTIONS_URL is set
+        in the environment, else <data>/collections.duckdb."""
+        return cls(store.root / FILE_NAME, url=os.environ.get(collections_db.URL_VARIABLE) or None)
 
-    def _create_schema(self) -> None:
-        cur = self._con.cursor()
-        try:
-            cur.begin()
-            for name in (
-                "collections_create_schema_version",
-                "collections_create_item_events",
-                "collections_create_actions",
-                "collections_create_imports",
-                "collections_create_coaching_notes",
-                *SCENARIO_TABLES,
-                *SCHEMA_CHANGES,
-            ):
-                cur.execute(query(name))
-            version = cur.execute(query("collections_schema_version")).fetchall()[0][0]
-            if version is None or version < SCHEMA_VERSION:
-                # A new file, or an older one whose new tables the statements above just created.
-                cur.execute(
-                    query("collections_record_schema_version"),
-                    {"version": SCHEMA_VERSION, "applied_at": utc_now()},
-                )
-            elif version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} was written by a newer version of the dashboard (schema {version}, "
-                    f"this one knows {SCHEMA_VERSION}); upgrade before opening it"
-                )
-            cur.commit()
-        except BaseException:
-            cur.rollback()
-            raise
-        finally:
-            cur.close()
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may write the database at the same time (PostgreSQL)."""
+        return self.backend.kind == "postgresql"
 
     def close(self) -> None:
-        with self._lock:
-            self._writer.close()
-            self._con.close()
+        self.backend.close()
 
     def __enter__(self) -> CollectionsDB:
         return self
@@ -518,20 +435,9 @@ class CollectionsDB:
 
     # --- reading -------------------------------------------------------------------------------
 
-    @contextmanager
-    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor of its own for one unit of work (DuckDB cursors are safe to use side by side)."""
-        with self._lock:
-            cur = self._con.cursor()
-        try:
-            yield cur
-        finally:
-            cur.close()
-
     def read(self, name: str, **params: object) -> pl.DataFrame:
         """The rows of queries/NAME.sql run over the collections database with bound parameters."""
-        with self.cursor() as cur:
-            return cur.sql(query(name), params=params or None).pl()
+        return self.backend.read(name, params)
 
     def events(
         self,
@@ -643,16 +549,14 @@ class CollectionsDB:
         )
 
     def data_version(self) -> str:
-        """A short key that changes whenever something is written (for caches)."""
-        with self._lock:
-            return f"{self._next_event_id - 1}-{self._next_action_id - 1}-{self._other_writes}"
+        """A short key that changes whenever something is written, by any process (for caches)."""
+        return self.backend.data_version()
 
     def marks(self) -> tuple[int, int, int]:
         """(histories replaced, last event id, last action id): where the item events and actions
         stand, for a reader that keeps what it derived from them and reads only what came after
         (`written_after`). A replaced history starts over, so that reader must too."""
-        with self._lock:
-            return self._replacements, self._next_event_id - 1, self._next_action_id - 1
+        return self.backend.marks()
 
     def written_after(self, event_id: int, action_id: int) -> tuple[list[str], list[str]]:
         """The documents and the customers that the item events after `event_id` and the actions after
@@ -729,9 +633,11 @@ class CollectionsDB:
         recorded_at = utc_now()
         event_rows = _event_rows(completed, submission_id, recorded_at, source)
         action_rows = _action_rows(actions, submission_id, recorded_at, source)
-        with self._lock:
+        with self.backend.writing() as tx:
+            # Checked in the transaction that writes, after the writer lock: a dispute another
+            # session or process resolved meanwhile is seen here, and the resolution refused.
             if resolving.height:
-                prior = _prior_events(self._writer, resolving)
+                prior = _prior_events(tx, resolving)
                 problems = pl.concat([problems, check_resolutions(completed, prior)])
             refuse(problems, completed)
             if imported is not None:
@@ -742,7 +648,7 @@ class CollectionsDB:
                     "recorded_at": recorded_at,
                 }
             first_event, first_action = self._append(
-                event_rows, action_rows, imported=imported, linked=linked
+                tx, event_rows, action_rows, imported=imported, linked=linked
             )
         return (
             event_rows.with_columns(pl.col("event_id") + first_event),
@@ -763,12 +669,13 @@ class CollectionsDB:
         action_rows = _with_original_author(actions.with_row_index("action_id")).select(
             [pl.col(n).cast(t) for n, t in ACTION_SCHEMA.items()]
         )
-        with self._lock:
-            self._append(event_rows, action_rows, replace=replace)
+        with self.backend.writing() as tx:
+            self._append(tx, event_rows, action_rows, replace=replace)
         return event_rows.height, action_rows.height
 
     def _append(
         self,
+        tx: collections_db.Transaction,
         event_rows: pl.DataFrame,
         action_rows: pl.DataFrame,
         *,
@@ -776,62 +683,34 @@ class CollectionsDB:
         imported: dict[str, object] | None = None,
         linked: Sequence[tuple[str, dict[str, object]]] = (),
     ) -> tuple[int, int]:
-        """Write rows (ids numbered from 0) in one transaction, their ids following on from the last
-        ones; returns the first ids given. Called with the writer lock held."""
-        cur = self._writer
-        first_event = 1 if replace else self._next_event_id
-        first_action = 1 if replace else self._next_action_id
-        cur.begin()
-        try:
-            if replace:
-                cur.execute(query("collections_delete_item_events"))
-                cur.execute(query("collections_delete_actions"))
-                # The scenario steps logged with those actions go with them.
-                cur.execute(query("scenarios_delete_step_log"))
-            self._insert(event_rows, "event_id", first_event, "item_event", "item_events")
-            self._insert(action_rows, "action_id", first_action, "action", "actions")
-            if imported is not None:
-                cur.execute(query("collections_append_import"), imported)
-            action_id = first_action if action_rows.height else None
-            for name, params in linked:
-                cur.execute(query(name), {**params, "action_id": action_id})
-            cur.commit()
-        except BaseException:
-            cur.rollback()
-            raise
-        self._next_event_id = first_event + event_rows.height
-        self._next_action_id = first_action + action_rows.height
+        """Write rows (ids numbered from 0) in the transaction `tx`, their ids following on from the
+        last ones committed; returns the first ids given."""
+        last_event, last_action = (0, 0) if replace else tx.last_ids()
+        first_event, first_action = last_event + 1, last_action + 1
         if replace:
-            # The same ids may now mean other rows: data_version must change all the same.
-            self._replacements += 1
-            self._other_writes += 1
+            tx.execute("collections_delete_item_events")
+            tx.execute("collections_delete_actions")
+            # The scenario steps logged with those actions go with them.
+            tx.execute("scenarios_delete_step_log")
+            # The same ids may now mean other rows: readers holding rows must read them all again.
+            tx.replaced()
+        tx.insert(event_rows, "event_id", first_event, "item_event", "item_events")
+        tx.insert(action_rows, "action_id", first_action, "action", "actions")
+        if imported is not None:
+            tx.execute("collections_append_import", imported)
+        action_id = first_action if action_rows.height else None
+        for name, params in linked:
+            tx.execute(name, {**params, "action_id": action_id})
         return first_event, first_action
 
-    def _insert(self, rows: pl.DataFrame, key: str, first_id: int, one: str, many: str) -> None:
-        """A few rows one by one with bound values (cheaper than handing over a frame), many at once."""
-        if rows.height <= _ROW_BY_ROW:
-            for row in rows.iter_rows(named=True):
-                self._writer.execute(query(f"collections_insert_{one}"), {**row, key: row[key] + first_id})
-        else:
-            self._writer.register(f"new_{many}", rows)
-            self._writer.execute(query(f"collections_append_{many}"), {"first_id": first_id})
-            self._writer.unregister(f"new_{many}")
-
     def append(self, statements: Sequence[tuple[str, dict[str, object]]]) -> None:
-        """Run statements (queries/NAME.sql, bound parameters) in one transaction with the writer lock
-        held: the inserts of the append-only tables other modules own (analytics.scenarios). A
-        statement that fails (e.g. a duplicate key) rolls them all back and raises."""
-        with self._lock:
-            cur = self._writer
-            cur.begin()
-            try:
-                for name, params in statements:
-                    cur.execute(query(name), params)
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
-            self._other_writes += 1
+        """Run statements (queries/NAME.sql, bound parameters) in one transaction: the inserts of the
+        append-only tables other modules own (analytics.scenarios). A statement that fails rolls
+        them all back; a duplicate key (another session or process wrote it first) raises
+        collections_db.Conflict."""
+        with self.backend.writing() as tx:
+            for name, params in statements:
+                tx.execute(name, params)
 
     # --- coaching notes ------------------------------------------------------------------------
 
@@ -898,17 +777,9 @@ class CollectionsDB:
             "recorded_at": utc_now(),
             "source": "app",
         }
-        with self._lock:
-            cur = self._writer
-            cur.begin()
-            try:
-                note_id = cur.execute(query("collections_last_note_id")).fetchall()[0][0] + 1
-                cur.execute(query("collections_insert_coaching_note"), {**row, "note_id": note_id})
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
-            self._other_writes += 1
+        with self.backend.writing() as tx:
+            note_id = int(tx.read("collections_last_note_id").item(0, 0)) + 1
+            tx.execute("collections_insert_coaching_note", {**row, "note_id": note_id})
         return note_id
 
     def coaching_notes(
@@ -917,6 +788,10 @@ class CollectionsDB:
         """Coaching notes (NOTE_SCHEMA), oldest first, of the collectors given (all when none) written
         on or before `until` (any date when None)."""
         frame = self.read("collections_coaching_notes", collectors=list(collectors or []), until=until)
+        if frame.height and frame.schema["objectives"] != NOTE_SCHEMA["objectives"]:
+            # PostgreSQL keeps the objectives as JSON: their amounts and dates come back as text.
+            objectives = [[_objective(o) for o in listed] for listed in frame.get_column("objectives")]
+            frame = frame.with_columns(pl.Series("objectives", objectives, dtype=NOTE_SCHEMA["objectives"]))
         return pl.concat([pl.DataFrame(schema=NOTE_SCHEMA), frame.cast(NOTE_SCHEMA)])
 
     # --- what input is checked against ---------------------------------------------------------
@@ -943,6 +818,16 @@ class CollectionsDB:
             while len(self._references) > _REFERENCE_CACHE_SIZE:
                 self._references.popitem(last=False)
         return reference
+
+
+def _objective(record: dict) -> dict[str, object]:
+    """An objective read from JSON, its target and due date typed again."""
+    target, due = record.get("target"), record.get("due_date")
+    return {
+        **record,
+        "target": None if target is None else Decimal(str(target)),
+        "due_date": None if due is None else date.fromisoformat(due),
+    }
 
 
 def open_items_at(store: Store, dates: Sequence[date], con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -1293,7 +1178,7 @@ def _action_normalisation() -> tuple[pl.Expr, ...]:
     )
 
 
-def _prior_events(cur: duckdb.DuckDBPyConnection, events: pl.DataFrame) -> pl.DataFrame:
+def _prior_events(tx: collections_db.Transaction, events: pl.DataFrame) -> pl.DataFrame:
     """The recorded events of the documents about to be qualified (what a resolution is checked against)."""
     documents = events.get_column("document_id").drop_nulls().unique().sort().to_list()
     if not documents:
@@ -1305,10 +1190,9 @@ def _prior_events(cur: duckdb.DuckDBPyConnection, events: pl.DataFrame) -> pl.Da
                 "event_id": pl.Int64,
             }
         )
-    frame = cur.sql(
-        query("collections_item_events"),
-        params={"document_ids": documents, "customer_ids": [], "since": None, "until": None},
-    ).pl()
+    frame = tx.read(
+        "collections_item_events", document_ids=documents, customer_ids=[], since=None, until=None
+    )
     return frame.select("document_id", "event_type", "event_date", "event_id")
 
 

@@ -1,7 +1,7 @@
 """Recovery scenarios: the framework of the friendly phase of collection. Owns the scenarios, their
 assignment to customers, the engine that proposes each customer's due step at a date, the alerts, the
 settings (penalties, alert thresholds, the sender of reminders), customers' contacts, and the
-scheduled run. Stored in the collections database (queries/scenarios_create_*.sql), append-only:
+scheduled run. Stored in the collections database (its tables in queries/collections_schema.sql), append-only:
 an edit writes a new version; the current one is the latest.
 
 A scenario is an ordered list of steps: an offset in days from the due date of the customer's oldest
@@ -60,6 +60,7 @@ from analytics.collections import (
     Action,
     CollectionsDB,
     CollectionsRefused,
+    Conflict,
     Qualification,
     Submission,
     SubmitResult,
@@ -371,7 +372,7 @@ def ensure_defaults(db: CollectionsDB, user: str = "system") -> bool:
     statements += _rules_statements(replace(DEFAULT_RULES, version=1), user, now)
     try:
         db.append(statements)
-    except duckdb.ConstraintException:
+    except Conflict:
         # Another session of this process wrote them first.
         return False
     return True
@@ -577,7 +578,7 @@ def save_scenario(
     )
     try:
         db.append(_scenario_statements(saved, user, saved.recorded_at))
-    except duckdb.ConstraintException:
+    except Conflict:
         raise ScenarioRefused([f"{saved.name} was changed by someone else meanwhile: reload it"]) from None
     return saved
 
@@ -765,7 +766,7 @@ def save_rules(db: CollectionsDB, candidate: Rules, *, user: str, base_version: 
     )
     try:
         db.append(_rules_statements(saved, user, utc_now()))
-    except duckdb.ConstraintException:
+    except Conflict:
         raise ScenarioRefused(["the rules were changed by someone else meanwhile: reload them"]) from None
     return saved
 
@@ -976,7 +977,7 @@ def save_settings(db: CollectionsDB, candidate: Settings, *, user: str) -> Setti
                 )
             ]
         )
-    except duckdb.ConstraintException:
+    except Conflict:
         raise ScenarioRefused(["the settings were changed by someone else meanwhile: reload them"]) from None
     return saved
 

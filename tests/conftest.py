@@ -152,3 +152,59 @@ def page(chromium):
         yield context.new_page()
     finally:
         context.close()
+
+
+# --- the collections database on both back ends -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """Debian's PostgreSQL started for the session (tests/postgres.py). Missing, it fails the tests
+    that need it; it never skips them (`python3 run.py test` installs it)."""
+    import postgres as server
+
+    try:
+        running = server.PostgresServer()
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield running
+    running.stop()
+
+
+class CollectionsBackend:
+    """Which back end a test's collections databases use: "duckdb" (the file) or "postgresql"."""
+
+    def __init__(self, kind: str, server: object | None) -> None:
+        self.kind, self.server = kind, server
+
+    def url(self, template: str | None = None) -> str | None:
+        """A new database's URL (a copy of the database `template` when given); None for the file."""
+        return self.server.database(template) if self.server is not None else None
+
+    def open(self, path: Path, template: str | None = None):
+        """A collections database: the file `path`, or a new PostgreSQL database (a copy of
+        `template`)."""
+        from analytics.collections import CollectionsDB
+
+        return CollectionsDB(path, url=self.url(template))
+
+    def __repr__(self) -> str:
+        return self.kind
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgresql"])
+def collections_backend(request: pytest.FixtureRequest) -> CollectionsBackend:
+    """Each test that asks for it runs on both back ends; with PostgreSQL, AR_COLLECTIONS_URL names a
+    new database of its own for the test (see collections_url), so CollectionsDB.for_store opens it."""
+    server = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    return CollectionsBackend(request.param, server)
+
+
+@pytest.fixture(autouse=True)
+def collections_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AR_COLLECTIONS_URL for the tests on PostgreSQL (a new database each), unset for the others."""
+    monkeypatch.delenv("AR_COLLECTIONS_URL", raising=False)
+    if "collections_backend" in request.fixturenames:
+        backend = request.getfixturevalue("collections_backend")
+        if backend.kind == "postgresql":
+            monkeypatch.setenv("AR_COLLECTIONS_URL", backend.url())

@@ -521,8 +521,8 @@ def test_a_record_from_the_figures_kept_for_the_whole_team(team: tuple[Store, Co
 # --- coaching notes ---------------------------------------------------------------------------------------
 
 
-def test_notes_are_kept_and_their_objectives_measured(tmp_path: Path) -> None:
-    """On 02-28 the lead sets Anna: +90 <= 700 by 03-31 (600: met), coverage 30 days >= 80 by 03-31 (100:
+def test_notes_are_kept_and_their_objectives_measured(tmp_path: Path, collections_backend) -> None:
+    """On each back end, on 02-28 the lead sets Anna: +90 <= 700 by 03-31 (600: met), coverage 30 days >= 80 by 03-31 (100:
     met), kept rate >= 50 by 03-31 (0: missed), overdue <= 900 by 04-30 (not due: pending, 1100 as of
     03-31). On 03-10: +90 <= 1000 by 03-15, measured at 03-15 (IA1 600 after PA1 that day: met)."""
     store, db = build_team(tmp_path)
@@ -618,14 +618,25 @@ def test_an_older_file_gets_the_notes_table(tmp_path: Path) -> None:
     """A collections file of schema 1 (no coaching_notes) is upgraded on opening: the table is created,
     the version recorded, nothing else touched."""
     path = tmp_path / "old.duckdb"
+    CollectionsDB(path).close()
+    # What schema 1 had: the tables of item events, actions and imports alone.
     con = duckdb.connect(str(path))
-    for name in (
-        "collections_create_schema_version",
-        "collections_create_item_events",
-        "collections_create_actions",
-        "collections_create_imports",
+    for table in (
+        "coaching_notes",
+        "scenarios",
+        "scenario_steps",
+        "scenario_rule_sets",
+        "scenario_rules",
+        "scenario_assignments",
+        "scenario_step_log",
+        "scenario_runs",
+        "scenario_settings",
+        "customer_contacts",
     ):
-        con.execute(query(name))
+        con.execute(f"drop table {table}")
+    con.execute("alter table actions drop column original_author")
+    con.execute("alter table item_events drop column original_author")
+    con.execute("delete from schema_version")
     con.execute(query("collections_record_schema_version"), {"version": 1, "applied_at": date(2026, 1, 1)})
     con.close()
     with CollectionsDB(path) as db:

@@ -38,7 +38,8 @@ ANNA = Scope.of({"collector": ["Anna"]})
 
 
 @pytest.fixture
-def db(ledger_store: Store) -> CollectionsDB:
+def db(ledger_store: Store, collections_backend) -> CollectionsDB:
+    """The ledger's collections database, on each back end (conftest.py's collections_backend)."""
     database = CollectionsDB.for_store(ledger_store)
     yield database
     database.close()
@@ -510,7 +511,7 @@ def seed_events(db: CollectionsDB, store: Store) -> None:
 
 
 def test_export_then_import_into_another_database(
-    ledger_store: Store, db: CollectionsDB, tmp_path: Path
+    ledger_store: Store, db: CollectionsDB, tmp_path: Path, collections_backend
 ) -> None:
     """The export of two submissions (a promise with an email, a dispute) read back into an empty
     database gives the same events and action, recorded by the importer with their first authors as
@@ -524,7 +525,7 @@ def test_export_then_import_into_another_database(
     ]
     path = tmp_path / "events.csv"
     exported.write_csv(path)
-    with CollectionsDB(tmp_path / "other.duckdb") as other:
+    with collections_backend.open(tmp_path / "other.duckdb") as other:
         result = collections.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
         assert (result.item_events, result.actions) == (2, 1)
         columns = [

@@ -384,11 +384,12 @@ import time
 time.sleep(60)
 """
 
+# The first transaction of the child is the schema's migration on opening: the submission's is the 2nd.
 SUBMIT_PAUSES = [
-    Pause("_append", "cur.begin()", completed=False),
-    Pause("_append", "self._insert(action_rows", completed=False),
-    Pause("_append", "cur.commit()", completed=False),
-    Pause("_append", "self._next_event_id = first_event", completed=True),
+    Pause("writing", "tx.cur.begin()", completed=False, nth=2),
+    Pause("_append", "tx.insert(action_rows", completed=False),
+    Pause("writing", "tx.cur.commit()", completed=False, nth=2),
+    Pause("writing", "if tx.was_replaced", completed=True, nth=2),
 ]
 
 

@@ -77,9 +77,10 @@ USER = "Anna"
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path]:
-    """The book's data folder and a collections database holding its story, built once: each test
-    works on a copy of the database (the Parquet store is only read)."""
+def recorded(tmp_path_factory: pytest.TempPathFactory, collections_backend) -> tuple[Store, Path, str | None]:
+    """The book's data folder and a collections database holding its story, built once on each back
+    end (the file, or a PostgreSQL database: its URL): each test works on a copy of the database (the
+    Parquet store is only read)."""
     folder = tmp_path_factory.mktemp("scenarios")
     customers = pl.DataFrame(
         {
@@ -137,7 +138,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path]:
         ImportRecord("test", "scenarios", "-", len(CUSTOMERS), len(DOCUMENTS), 1, 0),
     )
     path = folder / "story.duckdb"
-    with CollectionsDB(path) as db:
+    with collections_backend.open(path) as db:
+        url = getattr(db.backend, "url", None)
         submit = _submitter(store, db)
         submit(date(2026, 4, 10), Submission((_dispute("A1"),)))
         submit(date(2026, 4, 20), Submission((_dispute("D1"),)))
@@ -153,15 +155,20 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path]:
             date(2026, 5, 14), Submission(action=Action("INT", "email", "other", comment="Statement sent"))
         )
         scenarios.ensure_defaults(db)
-    return store, path
+    return store, path, url
 
 
 @pytest.fixture
-def book(recorded: tuple[Store, Path], tmp_path: Path) -> tuple[Store, CollectionsDB]:
-    store, path = recorded
+def book(
+    recorded: tuple[Store, Path, str | None], tmp_path: Path, collections_backend
+) -> tuple[Store, CollectionsDB]:
+    store, path, url = recorded
     copy = tmp_path / "collections.duckdb"
-    shutil.copyfile(path, copy)
-    db = CollectionsDB(copy)
+    if url is None:
+        shutil.copyfile(path, copy)
+        db = CollectionsDB(copy)
+    else:
+        db = collections_backend.open(copy, template=url.rsplit("/", 1)[1])
     yield store, db
     db.close()
 
