@@ -79,6 +79,9 @@ def customer_labels() -> dict[str, str]:
     }
 
 
+SEND_ALL_BOX = "scenario_send_all_box"
+
+
 def send_all(automatic: pl.DataFrame, items: pl.DataFrame) -> None:
     """ "Send all automatic steps due": how many, a preview of each message, then the outcome of each
     after sending (kept until the next send, since the steps sent leave the list)."""
@@ -106,8 +109,15 @@ def send_all(automatic: pl.DataFrame, items: pl.DataFrame) -> None:
         )
     if automatic.is_empty():
         return
+    # Each message is written only once the box is opened: rendering every due step's reminder
+    # (hundreds on a large ledger) at each run of the tab would cost seconds.
+    box = st.expander(
+        f"Send all automatic steps due ({automatic.height:,})", key=SEND_ALL_BOX, on_change="rerun"
+    )
+    if not box.open:
+        return
     server = smtp()
-    with st.expander(f"Send all automatic steps due ({automatic.height:,})"):
+    with box:
         current = scenarios.settings(db)
         previews: list[dict[str, str]] = []
         texts: dict[str, str] = {}

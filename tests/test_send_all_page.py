@@ -44,6 +44,10 @@ def test_send_all_automatic_steps_due_shows_each_message_then_the_outcome(book: 
         (book.root / "settings.toml").write_text(server.settings_toml(), encoding="utf-8")
         at = start("pages/scenarios.py")
         assert at.expander[0].label == "Send all automatic steps due (1)"
+        # Closed, the box writes no message; opened (the box's state), it previews each one.
+        assert not any("goes_out" in f.value.columns for f in at.dataframe)
+        at.session_state["scenario_send_all_box"] = True
+        at.run()
         preview = next(f.value for f in at.dataframe if "goes_out" in f.value.columns)
         assert preview[["customer_id", "step_label", "goes_out", "subject"]].values.tolist() == [
             [
@@ -76,6 +80,8 @@ def test_a_refusing_server_shows_the_step_not_sent(book: Store) -> None:
         server.refuse = True
         (book.root / "settings.toml").write_text(server.settings_toml(), encoding="utf-8")
         at = start("pages/scenarios.py")
+        at.session_state["scenario_send_all_box"] = True
+        at.run()
         at.button(key="scenario_send_all").click().run()
     outcome = next(
         f.value for f in at.dataframe if "status" in f.value.columns and "detail" in f.value.columns
