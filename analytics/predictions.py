@@ -12,16 +12,20 @@ give their days late (last cash payment - due date). (Invoices still open at `as
 lower bound, paid on `as_of` + 1 at the earliest; CENSORED_ROWS says why they do not.)
 Features of a row, all as of its observation date: the customer's history (how many invoices it has
 settled, their mean days late, spread, the last few, the trend of the last few against the mean, the
-share paid late, mean days to pay), the invoice's amount against the customer's usual, its terms, days
+share paid late, mean days to pay, the exponentially weighted days late: RECENT_ALPHA), the invoice's amount against the customer's usual, its terms, days
 already open and days to (or past) its due date, the share already paid, the due date's month and
 weekday. A customer with fewer than MIN_CUSTOMER_INVOICES settled invoices takes its segment's
 history (the row's `prediction_basis` says "segment"; "none" without any history at all).
 
-Two gradient-boosted models (scikit-learn's HistGradientBoosting): a regressor of days late, learned
-as the difference from the customer's (or segment's) mean days late so that with little to learn from
-it falls back to that mean; and a classifier of paid late or not for invoices not yet due (an invoice
-still open on or after its due date will be paid after it: p_late 1). The predicted payment date is
-due date + predicted days late, and never before `as_of` + 1 (the invoice is still open).
+One gradient-boosted regressor (scikit-learn's HistGradientBoosting, absolute error: a median) of
+days late, learned as the difference from the customer's (or segment's) mean days late so that with
+little to learn from it falls back to that mean. p_late is read from the same model: the share of its
+errors on the training rows that would put the invoice after its due date, so that the two outputs
+agree (p_late >= 0.5 where the predicted date is after the due date). A separate classifier of late
+or not was measured worse (IBM sample: 76.4% right against 82.5%; the demo company 90.7% against
+90.6%, at twice the training time). An invoice still open on or after its due date will be paid after
+it: p_late 1. The predicted payment date is due date + predicted days late, and never before `as_of`
++ 1 (the invoice is still open).
 
 The baseline is the rule of the cash forecast in its simplest form: due date + the customer's
 amount-weighted mean days late over its invoices settled by `as_of` (0 without any), and never before
@@ -85,7 +89,21 @@ BACKTEST_COLUMNS = (
     "late_accuracy",
     "baseline_late_accuracy",
 )
-_HISTORY = ("n", "mean", "std", "last_few", "last", "trend", "share_late", "days_to_pay", "mean_amount")
+_HISTORY = (
+    "n",
+    "mean",
+    "std",
+    "last_few",
+    "last",
+    "trend",
+    "share_late",
+    "days_to_pay",
+    "recent",
+    "mean_amount",
+)
+# Weight of the latest invoice in the exponentially weighted days late (`recent`).
+RECENT_ALPHA = 0.3
+
 FEATURES = (
     "terms",
     "days_open",
@@ -176,6 +194,7 @@ def history(settled: pl.DataFrame, key: str) -> pl.DataFrame:
         .over(key),
         _amount=pl.col("amount").cum_sum().over(key),
         last_few=late.rolling_mean(LAST_FEW, min_samples=1).over(key),
+        recent=late.ewm_mean(alpha=RECENT_ALPHA, adjust=False).over(key),
     )
     n = pl.col("_n").cast(pl.Float64)
     mean = pl.col("_sum") / n
@@ -306,44 +325,34 @@ def training_rows(known: Known) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class Model:
-    """The fitted models at `as_of` (None: too little to learn from, the mean days late is used)."""
+    """The regressor fitted at `as_of` (None: too little to learn from, the mean days late is used) and
+    its errors on its training rows (days late - prediction), sorted: what p_late is read from."""
 
     as_of: date
     days_late: object | None
-    late: object | None
-    late_share: float
+    errors: np.ndarray
     training_rows: int
 
 
 def fit(known: Known) -> Model:
-    """The models learned from what is known at known.as_of."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    """The model learned from what is known at known.as_of."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
     rows = features(training_rows(known), known)
+    target = (rows.get_column("days_late") - rows.get_column("base")).to_numpy()
     if rows.height < MIN_TRAINING_ROWS:
-        return Model(known.as_of, None, None, 0.0, rows.height)
+        return Model(known.as_of, None, np.sort(target), rows.height)
     x = _matrix(rows)
-    leaf = max(2, min(20, rows.height // 50))
     with _threads(rows.height):
         regressor = HistGradientBoostingRegressor(
             loss="absolute_error",
-            min_samples_leaf=leaf,
+            min_samples_leaf=max(2, min(20, rows.height // 50)),
             early_stopping=False,
             random_state=SEED,
             **BOOSTING,
-        ).fit(x, (rows.get_column("days_late") - rows.get_column("base")).to_numpy())
-        not_due = rows.filter(pl.col("days_to_due") > 0)
-        labels = (not_due.get_column("days_late") > 0).to_numpy()
-        late_share = float(labels.mean()) if labels.size else 0.0
-        classifier = None
-        if not_due.height >= MIN_TRAINING_ROWS and 0 < labels.sum() < labels.size:
-            classifier = HistGradientBoostingClassifier(
-                min_samples_leaf=max(2, min(20, not_due.height // 50)),
-                early_stopping=False,
-                random_state=SEED,
-                **BOOSTING,
-            ).fit(_matrix(not_due), labels)
-    return Model(known.as_of, regressor, classifier, late_share, rows.height)
+        ).fit(x, target)
+        errors = np.sort(target - regressor.predict(x))
+    return Model(known.as_of, regressor, errors, rows.height)
 
 
 def _matrix(rows: pl.DataFrame) -> np.ndarray:
@@ -377,11 +386,11 @@ def score(model: Model, known: Known, invoices: pl.DataFrame | None = None) -> p
             days = base + model.days_late.predict(_matrix(rows))
     else:
         days = base
-    if rows.height and model.late is not None:
-        with _threads(rows.height):
-            p_late = model.late.predict_proba(_matrix(rows))[:, 1]
+    if model.errors.size:
+        # P(days + error > 0), the errors as the regressor made them on its training rows.
+        p_late = 1 - np.searchsorted(model.errors, -days, side="right") / model.errors.size
     else:
-        p_late = np.full(rows.height, model.late_share)
+        p_late = np.zeros(rows.height)
     floor = (pl.lit(as_of + timedelta(days=1)) - pl.col("due_date")).dt.total_days()
     return (
         rows.with_columns(

@@ -212,13 +212,28 @@ def test_ibm_sample_backtest_at_quarter_ends(ibm_backtest: pl.DataFrame) -> None
     assert 50 < overall["late_accuracy"] <= 100
 
 
+def test_ibm_sample_late_or_not_beats_the_baseline(ibm_backtest: pl.DataFrame) -> None:
+    """The issue's target for late or not: an accuracy at least 3 points above the baseline's (82.53%
+    against 79.33% when written)."""
+    overall = ibm_backtest.filter(pl.col("as_of").is_null()).row(0, named=True)
+    assert overall["late_accuracy"] >= overall["baseline_late_accuracy"] + 3
+
+
 @pytest.mark.xfail(strict=True, reason="the issue's target is not met yet: see benchmarks/README.md")
-def test_ibm_sample_backtest_beats_the_baseline(ibm_backtest: pl.DataFrame) -> None:
-    """The issue's target: a mean absolute error at least 15% below the baseline's and a late/not-late
-    accuracy at least 3 points above it."""
+def test_ibm_sample_error_beats_the_baseline(ibm_backtest: pl.DataFrame) -> None:
+    """The issue's target for the payment date: a mean absolute error at least 15% below the
+    baseline's (5.97 days against 5.99 when written)."""
     overall = ibm_backtest.filter(pl.col("as_of").is_null()).row(0, named=True)
     assert overall["mae_days"] <= 0.85 * overall["baseline_mae_days"]
-    assert overall["late_accuracy"] >= overall["baseline_late_accuracy"] + 3
+
+
+def test_p_late_and_the_predicted_date_agree(habits: Store) -> None:
+    """Both come from one model: an invoice not yet due is likely late (p_late >= 0.5) exactly where
+    its predicted payment date is after its due date."""
+    made = predictions.predict(habits, AS_OF).filter(pl.col("due_date") > AS_OF)
+    assert made.height == 3
+    for row in made.iter_rows(named=True):
+        assert (row["p_late"] >= 0.5) == (row["predicted_payment_date"] > row["due_date"]), row
 
 
 def test_worklist_likely_late_reason_before_the_due_date(habits: Store) -> None:
