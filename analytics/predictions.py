@@ -518,19 +518,29 @@ def backtest(
     """One row per date (BACKTEST_COLUMNS): the invoices open then (in scope) and paid by `until`,
     the mean absolute error of their predicted payment date in days, the share rightly said late or
     not (%), and the same for the baseline; a last row with `as_of` null over all dates together."""
+    return backtest_figures(backtest_scored(store, dates, until, scope), dates)
+
+
+def backtest_scored(
+    store: Store, dates: list[date], until: date = contract.LAST_DATE, scope: Scope = EVERYTHING
+) -> pl.DataFrame:
+    """backtest_scores at each of `dates` in one frame, with its `as_of`: what backtest_figures sums
+    up, for any set of customers (filter it first)."""
     con = store.connect()
     paid = paid_dates(store, until, con)
-    rows = []
-    scored = []
-    for day in dates:
-        frame = backtest_scores(store, day, paid, scope, con)
-        scored.append(frame)
-        rows.append({"as_of": day, **_figures(frame)})
-    frame = pl.DataFrame(rows, schema=_BACKTEST_SCHEMA) if rows else pl.DataFrame(schema=_BACKTEST_SCHEMA)
-    if scored:
-        overall = {"as_of": None, **_figures(pl.concat(scored))}
-        frame = pl.concat([frame, pl.DataFrame([overall], schema=_BACKTEST_SCHEMA)])
-    return frame
+    frames = [backtest_scores(store, day, paid, scope, con).with_columns(as_of=pl.lit(day)) for day in dates]
+    if frames:
+        return pl.concat(frames)
+    return pl.DataFrame(schema={"as_of": pl.Date(), "document_id": pl.String(), "customer_id": pl.String()})
+
+
+def backtest_figures(scored: pl.DataFrame, dates: list[date]) -> pl.DataFrame:
+    """BACKTEST_COLUMNS of `scored` (backtest_scored's rows): one row per date, a last one over all."""
+    if not dates:
+        return pl.DataFrame(schema=_BACKTEST_SCHEMA)
+    rows = [{"as_of": day, **_figures(scored.filter(pl.col("as_of") == day))} for day in dates]
+    rows.append({"as_of": None, **_figures(scored)})
+    return pl.DataFrame(rows, schema=_BACKTEST_SCHEMA)
 
 
 _BACKTEST_SCHEMA = {
