@@ -11,6 +11,11 @@ each customer's own payment habits; and a back-test of the method on past month 
   credit from its next payments; what they do not absorb (a customer in credit) is left out, since the
   forecast does not forecast refunds. Negative items are listed with status "credit" and amount 0.
 - Amounts are Decimal in the functional currency.
+- Or, from the invoice predictions (analytics.predictions): each invoice open at the as-of date expected
+  on its predicted payment date (never on or before the as-of date: the overdue backlog then holds the
+  other items alone), the other items by the rule above. `best_forecast` back-tests both at the same
+  month ends and uses the predictions only when their weekly error is the lower; `Method` says which
+  it used and why.
 
 The back-test rebuilds the forecast at each of the last N month ends whose 13 weeks are over by the
 as-of date, from the data known then (open items at that date, days late from the invoices settled by
@@ -22,6 +27,7 @@ one reopened afterwards (a payment reversed) is missed there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -29,7 +35,7 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
-from analytics import aging, contract, kpis
+from analytics import aging, contract, kpis, predictions
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store, month_ends_before, query
 
@@ -44,6 +50,11 @@ ZERO = Decimal("0.00")
 _CENT = pl.lit(Decimal("0.01"))
 
 BACKLOG, WEEK, LATER, CREDIT = "overdue_backlog", "week", "later", "credit"
+# How expected dates are made: the customers' mean days late, or the invoice predictions.
+RULE, PREDICTIONS = "rule", "predictions"
+METHODS = (RULE, PREDICTIONS)
+# The lateness_basis of an item dated by its invoice prediction.
+PREDICTION_BASIS = "prediction"
 
 ITEM_COLUMNS = (
     "document_id",
@@ -62,6 +73,34 @@ ITEM_COLUMNS = (
 
 
 @dataclass(frozen=True)
+class Method:
+    """Which expected dates a forecast uses (RULE or PREDICTIONS) and the back-test that chose it:
+    the mean absolute percentage error of a week's forecast over the back-test's month ends and
+    weeks, for each (None: nothing to compare with)."""
+
+    name: str
+    rule_mape: float | None
+    predictions_mape: float | None
+    month_ends: int
+
+    def describe(self) -> str:
+        """One line for a caption or the command line."""
+        if self.rule_mape is None or self.predictions_mape is None:
+            return (
+                "Expected dates from the customers' mean days late: no past month end to back-test the "
+                "invoice predictions against them yet."
+            )
+        figures = (
+            f"back-tested at {self.month_ends} month ends, a week's forecast off by "
+            f"{self.predictions_mape:.1f}% with the invoice predictions, {self.rule_mape:.1f}% with the "
+            "customers' mean days late"
+        )
+        if self.name == PREDICTIONS:
+            return f"Expected dates from the invoice predictions: {figures}."
+        return f"Expected dates from the customers' mean days late: {figures}."
+
+
+@dataclass(frozen=True)
 class CashForecast:
     """The forecast at `as_of`: `weeks` (week, week_start, week_end, expected, items) for weeks 1-13,
     the overdue backlog and what is expected later, apart; `items` one row per open item (ITEM_COLUMNS)."""
@@ -71,6 +110,7 @@ class CashForecast:
     overdue_backlog: Decimal
     later: Decimal
     items: pl.DataFrame
+    method: Method | None = None
 
     @property
     def total(self) -> Decimal:
@@ -127,11 +167,14 @@ def expected_collections(
     lateness: pl.DataFrame | None = None,
     *,
     items: pl.DataFrame | None = None,
+    predicted: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The items open at `as_of` for the customers in scope with their expected collection (ITEM_COLUMNS):
     expected_date, expected_amount after netting the customer's credits, status (overdue_backlog, week,
     later, credit) and week (1-13 for status week). `items`: aging.aged_items at as_of for the scope,
-    when the caller has them (else the open items are read and the scope's customers joined)."""
+    when the caller has them (else the open items are read and the scope's customers joined).
+    `predicted`: analytics.predictions.predict at as_of; its invoices are expected on their predicted
+    payment date (lateness_basis "prediction", days_late the predicted days late)."""
     con = con or store.connect()
     lateness = lateness if lateness is not None else customer_lateness(store, as_of, con)
     if items is None:
@@ -162,11 +205,28 @@ def expected_collections(
     )
     cents = pl.col(aging.CENTS)
     shift = pl.duration(days=pl.col("days_late").round(0).cast(pl.Int64))
-    # One stable sort, by expected date: a window over a customer's rows keeps this order, so the running
-    # sum below takes each customer's collections earliest first.
     items = items.with_columns(
         expected_date=pl.col("due_date") + shift, days_late=pl.col("days_late").round(2)
-    ).sort("expected_date", maintain_order=True)
+    )
+    if predicted is not None:
+        dated = predicted.select("document_id", _predicted="predicted_payment_date")
+        by_prediction = pl.col("_predicted").is_not_null()
+        items = (
+            items.join(dated, on="document_id", how="left", maintain_order="left")
+            .with_columns(
+                expected_date=pl.coalesce("_predicted", "expected_date"),
+                days_late=pl.when(by_prediction)
+                .then((pl.col("_predicted") - pl.col("due_date")).dt.total_days().cast(pl.Float64))
+                .otherwise(pl.col("days_late")),
+                lateness_basis=pl.when(by_prediction)
+                .then(pl.lit(PREDICTION_BASIS))
+                .otherwise(pl.col("lateness_basis")),
+            )
+            .drop("_predicted")
+        )
+    # One stable sort, by expected date: a window over a customer's rows keeps this order, so the running
+    # sum below takes each customer's collections earliest first.
+    items = items.sort("expected_date", maintain_order=True)
     positive = cents > 0
     collection = pl.when(positive).then(cents).otherwise(0)
     credit = pl.when(positive).then(0).otherwise(-cents).sum().over(customer)
@@ -221,18 +281,25 @@ def weekly(items: pl.DataFrame, as_of: date) -> pl.DataFrame:
 
 
 def cash_forecast(
-    store: Store, as_of: date, scope: Scope = EVERYTHING, *, items: pl.DataFrame | None = None
+    store: Store,
+    as_of: date,
+    scope: Scope = EVERYTHING,
+    *,
+    items: pl.DataFrame | None = None,
+    predicted: pl.DataFrame | None = None,
+    method: Method | None = None,
 ) -> CashForecast:
     """The cash forecast at `as_of` for the customers in scope (see the module's docstring). `items`:
-    aging.aged_items at as_of for the scope, when the caller has them (not modified)."""
+    aging.aged_items at as_of for the scope, when the caller has them (not modified); `predicted`: the
+    invoice predictions at as_of, to date the invoices by (`method` says why, when it was chosen)."""
     con = store.connect()
-    items = expected_collections(store, as_of, scope, con, items=items)
+    items = expected_collections(store, as_of, scope, con, items=items, predicted=predicted)
 
     def total(status: str) -> Decimal:
         value = items.filter(pl.col("status") == status).get_column("expected_amount").sum()
         return Decimal(value) if value is not None else ZERO
 
-    return CashForecast(as_of, weekly(items, as_of), total(BACKLOG), total(LATER), items)
+    return CashForecast(as_of, weekly(items, as_of), total(BACKLOG), total(LATER), items, method)
 
 
 def backtest_dates(store: Store, as_of: date, months: int = BACKTEST_MONTHS) -> list[date]:
@@ -243,11 +310,21 @@ def backtest_dates(store: Store, as_of: date, months: int = BACKTEST_MONTHS) -> 
 
 
 def backtest(
-    store: Store, as_of: date, months: int = BACKTEST_MONTHS, scope: Scope = EVERYTHING
+    store: Store,
+    as_of: date,
+    months: int = BACKTEST_MONTHS,
+    scope: Scope = EVERYTHING,
+    predicted: Mapping[date, pl.DataFrame] | None = None,
+    *,
+    against_all_open: bool = False,
 ) -> pl.DataFrame:
     """The forecast rebuilt at each backtest date and compared with what came in: one row per (month_end,
     week) with forecast and actual (Decimal) and ape, the absolute percentage error |forecast - actual| /
-    actual * 100 (null when nothing came in)."""
+    actual * 100 (null when nothing came in). `predicted`: the invoice predictions made at each of
+    those dates (predictions_at), to rebuild the forecast from them instead of the rule.
+    `against_all_open`: compare with the cash received on every item open at the month end, not only
+    on those the forecast placed in its weeks (two methods placing different items compared on the
+    same cash)."""
     dates = backtest_dates(store, as_of, months) if store.exists() else []
     schema = {
         "month_end": pl.Date(),
@@ -270,8 +347,9 @@ def backtest(
     runs = []
     for month_end in dates:
         lateness = customer_lateness(store, month_end, con, defined=True)
-        items = expected_collections(store, month_end, scope, con, lateness)
-        placed = items.filter(pl.col("status") == WEEK)
+        made = None if predicted is None else predicted[month_end]
+        items = expected_collections(store, month_end, scope, con, lateness, predicted=made)
+        placed = items if against_all_open else items.filter(pl.col("status") == WEEK)
         forecast = weekly(items, month_end).select("week", forecast="expected")
         days_after = (pl.col("payment_date") - pl.lit(month_end)).dt.total_days()
         actual = (
@@ -294,6 +372,59 @@ def backtest(
         .cast(schema)
         .sort("month_end", "week")
     )
+
+
+def predictions_at(store: Store, dates: list[date]) -> dict[date, pl.DataFrame]:
+    """The invoice predictions made at each of `dates` from what was known then (the whole company:
+    a prediction does not change with the scope)."""
+    con = store.connect()
+    return {day: predictions.predict(store, day, con=con) for day in dates}
+
+
+def choose_method(
+    store: Store,
+    as_of: date,
+    scope: Scope = EVERYTHING,
+    months: int = BACKTEST_MONTHS,
+    predicted: Mapping[date, pl.DataFrame] | None = None,
+) -> Method:
+    """PREDICTIONS when the forecast rebuilt from the invoice predictions at the back-test's month ends
+    is off by less than the rule's (mean absolute percentage error over every month end and week with
+    cash to compare with; both against the cash received on every item open at the month end, the
+    rule's overdue backlog included, since the predictions place it in the weeks), else RULE. `predicted`: predictions_at those dates, when the caller has them."""
+    dates = backtest_dates(store, as_of, months) if store.exists() else []
+    if not dates:
+        return Method(RULE, None, None, 0)
+    predicted = predicted if predicted is not None else predictions_at(store, dates)
+    # Against the same cash: what came in on every item open at each month end.
+    rule = backtest(store, as_of, months, scope, against_all_open=True).get_column("ape").mean()
+    made = backtest(store, as_of, months, scope, predicted, against_all_open=True).get_column("ape").mean()
+    if rule is None or made is None:
+        return Method(RULE, None, None, len(dates))
+    rule, made = round(float(rule), 2), round(float(made), 2)
+    return Method(PREDICTIONS if made < rule else RULE, rule, made, len(dates))
+
+
+def best_forecast(
+    store: Store,
+    as_of: date,
+    scope: Scope = EVERYTHING,
+    *,
+    items: pl.DataFrame | None = None,
+    months: int = BACKTEST_MONTHS,
+) -> tuple[CashForecast, pl.DataFrame]:
+    """The cash forecast at `as_of` from the invoice predictions when they back-test better than the
+    rule (choose_method), else from the rule, its `method` saying which and why; and the back-test
+    (backtest's rows) of the method it uses."""
+    dates = backtest_dates(store, as_of, months) if store.exists() else []
+    past = predictions_at(store, dates)
+    method = choose_method(store, as_of, scope, months, past)
+    if method.name == PREDICTIONS:
+        made = predictions.predict(store, as_of)
+        runs = backtest(store, as_of, months, scope, past)
+    else:
+        made, runs = None, backtest(store, as_of, months, scope)
+    return cash_forecast(store, as_of, scope, items=items, predicted=made, method=method), runs
 
 
 def accuracy(runs: pl.DataFrame) -> pl.DataFrame:

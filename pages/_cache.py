@@ -1,20 +1,24 @@
 """The caches every session shares: aged items, trends, KPI series, forecasts, payer behaviour,
-collections states and recovery steps, keyed on small values and the data versions, and the
-process's one collections database."""
+collections states and recovery steps, keyed on small values and the data versions, the process's
+one collections database, and the payment predictions (worked out in a background thread)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import date
 
 import polars as pl
 import streamlit as st
 
-from analytics import aging, collections, contract, forecast, kpis, scenarios, worklist
+from analytics import aging, collections, contract, forecast, kpis, predictions, scenarios, worklist
 from analytics.collections import CollectionsBusy, CollectionsDB
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
 from analytics.store import DataFolderUnwritable, Store
 from pages._session import Context
+
+_LOG = logging.getLogger(__name__)
 
 
 # A resource, not data: the sidebar reads it at every run, and a copy of a few thousand values out of
@@ -228,3 +232,66 @@ def settlements_between(ctx: Context, after: date, until: date) -> pl.DataFrame:
     """aging.settlements_between (a DuckDB scan of every payment, behind the roll rates), keyed on the
     data version (an import is seen at once). The frame is shared: callers must not modify it."""
     return _settlements(str(ctx.store.root), ctx.store.version(), after, until)
+
+
+# --- payment predictions ------------------------------------------------------------------------------
+
+# The month ends the customer page's "How good is this" back-tests (the command line's has 12): each is
+# a training of its own, a few seconds at 1M documents.
+PREDICTION_BACKTEST_MONTHS = 3
+# One prediction job at a time in this process: on a shared machine, two trainings at once would only
+# slow each other and the pages.
+_PREDICTION_SLOT = threading.Semaphore(1)
+
+
+class PredictionJob:
+    """The invoice predictions of the whole company at an as-of date and their back-test beside the
+    baseline, worked out in a background thread: a page reads what is ready and never waits."""
+
+    def __init__(self, root: str, as_of: date) -> None:
+        self.root = root
+        self.as_of = as_of
+        self.predictions: pl.DataFrame | None = None
+        self.scored: pl.DataFrame | None = None
+        self.dates = predictions.backtest_dates(as_of, PREDICTION_BACKTEST_MONTHS)
+        self.failed: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"predictions {as_of}", daemon=False)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with _PREDICTION_SLOT:
+                store = Store(self.root)
+                self.predictions = predictions.predict(store, self.as_of)
+                self.scored = predictions.backtest_scored(store, self.dates, until=self.as_of)
+        except Exception as error:  # noqa: BLE001 - the page says it failed; the rest of it works
+            _LOG.warning("the payment predictions of %s at %s failed", self.root, self.as_of, exc_info=True)
+            self.failed = str(error) or type(error).__name__
+        finally:
+            self._done.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the job has ended (for a script or a test: a page does not wait)."""
+        return self._done.wait(timeout)
+
+    def backtest(self, customers: pl.DataFrame | None = None) -> pl.DataFrame | None:
+        """The back-test's figures (analytics.predictions.BACKTEST_COLUMNS) over `customers`
+        (customer_id; None: every customer), or None while it is worked out."""
+        if self.scored is None:
+            return None
+        scored = self.scored
+        if customers is not None:
+            scored = scored.join(customers.select("customer_id"), on="customer_id", how="semi")
+        return predictions.backtest_figures(scored, self.dates)
+
+
+@st.cache_resource(ttl=3600, max_entries=4, show_spinner=False)
+def _prediction_job(root: str, version: str, as_of: date) -> PredictionJob:
+    return PredictionJob(root, as_of)
+
+
+def prediction_job(ctx: Context) -> PredictionJob:
+    """The payment predictions at the sidebar's as-of date, started once per data version and date for
+    the whole server (the first call starts them; none waits for them)."""
+    return _prediction_job(str(ctx.store.root), ctx.store.version(), ctx.as_of)

@@ -84,12 +84,14 @@ def _collections_part(ctx: _session.Context) -> None:
 
 def _figures_part(ctx: _session.Context) -> None:
     """The figures the overview asks for after the alerts (its back-test and forecast) computed beside
-    them, then what the other pages share (the customers in scope, the DSO trend)."""
+    them, then what the other pages share (the customers in scope, the DSO trend), and the payment
+    predictions started in a thread of their own (the customer page shows them when ready)."""
     if _cache.items_for(ctx).height <= BACKTEST_AUTOMATIC_ITEMS:
         _cache.cached_forecast_accuracy(ctx)
     _cache.cached_forecast(ctx)
     _cache.customers_in_scope(ctx)
     _cache.cached_series(ctx, months=OVERVIEW_TREND_MONTHS)
+    _cache.prediction_job(ctx)
 
 
 def _warm(root: str, part: Callable[[_session.Context], None]) -> None:

@@ -1,6 +1,7 @@
 """The customer's view: identity and dimensions, credit limit and its use, payer rating and payment
-behaviour, totals by bucket, open items with their states, and the timeline of actions and events;
-"Send statement" e-mails the statement of account (analytics.statement) to the customer's contact;
+behaviour, totals by bucket, open items with their states and each invoice's expected payment date
+(with how good those predictions have been), and the timeline of actions and events; "Send
+statement" e-mails the statement of account (analytics.statement) to the customer's contact;
 "Download statement (PDF)" gives its PDF.
 
 Fragments hold what a click changes: `customer` (everything from the customer picker down: switching
@@ -16,7 +17,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import access, aging, collections, contract, reminders, scenarios, statement
+from analytics import access, aging, collections, contract, predictions, reminders, scenarios, statement
 from analytics import settings as app_settings
 from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
@@ -212,6 +213,7 @@ def show_customer() -> None:
             key="customer_buckets",
         )
     show_items(customer_id, items)
+    how_good(customer_id, _cache.prediction_job(ctx))
     show_timeline(customer_id)
 
 
@@ -245,6 +247,8 @@ def show_items(customer_id: str, items: pl.DataFrame) -> None:
         .with_columns(pl.col("state").fill_null("none"))
         .sort(["days_past_due", "document_id"], descending=[True, False])
     )
+    job = _cache.prediction_job(ctx)
+    table, expected_label = with_predictions(table, job)
     page = _paging.paged(table, key=f"customer_items_page_{customer_id}")
     table = page.rows
     picked = st.dataframe(
@@ -269,8 +273,24 @@ def show_items(customer_id: str, items: pl.DataFrame) -> None:
             "dispute_reason": st.column_config.TextColumn("Dispute"),
             "internal_owner": st.column_config.TextColumn("Owner"),
             "next_action_date": st.column_config.DateColumn("Next action"),
+            "predicted_payment_date": st.column_config.DateColumn(
+                expected_label,
+                help="Predicted from the customer's payment history and this invoice (see How good is this).",
+            ),
+            "p_late": st.column_config.NumberColumn(
+                "Likely late",
+                format="%.0f%%",
+                help="How likely the invoice is paid after its due date.",
+            ),
         },
     )
+    if job.predictions is None:
+        st.caption(
+            "The expected payment dates are being worked out in the background: they show when this "
+            "table is next drawn."
+            if job.failed is None
+            else f"The expected payment dates could not be worked out: {_format.markdown_text(job.failed)}"
+        )
     rows = picked.selection.rows if picked and picked.selection else []
     _panel.panel_button(
         ctx,
@@ -278,6 +298,67 @@ def show_items(customer_id: str, items: pl.DataFrame) -> None:
         key="customer_panel",
         rerun=SAVED,
     )
+
+
+def with_predictions(table: pl.DataFrame, job: _cache.PredictionJob) -> tuple[pl.DataFrame, str]:
+    """The open items with each invoice's predicted payment date and p_late (in %), and the label of
+    the date's column: it says so while the predictions are not ready."""
+    made = job.predictions
+    if made is None:
+        label = "Expected payment (not ready yet)" if job.failed is None else "Expected payment (failed)"
+        return table.with_columns(
+            predicted_payment_date=pl.lit(None, pl.Date), p_late=pl.lit(None, pl.Float64)
+        ), label
+    made = made.select("document_id", "predicted_payment_date", p_late=pl.col("p_late") * 100)
+    return table.join(made, on="document_id", how="left", maintain_order="left"), "Expected payment"
+
+
+def how_good(customer_id: str, job: _cache.PredictionJob) -> None:
+    """The back-test of the predictions beside the baseline, over the sidebar's scope and this customer."""
+    with st.expander("How good is this", expanded=False):
+        everyone = job.backtest(_cache.customers_in_scope(ctx))
+        if everyone is None:
+            st.info(
+                "The back-test is being worked out in the background."
+                if job.failed is None
+                else f"The back-test could not be worked out: {_format.markdown_text(job.failed)}"
+            )
+            return
+        own = job.backtest(pl.DataFrame({"customer_id": [customer_id]}))
+        st.markdown(
+            f"Predictions made at the {len(job.dates)} month ends "
+            f"{job.dates[0].isoformat()} to {job.dates[-1].isoformat()} from what was known then, "
+            "scored against the real payment dates, beside the baseline: due date + the customer's "
+            "mean days late so far."
+        )
+        rows = []
+        for label, figures in (("This scope", everyone), ("This customer", own)):
+            overall = figures.filter(pl.col("as_of").is_null()).row(0, named=True)
+            rows.append(
+                {
+                    "over": label,
+                    "invoices": overall["invoices"],
+                    "error_days": overall["mae_days"],
+                    "baseline_error_days": overall["baseline_mae_days"],
+                    "late_right": overall["late_accuracy"],
+                    "baseline_late_right": overall["baseline_late_accuracy"],
+                }
+            )
+        st.dataframe(
+            pl.DataFrame(rows),
+            hide_index=True,
+            width="stretch",
+            key="customer_prediction_backtest",
+            column_config={
+                "over": st.column_config.TextColumn("Over"),
+                "invoices": st.column_config.NumberColumn("Invoices", format="%d"),
+                "error_days": st.column_config.NumberColumn("Off by (days)", format="%.1f"),
+                "baseline_error_days": st.column_config.NumberColumn("Baseline off by (days)", format="%.1f"),
+                "late_right": st.column_config.NumberColumn("Late or not right", format="%.1f%%"),
+                "baseline_late_right": st.column_config.NumberColumn("Baseline right", format="%.1f%%"),
+            },
+        )
+        st.caption(predictions.summary(everyone))
 
 
 @st.fragment(key="customer_timeline")

@@ -4,14 +4,14 @@ hand. Ledgers are imported from CSV text, as a user's exports would be."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from analytics import aging, forecast, ingest
+from analytics import aging, forecast, ingest, predictions
 from analytics.scope import Scope
 from analytics.store import Store
 
@@ -207,3 +207,73 @@ def test_backtest_on_a_small_case(tmp_path: Path) -> None:
 def test_backtest_without_data(tmp_path: Path) -> None:
     assert forecast.backtest(Store(tmp_path / "empty"), AS_OF).height == 0
     assert forecast.accuracy(forecast.backtest(Store(tmp_path / "empty"), AS_OF))["runs"].sum() == 0
+
+
+def _monthly_ledger(delays: dict[str, tuple[str, int]], months: int = 25) -> tuple[str, str]:
+    """Documents and payments: for each document prefix, customer MIX issued an invoice of the given
+    amount on the first of each month from 2024-01 (`months` months), due 30 days later, paid `delay`
+    days after its due date."""
+    documents = ["document_id,document_type,customer_id,document_date,due_date,currency,amount"]
+    payments = ["payment_id,customer_id,payment_date,document_id,amount,method"]
+    for n in range(months):
+        issued = date(2024 + n // 12, n % 12 + 1, 1)
+        due = issued + timedelta(days=30)
+        for prefix, (amount, delay) in delays.items():
+            document = f"{prefix}-{issued:%Y-%m}"
+            documents.append(f"{document},invoice,MIX,{issued},{due},EUR,{amount}")
+            payments.append(f"P-{document},MIX,{due + timedelta(days=delay)},{document},{amount},cash")
+    return "\n".join(documents) + "\n", "\n".join(payments) + "\n"
+
+
+MIX_CUSTOMERS = "customer_id,customer_name,entity,segment\nMIX,Mixed Payer,E,SME\n"
+MIX_AS_OF = date(2026, 1, 31)
+
+
+def test_the_forecast_uses_the_invoice_predictions_when_they_back_test_better(tmp_path: Path) -> None:
+    """MIX pays its 1,000.00 invoices 40 days late and its 100.00 ones on their due date. The rule
+    expects both 36 days late (the amount-weighted mean: 40 x 1000 / 1100), so at each back-test month
+    end the 100.00 lands five weeks after it was paid; the predictions tell the two apart. The
+    forecast at 2026-01-31 is built from them and says so; the January 1,000.00 invoice is expected
+    on its predicted date."""
+    store = import_ledger(
+        tmp_path, MIX_CUSTOMERS, *_monthly_ledger({"BIG": ("1000.00", 40), "SMALL": ("100.00", 0)})
+    )
+    result, runs = forecast.best_forecast(store, MIX_AS_OF)
+    method = result.method
+    assert method.name == forecast.PREDICTIONS
+    assert method.month_ends == 6
+    assert method.predictions_mape < method.rule_mape
+    assert method.describe().startswith("Expected dates from the invoice predictions: back-tested at 6")
+    made = predictions.predict(store, MIX_AS_OF).filter(pl.col("document_id") == "BIG-2026-01")
+    item = result.items.filter(pl.col("document_id") == "BIG-2026-01").row(0, named=True)
+    assert item["lateness_basis"] == forecast.PREDICTION_BASIS
+    assert item["expected_date"] == made.item(0, "predicted_payment_date")
+    assert runs.get_column("ape").mean() == pytest.approx(
+        forecast.backtest(
+            store,
+            MIX_AS_OF,
+            predicted=forecast.predictions_at(store, forecast.backtest_dates(store, MIX_AS_OF)),
+        )
+        .get_column("ape")
+        .mean()
+    )
+
+
+def test_the_forecast_keeps_the_rule_when_the_predictions_do_no_better(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """MIX pays every invoice exactly 20 days late: the rule is right to the day and the predictions
+    cannot beat it, so the forecast keeps the rule and says so; the command line says it on stderr."""
+    store = import_ledger(tmp_path, MIX_CUSTOMERS, *_monthly_ledger({"INV": ("500.00", 20)}))
+    result, _ = forecast.best_forecast(store, MIX_AS_OF)
+    assert result.method.name == forecast.RULE
+    assert result.method.rule_mape is not None
+    assert result.method.describe().startswith(
+        "Expected dates from the customers' mean days late: back-tested"
+    )
+    assert set(result.items.get_column("lateness_basis")) == {"customer"}
+    from tests.test_cli import run
+
+    output = run(cli_env, "report", "forecast", "--data", str(store.root), "--as-of", str(MIX_AS_OF))
+    assert output.returncode == 0, output.stderr
+    assert result.method.describe() in output.stderr

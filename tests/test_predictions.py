@@ -212,13 +212,28 @@ def test_ibm_sample_backtest_at_quarter_ends(ibm_backtest: pl.DataFrame) -> None
     assert 50 < overall["late_accuracy"] <= 100
 
 
+def test_ibm_sample_late_or_not_beats_the_baseline(ibm_backtest: pl.DataFrame) -> None:
+    """The issue's target for late or not: an accuracy at least 3 points above the baseline's (82.53%
+    against 79.33% when written)."""
+    overall = ibm_backtest.filter(pl.col("as_of").is_null()).row(0, named=True)
+    assert overall["late_accuracy"] >= overall["baseline_late_accuracy"] + 3
+
+
 @pytest.mark.xfail(strict=True, reason="the issue's target is not met yet: see benchmarks/README.md")
-def test_ibm_sample_backtest_beats_the_baseline(ibm_backtest: pl.DataFrame) -> None:
-    """The issue's target: a mean absolute error at least 15% below the baseline's and a late/not-late
-    accuracy at least 3 points above it."""
+def test_ibm_sample_error_beats_the_baseline(ibm_backtest: pl.DataFrame) -> None:
+    """The issue's target for the payment date: a mean absolute error at least 15% below the
+    baseline's (5.97 days against 5.99 when written)."""
     overall = ibm_backtest.filter(pl.col("as_of").is_null()).row(0, named=True)
     assert overall["mae_days"] <= 0.85 * overall["baseline_mae_days"]
-    assert overall["late_accuracy"] >= overall["baseline_late_accuracy"] + 3
+
+
+def test_p_late_and_the_predicted_date_agree(habits: Store) -> None:
+    """Both come from one model: an invoice not yet due is likely late (p_late >= 0.5) exactly where
+    its predicted payment date is after its due date."""
+    made = predictions.predict(habits, AS_OF).filter(pl.col("due_date") > AS_OF)
+    assert made.height == 3
+    for row in made.iter_rows(named=True):
+        assert (row["p_late"] >= 0.5) == (row["predicted_payment_date"] > row["due_date"]), row
 
 
 def test_worklist_likely_late_reason_before_the_due_date(habits: Store) -> None:
@@ -237,3 +252,58 @@ def test_worklist_likely_late_reason_before_the_due_date(habits: Store) -> None:
     assert first["amount_at_risk"] == pytest.approx(100 * first["p_late"], abs=0.01)
     amounts = rows["amount_at_risk"].to_list()
     assert amounts == sorted(amounts, reverse=True)
+
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def _column_label(table, column: str) -> str:  # noqa: ANN001 - AppTest's Dataframe
+    """The header a user sees over `column` of an st.dataframe in AppTest."""
+    return json.loads(table.proto.columns)[column]["label"]
+
+
+def test_customer_page_shows_expected_dates_and_how_good(
+    habits: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LATE's customer page at the data's last date. While the predictions are worked out (held here
+    behind the one running before them), the open items' date column says so and the page does not
+    wait; once they are ready, LATE-OPEN shows the predicted date and p_late the command line gives,
+    and "How good is this" the back-test beside the baseline, the figures of predictions.backtest."""
+    from streamlit.testing.v1 import AppTest
+
+    from pages import _cache
+
+    monkeypatch.setenv("AR_DATA_DIR", str(habits.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    as_of = habits.manifest().data_as_of
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["customer"] = "LATE"
+    with _cache._PREDICTION_SLOT:
+        at.run()
+        at.switch_page("pages/customer.py").run()
+        assert not at.exception, at.exception
+        table = next(frame for frame in at.dataframe if "state" in frame.value.columns)
+        assert _column_label(table, "predicted_payment_date") == "Expected payment (not ready yet)"
+        assert table.value["predicted_payment_date"].isna().all()
+        assert any("being worked out in the background" in caption.value for caption in at.caption)
+    job = _cache._prediction_job(str(habits.root), habits.version(), as_of)
+    assert job.wait(60) and job.failed is None
+    at.run()
+    assert not at.exception, at.exception
+    table = next(frame for frame in at.dataframe if "state" in frame.value.columns)
+    assert _column_label(table, "predicted_payment_date") == "Expected payment"
+    made = predictions.predict(habits, as_of).filter(pl.col("document_id") == "LATE-OPEN").row(0, named=True)
+    row = table.value.set_index("document_id").loc["LATE-OPEN"]
+    assert row["predicted_payment_date"].date() == made["predicted_payment_date"]
+    assert row["p_late"] == pytest.approx(made["p_late"] * 100)
+    figures = predictions.backtest(habits, predictions.backtest_dates(as_of, 3), until=as_of)
+    overall = figures.filter(pl.col("as_of").is_null()).row(0, named=True)
+    assert overall["invoices"] > 0
+    shown = next(frame.value for frame in at.dataframe if "baseline_error_days" in frame.value.columns)
+    scope = shown.set_index("over").loc["This scope"]
+    assert scope["invoices"] == overall["invoices"]
+    assert scope["error_days"] == pytest.approx(overall["mae_days"])
+    assert scope["baseline_error_days"] == pytest.approx(overall["baseline_mae_days"])
+    assert scope["late_right"] == pytest.approx(overall["late_accuracy"])
+    assert scope["baseline_late_right"] == pytest.approx(overall["baseline_late_accuracy"])
+    assert any(predictions.summary(figures) == caption.value for caption in at.caption)
