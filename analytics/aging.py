@@ -32,7 +32,6 @@ ZERO = Decimal("0.00")
 # as an Enum of the values the customers in scope hold (its physical value is a small dense code).
 CENTS = "_open_amount_cents"
 KEYED = ("customer_id", *contract.DIMENSIONS)
-_CENT = Decimal("0.01")
 
 # The key columns a level's rows carry, in the order shown.
 DOCUMENT_COLUMNS = (
@@ -159,7 +158,7 @@ def aged_items(
         customers.with_columns(keys), on="customer_id", how="inner", maintain_order="left"
     ).with_columns(
         (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("days_past_due"),
-        pl.col(AMOUNT).to_physical().cast(pl.Int64).alias(CENTS),
+        contract.cents(pl.col(AMOUNT)).alias(CENTS),
     )
     helpers = [*(key_column(name) for name in KEYED), CENTS]
     return aged.select(pl.exclude(helpers), *helpers)
@@ -295,7 +294,7 @@ def _grouped(
     extra = [name for name in keys if name != key]
     needed = [
         pl.col(enum) if enum in items.columns else pl.col(key).cast(_enum_of(items[key])).alias(enum),
-        pl.col(CENTS) if CENTS in items.columns else pl.col(AMOUNT).to_physical().cast(pl.Int64).alias(CENTS),
+        pl.col(CENTS) if CENTS in items.columns else contract.cents(pl.col(AMOUNT)).alias(CENTS),
         pl.col("days_past_due"),
         *([request.age_days.alias("_age")] if by_document else []),
         *extra,
@@ -340,12 +339,7 @@ def _grouped(
         some_item = np.zeros(slots, dtype=np.intp)
         some_item[slot] = np.arange(len(slot))
         rows = rows.with_columns(selected.select(extra)[some_item[present]])
-    return rows.with_columns(_money(pl.col(name)) for name in money)
-
-
-def _money(cents: pl.Expr) -> pl.Expr:
-    """Integer cents as a MONEY decimal, exactly."""
-    return (cents.cast(pl.Decimal(38, 0)) * pl.lit(_CENT)).cast(contract.MONEY)
+    return rows.with_columns(contract.money(pl.col(name)) for name in money)
 
 
 def _sum(rows: pl.DataFrame, column: str) -> Decimal:
@@ -358,7 +352,7 @@ def headline(items: pl.DataFrame, request: AgingQuery) -> dict[str, Decimal]:
     conditions = _conditions(request)
     frame = items.lazy()
     selected = frame.filter(*conditions) if conditions else frame
-    cents = pl.col(CENTS) if CENTS in items.columns else pl.col(AMOUNT).to_physical().cast(pl.Int64)
+    cents = pl.col(CENTS) if CENTS in items.columns else contract.cents(pl.col(AMOUNT))
     days = pl.col("days_past_due")
     sums = (
         selected.select(

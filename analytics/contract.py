@@ -15,6 +15,20 @@ import polars as pl
 ColumnKind = Literal["text", "date", "money", "integer"]
 
 MONEY = pl.Decimal(18, 2)
+_CENT = Decimal("0.01")
+
+
+def cents(amount: pl.Expr) -> pl.Expr:
+    """A money amount as integer cents (the physical value of MONEY): sums and comparisons of amounts
+    are exact on them, and fast."""
+    return amount.cast(MONEY).to_physical().cast(pl.Int64)
+
+
+def money(cents: pl.Expr) -> pl.Expr:
+    """Integer cents (any integer width, e.g. a sum in Int128) as a MONEY amount, exactly."""
+    return (cents.cast(pl.Decimal(38, 0)) * pl.lit(_CENT)).cast(MONEY)
+
+
 # What an import accepts. Longer text (ids, names, dimension values) is a broken file, not a name.
 MAX_TEXT_LENGTH = 255
 # Below 10^13 in absolute value: the sum of 100,000 such amounts still fits MONEY.

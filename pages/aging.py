@@ -11,17 +11,16 @@ the address wins when they differ (a shared link, the browser's back button, a r
 
 from __future__ import annotations
 
-import calendar
 import math
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, collections, contract
+from analytics import aging, collections, contract, kpis
 from pages import _aging_cache, _cache, _format, _panel, _runs, _session, widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
@@ -43,14 +42,6 @@ OPEN_ROW = "drill_open"
 CHARTED = "aging_charted"
 # Rows sent to the browser at once: a page of the drill table (the export has every row).
 PAGE_ROWS = 1_000
-
-
-def previous_month_end(day: date) -> date:
-    return day.replace(day=1) - timedelta(days=1)
-
-
-def month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 # --- drill state: session state, mirrored in the address --------------------------------------------
@@ -416,7 +407,7 @@ def aging_balance() -> None:
     age_by = AGE_BY[age_by_label or "due date"]
     compare_with = controls[2].date_input(
         "Compare with",
-        value=previous_month_end(ctx.as_of),
+        value=kpis.month_end(ctx.as_of, -1),
         key="compare",
         format="YYYY-MM-DD",
         help="Headline changes and the rejuvenation view compare the as-of date with this date.",

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import write_older_format
 from streamlit.runtime.state.common import user_key_from_element_id
 from streamlit.testing.v1 import AppTest
 
@@ -319,3 +320,20 @@ def test_age_by_document_date_is_kept_in_the_address(
     linked.switch_page("pages/aging.py").run()
     assert not linked.exception, linked.exception
     assert list(drill_table(linked).columns)[1] == "d0_30"
+
+
+def test_a_data_folder_of_an_older_format_shows_what_to_run(
+    ledger_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a data folder written in an older format (no stored periods), the app shows no page and no
+    figure but the refusal, naming the command that brings the folder up to date."""
+    write_older_format(ledger_store)
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    shown = [error.value for error in at.error]
+    assert any(
+        markdown_text("run `python -m analytics snapshot` to bring it up to date") in text for text in shown
+    ), shown
+    assert not at.metric
