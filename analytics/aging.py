@@ -36,6 +36,8 @@ KEYED = ("customer_id", *contract.DIMENSIONS)
 # The key columns a level's rows carry, in the order shown.
 DOCUMENT_COLUMNS = (
     "document_id",
+    # 1, 2, ... for a document paid in installments (each ages on its own due date); null otherwise
+    "installment",
     "customer_id",
     "customer_name",
     "document_type",
@@ -431,15 +433,27 @@ def roll_rates(
     row adds up to that bucket's amount then. Items are followed by document_id; amounts in functional
     currency. `settled` is settlements_between(store, date_before, date_after), when already read."""
     names = contract.bucket_names(buckets)
+    # An item is a document, or one installment of it.
+    item = ["document_id", "installment"]
     before = items_before.with_columns(bucket_expression(buckets).alias("bucket_then")).select(
-        "document_id", "bucket_then", pl.col(AMOUNT).alias("amount_then")
+        *item, "bucket_then", pl.col(AMOUNT).alias("amount_then")
     )
     after = items_after.with_columns(bucket_expression(buckets).alias("bucket_now")).select(
-        "document_id", "bucket_now", pl.col(AMOUNT).alias("amount_now")
+        *item, "bucket_now", pl.col(AMOUNT).alias("amount_now")
     )
     if settled is None:
         settled = settlements_between(store, date_before, date_after, con)
-    followed = before.join(after, on="document_id", how="left").join(settled, on="document_id", how="left")
+    # A document's settlements count once: on its earliest installment open then (payments settle
+    # the earliest first).
+    number = pl.col("installment").fill_null(0)
+    followed = (
+        before.join(after, on=item, how="left", nulls_equal=True)
+        .join(settled, on="document_id", how="left")
+        .with_columns(
+            pl.when(number == number.min().over("document_id")).then(pl.col(c)).alias(c)
+            for c in SETTLED_COLUMNS
+        )
+    )
     cells = [
         pl.col("amount_now").filter(pl.col("bucket_now") == name).sum().cast(contract.MONEY).alias(name)
         for name in names

@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     import_parser.add_argument(
         "--open-items", type=Path, help="open-items snapshot file (an aged trial balance)"
     )
+    import_parser.add_argument(
+        "--installments", type=Path, help="installments file: a document's due dates when paid in parts"
+    )
     import_parser.add_argument("--mapping", type=Path, help="import mapping (TOML): column names and formats")
     import_parser.add_argument(
         "--functional-currency",
@@ -549,7 +552,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    sources = ingest.Sources(args.customers, args.documents, args.payments, args.open_items)
+    sources = ingest.Sources(
+        args.customers, args.documents, args.payments, args.open_items, installments=args.installments
+    )
     mapping = ingest.load_mapping(args.mapping) if args.mapping else None
     store = Store(args.data)
     user = _actor(args, access.IMPORT)

@@ -174,7 +174,19 @@ OPEN_ITEMS = Table(
     ),
 )
 
-TABLES = {table.name: table for table in (CUSTOMERS, DOCUMENTS, PAYMENTS, OPEN_ITEMS)}
+# A document's due dates when it is paid in several parts (30/60/90 terms): its rows add up to the
+# document's amount_functional; each ages on its own due date (DESIGN.md, "Installments").
+INSTALLMENTS = Table(
+    "installments",
+    key=None,
+    columns=(
+        Column("document_id", "text", required=True),
+        Column("due_date", "date", required=True),
+        Column("amount_functional", "money", required=True),
+    ),
+)
+
+TABLES = {table.name: table for table in (CUSTOMERS, DOCUMENTS, PAYMENTS, OPEN_ITEMS, INSTALLMENTS)}
 
 DEFAULT_BUCKETS = (30, 60, 90)
 DEFAULT_FUNCTIONAL_CURRENCY = "EUR"

@@ -7,6 +7,7 @@ Layout of a data folder:
         manifest.json                 format version, functional currency, data date, month ends,
                                       row counts
         customers.parquet, documents.parquet, payments.parquet
+        installments.parquet          the documents' installments (no rows: none)
         balance_periods.parquet       each document's open amount over time, derived from documents and
                                       payments: one row per period during which it stays the same
                                       non-zero amount (open items at any date are a filter on it)
@@ -67,10 +68,12 @@ MONTH_END_HISTORY = 24
 BALANCE_PERIODS = "balance_periods.parquet"
 SETTLEMENTS = "settlements.parquet"
 CASH_PERIODS = "cash_periods.parquet"
+INSTALLMENTS = "installments.parquet"
 MONTH_END_BALANCES = "month_end_balances.parquet"
 # The format of a generation: the stored files it holds. 1 (no version in the manifest): before cash
-# periods, settlements and balances were all stored; 2: every file of the layout above.
-FORMAT = 2
+# periods, settlements and balances were all stored; 2: before installments; 3: every file of the
+# layout above.
+FORMAT = 3
 # The stored balances' overdue part: AR more than this many days past due (kpis.OVER_DAYS).
 BALANCE_OVER_DAYS = 90
 DUCKDB_THREADS = 2
@@ -284,6 +287,8 @@ class Tables:
     snapshots: pl.DataFrame | None = None
     # False drops every stored snapshot (a new company); True carries the other dates over.
     keep_snapshots: bool = True
+    # The documents' installments (contract.INSTALLMENTS); None: none.
+    installments: pl.DataFrame | None = None
 
 
 class Store:
@@ -372,6 +377,10 @@ class Store:
             else:
                 con.from_arrow(_empty_derivations()[view]).create_view(view)
         con.sql(query("open_balances")).create_view("open_balances")
+        if current is not None:
+            con.read_parquet(str(current / INSTALLMENTS)).create_view("installments")
+        else:
+            con.from_arrow(_installments_frame(None).to_arrow()).create_view("installments")
         globs = [
             str(current / folder / "*" / "*.parquet")
             for folder in ("imported_snapshots", "derived_snapshots")
@@ -382,7 +391,7 @@ class Store:
                 "open_item_snapshots"
             )
         else:
-            empty = pl.DataFrame(schema=contract.OPEN_ITEMS.schema)
+            empty = pl.DataFrame(schema={**contract.OPEN_ITEMS.schema, "installment": pl.Int32()})
             con.from_arrow(empty.to_arrow()).create_view("open_item_snapshots")
         return con
 
@@ -475,6 +484,8 @@ class Store:
             tables = Tables(
                 *(pl.read_parquet(live / f"{t.name}.parquet") for t in _LEDGER), keep_snapshots=True
             )
+            if (live / INSTALLMENTS).is_file():
+                tables = replace(tables, installments=pl.read_parquet(live / INSTALLMENTS))
             self._write_locked(tables, None, previous.functional_currency, progress)
             return True
 
@@ -510,11 +521,14 @@ class Store:
             customers.write_parquet(staging / "customers.parquet")
             documents.write_parquet(staging / "documents.parquet")
             payments.write_parquet(staging / "payments.parquet")
+            installments = _installments_frame(tables.installments)
+            installments.write_parquet(staging / INSTALLMENTS)
 
             progress(0.25, "Following the open amount of every document")
             applied = applied_payments(documents, payments)
             settlements(documents, applied).write_parquet(staging / SETTLEMENTS)
             periods = balance_periods(documents, payments, applied)
+            periods = installment_periods(documents, installments, periods)
             cash = cash_periods(documents, payments, applied)
             del applied
             periods.write_parquet(staging / BALANCE_PERIODS)
@@ -626,8 +640,10 @@ class Store:
             for (snapshot_date,), part in snapshots.partition_by("snapshot_date", as_dict=True).items():
                 folder = target / f"snapshot_date={snapshot_date.isoformat()}"
                 folder.mkdir(parents=True)
-                part.drop("snapshot_date").cast(
-                    {k: v for k, v in contract.OPEN_ITEMS.schema.items() if k != "snapshot_date"}
+                # With the columns of a derived snapshot: an imported one has no installments.
+                columns = {k: v for k, v in contract.OPEN_ITEMS.schema.items() if k != "snapshot_date"}
+                part.drop("snapshot_date").cast(columns).with_columns(
+                    pl.lit(None, pl.Int32).alias("installment")
                 ).write_parquet(folder / "data_0.parquet")
         if previous_dir is not None and (previous_dir / "imported_snapshots").is_dir():
             for folder in sorted((previous_dir / "imported_snapshots").iterdir()):
@@ -674,6 +690,13 @@ _held_locks = threading.local()
 _LEDGER = (contract.CUSTOMERS, contract.DOCUMENTS, contract.PAYMENTS)
 
 
+def _installments_frame(frame: pl.DataFrame | None) -> pl.DataFrame:
+    """Installments as stored: the contract's columns and types (no rows when there are none)."""
+    if frame is None:
+        return pl.DataFrame(schema=contract.INSTALLMENTS.schema)
+    return frame.select(contract.INSTALLMENTS.names).cast(contract.INSTALLMENTS.schema)
+
+
 @cache
 def _empty_derivations() -> dict[str, object]:
     """The stored derivations of no data, as Arrow tables of their schemas (Store.connect on an empty
@@ -682,7 +705,9 @@ def _empty_derivations() -> dict[str, object]:
     payments = pl.DataFrame(schema=contract.PAYMENTS.schema)
     applied = applied_payments(documents, payments)
     return {
-        "balance_periods": balance_periods(documents, payments, applied).to_arrow(),
+        "balance_periods": installment_periods(
+            documents, None, balance_periods(documents, payments, applied)
+        ).to_arrow(),
         "cash_periods": cash_periods(documents, payments, applied).to_arrow(),
         "settlements": settlements(documents, applied).to_arrow(),
         "stored_balances": customer_balances(pl.DataFrame(schema=_BALANCE_INPUT)).to_arrow(),
@@ -789,6 +814,81 @@ def balance_periods(
         return pl.concat(parts)
     finally:
         con.close()
+
+
+def installment_periods(
+    documents: pl.DataFrame, installments: pl.DataFrame | None, periods: pl.DataFrame
+) -> pl.DataFrame:
+    """balance_periods with each period of a document that has installments split into one row per
+    installment still open (DESIGN.md, "Installments"): what has been paid on the document (its amount
+    less its open amount) settles its installments in due-date order, the earliest first; the last
+    installment takes what is left, so that the installments' open amounts always add up to the
+    document's (an overpayment, a reversal). Adds `installment` (1, 2, ... in due-date order, then in
+    the file's order; null: no installments) and `installment_due_date`; `open_amount` is each
+    installment's document-currency share, as queries/balance_periods.sql computes it."""
+    numbered = {"installment": pl.Int32(), "installment_due_date": pl.Date()}
+    if installments is None or installments.is_empty():
+        return periods.with_columns(pl.lit(None, kind).alias(name) for name, kind in numbered.items())
+    rows = documents.select(
+        "document_id", "amount", contract.cents(pl.col("amount_functional")).alias("document_amount")
+    ).with_row_index("document_row")
+    parts = (
+        installments.with_row_index("_order")
+        .join(rows, on="document_id", how="inner")
+        .sort("document_row", "due_date", "_order")
+        .select(
+            pl.col("document_row").cast(periods.schema["document_row"]),
+            (pl.int_range(pl.len()).over("document_row") + 1).cast(pl.Int32).alias("installment"),
+            pl.col("due_date").alias("installment_due_date"),
+            contract.cents(pl.col("amount_functional")).alias("_part"),
+            "document_amount",
+        )
+        .with_columns(
+            pl.col("_part").cum_sum().over("document_row").alias("_through"),
+            (pl.col("installment") == pl.col("installment").max().over("document_row")).alias("_last"),
+        )
+    )
+    split_rows = pl.col("document_row").is_in(parts.get_column("document_row").unique().implode())
+    # A credit note's installments are negative: settled on their absolute values.
+    sign = pl.when(pl.col("document_amount") < 0).then(-1).otherwise(1)
+    paid = pl.col("document_amount") - pl.col("_balance")
+    earlier = sign * (sign * (pl.col("_through") - paid)).clip(0, sign * pl.col("_part"))
+    split = (
+        periods.filter(split_rows)
+        .with_row_index("_period")
+        .with_columns(contract.cents(pl.col("open_amount_functional")).alias("_balance"))
+        .join(parts, on="document_row", how="inner")
+        .with_columns(pl.when(~pl.col("_last")).then(earlier).alias("_open"))
+        .with_columns(pl.col("_open").fill_null(pl.col("_balance") - pl.col("_open").sum().over("_period")))
+        .filter(pl.col("_open") != 0)
+        .sort("_period", "installment")
+    )
+    amounts = documents.select("amount", "amount_functional").gather(split.get_column("document_row"))
+    con = connect()
+    try:
+        con.register(
+            "periods",
+            split.select(
+                "document_row",
+                "valid_from",
+                "valid_to",
+                contract.money(pl.col("_open")).alias("open_amount_functional"),
+            )
+            .hstack(amounts)
+            .to_arrow(),
+        )
+        shares = con.sql(query("balance_periods")).pl()
+    finally:
+        con.close()
+    split = shares.select(periods.columns).hstack(split.select(*numbered))
+    return pl.concat(
+        [
+            periods.filter(~split_rows).with_columns(
+                pl.lit(None, kind).alias(name) for name, kind in numbered.items()
+            ),
+            split,
+        ]
+    )
 
 
 def cash_periods(
@@ -922,9 +1022,8 @@ def _write_derived(
     Returns the customers' balances of each date (customer_balances)."""
     if not dates:
         return []
-    columns = documents.select(
-        "document_id", "customer_id", "document_type", "document_date", "due_date", "currency"
-    )
+    columns = documents.select("document_id", "customer_id", "document_type", "document_date", "currency")
+    due_dates = documents.get_column("due_date")
     balances: list[pl.DataFrame] = []
     cash = cash_periods.sort("document_id").select(
         "document_id",
@@ -935,6 +1034,7 @@ def _write_derived(
         pl.lit(currency).alias("currency"),
         pl.col("open_amount_functional").alias("open_amount"),
         "open_amount_functional",
+        pl.lit(None, pl.Int32).alias("installment"),
         "valid_from",
         "valid_to",
     )
@@ -946,9 +1046,25 @@ def _write_derived(
             pl.col("valid_from") <= snapshot_date,
             pl.col("valid_to").is_null() | (pl.col("valid_to") > snapshot_date),
         )
-        open_now = open_now[rank.gather(open_now.get_column("document_row")).arg_sort()]
-        items = columns.gather(open_now.get_column("document_row")).with_columns(
-            open_now.get_column("open_amount"), open_now.get_column("open_amount_functional")
+        # Sorted by document (its rank), then installment (in due-date order within it).
+        order = rank.gather(open_now.get_column("document_row"))
+        if open_now.get_column("installment").null_count() < open_now.height:
+            open_now = open_now.with_columns(_rank=order).sort("_rank", "installment", nulls_last=True)
+        else:
+            open_now = open_now[order.arg_sort()]
+        rows = open_now.get_column("document_row")
+        # An installment ages on its own due date.
+        due = open_now.get_column("installment_due_date").fill_null(due_dates.gather(rows))
+        items = columns.gather(rows).select(
+            "document_id",
+            "customer_id",
+            "document_type",
+            "document_date",
+            due.alias("due_date"),
+            "currency",
+            open_now.get_column("open_amount"),
+            open_now.get_column("open_amount_functional"),
+            open_now.get_column("installment"),
         )
         on_account = cash.filter(
             pl.col("valid_from") <= snapshot_date,

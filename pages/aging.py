@@ -208,6 +208,7 @@ def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
         "document_date": st.column_config.DateColumn("Date"),
         "due_date": st.column_config.DateColumn("Due"),
         "document_id": st.column_config.TextColumn("Document"),
+        "installment": st.column_config.NumberColumn("Installment", format="%d"),
         "document_type": st.column_config.TextColumn("Type"),
         "currency": st.column_config.TextColumn("Cur."),
     }
@@ -216,6 +217,8 @@ def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
 def with_states(ctx, rows: pl.DataFrame) -> pl.DataFrame:
     """Document rows with their collections state (qualification, promise, next action)."""
     states = _cache.item_states(ctx).select("document_id", "state", "promise_status", "next_action_date")
+    # A document is qualified as a whole: its installments share its state (one row each).
+    states = states.unique("document_id", keep="first", maintain_order=True)
     return rows.join(states, on="document_id", how="left", maintain_order="left").with_columns(
         pl.col("state").fill_null("none")
     )
@@ -225,7 +228,9 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     """The rows of the level, a page at a time; a row opens the next level (documents: the side panel)."""
     shown = result.rows.select(*aging.level_keys(level), *names, "total", "overdue", "items", "share")
     if level == aging.DOCUMENT:
-        shown = shown.sort(["days_past_due", "document_id"], descending=[True, False])
+        shown = shown.sort(
+            ["days_past_due", "document_id", "installment"], descending=[True, False, False], nulls_last=True
+        )
     nonce = st.session_state.get(NONCE, 0)
     pages = max(1, math.ceil(shown.height / PAGE_ROWS))
     next_level = "" if level == path[-1] else contract.DIMENSION_LABELS[path[len(drill) + 1]].lower()
