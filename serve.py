@@ -91,14 +91,14 @@ def _refused(status: int, message: str) -> JSONResponse:
 def _daily_run(as_of: date, user: str, password: str | None) -> Response:
     """The daily run with the process's own collections database (the one every session shares)."""
     from analytics import daily, settings
-    from analytics.collections import CollectionsBusy
+    from analytics.collections import CollectionsBusy, CollectionsUnreachable
     from analytics.store import DataFolderUnwritable
     from pages import _cache, _session
 
     current = _session.store()
     try:
         db = _cache.collections_db_of(current)
-    except (CollectionsBusy, DataFolderUnwritable) as error:
+    except (CollectionsBusy, CollectionsUnreachable, DataFolderUnwritable) as error:
         return _refused(503, f"the app cannot open the collections database either: {error}")
     environ = dict(os.environ)
     if password:

@@ -849,7 +849,7 @@ def main(argv: list[str] | None = None) -> int:
     except ingest.ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT
-    except (collections.CollectionsBusy, DataFolderDamaged) as error:
+    except (collections.CollectionsBusy, collections.CollectionsUnreachable, DataFolderDamaged) as error:
         print(f"error: {error}", file=sys.stderr)
         return FAILURE
     except (BadInput, ValueError) as error:

@@ -42,6 +42,8 @@ from analytics.store import DUCKDB_THREADS, QUERIES, DataFolderUnwritable, query
 
 URL_VARIABLE = "AR_COLLECTIONS_URL"
 MEMORY_LIMIT = "1GB"
+# Seconds to wait for the PostgreSQL server to answer a new connection.
+CONNECT_TIMEOUT = 5
 # Submissions up to this many rows a table are inserted row by row (embedded back end).
 _ROW_BY_ROW = 50
 _DENIED = re.compile("Permission denied|Read-only file system")
@@ -64,7 +66,15 @@ class CollectionsBusy(RuntimeError):
 
 
 class CollectionsUnreachable(RuntimeError):
-    """The PostgreSQL server of AR_COLLECTIONS_URL does not answer or refuses the connection."""
+    """The PostgreSQL server of AR_COLLECTIONS_URL does not answer or refuses the connection. `where`
+    is the URL without its password; the message gives the driver's first line (its reason)."""
+
+    def __init__(self, where: str, error: BaseException) -> None:
+        self.where = where
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        super().__init__(
+            f"the collections database {where} ({URL_VARIABLE}) cannot be reached: {reason}"
+        )
 
 
 class Conflict(Exception):
@@ -380,6 +390,7 @@ class PostgresBackend(Backend):
 
     def __init__(self, url: str) -> None:
         import psycopg
+        import psycopg_pool
         from psycopg_pool import ConnectionPool
 
         self.url = url
@@ -390,16 +401,20 @@ class PostgresBackend(Backend):
             conn.execute("set time zone 'UTC'")
             conn.commit()
 
+        # One connection first, with a bound on the wait: the pool would retry a refused connection
+        # for its whole timeout and then name only itself; psycopg's own words say what is wrong.
+        try:
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
+        except psycopg.Error as error:
+            raise CollectionsUnreachable(self.where, error) from None
         self._pool = ConnectionPool(
             url, min_size=1, max_size=8, configure=configure, open=False, name="collections", timeout=30
         )
         try:
             self._pool.open(wait=True, timeout=10)
-        except psycopg.Error as error:
+        except psycopg_pool.PoolTimeout as error:
             self._pool.close()
-            raise CollectionsUnreachable(
-                f"the collections database {self.where} ({URL_VARIABLE}) cannot be reached: {error}"
-            ) from None
+            raise CollectionsUnreachable(self.where, error) from None
         self._errors = psycopg.errors
 
     def start(self) -> None:

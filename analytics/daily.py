@@ -269,7 +269,7 @@ def send_steps(
         else:
             with collections.CollectionsDB.for_store(store) as own:
                 ran = scenarios.run(store, own, as_of, send=True, smtp=server, user=user)
-    except collections.CollectionsBusy as busy:
+    except (collections.CollectionsBusy, collections.CollectionsUnreachable) as busy:
         result.problems.append(f"recovery steps: not sent, {busy}")
         return
     result.deliveries = ran.deliveries.to_dicts()

@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import aging, collections, contract, forecast, kpis, predictions, scenarios, worklist
-from analytics.collections import CollectionsBusy, CollectionsDB
+from analytics.collections import CollectionsBusy, CollectionsDB, CollectionsUnreachable
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
 from analytics.store import DataFolderUnwritable, Store
@@ -103,12 +103,16 @@ def _collections_db(root: str):
 
 
 def collections_db(ctx: Context):
-    """The app's one writer of <data>/collections.duckdb (shared by every session of this process).
-    Stops the page when another process holds the file (instance_notice says so at the top)."""
+    """The app's one collections database (shared by every session of this process). Stops the page
+    when another process holds the file, or the PostgreSQL server cannot be reached (instance_notice
+    says so at the top); not cached then, so the next run tries again."""
     try:
         return _collections_db(str(ctx.store.root))
     except CollectionsBusy:
         st.info("This part needs the collections database, which another instance holds (see above).")
+        st.stop()
+    except CollectionsUnreachable:
+        st.info("This part needs the collections database, whose server cannot be reached (see above).")
         st.stop()
     except DataFolderUnwritable:
         st.info("This part needs the collections database, which this user may not open (see above).")
@@ -116,11 +120,11 @@ def collections_db(ctx: Context):
 
 
 def collections_available(ctx: Context) -> bool:
-    """False when another process holds the collections database (the page then shows its figures
-    without what needs it)."""
+    """False when another process holds the collections database, or its server cannot be reached
+    (the page then shows its figures without what needs it)."""
     try:
         _collections_db(str(ctx.store.root))
-    except (CollectionsBusy, DataFolderUnwritable):
+    except (CollectionsBusy, CollectionsUnreachable, DataFolderUnwritable):
         return False
     return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import access, contract
-from analytics.collections import CollectionsBusy
+from analytics.collections import CollectionsBusy, CollectionsUnreachable
 from analytics.scope import Scope
 from analytics.store import DataFolderUnwritable, Store
 from pages._cache import _collections_db, _dimension_values
@@ -92,4 +92,11 @@ def instance_notice(current: Store) -> None:
             "recovery steps are not. Give this user the right to write the data folder, then reload "
             "this page.",
             icon=":material/lock:",
+        )
+    except CollectionsUnreachable as unreachable:
+        st.warning(
+            f"Read-only: {markdown_text(unreachable)}. The figures are shown; qualifications, actions "
+            "and recovery steps are not. Start the PostgreSQL server, or correct AR_COLLECTIONS_URL, "
+            "then reload this page.",
+            icon=":material/cloud_off:",
         )
