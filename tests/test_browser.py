@@ -293,7 +293,7 @@ def test_an_action_logged_through_the_side_panel_is_in_the_timeline(page: Page, 
     page.goto(url(page))
     browser.wait_for_app(page)
     timeline = page.locator("[data-testid='stDataFrame']").filter(has_text="Called the accounts payable desk")
-    expect(timeline.locator("table[role='grid']")).to_contain_text("call")
+    expect(timeline.locator("table[role='grid']")).to_contain_text("Call (reached)")
     timeline.scroll_into_view_if_needed()
     browser.screenshot(page, "10_customer_timeline")
     no_exception(page)
