@@ -165,7 +165,7 @@ def test_commands_say_another_holds_the_data_folder(data_dir: Path) -> None:
     report = command("report", "aging", "--data", str(data_dir), "--as-of", "2026-11-20", "--by", "entity")
     held = (
         f"error: {HELD} {data_dir} (process {os.getpid()}): one process at a time can open its "
-        "collections database, collections.duckdb\n"
+        "collections database, collections.duckdb (with PostgreSQL, AR_COLLECTIONS_URL, any number can)\n"
     )
     with CollectionsDB.for_store(store):
         exported = command("actions", "export", "--data", str(data_dir))
