@@ -10,7 +10,6 @@ select
     currency,
     open_amount,
     open_amount_functional,
-    installment,
 from open_balances
 where valid_from <= $as_of
     and (valid_to is null or valid_to > $as_of)
@@ -24,7 +23,6 @@ select
     $functional_currency as currency,
     open_amount_functional as open_amount,
     open_amount_functional,
-    null::integer as installment,
 from cash_periods
 where valid_from <= $as_of
     and (valid_to is null or valid_to > $as_of)
