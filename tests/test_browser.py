@@ -21,6 +21,7 @@ import browser
 import pytest
 from browser import Server
 from conftest import CUSTOMERS_CSV, DOCUMENTS_CSV, PAYMENTS_CSV, write
+from mailserver import pdf_text
 from playwright.sync_api import Locator, Page, expect
 
 from analytics import ingest
@@ -296,6 +297,22 @@ def test_an_action_logged_through_the_side_panel_is_in_the_timeline(page: Page, 
     expect(timeline.locator("table[role='grid']")).to_contain_text("Call (reached)")
     timeline.scroll_into_view_if_needed()
     browser.screenshot(page, "10_customer_timeline")
+    no_exception(page)
+
+
+def test_the_customer_page_downloads_the_statement_of_account(page: Page, server: Server) -> None:
+    """Alpha SARL at 2026-03-31 (test_statement.py): I1 600.00, I2 400.00 and P3's -50.00 on account,
+    950.00 EUR open and overdue. The button gives that PDF."""
+    browser.open_path(page, server, "/customer?customer=C1")
+    expect(page.get_by_role("heading", name="Customer", exact=True)).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download statement (PDF)").click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    text = pdf_text(Path(download.value.path()).read_bytes())
+    assert "Statement of account at 2026-03-31" in text
+    assert "Total open 950.00 EUR" in text and "of which overdue 950.00 EUR" in text
+    for document_id, amount in (("I1", "600.00"), ("I2", "400.00"), ("P3", "-50.00")):
+        assert document_id in text and amount in text
     no_exception(page)
 
 
