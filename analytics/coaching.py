@@ -290,10 +290,11 @@ def team_table(
     *,
     items: pl.DataFrame | None = None,
     series: pl.DataFrame | None = None,
+    ledger: pl.DataFrame | None = None,
 ) -> TeamTable:
-    """The team table (see the module's docstring). `items` (aging.aged_items at as_of for the scope) and
-    `series` (kpis.month_end_series by collector reaching the as-of date's last month end) can be passed
-    when the caller has them already."""
+    """The team table (see the module's docstring). `items` (aging.aged_items at as_of for the scope),
+    `series` (kpis.month_end_series by collector reaching the as-of date's last month end) and `ledger`
+    (ledger_figures of the request's period) can be passed when the caller has them already."""
     start, end = request.start, request.as_of
     if series is None:
         series = kpis.month_end_series(
@@ -312,6 +313,7 @@ def team_table(
         quarterly=request.period == "quarter",
         grace_days=request.grace_days,
         items_end=items,
+        ledger=ledger,
         dso=dso,
     )
     median = team_median(rows)
@@ -327,6 +329,43 @@ def team_table(
     return TeamTable(request, start, end, dso_period, rows, median, comparison)
 
 
+def _collected_customers(con: duckdb.DuckDBPyConnection, scope: Scope) -> pl.DataFrame:
+    return (
+        customers_in_scope(con, scope)
+        .select("customer_id", "collector")
+        .filter(pl.col("collector").is_not_null())
+    )
+
+
+def ledger_figures(
+    store: Store,
+    start: date,
+    end: date,
+    scope: Scope = EVERYTHING,
+    *,
+    items_start: pl.DataFrame | None = None,
+    items_end: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The part of collector_figures that the ledger alone gives, one row per collector: the portfolio at
+    `start` and at `end` (suffix `_end`), the sales, cash and write-offs between, and the overdue
+    reduced. It changes with the data, not with the collections."""
+    con = store.connect()
+    customers = _collected_customers(con, scope)
+    collectors = customers.select("collector").unique().sort("collector")
+    if items_start is None:
+        items_start = aged_items(store, start, scope, con)
+    if items_end is None:
+        items_end = aged_items(store, end, scope, con)
+    items_start = items_start.filter(pl.col("collector").is_not_null())
+    items_end = items_end.filter(pl.col("collector").is_not_null())
+    return (
+        collectors.join(_portfolio(items_start), on="collector", how="left")
+        .join(_portfolio(items_end), on="collector", how="left", suffix="_end")
+        .join(_flows(con, customers, start, end), on="collector", how="left")
+        .join(_reduced(con, items_start, start, end), on="collector", how="left")
+    )
+
+
 def collector_figures(
     db: CollectionsDB,
     store: Store,
@@ -336,34 +375,25 @@ def collector_figures(
     *,
     quarterly: bool = False,
     grace_days: int = PROMISE_GRACE_DAYS,
-    items_start: pl.DataFrame | None = None,
     items_end: pl.DataFrame | None = None,
+    ledger: pl.DataFrame | None = None,
     dso: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per collector of the customers in scope (ROW_COLUMNS, sorted by collector) over the period
-    after `start` up to `end`. `dso` (collector, dso_countback, add) fills those columns (else null)."""
+    after `start` up to `end`. `ledger` (ledger_figures of the same period and scope) can be passed when
+    the caller has it already; `dso` (collector, dso_countback, add) fills those columns (else null)."""
     con = store.connect()
-    customers = (
-        customers_in_scope(con, scope)
-        .select("customer_id", "collector")
-        .filter(pl.col("collector").is_not_null())
-    )
-    collectors = customers.select("collector").unique().sort("collector")
-    if items_start is None:
-        items_start = aged_items(store, start, scope, con)
+    customers = _collected_customers(con, scope)
     if items_end is None:
         items_end = aged_items(store, end, scope, con)
-    items_start = items_start.filter(pl.col("collector").is_not_null())
     items_end = items_end.filter(pl.col("collector").is_not_null())
+    if ledger is None:
+        ledger = ledger_figures(store, start, end, scope, items_end=items_end)
     # Read once: the promises, the disputes and the follow-up all derive from the item events.
     events = db.events(until=end)
 
     frame = (
-        collectors.join(_portfolio(items_start), on="collector", how="left")
-        .join(_portfolio(items_end), on="collector", how="left", suffix="_end")
-        .join(_flows(con, customers, start, end), on="collector", how="left")
-        .join(_reduced(con, items_start, start, end), on="collector", how="left")
-        .join(_promises(con, events, customers, start, end, grace_days), on="collector", how="left")
+        ledger.join(_promises(con, events, customers, start, end, grace_days), on="collector", how="left")
         .join(_disputes(events, customers, start), on="collector", how="left")
     )
     actions = db.actions(until=end).join(customers, on="customer_id", how="inner")

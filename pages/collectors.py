@@ -157,7 +157,16 @@ def _team_table(
     _series: pl.DataFrame,
 ) -> coaching.TeamTable:
     request = coaching.CoachingQuery(as_of, period, scope, threshold)
-    return coaching.team_table(_db, Store(root), request, items=_items, series=_series)
+    ledger = _ledger_figures(root, version, request.start, as_of, scope, _items=_items)
+    return coaching.team_table(_db, Store(root), request, items=_items, series=_series, ledger=ledger)
+
+
+@st.cache_data(ttl=900, max_entries=16, show_spinner=False)
+def _ledger_figures(
+    root: str, version: str, start: date, end: date, scope: Scope, _items: pl.DataFrame
+) -> pl.DataFrame:
+    # The ledger's part of the team table: a save changes the collections, not this.
+    return coaching.ledger_figures(Store(root), start, end, scope, items_end=_items)
 
 
 @st.cache_data(ttl=900, max_entries=16, show_spinner=False)
