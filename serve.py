@@ -31,7 +31,7 @@ from starlette.routing import Route
 from analytics import app_link
 
 _LOG = logging.getLogger(__name__)
-# Named like pages._shell.WARM_THREAD's threads, whose "no script run context" warning is dropped.
+# Named like pages._cache.WARM_THREAD's threads, whose "no script run context" warning is dropped.
 START_THREAD = "warm caches at start"
 
 # What app.py and the pages import: imported here, their first run finds them loaded.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import date
 
 import polars as pl
@@ -236,6 +237,58 @@ def settlements_between(ctx: Context, after: date, until: date) -> pl.DataFrame:
     """aging.settlements_between (a DuckDB scan of every payment, behind the roll rates), keyed on the
     data version (an import is seen at once). The frame is shared: callers must not modify it."""
     return _settlements(str(ctx.store.root), ctx.store.version(), after, until)
+
+
+# --- after a save --------------------------------------------------------------------------------------
+
+# The name of the threads that fill shared caches outside any session (pages._shell drops Streamlit's
+# "missing ScriptRunContext" warning for them: they draw nothing).
+WARM_THREAD = "warm caches"
+
+
+class _AfterSave:
+    """After a save, the caches keyed on the collections version that the saving person's next pages
+    read (the alerts of every page's banner, the recovery positions, the dispute summary) are computed
+    again in one background thread, while the person reads what the save changed. Saves that come
+    while it works are warmed once it is done, for the latest version only."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: Context | None = None
+        self._running = False
+
+    def warm(self, ctx: Context) -> None:
+        with self._lock:
+            self._pending = ctx
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._drain, name=f"{WARM_THREAD} after a save", daemon=False).start()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                ctx, self._pending = self._pending, None
+                if ctx is None:
+                    self._running = False
+                    return
+            started = time.perf_counter()
+            try:
+                scenario_alerts(ctx)
+                scenario_positions(ctx)
+                cached_dispute_summary(ctx)
+                _LOG.info("warmed the caches after a save in %.0f ms", (time.perf_counter() - started) * 1000)
+            except Exception:  # noqa: BLE001 - a failed warm-up costs only time: the page computes it again
+                _LOG.warning("warming the caches after a save failed", exc_info=True)
+
+
+_AFTER_SAVE = _AfterSave()
+
+
+def warm_after_save(ctx: Context) -> None:
+    """Recompute in the background what a save made stale for the pages `ctx` (its date and scope) opens
+    next; returns at once."""
+    _AFTER_SAVE.warm(ctx)
 
 
 # --- payment predictions ------------------------------------------------------------------------------

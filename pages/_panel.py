@@ -11,7 +11,7 @@ from streamlit.delta_generator_singletons import get_dg_singleton_instance
 
 from analytics import access, collections
 from pages import _runs
-from pages._cache import collections_db, items_for
+from pages._cache import collections_db, items_for, warm_after_save
 from pages._format import for_display, label, markdown_text, money, money_column
 from pages._session import Context, audit, can, current_user, refusal, user_name
 
@@ -195,6 +195,7 @@ def _save_panel(ctx: Context, rerun: str | list[str] | None) -> None:
     if action:
         done.append(f"{label(action.action_type).lower()} logged")
     st.session_state["collections_notice"] = "Saved: " + " and ".join(done) + "."
+    warm_after_save(ctx)
     _close_panel(rerun)
 
 

@@ -28,7 +28,6 @@ from pages import _cache, _session, widgets
 _LOG = logging.getLogger(__name__)
 # The months of the overview's DSO trend (its figures are warmed for the first page).
 OVERVIEW_TREND_MONTHS = 13
-WARM_THREAD = "warm caches"
 
 
 class _NotForTheWarmThread(logging.Filter):
@@ -36,7 +35,7 @@ class _NotForTheWarmThread(logging.Filter):
     session on purpose (what it computes goes to the shared caches only, it draws nothing)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.threadName.startswith(WARM_THREAD)
+        return not record.threadName.startswith(_cache.WARM_THREAD)
 
 
 logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_NotForTheWarmThread())
@@ -58,7 +57,7 @@ def _warming(root: str, version: str) -> tuple[threading.Thread, ...]:
     # computes in one would abort; it waits for the warm-up instead.
     _LOG.info("warming the caches of %s (%s)", root, version)
     threads = tuple(
-        threading.Thread(target=_warm, args=(root, part), name=f"{WARM_THREAD} {version} {n}", daemon=False)
+        threading.Thread(target=_warm, args=(root, part), name=f"{_cache.WARM_THREAD} {version} {n}", daemon=False)
         for n, part in enumerate((_collections_part, _figures_part), start=1)
     )
     for thread in threads:

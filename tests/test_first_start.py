@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import aging
+from analytics import access, aging
+from analytics.collections import Qualification, Submission
+from analytics.scope import Scope
 from analytics.store import Store
-from pages import _format, _session, _shell
+from pages import _cache, _format, _session, _shell
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -47,7 +51,7 @@ def warm_ups_of(caplog: pytest.LogCaptureFixture, data: Path) -> list[str]:
 
 def wait_for_warm_ups() -> None:
     for thread in threading.enumerate():
-        if thread.name.startswith(_shell.WARM_THREAD):
+        if thread.name.startswith(_cache.WARM_THREAD):
             thread.join(timeout=120)
 
 
@@ -67,7 +71,7 @@ def test_the_first_run_warms_the_shared_caches_once_for_every_session(
     assert [
         r.getMessage()
         for r in caplog.records
-        if r.threadName.startswith(_shell.WARM_THREAD) and r.levelno >= logging.WARNING
+        if r.threadName.startswith(_cache.WARM_THREAD) and r.levelno >= logging.WARNING
     ] == []
     # Another session opens the aging balance on the warmed caches, with the figures of the data.
     second = AppTest.from_file(APP, default_timeout=120)
@@ -102,3 +106,35 @@ def test_concurrent_first_sessions_start_one_warm_up(
         session.join(timeout=60)
     wait_for_warm_ups()
     assert len(warm_ups_of(caplog, data)) == 1
+
+
+def test_a_save_warms_what_it_made_stale_for_the_next_page(
+    ledger_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On the hand-worked ledger at 2026-02-12, a dispute of I1 (300.00, price) saved: the background
+    warm-up after the save fills the dispute summary of the new collections version, which then shows
+    the dispute, without a warning."""
+    caplog.set_level(logging.INFO, logger="pages._cache")
+    ctx = _session.Context(
+        ledger_store, ledger_store.manifest(), date(2026, 2, 12), Scope(), access.DEMO_USER
+    )
+    assert _cache.cached_dispute_summary(ctx).figures["open_disputes"] == 0
+    dispute = Qualification(
+        "I1", "disputed", comment="Price", dispute_reason="price", disputed_amount=Decimal("300.00")
+    )
+    _cache.collections_db(ctx).submit(
+        Submission((dispute,)), store=ledger_store, as_of=ctx.as_of, scope=ctx.scope, user="Anna"
+    )
+    _cache.warm_after_save(ctx)
+    wait_for_warm_ups()
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("warmed the caches after a save")]
+    assert [
+        r.getMessage()
+        for r in caplog.records
+        if r.threadName.startswith(_cache.WARM_THREAD) and r.levelno >= logging.WARNING
+        # Outside a server (no AppTest here) Streamlit's caches say they live in memory.
+        and not r.getMessage().startswith("No runtime found")
+    ] == []
+    summary = _cache.cached_dispute_summary(ctx)
+    assert summary.figures["open_disputes"] == 1
+    assert summary.figures["disputed_amount"] == Decimal("300.00")
