@@ -248,8 +248,8 @@ WARM_THREAD = "warm caches"
 
 class _AfterSave:
     """After a save, the caches keyed on the collections version that the saving person's next pages
-    read (the alerts of every page's banner, the recovery positions, the dispute summary) are computed
-    again in one background thread, while the person reads what the save changed. Saves that come
+    read (the alerts of the overview's banner, the recovery positions behind the worklist's steps due
+    and the recovery page) are computed again in one background thread, while the person reads what the save changed. Saves that come
     while it works are warmed once it is done, for the latest version only."""
 
     def __init__(self) -> None:
@@ -276,7 +276,6 @@ class _AfterSave:
             try:
                 scenario_alerts(ctx)
                 scenario_positions(ctx)
-                cached_dispute_summary(ctx)
                 _LOG.info("warmed the caches after a save in %.0f ms", (time.perf_counter() - started) * 1000)
             except Exception:  # noqa: BLE001 - a failed warm-up costs only time: the page computes it again
                 _LOG.warning("warming the caches after a save failed", exc_info=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import access, aging
+from analytics import access, aging, scenarios
 from analytics.collections import Qualification, Submission
 from analytics.scope import Scope
 from analytics.store import Store
@@ -112,22 +112,21 @@ def test_a_save_warms_what_it_made_stale_for_the_next_page(
     ledger_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     """On the hand-worked ledger at 2026-02-12, a dispute of I1 (300.00, price) saved: the background
-    warm-up after the save fills the dispute summary of the new collections version, which then shows
-    the dispute, without a warning."""
+    warm-up after the save computes the recovery positions and the alerts of the new collections
+    version, without a warning; they are those computed afresh."""
     caplog.set_level(logging.INFO, logger="pages._cache")
     ctx = _session.Context(
         ledger_store, ledger_store.manifest(), date(2026, 2, 12), Scope(), access.DEMO_USER
     )
-    assert _cache.cached_dispute_summary(ctx).figures["open_disputes"] == 0
+    db = _cache.collections_db(ctx)
+    before = _cache.scenario_positions(ctx)
     dispute = Qualification(
         "I1", "disputed", comment="Price", dispute_reason="price", disputed_amount=Decimal("300.00")
     )
-    _cache.collections_db(ctx).submit(
-        Submission((dispute,)), store=ledger_store, as_of=ctx.as_of, scope=ctx.scope, user="Anna"
-    )
+    db.submit(Submission((dispute,)), store=ledger_store, as_of=ctx.as_of, scope=ctx.scope, user="Anna")
     _cache.warm_after_save(ctx)
     wait_for_warm_ups()
-    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("warmed the caches after a save")]
+    assert len([r for r in caplog.records if r.getMessage().startswith("warmed the caches after a save")]) == 1
     assert [
         r.getMessage()
         for r in caplog.records
@@ -135,6 +134,7 @@ def test_a_save_warms_what_it_made_stale_for_the_next_page(
         # Outside a server (no AppTest here) Streamlit's caches say they live in memory.
         and not r.getMessage().startswith("No runtime found")
     ] == []
-    summary = _cache.cached_dispute_summary(ctx)
-    assert summary.figures["open_disputes"] == 1
-    assert summary.figures["disputed_amount"] == Decimal("300.00")
+    after = _cache.scenario_positions(ctx)
+    assert after.equals(scenarios.positions(db, ledger_store, ctx.as_of))
+    assert after.equals(before) is False
+    assert _cache.scenario_alerts(ctx).equals(scenarios.alerts(db, ledger_store, ctx.as_of))
