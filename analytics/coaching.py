@@ -76,10 +76,10 @@ from analytics.collections import (
     COMPARISONS,
     PROMISE_GRACE_DAYS,
     CollectionsDB,
-    _resolutions,
     item_states,
     settle_promises,
 )
+from analytics.disputes import dispute_resolutions
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store, query
 
@@ -551,7 +551,7 @@ def _disputes(events: pl.DataFrame, customers: pl.DataFrame, start: date) -> pl.
     """Per collector: disputes resolved in the period and their average days from dispute to resolution."""
     mine = events.join(customers, on="customer_id", how="inner")
     # The disputes page's reading of the events: a resolution closes the dispute just before it.
-    resolved = _resolutions(mine).filter(pl.col("resolved_on") > start)
+    resolved = dispute_resolutions(mine).filter(pl.col("resolved_on") > start)
     return resolved.group_by("collector").agg(
         pl.len().alias("disputes_resolved"),
         pl.col("days_to_resolve").mean().round(1).alias("avg_resolution_days"),

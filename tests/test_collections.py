@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from analytics import collections, demo, ingest
+from analytics import collections, demo, disputes, ingest
 from analytics.collections import (
     Action,
     CollectionsDB,
@@ -190,7 +190,7 @@ def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None
         "internal_owner": "Sam",
         "dispute_age_days": 2,
     }
-    summary = collections.dispute_summary(db, ledger_store, date(2026, 2, 12))
+    summary = disputes.dispute_summary(db, ledger_store, date(2026, 2, 12))
     assert summary.figures["open_disputes"] == 1
     assert summary.by_reason.select("dispute_reason", "disputes", "disputed_amount").rows() == [
         ("price", 1, Decimal("300.00"))
@@ -202,7 +202,7 @@ def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None
     db.submit(Submission((resolution,)), store=ledger_store, as_of=date(2026, 2, 18), scope=ANNA, user="Anna")
     assert state_of(db, ledger_store, date(2026, 2, 17), "I1")["state"] == "disputed"
     assert state_of(db, ledger_store, date(2026, 2, 18), "I1")["state"] == "none"
-    summary = collections.dispute_summary(db, ledger_store, date(2026, 2, 18))
+    summary = disputes.dispute_summary(db, ledger_store, date(2026, 2, 18))
     assert summary.figures["open_disputes"] == 0
     resolved = summary.resolution_by_reason.row(0, named=True)
     assert (resolved["dispute_reason"], resolved["resolved"], resolved["average_days_to_resolve"]) == (
@@ -238,14 +238,14 @@ def test_disputes_page_promises_by_deadline_over_one_month(ledger_store: Store, 
         scope=ANNA,
         user="Anna",
     )
-    summary = collections.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1)
+    summary = disputes.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1)
     figures = summary.figures
     assert (figures["promises_kept"], figures["promises_broken"], figures["kept_rate"]) == (1, 1, 50.0)
     assert summary.monthly.select("month", "promises_made", "promises_kept", "promises_broken").rows() == [
         (date(2026, 3, 31), 1, 0, 1)
     ]
     states = collections.item_states(db, ledger_store, date(2026, 3, 20))
-    given = collections.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1, states=states)
+    given = disputes.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1, states=states)
     assert given.figures == figures
     assert given.broken_promises.get_column("document_id").to_list() == ["I2"]
 
@@ -789,8 +789,8 @@ def test_actions_per_month_count_the_scope_alone(ledger_store: Store, db: Collec
         user="Ben",
     )
     as_of = date(2026, 3, 20)
-    anna = collections.dispute_summary(db, ledger_store, as_of, ANNA, months=2).monthly
-    everyone = collections.dispute_summary(db, ledger_store, as_of, months=2).monthly
+    anna = disputes.dispute_summary(db, ledger_store, as_of, ANNA, months=2).monthly
+    everyone = disputes.dispute_summary(db, ledger_store, as_of, months=2).monthly
     assert anna.select("month", "actions").rows() == [(date(2026, 2, 28), 1), (date(2026, 3, 31), 1)]
     assert everyone.select("month", "actions").rows() == [(date(2026, 2, 28), 2), (date(2026, 3, 31), 1)]
 
