@@ -77,9 +77,10 @@ from analytics.collections import (
     PROMISE_GRACE_DAYS,
     CollectionsDB,
     item_states,
+    promise_outcomes,
     settle_promises,
 )
-from analytics.disputes import dispute_resolutions
+from analytics.disputes import dispute_resolutions, months_back
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store, query
 
@@ -92,7 +93,7 @@ COVERAGE_DAYS = (14, 30)
 NO_CONTACT_DAYS = 30
 HEATMAP_WEEKS = 13
 TREND_MONTHS = 12
-# Outcomes of a call that count as reaching the customer (as collections.collector_activity counts them).
+# Outcomes of a call that count as reaching the customer (as collector_activity counts them).
 REACHED = ("reached", "promise_obtained", "dispute_raised")
 LETTERS = ("letter", "registered_letter")
 TEAM = "Team"
@@ -986,6 +987,100 @@ def _risk_reasons(row: dict[str, object]) -> str:
     elif days >= NO_CONTACT_DAYS:
         parts.append(f"no contact for {days} days")
     return "; ".join(parts)
+
+
+# --- the work done, month by month ---------------------------------------------------------------
+
+
+def collector_activity(
+    db: CollectionsDB,
+    store: Store,
+    as_of: date,
+    scope: Scope = EVERYTHING,
+    *,
+    grace_days: int = PROMISE_GRACE_DAYS,
+    months: int = 12,
+) -> pl.DataFrame:
+    """The work done, one row per (month, user_name) over the `months` to as_of, for the customers in
+    scope (the team lead's coaching view): actions logged and how many of them were calls, emails and
+    letters (registered or not); contacts reached (reached, promise_obtained, dispute_raised); promises
+    obtained, and of those falling due that month, kept and broken; disputes raised and resolved;
+    follow-ups (actions after one that set a next action date) and how many came after that date."""
+    con = store.connect()
+    start = months_back(as_of, months)
+    customers = customers_in_scope(con, scope).select("customer_id")
+    actions = (
+        db.actions(until=as_of)
+        .join(customers, on="customer_id", how="semi")
+        .sort("customer_id", "action_date", "action_id")
+        .with_columns(pl.col("next_action_date").shift(1).over("customer_id").alias("planned"))
+        .filter(pl.col("action_date") >= start)
+        .with_columns(pl.col("action_date").dt.month_end().alias("month"))
+    )
+    events = (
+        db.events(since=start, until=as_of)
+        .join(customers, on="customer_id", how="semi")
+        .with_columns(pl.col("event_date").dt.month_end().alias("month"))
+    )
+    outcomes = promise_outcomes(db, store, as_of, scope, grace_days=grace_days, con=con).filter(
+        pl.col("deadline").is_between(start, as_of)
+    )
+    keys = ["month", "user_name"]
+    parts = [
+        actions.group_by(keys).agg(
+            pl.len().alias("actions"),
+            (pl.col("action_type") == "call").sum().alias("calls"),
+            (pl.col("action_type") == "email").sum().alias("emails"),
+            pl.col("action_type").is_in(["letter", "registered_letter"]).sum().alias("letters"),
+            pl.col("outcome").is_in(list(REACHED)).sum().alias("reached"),
+            pl.col("planned").is_not_null().sum().alias("follow_ups"),
+            (pl.col("action_date") > pl.col("planned")).sum().alias("late_follow_ups"),
+        ),
+        events.group_by(keys).agg(
+            (pl.col("event_type") == "promise_to_pay").sum().alias("promises_obtained"),
+            (pl.col("event_type") == "disputed").sum().alias("disputes_raised"),
+            (pl.col("event_type") == "dispute_resolved").sum().alias("disputes_resolved"),
+        ),
+        outcomes.group_by(pl.col("deadline").dt.month_end().alias("month"), "user_name").agg(
+            (pl.col("promise_status") == "kept").sum().alias("promises_kept"),
+            (pl.col("promise_status") == "broken").sum().alias("promises_broken"),
+        ),
+    ]
+    grid = pl.concat([part.select(keys) for part in parts]).unique()
+    for part in parts:
+        grid = grid.join(part, on=keys, how="left")
+    counts = [c for c in grid.columns if c not in keys]
+    decided = pl.col("promises_kept") + pl.col("promises_broken")
+    return (
+        grid.with_columns(pl.col(counts).fill_null(0).cast(pl.UInt32))
+        .with_columns(
+            pl.when(decided > 0)
+            .then((pl.col("promises_kept").cast(pl.Float64) / decided * 100).round(1))
+            .alias("kept_rate"),
+            pl.when(pl.col("follow_ups") > 0)
+            .then((pl.col("late_follow_ups").cast(pl.Float64) / pl.col("follow_ups") * 100).round(1))
+            .alias("late_follow_up_rate"),
+        )
+        .select(
+            "month",
+            "user_name",
+            "actions",
+            "calls",
+            "emails",
+            "letters",
+            "reached",
+            "promises_obtained",
+            "promises_kept",
+            "promises_broken",
+            "kept_rate",
+            "disputes_raised",
+            "disputes_resolved",
+            "follow_ups",
+            "late_follow_ups",
+            "late_follow_up_rate",
+        )
+        .sort("month", "user_name")
+    )
 
 
 # --- coaching notes and their objectives -----------------------------------------------------------
