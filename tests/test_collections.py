@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from analytics import collections, demo, disputes, ingest
+from analytics import collections, demo, disputes, event_files, ingest
 from analytics.collections import (
     Action,
     CollectionsDB,
@@ -517,7 +517,7 @@ def test_export_then_import_into_another_database(
     database gives the same events and action, recorded by the importer with their first authors as
     original authors; importing the same file again is refused."""
     seed_events(db, ledger_store)
-    exported = collections.export_events(db)
+    exported = event_files.export_events(db)
     assert exported.select("kind", "date", "type", "document_ids").rows() == [
         ("qualification", date(2026, 2, 10), "promise_to_pay", "I1"),
         ("action", date(2026, 2, 10), "email", "I1"),
@@ -526,7 +526,7 @@ def test_export_then_import_into_another_database(
     path = tmp_path / "events.csv"
     exported.write_csv(path)
     with collections_backend.open(tmp_path / "other.duckdb") as other:
-        result = collections.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
+        result = event_files.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
         assert (result.item_events, result.actions) == (2, 1)
         columns = [
             "document_id",
@@ -553,7 +553,7 @@ def test_export_then_import_into_another_database(
             .equals(db.actions().select("customer_id", "action_type", "document_ids", "next_action_date"))
         )
         with pytest.raises(ingest.ImportRefused, match="this file was already imported by Importer"):
-            collections.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
+            event_files.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
 
 
 def test_import_names_file_row_and_column(ledger_store: Store, db: CollectionsDB, tmp_path: Path) -> None:
@@ -569,7 +569,7 @@ def test_import_names_file_row_and_column(ledger_store: Store, db: CollectionsDB
         encoding="utf-8",
     )
     with pytest.raises(ingest.ImportRefused) as refused:
-        collections.import_events(db, path, ledger_store, user="Anna", today=date(2026, 3, 1))
+        event_files.import_events(db, path, ledger_store, user="Anna", today=date(2026, 3, 1))
     problems = [str(p) for p in refused.value.problems]
     assert (
         "actions.csv, row 3, column promised_amount: 700.00 is above the item's open amount 600.00"
