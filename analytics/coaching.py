@@ -76,11 +76,11 @@ from analytics.collections import (
     COMPARISONS,
     PROMISE_GRACE_DAYS,
     CollectionsDB,
-    item_states,
     promise_outcomes,
     settle_promises,
 )
 from analytics.disputes import dispute_resolutions, months_back
+from analytics.item_states import item_states
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store, query
 
@@ -923,7 +923,7 @@ def at_risk_customers(
     as_of). One row each: customer_id, customer_name, overdue, over_90, broken_promises (items whose
     current promise is broken), last_contact, days_since_contact (null: never), reasons (in words);
     largest +90 first, then most broken promises, then longest without contact. `items` (aged_items)
-    and `states` (collections.item_states of those items, or of any frame of items holding the
+    and `states` (item_states of those items, or of any frame of items holding the
     collector's) at as_of for the scope can be passed when the caller has them."""
     if items is None:
         items = aged_items(store, as_of, scope)

@@ -19,9 +19,9 @@ from analytics.collections import (
     RESOLUTION_OUTCOMES,
     ZERO,
     CollectionsDB,
-    item_states,
     settle_promises,
 )
+from analytics.item_states import item_states
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store
 

@@ -64,10 +64,10 @@ from analytics.collections import (
     Qualification,
     Submission,
     SubmitResult,
-    item_states,
     promise_outcomes,
     utc_now,
 )
+from analytics.item_states import item_states
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.settings import SettingsInvalid, smtp_of
 from analytics.store import Store
@@ -1082,7 +1082,7 @@ def positions(
     """Where every customer in scope with a positive open item stands in its scenario at `as_of`
     (POSITION_COLUMNS): status (STATUSES) and why, the step due (or the next one ahead), its due date,
     the items it concerns and their amount (see the module's docstring). `items`: aging.aged_items
-    at as_of for the scope, and `states`: collections.item_states of those items, when the caller
+    at as_of for the scope, and `states`: item_states of those items, when the caller
     has them."""
     con = con or store.connect()
     if items is None:

@@ -75,6 +75,7 @@ from analytics.collections import (
     Qualification,
     Submission,
 )
+from analytics.item_states import item_states
 from analytics.scope import EVERYTHING
 from analytics.store import Store, query
 
@@ -510,7 +511,7 @@ def test_a_record_from_the_figures_kept_for_the_whole_team(team: tuple[Store, Co
         40.78,
         22.5,
     ]
-    states = collections.item_states(db, store, AS_OF)
+    states = item_states(db, store, AS_OF)
     risk = coaching.at_risk_customers(db, store, "Anna", AS_OF, states=states)
     assert risk.select("customer_id", "over_90", "broken_promises", "days_since_contact").rows() == [
         ("A1", money("600.00"), 1, 21),

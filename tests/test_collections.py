@@ -30,6 +30,7 @@ from analytics.collections import (
     Qualification,
     Submission,
 )
+from analytics.item_states import item_states
 from analytics.scope import EVERYTHING, Scope
 from analytics.store import ImportRecord, Store, Tables
 
@@ -59,7 +60,7 @@ def promise(document_id: str, promised_date: date, amount: str | None) -> Submis
 
 
 def state_of(db: CollectionsDB, store: Store, as_of: date, document_id: str) -> dict:
-    states = collections.item_states(db, store, as_of)
+    states = item_states(db, store, as_of)
     rows = states.filter(pl.col("document_id") == document_id).to_dicts()
     return rows[0] if rows else {}
 
@@ -244,7 +245,7 @@ def test_disputes_page_promises_by_deadline_over_one_month(ledger_store: Store, 
     assert summary.monthly.select("month", "promises_made", "promises_kept", "promises_broken").rows() == [
         (date(2026, 3, 31), 1, 0, 1)
     ]
-    states = collections.item_states(db, ledger_store, date(2026, 3, 20))
+    states = item_states(db, ledger_store, date(2026, 3, 20))
     given = disputes.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1, states=states)
     assert given.figures == figures
     assert given.broken_promises.get_column("document_id").to_list() == ["I2"]
@@ -712,10 +713,10 @@ def test_promise_figures_after_saves_equal_a_full_settlement(ledger_store: Store
         outcomes = collections.promise_outcomes(db, ledger_store, as_of)
         # The saved promise alone was settled now, the earlier ones came from those kept.
         assert collections.kept_settlements() == kept + 1
-        states = collections.item_states(db, ledger_store, as_of)
+        states = item_states(db, ledger_store, as_of)
         collections.forget_settlements()
         assert outcomes.equals(collections.promise_outcomes(db, ledger_store, as_of))
-        assert states.equals(collections.item_states(db, ledger_store, as_of))
+        assert states.equals(item_states(db, ledger_store, as_of))
         seen.append(
             outcomes.select("document_id", "promised_date", "settled_amount", "promise_status").rows()
         )

@@ -37,7 +37,8 @@ import polars as pl
 import pytest
 
 from analytics import collections, contract, scenarios
-from analytics.collections import Action, CollectionsDB, Qualification, Submission, item_states
+from analytics.collections import Action, CollectionsDB, Qualification, Submission
+from analytics.item_states import item_states
 from analytics.scenarios import Rule, Rules, Scenario, ScenarioRefused, Step
 from analytics.scope import EVERYTHING
 from analytics.store import ImportRecord, Store, Tables

@@ -29,8 +29,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import collections, contract, worklist
+from analytics import contract, worklist
 from analytics.collections import Action, CollectionsDB, Qualification, Submission
+from analytics.item_states import item_states
 from analytics.scope import EVERYTHING
 from analytics.store import ImportRecord, Store, Tables
 
@@ -279,7 +280,7 @@ def test_a_live_worklist_after_several_saves_equals_a_fresh_one(book: tuple[Stor
     def save(submission: Submission, user: str = "Anna", as_of: date = AS_OF) -> None:
         db.submit(submission, store=store, as_of=as_of, scope=EVERYTHING, user=user)
         assert_same_worklist(live.worklist(db, anna), worklist.worklist(db, store, anna))
-        fresh_states = collections.item_states(db, store, AS_OF, EVERYTHING, items=items)
+        fresh_states = item_states(db, store, AS_OF, EVERYTHING, items=items)
         assert live.refresh(db).states.equals(fresh_states)
 
     save(
