@@ -72,15 +72,10 @@ import polars as pl
 
 from analytics import contract, kpis
 from analytics.aging import AMOUNT, aged_items, bucket_expression
-from analytics.collections import (
-    COMPARISONS,
-    PROMISE_GRACE_DAYS,
-    CollectionsDB,
-    promise_outcomes,
-    settle_promises,
-)
+from analytics.collections import COMPARISONS, CollectionsDB
 from analytics.disputes import dispute_resolutions, months_back
 from analytics.item_states import item_states
+from analytics.promises import PROMISE_GRACE_DAYS, promise_outcomes, settle_promises
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store, query
 

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from analytics import clock, collections, contract
+from analytics import clock, collections, contract, promises
 from analytics.store import ImportRecord, Manifest, Store, Tables
 
 EPOCH = date(1970, 1, 1)
@@ -1032,7 +1032,7 @@ def collections_history(
     seed: int = 7,
     as_of: date | None = None,
     months: int = HISTORY_MONTHS,
-    grace_days: int = collections.PROMISE_GRACE_DAYS,
+    grace_days: int = promises.PROMISE_GRACE_DAYS,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The collections history of a demo ledger over the `months` months to `as_of` (its last date by
     default): (item events, actions) with the columns of collections.ITEM_EVENT_SCHEMA and ACTION_SCHEMA.

@@ -14,14 +14,9 @@ import polars as pl
 
 from analytics import contract
 from analytics.aging import aged_items
-from analytics.collections import (
-    PROMISE_GRACE_DAYS,
-    RESOLUTION_OUTCOMES,
-    ZERO,
-    CollectionsDB,
-    settle_promises,
-)
+from analytics.collections import RESOLUTION_OUTCOMES, ZERO, CollectionsDB
 from analytics.item_states import item_states
+from analytics.promises import PROMISE_GRACE_DAYS, settle_promises
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store
 

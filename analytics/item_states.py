@@ -13,7 +13,8 @@ import polars as pl
 
 from analytics import contract
 from analytics.aging import aged_items
-from analytics.collections import PROMISE_GRACE_DAYS, CollectionsDB, settle_promises
+from analytics.collections import CollectionsDB
+from analytics.promises import PROMISE_GRACE_DAYS, settle_promises
 from analytics.scope import EVERYTHING, Scope
 from analytics.store import Store
 

@@ -56,7 +56,6 @@ import polars as pl
 from analytics import contract, reminders
 from analytics.aging import aged_items
 from analytics.collections import (
-    PROMISE_GRACE_DAYS,
     Action,
     CollectionsDB,
     CollectionsRefused,
@@ -64,10 +63,10 @@ from analytics.collections import (
     Qualification,
     Submission,
     SubmitResult,
-    promise_outcomes,
     utc_now,
 )
 from analytics.item_states import item_states
+from analytics.promises import PROMISE_GRACE_DAYS, promise_outcomes
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.settings import SettingsInvalid, smtp_of
 from analytics.store import Store

@@ -36,8 +36,9 @@ import polars as pl
 
 from analytics import contract
 from analytics.aging import aged_items
-from analytics.collections import PROMISE_GRACE_DAYS, CollectionsDB
+from analytics.collections import CollectionsDB
 from analytics.item_states import NARROW_READ_ITEMS, item_states
+from analytics.promises import PROMISE_GRACE_DAYS
 from analytics.scope import EVERYTHING, Scope
 from analytics.store import Store
 

@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from analytics import collections, demo, disputes, event_files, ingest
+from analytics import collections, demo, disputes, event_files, ingest, promises
 from analytics.collections import (
     Action,
     CollectionsDB,
@@ -82,7 +82,7 @@ def test_promise_kept_by_a_payment_on_the_last_day_of_grace(ledger_store: Store,
     at_deadline = state_of(db, ledger_store, date(2026, 2, 15), "I1")
     assert (at_deadline["state"], at_deadline["promise_status"]) == ("promise_to_pay", "kept")
     assert at_deadline["promised_amount"] == Decimal("400.00")
-    outcomes = collections.promise_outcomes(db, ledger_store, date(2026, 2, 20))
+    outcomes = promises.promise_outcomes(db, ledger_store, date(2026, 2, 20))
     row = outcomes.row(0, named=True)
     assert (row["deadline"], row["settled_on"], row["settled_amount"]) == (
         date(2026, 2, 15),
@@ -121,7 +121,7 @@ def test_a_partial_payment_does_not_keep_a_promise_of_the_whole_amount(
     assert state_of(db, ledger_store, date(2026, 2, 15), "I1")["promise_status"] == "open"
     late = state_of(db, ledger_store, date(2026, 2, 16), "I1")
     assert (late["promise_status"], late["promised_amount"]) == ("broken", Decimal("1000.00"))
-    outcome = collections.promise_outcomes(db, ledger_store, date(2026, 2, 16)).row(0, named=True)
+    outcome = promises.promise_outcomes(db, ledger_store, date(2026, 2, 16)).row(0, named=True)
     assert outcome["settled_amount"] == Decimal("400.00")
 
 
@@ -143,7 +143,7 @@ def test_credit_notes_count_and_write_offs_do_not(ledger_store: Store, db: Colle
         scope=ANNA,
         user="Anna",
     )
-    outcomes = collections.promise_outcomes(db, ledger_store, date(2026, 4, 3))
+    outcomes = promises.promise_outcomes(db, ledger_store, date(2026, 4, 3))
     assert dict(outcomes.select("document_id", "promise_status").iter_rows()) == {
         "I2": "kept",
         "I4": "broken",
@@ -159,7 +159,7 @@ def test_an_as_of_date_in_the_past_ignores_later_payments(ledger_store: Store, d
         scope=ANNA,
         user="Anna",
     )
-    outcome = collections.promise_outcomes(db, ledger_store, date(2026, 2, 14)).row(0, named=True)
+    outcome = promises.promise_outcomes(db, ledger_store, date(2026, 2, 14)).row(0, named=True)
     assert (outcome["promise_status"], outcome["settled_amount"]) == ("open", Decimal("0.00"))
 
 
@@ -644,7 +644,7 @@ def test_demo_promises_match_the_payments(demo_company: tuple, tmp_path: Path) -
     ledger, store, events, actions = demo_company
     with CollectionsDB(tmp_path / "c.duckdb") as db:
         assert db.load_history(events, actions) == (events.height, actions.height)
-        outcomes = collections.promise_outcomes(db, store, DEMO_AS_OF)
+        outcomes = promises.promise_outcomes(db, store, DEMO_AS_OF)
     settling = ledger.payments.filter(pl.col("method").is_in(["cash", "credit_note"]))
     decided = outcomes.filter(pl.col("promise_status") != "open")
     paid = (
@@ -705,17 +705,17 @@ def test_promise_figures_after_saves_equal_a_full_settlement(ledger_store: Store
         (promise("I4", date(2026, 3, 30), None), date(2026, 3, 20)),
         (promise("I1", date(2026, 3, 20), "600.00"), date(2026, 3, 1)),
     ]
-    collections.forget_settlements()
+    promises.forget_settlements()
     seen = []
     for submission, recorded in saves:
         db.submit(submission, store=ledger_store, as_of=recorded, scope=ANNA, user="Anna")
-        kept = collections.kept_settlements()
-        outcomes = collections.promise_outcomes(db, ledger_store, as_of)
+        kept = promises.kept_settlements()
+        outcomes = promises.promise_outcomes(db, ledger_store, as_of)
         # The saved promise alone was settled now, the earlier ones came from those kept.
-        assert collections.kept_settlements() == kept + 1
+        assert promises.kept_settlements() == kept + 1
         states = item_states(db, ledger_store, as_of)
-        collections.forget_settlements()
-        assert outcomes.equals(collections.promise_outcomes(db, ledger_store, as_of))
+        promises.forget_settlements()
+        assert outcomes.equals(promises.promise_outcomes(db, ledger_store, as_of))
         assert states.equals(item_states(db, ledger_store, as_of))
         seen.append(
             outcomes.select("document_id", "promised_date", "settled_amount", "promise_status").rows()
@@ -743,7 +743,7 @@ def test_a_payment_imported_after_a_settlement_counts(ledger_store: Store, db: C
         scope=ANNA,
         user="Anna",
     )
-    before = collections.promise_outcomes(db, ledger_store, date(2026, 4, 3)).row(0, named=True)
+    before = promises.promise_outcomes(db, ledger_store, date(2026, 4, 3)).row(0, named=True)
     assert before["promise_status"] == "broken"
     con = ledger_store.connect()
     payments = con.sql("select * from payments").pl()
@@ -762,7 +762,7 @@ def test_a_payment_imported_after_a_settlement_counts(ledger_store: Store, db: C
         ),
         ImportRecord("test", "payments.csv", "-", 0, 0, 1, 0),
     )
-    after = collections.promise_outcomes(db, ledger_store, date(2026, 4, 3)).row(0, named=True)
+    after = promises.promise_outcomes(db, ledger_store, date(2026, 4, 3)).row(0, named=True)
     assert (after["promise_status"], after["settled_on"], after["settled_amount"]) == (
         "kept",
         date(2026, 4, 1),

@@ -36,7 +36,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import collections, contract, scenarios
+from analytics import contract, promises, scenarios
 from analytics.collections import Action, CollectionsDB, Qualification, Submission
 from analytics.item_states import item_states
 from analytics.scenarios import Rule, Rules, Scenario, ScenarioRefused, Step
@@ -742,7 +742,7 @@ def test_alerts_and_proposals_after_saves_equal_those_worked_out_from_scratch(bo
         (date(2026, 5, 4), Qualification("T1", "promise_to_pay", promised_date=date(2026, 5, 6))),
     ]
     since = date(2026, 5, 4)
-    collections.forget_settlements()
+    promises.forget_settlements()
     scenarios.alerts(db, store, as_of, since=since)
     for recorded, qualification in saves:
         submit(recorded, Submission((qualification,)))
@@ -750,7 +750,7 @@ def test_alerts_and_proposals_after_saves_equal_those_worked_out_from_scratch(bo
         proposals = scenarios.proposals_from(
             scenarios.positions(db, store, as_of, states=item_states(db, store, as_of))
         )
-        collections.forget_settlements()
+        promises.forget_settlements()
         assert alerts.equals(scenarios.alerts(db, store, as_of, since=since))
         assert proposals.equals(scenarios.proposals(db, store, as_of))
     broken = alerts.filter(pl.col("alert") == "broken_promise")
