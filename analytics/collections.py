@@ -1,7 +1,8 @@
-"""The collections workspace: qualification events on open items and collection actions on customers,
-and what derives from them: each item's current state, promise outcomes, dispute figures, histories.
+"""The collections data: qualification events on open items and collection actions on customers,
+their vocabulary (the allowed values, the row schemas) and `CollectionsDB`, the handle every reader
+and writer goes through, with the story of items and customers (`history`, `timeline`).
 
-Owns the collections data (queries/collections_schema.sql; where it lives and how it is written:
+The tables (queries/collections_schema.sql; where they live and how a transaction is run:
 analytics.collections_db, `<data>/collections.duckdb` or PostgreSQL when AR_COLLECTIONS_URL is set):
     item_events     one row per qualification of one document (event_id, the event's fields, who, when)
     actions         one row per action on a customer, with the documents it concerns (a list)
@@ -12,24 +13,17 @@ analytics.collections_db, `<data>/collections.duckdb` or PostgreSQL when AR_COLL
                     recovery scenarios and what was done of them (analytics.scenarios owns them:
                     their tables), written through `append` or with a submission
     schema_version  the schema versions applied to the database
-written only through `CollectionsDB` (one per process), each submission in one transaction, the checks
-that recorded rows decide (a resolution needs an open dispute) made inside it. Nothing is
-updated in place: an item's state is the one its latest event on or before the as-of date set
-(`STATE_AFTER`). Every row has its business date (`event_date`, `action_date`: the as-of date it was
-submitted at), who recorded it (`user_name`) and when (`recorded_at`, UTC); a row imported from another
-tool's history keeps who recorded it there in `original_author` (null otherwise): the importing user is
-the one who recorded it here.
+Item events and actions are written by analytics.submissions (each submission in one transaction,
+after the checks of analytics.submission_checks). Nothing is updated in place: an item's state is the
+one its latest event on or before the as-of date set (analytics.item_states). Every row has its
+business date (`event_date`, `action_date`: the as-of date it was submitted at), who recorded it
+(`user_name`) and when (`recorded_at`, UTC); a row imported from another tool's history keeps who
+recorded it there in `original_author` (null otherwise): the importing user is the one who recorded
+it here.
 
-Rules (DESIGN.md's "Collector" and "Credit manager"):
-- A promise to pay is KEPT when cash and credit-note payments on its document, from the day it was
-  recorded to promised_date + grace (default 3 days), reach the promised amount, or settle the
-  document in full; BROKEN when that day has passed without it; OPEN until then. Payments after the
-  as-of date are unknown at that date, so a past as-of date gives the same answer whatever today is.
-- Input is checked before anything is written (`CollectionsRefused` lists every problem, naming the
-  field): the item must be open at the event's date and its customer in the user's scope; a promised
-  date or expected resolution not in the past; promised and disputed amounts positive and not above
-  the item's open amount; enumerated fields within their allowed values; a comment for a dispute, a
-  resolution, litigation and a bad-debt proposal; a resolution only of an open dispute.
+What derives from the data lives beside it: promises and their outcomes (analytics.promises), item
+states (analytics.item_states), dispute figures (analytics.disputes), collector activity and coaching
+(analytics.coaching), the file of events (analytics.event_files).
 
 The allowed values live here rather than in `contract` because they are not imported ERP data; they
 would move there if the events ever became an imported table of their own.
@@ -39,24 +33,20 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
-from analytics import collections_db, contract, ingest
+from analytics import collections_db, contract
 
 # Re-exported: the app and the commands catch them as collections.CollectionsBusy, ...
 from analytics.collections_db import CollectionsBusy, CollectionsUnreachable, Conflict  # noqa: F401
 from analytics.scope import Scope, customers_in_scope
-from analytics.store import Store, query
+from analytics.store import Store
 
 FILE_NAME = "collections.duckdb"
 # 1: item_events, actions, imports. 2: coaching_notes (created on opening a file of version 1).
@@ -87,12 +77,6 @@ ACTION_OUTCOMES = (
     "left_message",
     "other",
 )
-COMMENT_REQUIRED = {
-    "disputed": "a dispute",
-    "dispute_resolved": "a dispute resolution",
-    "litigation": "litigation",
-    "bad_debt_proposed": "a bad-debt proposal",
-}
 SOURCES = ("app", "import", "demo")
 # What a coaching objective can measure (analytics.coaching measures each, by the same name) and how.
 OBJECTIVE_METRICS = (
@@ -178,11 +162,6 @@ DETAIL_FIELDS = (
     "outcome",
 )
 
-# Internal columns of the frames checked before writing.
-ROW = ingest.ROW
-_PROBLEM_SCHEMA = {"source": pl.String(), "row": pl.Int64(), "column": pl.String(), "message": pl.String()}
-_REFERENCE_CACHE_SIZE = 16
-
 
 class CollectionsRefused(Exception):
     """A submission was refused; nothing was written. `messages` name the item or action and the field."""
@@ -190,46 +169,6 @@ class CollectionsRefused(Exception):
     def __init__(self, messages: list[str]) -> None:
         self.messages = messages
         super().__init__("Refused, nothing was written:\n" + "\n".join(f"- {m}" for m in messages))
-
-
-@dataclass(frozen=True)
-class Qualification:
-    """A qualification event on one open item. Only the fields of its event_type are kept (EVENT_FIELDS);
-    an amount left at None means the item's whole open amount."""
-
-    document_id: str
-    event_type: str
-    comment: str = ""
-    promised_date: date | None = None
-    promised_amount: Decimal | None = None
-    dispute_reason: str | None = None
-    disputed_amount: Decimal | None = None
-    internal_owner: str | None = None
-    expected_resolution: date | None = None
-    # For dispute_resolved: one of RESOLUTION_OUTCOMES.
-    outcome: str | None = None
-
-
-@dataclass(frozen=True)
-class Action:
-    """A collection action on a customer. In a submission that also qualifies items, the action concerns
-    those items too: they are added to its document_ids."""
-
-    customer_id: str
-    action_type: str
-    outcome: str
-    comment: str = ""
-    contact_person: str | None = None
-    next_action_date: date | None = None
-    document_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What one submit of the side panel records: all of it or nothing."""
-
-    qualifications: tuple[Qualification, ...] = ()
-    action: Action | None = None
 
 
 @dataclass(frozen=True)
@@ -253,24 +192,6 @@ class CoachingNote:
     comment: str = ""
     objectives: tuple[Objective, ...] = ()
     period: str | None = None
-
-
-@dataclass(frozen=True)
-class SubmitResult:
-    submission_id: str
-    event_ids: tuple[int, ...]
-    action_id: int | None
-    recorded_at: datetime
-
-
-@dataclass(frozen=True)
-class Reference:
-    """What input is checked against: the items open at the dates the input speaks of (check_date,
-    document_id, customer_id, open_amount_functional) and every customer with whether the user's scope
-    covers it (customer_id, in_scope)."""
-
-    open_items: pl.DataFrame
-    customers: pl.DataFrame
 
 
 def utc_now() -> datetime:
@@ -334,8 +255,6 @@ class CollectionsDB:
 
     def __init__(self, path: str | os.PathLike[str], *, url: str | None = None) -> None:
         self.path = Path(path).resolve()
-        self._cache_lock = threading.Lock()
-        self._references: OrderedDict[tuple, Reference] = OrderedDict()
         self.backend = collections_db.open_backend(self.path, url)
         try:
             collections_db.migrate(self.backend, SCHEMA_VERSION, utc_now())
@@ -501,143 +420,6 @@ class CollectionsDB:
         customers = frame.get_column("customer_id").drop_nulls().unique().sort().to_list()
         return documents, customers
 
-    # --- writing -------------------------------------------------------------------------------
-
-    def submit(
-        self,
-        submission: Submission,
-        *,
-        store: Store,
-        as_of: date,
-        scope: Scope,
-        user: str,
-        linked: Sequence[tuple[str, dict[str, object]]] = (),
-    ) -> SubmitResult:
-        """Check a submission against the store's open items at `as_of` and the user's scope, then write
-        all its rows in one transaction; or raise CollectionsRefused and write nothing. `linked`
-        statements (queries/NAME.sql, parameters) go in the same transaction with the action's id bound
-        as $action_id: what another module records about the action (analytics.scenarios' step)."""
-        user = (user or "").strip()
-        if not user:
-            raise CollectionsRefused(["user_name: required (who records this)"])
-        events, actions = _submission_frames(submission, as_of, user)
-        messages = _submission_messages(submission)
-        reference = self.reference(store, [as_of], scope)
-
-        def refuse(problems: pl.DataFrame, completed: pl.DataFrame) -> None:
-            found = messages + _mismatched_customers(completed, actions)
-            if problems.height:
-                found += _labelled(problems, completed)
-            if found:
-                raise CollectionsRefused(found)
-
-        event_rows, action_rows = self.write_checked(
-            events, actions, reference, source="app", refuse=refuse, link_documents=True, linked=linked
-        )
-        return SubmitResult(
-            submission_id=(event_rows if event_rows.height else action_rows)
-            .get_column("submission_id")
-            .first(),
-            event_ids=tuple(event_rows.get_column("event_id").to_list()),
-            action_id=action_rows.get_column("action_id").first() if action_rows.height else None,
-            recorded_at=(event_rows if event_rows.height else action_rows).get_column("recorded_at").first(),
-        )
-
-    def write_checked(
-        self,
-        events: pl.DataFrame,
-        actions: pl.DataFrame,
-        reference: Reference,
-        *,
-        source: str,
-        refuse: Callable[[pl.DataFrame, pl.DataFrame], None],
-        link_documents: bool = False,
-        imported: dict[str, object] | None = None,
-        linked: Sequence[tuple[str, dict[str, object]]] = (),
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Check events and actions (the frames of check_events and check_actions) and write them in one
-        transaction, holding the writer lock from the check of the recorded events to the commit.
-        `refuse(problems, completed_events)` raises when the input is refused."""
-        # What the store decides is checked outside the lock; what recorded events decide, inside it.
-        completed, problems = check_events(events, reference)
-        problems = pl.concat([problems, check_actions(actions, reference)])
-        if link_documents:
-            actions = _with_qualified_documents(actions, completed)
-        resolving = completed.filter(pl.col("event_type") == "dispute_resolved")
-        submission_id = str(uuid.uuid4())
-        recorded_at = utc_now()
-        event_rows = _event_rows(completed, submission_id, recorded_at, source)
-        action_rows = _action_rows(actions, submission_id, recorded_at, source)
-        with self.backend.writing() as tx:
-            # Checked in the transaction that writes, after the writer lock: a dispute another
-            # session or process resolved meanwhile is seen here, and the resolution refused.
-            if resolving.height:
-                prior = _prior_events(tx, resolving)
-                problems = pl.concat([problems, check_resolutions(completed, prior)])
-            refuse(problems, completed)
-            if imported is not None:
-                imported = {
-                    **imported,
-                    "item_events": event_rows.height,
-                    "actions": action_rows.height,
-                    "recorded_at": recorded_at,
-                }
-            first_event, first_action = self._append(
-                tx, event_rows, action_rows, imported=imported, linked=linked
-            )
-        return (
-            event_rows.with_columns(pl.col("event_id") + first_event),
-            action_rows.with_columns(pl.col("action_id") + first_action),
-        )
-
-    def load_history(
-        self, events: pl.DataFrame, actions: pl.DataFrame, *, replace: bool = False
-    ) -> tuple[int, int]:
-        """Bulk-insert a history (the demo's) in one transaction, ids given in date order; with
-        `replace`, the previous history goes in the same transaction (a new company, a new story).
-        The frames have the columns of ITEM_EVENT_SCHEMA and ACTION_SCHEMA; ids may be left out."""
-        events = events.drop("event_id", strict=False).sort("event_date", "recorded_at", "document_id")
-        actions = actions.drop("action_id", strict=False).sort("action_date", "recorded_at", "customer_id")
-        event_rows = _with_original_author(events.with_row_index("event_id")).select(
-            [pl.col(n).cast(t) for n, t in ITEM_EVENT_SCHEMA.items()]
-        )
-        action_rows = _with_original_author(actions.with_row_index("action_id")).select(
-            [pl.col(n).cast(t) for n, t in ACTION_SCHEMA.items()]
-        )
-        with self.backend.writing() as tx:
-            self._append(tx, event_rows, action_rows, replace=replace)
-        return event_rows.height, action_rows.height
-
-    def _append(
-        self,
-        tx: collections_db.Transaction,
-        event_rows: pl.DataFrame,
-        action_rows: pl.DataFrame,
-        *,
-        replace: bool = False,
-        imported: dict[str, object] | None = None,
-        linked: Sequence[tuple[str, dict[str, object]]] = (),
-    ) -> tuple[int, int]:
-        """Write rows (ids numbered from 0) in the transaction `tx`, their ids following on from the
-        last ones committed; returns the first ids given."""
-        last_event, last_action = (0, 0) if replace else tx.last_ids()
-        first_event, first_action = last_event + 1, last_action + 1
-        if replace:
-            tx.execute("collections_delete_item_events")
-            tx.execute("collections_delete_actions")
-            # The scenario steps logged with those actions go with them.
-            tx.execute("scenarios_delete_step_log")
-            # The same ids may now mean other rows: readers holding rows must read them all again.
-            tx.replaced()
-        tx.insert(event_rows, "event_id", first_event, "item_event", "item_events")
-        tx.insert(action_rows, "action_id", first_action, "action", "actions")
-        if imported is not None:
-            tx.execute("collections_append_import", imported)
-        action_id = first_action if action_rows.height else None
-        for name, params in linked:
-            tx.execute(name, {**params, "action_id": action_id})
-        return first_event, first_action
-
     def append(self, statements: Sequence[tuple[str, dict[str, object]]]) -> None:
         """Run statements (queries/NAME.sql, bound parameters) in one transaction: the inserts of the
         append-only tables other modules own (analytics.scenarios). A statement that fails rolls
@@ -729,31 +511,6 @@ class CollectionsDB:
             frame = frame.with_columns(pl.Series("objectives", objectives, dtype=NOTE_SCHEMA["objectives"]))
         return pl.concat([pl.DataFrame(schema=NOTE_SCHEMA), frame.cast(NOTE_SCHEMA)])
 
-    # --- what input is checked against ---------------------------------------------------------
-
-    def reference(self, store: Store, dates: Sequence[date], scope: Scope) -> Reference:
-        """The open items at `dates` and the customers with their scope flag, kept for a few
-        (store version, dates, scope) keys: a store's generation never changes once written."""
-        key = (str(store.root), store.version(), tuple(sorted(set(dates))), scope)
-        with self._cache_lock:
-            if key in self._references:
-                self._references.move_to_end(key)
-                return self._references[key]
-        con = store.connect()
-        try:
-            in_scope = customers_in_scope(con, scope).get_column("customer_id")
-            customers = store.read(contract.CUSTOMERS).select(
-                "customer_id", pl.col("customer_id").is_in(in_scope.implode()).alias("in_scope")
-            )
-            reference = Reference(open_items_at(store, sorted(set(dates)), con), customers)
-        finally:
-            con.close()
-        with self._cache_lock:
-            self._references[key] = reference
-            while len(self._references) > _REFERENCE_CACHE_SIZE:
-                self._references.popitem(last=False)
-        return reference
-
 
 def _objective(record: dict) -> dict[str, object]:
     """An objective read from JSON, its target and due date typed again."""
@@ -763,578 +520,6 @@ def _objective(record: dict) -> dict[str, object]:
         "target": None if target is None else Decimal(str(target)),
         "due_date": None if due is None else date.fromisoformat(due),
     }
-
-
-def open_items_at(store: Store, dates: Sequence[date], con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """The open items at each date (check_date, document_id, customer_id, open_amount_functional):
-    the store's open items for one date (an imported snapshot is the truth of its date); for several,
-    derived from documents and payments, except at the dates of imported snapshots."""
-    manifest = store.manifest()
-    snapshots = set(manifest.snapshot_dates) if manifest else set()
-    columns = ["check_date", "document_id", "customer_id", "open_amount_functional"]
-    single = len(dates) == 1
-    frames = [
-        store.open_items(day, con).with_columns(pl.lit(day).alias("check_date")).select(columns)
-        for day in dates
-        if single or day in snapshots
-    ]
-    derived = [day for day in dates if not single and day not in snapshots]
-    if derived:
-        frames.append(con.sql(query("collections_open_items_at_dates"), params={"dates": derived}).pl())
-    schema = {
-        "check_date": pl.Date(),
-        "document_id": pl.String(),
-        "customer_id": pl.String(),
-        "open_amount_functional": contract.MONEY,
-    }
-    return pl.concat([pl.DataFrame(schema=schema), *[f.select(columns).cast(schema) for f in frames]])
-
-
-# --- checking input --------------------------------------------------------------------------------
-
-
-def _normalised(column: str) -> pl.Expr:
-    """An enumerated value as the contract spells it: 'Billing error' -> billing_error."""
-    return (
-        pl.col(column).str.strip_chars().str.to_lowercase().str.replace_all(r"[ \-]+", "_").replace("", None)
-    )
-
-
-def _blank(column: str) -> pl.Expr:
-    return pl.col(column).str.strip_chars().replace("", None)
-
-
-Rule = tuple[str, pl.Expr, pl.Expr]
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """Rules ready to run: per rule, the column it names and an expression giving its message where
-    the rule is broken (null elsewhere). Built once, as expressions take Python time to build."""
-
-    columns: dict[str, str]
-    checks: tuple[pl.Expr, ...]
-
-
-def _rule_set(rules: list[Rule]) -> RuleSet:
-    return RuleSet(
-        columns={f"rule_{i}": column for i, (column, _, _) in enumerate(rules)},
-        checks=tuple(
-            pl.when(condition).then(message.cast(pl.String)).otherwise(None).alias(f"rule_{i}")
-            for i, (_, condition, message) in enumerate(rules)
-        ),
-    )
-
-
-def _rule_problems(frame: pl.DataFrame, source: str, rules: RuleSet) -> pl.DataFrame:
-    """The problems (source, row, column, message) of `frame` under `rules`, all rules in one pass."""
-    if frame.is_empty():
-        return pl.DataFrame(schema=_PROBLEM_SCHEMA)
-    found = frame.select(pl.col(ROW).cast(pl.Int64).alias("row"), *rules.checks).unpivot(
-        index="row", variable_name="rule", value_name="message"
-    )
-    return found.filter(pl.col("message").is_not_null()).select(
-        pl.lit(source).alias("source"),
-        "row",
-        pl.col("rule").replace_strict(rules.columns).alias("column"),
-        "message",
-    )
-
-
-def _quoted(column: str) -> pl.Expr:
-    return pl.concat_str(pl.lit("'"), pl.col(column).str.slice(0, 60), pl.lit("'"))
-
-
-def _not_one_of(column: str, allowed: tuple[str, ...], when: pl.Expr | None = None) -> Rule:
-    wrong = pl.col(column).is_not_null() & ~pl.col(column).is_in(list(allowed))
-    return (
-        column,
-        wrong if when is None else when & wrong,
-        pl.format("{} is not one of: {}", _quoted(column), pl.lit(", ".join(allowed))),
-    )
-
-
-def _required(column: str, when: pl.Expr, what: str) -> Rule:
-    return column, when & pl.col(column).is_null(), pl.lit(f"required {what}".strip())
-
-
-def _in_the_past(column: str, day: str, what: str, when: pl.Expr | None = None) -> Rule:
-    past = pl.col(column) < pl.col(day)
-    return (
-        column,
-        past if when is None else when & past,
-        pl.format("{} is in the past (the {} is {})", pl.col(column), pl.lit(what), pl.col(day)),
-    )
-
-
-def _amount_rules(column: str, event_type: str) -> list[Rule]:
-    of_type = (pl.col("event_type") == event_type) & pl.col("open_amount").is_not_null()
-    amount = pl.col(column)
-    return [
-        (column, of_type & (amount <= 0), pl.format("must be positive, got {}", amount)),
-        (
-            column,
-            of_type & (amount > 0) & (amount > pl.col("open_amount")),
-            pl.format("{} is above the item's open amount {}", amount, pl.col("open_amount")),
-        ),
-    ]
-
-
-@cache
-def _event_rules() -> RuleSet:
-    kind = pl.col("event_type")
-    has_item = pl.col("open_amount").is_not_null()
-    return _rule_set(
-        [
-            ("event_type", kind.is_null(), pl.lit("required")),
-            _not_one_of("event_type", QUALIFICATIONS),
-            ("document_id", pl.col("document_id").is_null(), pl.lit("required: the document qualified")),
-            (
-                "document_id",
-                pl.col("document_id").is_not_null() & ~has_item,
-                pl.format("{} is not an open item at {}", _quoted("document_id"), pl.col("event_date")),
-            ),
-            (
-                "document_id",
-                has_item & ~pl.col("in_scope").fill_null(False),
-                pl.format(
-                    "{} is outside your scope (customer {})",
-                    _quoted("document_id"),
-                    pl.col("item_customer_id"),
-                ),
-            ),
-            (
-                "customer_id",
-                pl.col("customer_id").is_not_null()
-                & pl.col("item_customer_id").is_not_null()
-                & (pl.col("customer_id") != pl.col("item_customer_id")),
-                pl.format(
-                    "{} belongs to customer {}, not {}",
-                    _quoted("document_id"),
-                    pl.col("item_customer_id"),
-                    pl.col("customer_id"),
-                ),
-            ),
-            ("user_name", pl.col("user_name").is_null(), pl.lit("required")),
-            _required("promised_date", kind == "promise_to_pay", "for a promise to pay"),
-            _in_the_past("promised_date", "event_date", "date of the event", kind == "promise_to_pay"),
-            *_amount_rules("promised_amount", "promise_to_pay"),
-            _required("dispute_reason", kind == "disputed", "for a dispute"),
-            _not_one_of("dispute_reason", DISPUTE_REASONS, kind == "disputed"),
-            *_amount_rules("disputed_amount", "disputed"),
-            _in_the_past("expected_resolution", "event_date", "date of the event", kind == "disputed"),
-            _required("outcome", kind == "dispute_resolved", "for a dispute resolution"),
-            _not_one_of("outcome", RESOLUTION_OUTCOMES, kind == "dispute_resolved"),
-            (
-                "comment",
-                kind.is_in(list(COMMENT_REQUIRED)) & pl.col("comment").is_null(),
-                pl.format("required for {}", kind.replace_strict(COMMENT_REQUIRED, default="")),
-            ),
-        ]
-    )
-
-
-@cache
-def _event_preparation() -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
-    """The expressions check_events runs: normalise the input, fill the amounts left empty with the
-    open amount, then complete the customer and empty the fields of other event types."""
-    kind = pl.col("event_type")
-    normalise = (
-        _normalised("event_type"),
-        _normalised("dispute_reason"),
-        _normalised("outcome"),
-        _blank("comment"),
-        _blank("user_name"),
-        _blank("internal_owner"),
-    )
-    fill = (
-        pl.when(kind == "promise_to_pay")
-        .then(pl.col("promised_amount").fill_null(pl.col("open_amount")))
-        .alias("promised_amount"),
-        pl.when(kind == "disputed")
-        .then(pl.col("disputed_amount").fill_null(pl.col("open_amount")))
-        .alias("disputed_amount"),
-    )
-    complete = (
-        pl.coalesce("customer_id", "item_customer_id").alias("customer_id"),
-        *[
-            pl.when(kind.is_in([t for t, fields in EVENT_FIELDS.items() if name in fields]))
-            .then(pl.col(name))
-            .alias(name)
-            for name in DETAIL_FIELDS
-        ],
-    )
-    return normalise, fill, complete
-
-
-def check_events(events: pl.DataFrame, reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Check qualification events (ROW, document_id, customer_id (may be empty: the item's), event_type,
-    event_date, the detail fields, comment, user_name) against the reference. Returns the events
-    completed (customer_id, amounts left empty filled with the open amount, fields of other types
-    emptied) and the problems (source, row, column, message). Resolutions are checked against the
-    recorded events by check_resolutions."""
-    if events.is_empty():
-        return events, pl.DataFrame(schema=_PROBLEM_SCHEMA)
-    normalise, fill, complete = _event_preparation()
-    items = reference.open_items.select(
-        pl.col("check_date").alias("event_date"),
-        "document_id",
-        pl.col("customer_id").alias("item_customer_id"),
-        pl.col("open_amount_functional").alias("open_amount"),
-    )
-    checked = (
-        events.with_columns(*normalise)
-        .join(items, on=["event_date", "document_id"], how="left")
-        .join(
-            reference.customers.rename({"customer_id": "item_customer_id"}), on="item_customer_id", how="left"
-        )
-        .sort(ROW)
-        .with_columns(*fill)
-    )
-    return checked.with_columns(*complete), _rule_problems(checked, "event", _event_rules())
-
-
-@cache
-def _resolution_rules() -> RuleSet:
-    unresolvable = (pl.col("event_type") == "dispute_resolved") & (
-        pl.col("previous").is_null() | (pl.col("previous") != "disputed")
-    )
-    message = pl.format("{} has no open dispute to resolve", _quoted("document_id"))
-    return _rule_set([("event_type", unresolvable, message)])
-
-
-def check_resolutions(events: pl.DataFrame, prior: pl.DataFrame) -> pl.DataFrame:
-    """Problems of resolutions of a document whose latest event before them is not a dispute. `prior`
-    (document_id, event_type, event_date, event_id) are the recorded events; the new ones come after
-    the recorded ones of their date, in their own order."""
-    if events.filter(pl.col("event_type") == "dispute_resolved").is_empty():
-        return pl.DataFrame(schema=_PROBLEM_SCHEMA)
-    last = int(prior.get_column("event_id").max() or 0) if prior.height else 0
-    timeline = pl.concat(
-        [
-            prior.select(
-                "document_id",
-                "event_type",
-                "event_date",
-                pl.col("event_id").cast(pl.Int64).alias("order"),
-                pl.lit(None, pl.Int64).alias(ROW),
-            ),
-            events.select(
-                "document_id",
-                "event_type",
-                "event_date",
-                (pl.col(ROW).cast(pl.Int64) + last + 1).alias("order"),
-                pl.col(ROW).cast(pl.Int64),
-            ),
-        ]
-    ).sort("document_id", "event_date", "order")
-    previous = timeline.with_columns(pl.col("event_type").shift(1).over("document_id").alias("previous"))
-    return _rule_problems(previous.filter(pl.col(ROW).is_not_null()), "event", _resolution_rules())
-
-
-@cache
-def _action_rules() -> RuleSet:
-    known = pl.col("in_scope").is_not_null()
-    return _rule_set(
-        [
-            ("action_type", pl.col("action_type").is_null(), pl.lit("required")),
-            _not_one_of("action_type", ACTION_TYPES),
-            ("outcome", pl.col("outcome").is_null(), pl.lit("required")),
-            _not_one_of("outcome", ACTION_OUTCOMES),
-            ("customer_id", pl.col("customer_id").is_null(), pl.lit("required")),
-            (
-                "customer_id",
-                pl.col("customer_id").is_not_null() & ~known,
-                pl.format("unknown customer {}", _quoted("customer_id")),
-            ),
-            (
-                "customer_id",
-                known & ~pl.col("in_scope").fill_null(False),
-                pl.format("customer {} is outside your scope", _quoted("customer_id")),
-            ),
-            _in_the_past("next_action_date", "action_date", "date of the action"),
-            (
-                "comment",
-                (pl.col("action_type") == "note") & pl.col("comment").is_null(),
-                pl.lit("required for a note"),
-            ),
-            ("user_name", pl.col("user_name").is_null(), pl.lit("required")),
-        ]
-    )
-
-
-@cache
-def _concerned_rules() -> RuleSet:
-    """Each document an action names must be an open item of its customer at its date."""
-    elsewhere = pl.col("item_customer_id").is_null() | (pl.col("item_customer_id") != pl.col("customer_id"))
-    message = pl.format(
-        "{} is not an open item of customer {} at {}",
-        _quoted("document_id"),
-        pl.col("customer_id"),
-        pl.col("action_date"),
-    )
-    return _rule_set([("document_ids", elsewhere, message)])
-
-
-def check_actions(actions: pl.DataFrame, reference: Reference) -> pl.DataFrame:
-    """Problems (source, row, column, message) of actions (ROW, customer_id, action_type, outcome,
-    contact_person, comment, next_action_date, document_ids, action_date, user_name)."""
-    if actions.is_empty():
-        return pl.DataFrame(schema=_PROBLEM_SCHEMA)
-    checked = actions.with_columns(*_action_normalisation()).join(
-        reference.customers, on="customer_id", how="left"
-    )
-    found = [_rule_problems(checked, "action", _action_rules())]
-    concerned = (
-        checked.select(ROW, "customer_id", "action_date", "document_ids")
-        .explode("document_ids")
-        .rename({"document_ids": "document_id"})
-        .filter(pl.col("document_id").is_not_null())
-    )
-    if concerned.height:
-        items = reference.open_items.select(
-            pl.col("check_date").alias("action_date"),
-            "document_id",
-            pl.col("customer_id").alias("item_customer_id"),
-        )
-        concerned = concerned.join(items, on=["action_date", "document_id"], how="left")
-        found.append(_rule_problems(concerned, "action", _concerned_rules()))
-    return pl.concat(found).sort("row", maintain_order=True)
-
-
-@cache
-def _action_normalisation() -> tuple[pl.Expr, ...]:
-    return (
-        _normalised("action_type"),
-        _normalised("outcome"),
-        _blank("comment"),
-        _blank("contact_person"),
-        _blank("user_name"),
-    )
-
-
-def _prior_events(tx: collections_db.Transaction, events: pl.DataFrame) -> pl.DataFrame:
-    """The recorded events of the documents about to be qualified (what a resolution is checked against)."""
-    documents = events.get_column("document_id").drop_nulls().unique().sort().to_list()
-    if not documents:
-        return pl.DataFrame(
-            schema={
-                "document_id": pl.String,
-                "event_type": pl.String,
-                "event_date": pl.Date,
-                "event_id": pl.Int64,
-            }
-        )
-    frame = tx.read(
-        "collections_item_events", document_ids=documents, customer_ids=[], since=None, until=None
-    )
-    return frame.select("document_id", "event_type", "event_date", "event_id")
-
-
-def history_problems(store: Store, events: pl.DataFrame, actions: pl.DataFrame) -> pl.DataFrame:
-    """The problems (source, row, column, message) a whole history (frames of ITEM_EVENT_SCHEMA and
-    ACTION_SCHEMA, e.g. the demo's) would meet if each row were submitted at its date, in date order,
-    by a user whose scope covers everything: rows are numbered from 0 in the frames' order."""
-    con = store.connect()
-    dates = pl.concat([events.get_column("event_date"), actions.get_column("action_date")]).unique().sort()
-    reference = Reference(
-        open_items_at(store, dates.to_list(), con),
-        store.read(contract.CUSTOMERS).select("customer_id", pl.lit(True).alias("in_scope")),
-    )
-    numbered = events.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
-    ordered = (
-        numbered.drop("event_id", strict=False)
-        .sort("event_date", "recorded_at", ROW)
-        .with_row_index("event_id")
-    )
-    prior = ordered.select(
-        "document_id", "event_type", "event_date", pl.col("event_id").cast(pl.Int64)
-    ).clear()
-    completed, event_problems = check_events(
-        ordered.select(list(EVENT_INPUT_SCHEMA)).cast(EVENT_INPUT_SCHEMA), reference
-    )
-    event_problems = pl.concat([event_problems, check_resolutions(completed, prior)])
-    logged = actions.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
-    action_problems = check_actions(
-        logged.select(list(ACTION_INPUT_SCHEMA)).cast(ACTION_INPUT_SCHEMA), reference
-    )
-    return pl.concat([event_problems, action_problems]).sort("source", "row")
-
-
-# --- building rows ---------------------------------------------------------------------------------
-
-EVENT_INPUT_SCHEMA = {
-    ROW: pl.Int64(),
-    "document_id": pl.String(),
-    "customer_id": pl.String(),
-    "event_type": pl.String(),
-    "event_date": pl.Date(),
-    "promised_date": pl.Date(),
-    "promised_amount": contract.MONEY,
-    "dispute_reason": pl.String(),
-    "disputed_amount": contract.MONEY,
-    "internal_owner": pl.String(),
-    "expected_resolution": pl.Date(),
-    "outcome": pl.String(),
-    "comment": pl.String(),
-    "user_name": pl.String(),
-}
-ACTION_INPUT_SCHEMA = {
-    ROW: pl.Int64(),
-    "customer_id": pl.String(),
-    "action_type": pl.String(),
-    "outcome": pl.String(),
-    "contact_person": pl.String(),
-    "comment": pl.String(),
-    "next_action_date": pl.Date(),
-    "document_ids": pl.List(pl.String()),
-    "action_date": pl.Date(),
-    "user_name": pl.String(),
-}
-
-
-def _submission_frames(submission: Submission, as_of: date, user: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    events = pl.DataFrame(
-        [
-            {
-                ROW: position,
-                "document_id": q.document_id,
-                "customer_id": None,
-                "event_type": q.event_type,
-                "event_date": as_of,
-                "promised_date": q.promised_date,
-                "promised_amount": q.promised_amount,
-                "dispute_reason": q.dispute_reason,
-                "disputed_amount": q.disputed_amount,
-                "internal_owner": q.internal_owner,
-                "expected_resolution": q.expected_resolution,
-                "outcome": q.outcome,
-                "comment": q.comment,
-                "user_name": user,
-            }
-            for position, q in enumerate(submission.qualifications)
-        ],
-        schema=EVENT_INPUT_SCHEMA,
-    )
-    action = submission.action
-    actions = pl.DataFrame(
-        [
-            {
-                ROW: 0,
-                "customer_id": action.customer_id,
-                "action_type": action.action_type,
-                "outcome": action.outcome,
-                "contact_person": action.contact_person,
-                "comment": action.comment,
-                "next_action_date": action.next_action_date,
-                "document_ids": list(action.document_ids),
-                "action_date": as_of,
-                "user_name": user,
-            }
-        ]
-        if action is not None
-        else [],
-        schema=ACTION_INPUT_SCHEMA,
-    )
-    return events, actions
-
-
-def _submission_messages(submission: Submission) -> list[str]:
-    messages = []
-    if not submission.qualifications and submission.action is None:
-        messages.append("nothing to record: qualify an item or log an action")
-    seen: set[str] = set()
-    for qualification in submission.qualifications:
-        if qualification.document_id in seen:
-            messages.append(f"document {qualification.document_id}: qualified twice in one submission")
-        seen.add(qualification.document_id)
-    return messages
-
-
-def _mismatched_customers(events: pl.DataFrame, action: pl.DataFrame) -> list[str]:
-    """Items qualified along with an action must be the action's customer's."""
-    if not action.height or not events.height:
-        return []
-    customer = action.get_column("customer_id").first()
-    other = events.filter(pl.col("customer_id").is_not_null() & (pl.col("customer_id") != customer))
-    return [
-        f"document {row['document_id']}, customer_id: belongs to customer {row['customer_id']}, "
-        f"not to {customer}, the customer of the action"
-        for row in other.iter_rows(named=True)
-    ]
-
-
-def _labelled(problems: pl.DataFrame, events: pl.DataFrame) -> list[str]:
-    """'document I1, promised_date: ...' / 'action, outcome: ...' for a submission's problems."""
-    labels = events.select(
-        pl.col(ROW).alias("row"), pl.format("document {}", pl.col("document_id")).alias("label")
-    )
-    labelled = (
-        problems.join(labels, on="row", how="left")
-        .sort(pl.col("source") == "action", "row", maintain_order=True)
-        .with_columns(
-            pl.when(pl.col("source") == "action")
-            .then(pl.lit("action"))
-            .otherwise(pl.col("label"))
-            .alias("label")
-        )
-        .unique(["label", "column", "message"], keep="first", maintain_order=True)
-    )
-    return [f"{r['label']}, {r['column']}: {r['message']}" for r in labelled.iter_rows(named=True)]
-
-
-def _with_qualified_documents(action: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
-    """The action's documents, then the items qualified with it that it does not name yet."""
-    if not action.height or not events.height:
-        return action
-    qualified = events.get_column("document_id").to_list()
-    return action.with_columns(
-        pl.col("document_ids").list.concat(pl.lit(pl.Series([qualified]))).list.unique(maintain_order=True)
-    )
-
-
-def _with_original_author(frame: pl.DataFrame) -> pl.DataFrame:
-    """The rows with their original author: none (null) unless an import of another tool's history gave one."""
-    if "original_author" in frame.columns:
-        return frame
-    return frame.with_columns(pl.lit(None, dtype=pl.String).alias("original_author"))
-
-
-def _event_rows(events: pl.DataFrame, submission_id: str, recorded_at: datetime, source: str) -> pl.DataFrame:
-    """The rows to write, event_id numbered from 0 in date and input order."""
-    if events.is_empty():
-        return pl.DataFrame(schema=ITEM_EVENT_SCHEMA)
-    return (
-        _with_original_author(events)
-        .sort("event_date", ROW)
-        .with_row_index("event_id")
-        .with_columns(
-            pl.lit(submission_id).alias("submission_id"),
-            pl.lit(recorded_at).alias("recorded_at"),
-            pl.lit(source).alias("source"),
-        )
-        .select([pl.col(n).cast(t) for n, t in ITEM_EVENT_SCHEMA.items()])
-    )
-
-
-def _action_rows(
-    actions: pl.DataFrame, submission_id: str, recorded_at: datetime, source: str
-) -> pl.DataFrame:
-    """The rows to write, action_id numbered from 0 in date and input order."""
-    if actions.is_empty():
-        return pl.DataFrame(schema=ACTION_SCHEMA)
-    return (
-        _with_original_author(actions)
-        .sort("action_date", ROW)
-        .with_row_index("action_id")
-        .with_columns(
-            *_action_normalisation(),
-            pl.lit(submission_id).alias("submission_id"),
-            pl.lit(recorded_at).alias("recorded_at"),
-            pl.lit(source).alias("source"),
-        )
-        .select([pl.col(n).cast(t) for n, t in ACTION_SCHEMA.items()])
-    )
 
 
 # --- what derives from the events ------------------------------------------------------------------

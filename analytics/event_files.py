@@ -14,16 +14,11 @@ from pathlib import Path
 
 import polars as pl
 
-from analytics import clock, contract, export, ingest
-from analytics.collections import (
-    ACTION_INPUT_SCHEMA,
-    DETAIL_FIELDS,
-    EVENT_INPUT_SCHEMA,
-    ROW,
-    CollectionsDB,
-)
+from analytics import clock, contract, export, ingest, submission_checks, submissions
+from analytics.collections import DETAIL_FIELDS, CollectionsDB
 from analytics.scope import EVERYTHING, Scope
 from analytics.store import Store
+from analytics.submission_checks import ACTION_INPUT_SCHEMA, EVENT_INPUT_SCHEMA, ROW
 
 # The file of `export_events` and `import_events` (`python -m analytics actions export/import`): one
 # row per qualification or action; an action's documents separated by ";". id, recorded_at and source
@@ -223,8 +218,9 @@ def import_events(
     dates = (
         pl.concat([events.get_column("event_date"), actions.get_column("action_date")]).drop_nulls().unique()
     )
-    reference = db.reference(store, dates.sort().to_list(), scope)
-    event_rows, action_rows = db.write_checked(
+    reference = submission_checks.reference(store, dates.sort().to_list(), scope)
+    event_rows, action_rows = submissions.write_checked(
+        db,
         events,
         actions,
         reference,

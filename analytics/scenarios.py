@@ -32,7 +32,7 @@ The engine, for a customer at date D (`positions`; `proposals` keeps the steps d
 - `done` says the step was decided on D itself (the day's list stays the same all day).
 - Customers past the end of their scenario's friendly phase are flagged (beyond_friendly_phase).
 
-Decisions: `confirm` logs the step's action through CollectionsDB.submit (internal escalation and
+Decisions: `confirm` logs the step's action through submissions.submit (internal escalation and
 litigation handover as a note; a handover also qualifies the items as litigation) and `skip` logs
 a note; both record the step in scenario_step_log in the same transaction, with what was sent
 (channel, recipient, subject, text) for a confirmation.
@@ -53,23 +53,15 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import contract, reminders
+from analytics import contract, reminders, submissions
 from analytics.aging import aged_items
-from analytics.collections import (
-    Action,
-    CollectionsDB,
-    CollectionsRefused,
-    Conflict,
-    Qualification,
-    Submission,
-    SubmitResult,
-    utc_now,
-)
+from analytics.collections import CollectionsDB, CollectionsRefused, Conflict, utc_now
 from analytics.item_states import item_states
 from analytics.promises import PROMISE_GRACE_DAYS, promise_outcomes
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.settings import SettingsInvalid, smtp_of
 from analytics.store import Store
+from analytics.submissions import Action, Qualification, Submission, SubmitResult
 
 ACTION_TYPES = (
     "email",
@@ -1494,7 +1486,8 @@ def confirm(
         next_action_date=next_action_date,
         document_ids=proposal.document_ids,
     )
-    return db.submit(
+    return submissions.submit(
+        db,
         Submission(qualifications, action),
         store=store,
         as_of=as_of,
@@ -1524,7 +1517,8 @@ def skip(
         comment=f"Skipped {proposal.describe()}: {reason.strip()}",
         document_ids=proposal.document_ids,
     )
-    return db.submit(
+    return submissions.submit(
+        db,
         Submission(action=action),
         store=store,
         as_of=as_of,

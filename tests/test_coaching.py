@@ -65,19 +65,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from analytics import coaching, collections, export, ingest, kpis
-from analytics.collections import (
-    Action,
-    CoachingNote,
-    CollectionsDB,
-    CollectionsRefused,
-    Objective,
-    Qualification,
-    Submission,
-)
+from analytics import coaching, collections, export, ingest, kpis, submissions
+from analytics.collections import CoachingNote, CollectionsDB, CollectionsRefused, Objective
 from analytics.item_states import item_states
 from analytics.scope import EVERYTHING
 from analytics.store import Store, query
+from analytics.submissions import Action, Qualification, Submission
 
 AS_OF = date(2026, 3, 31)
 
@@ -187,7 +180,7 @@ def build_team(folder: Path) -> tuple[Store, CollectionsDB]:
     ingest.import_files(store, ingest.Sources(**paths))
     db = CollectionsDB.for_store(store)
     for day, user, submission in HISTORY:
-        db.submit(submission, store=store, as_of=day, scope=EVERYTHING, user=user)
+        submissions.submit(db, submission, store=store, as_of=day, scope=EVERYTHING, user=user)
     return store, db
 
 

@@ -22,17 +22,21 @@ import duckdb
 import polars as pl
 import pytest
 
-from analytics import collections, demo, disputes, event_files, ingest, promises
-from analytics.collections import (
-    Action,
-    CollectionsDB,
-    CollectionsRefused,
-    Qualification,
-    Submission,
+from analytics import (
+    collections,
+    demo,
+    disputes,
+    event_files,
+    ingest,
+    promises,
+    submission_checks,
+    submissions,
 )
+from analytics.collections import CollectionsDB, CollectionsRefused
 from analytics.item_states import item_states
 from analytics.scope import EVERYTHING, Scope
 from analytics.store import ImportRecord, Store, Tables
+from analytics.submissions import Action, Qualification, Submission
 
 ROOT = Path(__file__).resolve().parent.parent
 ANNA = Scope.of({"collector": ["Anna"]})
@@ -71,7 +75,8 @@ def state_of(db: CollectionsDB, store: Store, as_of: date, document_id: str) -> 
 def test_promise_kept_by_a_payment_on_the_last_day_of_grace(ledger_store: Store, db: CollectionsDB) -> None:
     """On 02-10 Alpha promises 400.00 on I1 for 02-12: deadline 02-12 + 3 = 02-15. Open on 02-14
     (P1 not in yet, deadline ahead); P1 400.00 arrives on 02-15, the deadline itself: kept from 02-15 on."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I1", date(2026, 2, 12), "400.00"),
         store=ledger_store,
         as_of=date(2026, 2, 10),
@@ -94,7 +99,8 @@ def test_promise_kept_by_a_payment_on_the_last_day_of_grace(ledger_store: Store,
 def test_promise_broken_by_a_payment_one_day_after_grace(ledger_store: Store, db: CollectionsDB) -> None:
     """Promised for 02-11: deadline 02-14. On 02-14 (the deadline) it is still open; P1 comes on 02-15,
     one day late: broken from 02-15, and stays broken later."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I1", date(2026, 2, 11), "400.00"),
         store=ledger_store,
         as_of=date(2026, 2, 10),
@@ -111,7 +117,8 @@ def test_a_partial_payment_does_not_keep_a_promise_of_the_whole_amount(
 ) -> None:
     """No amount given: the whole open amount, 1000.00. P1 pays 400.00 within the window (deadline
     02-15): open on 02-15 (not past), broken on 02-16 with 400.00 settled of 1000.00."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I1", date(2026, 2, 12), None),
         store=ledger_store,
         as_of=date(2026, 2, 10),
@@ -129,14 +136,16 @@ def test_credit_notes_count_and_write_offs_do_not(ledger_store: Store, db: Colle
     """I2 (open 500.00 on 02-20): 100.00 promised for 02-26 (deadline 03-01) is kept by CN1 applied on
     03-01. I4 (open 300.00 on 03-20): promised for 03-30 (deadline 04-02); P5 writes it off on 03-31,
     which is no payment: broken on 04-03."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I2", date(2026, 2, 26), "100.00"),
         store=ledger_store,
         as_of=date(2026, 2, 20),
         scope=ANNA,
         user="Anna",
     )
-    db.submit(
+    submissions.submit(
+        db,
         promise("I4", date(2026, 3, 30), None),
         store=ledger_store,
         as_of=date(2026, 3, 20),
@@ -152,7 +161,8 @@ def test_credit_notes_count_and_write_offs_do_not(ledger_store: Store, db: Colle
 
 def test_an_as_of_date_in_the_past_ignores_later_payments(ledger_store: Store, db: CollectionsDB) -> None:
     """Seen from 02-14, the promise of 400.00 for 02-12 is open whatever happened on 02-15."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I1", date(2026, 2, 12), "400.00"),
         store=ledger_store,
         as_of=date(2026, 2, 10),
@@ -179,7 +189,9 @@ def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None
         internal_owner="Sam",
         expected_resolution=date(2026, 2, 20),
     )
-    db.submit(Submission((dispute,)), store=ledger_store, as_of=date(2026, 2, 10), scope=ANNA, user="Anna")
+    submissions.submit(
+        db, Submission((dispute,)), store=ledger_store, as_of=date(2026, 2, 10), scope=ANNA, user="Anna"
+    )
     row = state_of(db, ledger_store, date(2026, 2, 12), "I1")
     assert {
         k: row[k]
@@ -200,7 +212,9 @@ def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None
     resolution = Qualification(
         "I1", "dispute_resolved", comment="Quote checked: price is right", outcome="customer_to_pay"
     )
-    db.submit(Submission((resolution,)), store=ledger_store, as_of=date(2026, 2, 18), scope=ANNA, user="Anna")
+    submissions.submit(
+        db, Submission((resolution,)), store=ledger_store, as_of=date(2026, 2, 18), scope=ANNA, user="Anna"
+    )
     assert state_of(db, ledger_store, date(2026, 2, 17), "I1")["state"] == "disputed"
     assert state_of(db, ledger_store, date(2026, 2, 18), "I1")["state"] == "none"
     summary = disputes.dispute_summary(db, ledger_store, date(2026, 2, 18))
@@ -214,8 +228,13 @@ def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None
     assert resolved["customer_to_pay"] == 1
 
     with pytest.raises(CollectionsRefused) as refused:
-        db.submit(
-            Submission((resolution,)), store=ledger_store, as_of=date(2026, 2, 19), scope=ANNA, user="Anna"
+        submissions.submit(
+            db,
+            Submission((resolution,)),
+            store=ledger_store,
+            as_of=date(2026, 2, 19),
+            scope=ANNA,
+            user="Anna",
         )
     assert refused.value.messages == ["document I1, event_type: 'I1' has no open dispute to resolve"]
 
@@ -225,14 +244,16 @@ def test_disputes_page_promises_by_deadline_over_one_month(ledger_store: Store, 
     (deadline 02-15, kept by P1 that day), on 03-02 400.00 (all still open) on I2 for 03-05 (deadline 03-08, nothing
     paid: broken). The kept rate takes both (deadlines in the 90 days to 03-20): 1 of 2, 50%; March's
     row has the I2 promise made and broken, I1's made and kept in months before it."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I1", date(2026, 2, 12), "400.00"),
         store=ledger_store,
         as_of=date(2026, 1, 20),
         scope=ANNA,
         user="Anna",
     )
-    db.submit(
+    submissions.submit(
+        db,
         promise("I2", date(2026, 3, 5), "400.00"),
         store=ledger_store,
         as_of=date(2026, 3, 2),
@@ -254,7 +275,8 @@ def test_disputes_page_promises_by_deadline_over_one_month(ledger_store: Store, 
 def test_the_state_is_the_latest_event_at_the_as_of_date(ledger_store: Store, db: CollectionsDB) -> None:
     """I2: promise on 02-10, litigation on 02-20, cleared on 02-25. The state at each date is the one the
     latest event on or before it set; history lists the three, newest first."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I2", date(2026, 2, 27), "500.00"),
         store=ledger_store,
         as_of=date(2026, 2, 10),
@@ -262,8 +284,11 @@ def test_the_state_is_the_latest_event_at_the_as_of_date(ledger_store: Store, db
         user="Anna",
     )
     litigation = Qualification("I2", "litigation", comment="Formal notice unanswered")
-    db.submit(Submission((litigation,)), store=ledger_store, as_of=date(2026, 2, 20), scope=ANNA, user="Anna")
-    db.submit(
+    submissions.submit(
+        db, Submission((litigation,)), store=ledger_store, as_of=date(2026, 2, 20), scope=ANNA, user="Anna"
+    )
+    submissions.submit(
+        db,
         Submission((Qualification("I2", "cleared"),)),
         store=ledger_store,
         as_of=date(2026, 2, 25),
@@ -290,7 +315,8 @@ def test_the_state_is_the_latest_event_at_the_as_of_date(ledger_store: Store, db
 def test_one_submission_qualifies_items_and_logs_the_call(ledger_store: Store, db: CollectionsDB) -> None:
     """A call on Alpha on 02-10 that obtains a promise on I1 and records a dispute on I2: two events and
     one action in one submission; the action names both items; the customer's timeline shows all three."""
-    result = db.submit(
+    result = submissions.submit(
+        db,
         Submission(
             (
                 Qualification(
@@ -419,7 +445,7 @@ def test_refused_input_writes_nothing(
     ledger_store: Store, db: CollectionsDB, submission: Submission, message: str
 ) -> None:
     with pytest.raises(CollectionsRefused) as refused:
-        db.submit(submission, store=ledger_store, as_of=FEB_16, scope=ANNA, user="Anna")
+        submissions.submit(db, submission, store=ledger_store, as_of=FEB_16, scope=ANNA, user="Anna")
     assert message in refused.value.messages
     assert db.events().height == 0 and db.actions().height == 0
 
@@ -435,14 +461,14 @@ def test_all_or_nothing_lists_every_problem(ledger_store: Store, db: Collections
         Action("C1", "call", "reached", document_ids=("I3",)),
     )
     with pytest.raises(CollectionsRefused) as refused:
-        db.submit(submission, store=ledger_store, as_of=FEB_16, scope=ANNA, user="Anna")
+        submissions.submit(db, submission, store=ledger_store, as_of=FEB_16, scope=ANNA, user="Anna")
     assert refused.value.messages == [
         "document I2, comment: required for a dispute",
         "action, document_ids: 'I3' is not an open item of customer C1 at 2026-02-16",
     ]
     with pytest.raises(CollectionsRefused, match="user_name: required"):
-        db.submit(
-            promise("I1", date(2026, 2, 20), None), store=ledger_store, as_of=FEB_16, scope=ANNA, user=" "
+        submissions.submit(
+            db, promise("I1", date(2026, 2, 20), None), store=ledger_store, as_of=FEB_16, scope=ANNA, user=" "
         )
     assert db.events().height == 0 and db.actions().height == 0
 
@@ -459,7 +485,8 @@ def test_twenty_threads_of_a_hundred_actions(ledger_store: Store, db: Collection
         try:
             for number in range(100):
                 action = Action("C1", "call", "reached", comment=f"{thread}-{number}")
-                db.submit(
+                submissions.submit(
+                    db,
                     Submission(action=action),
                     store=ledger_store,
                     as_of=FEB_16,
@@ -485,7 +512,8 @@ def test_twenty_threads_of_a_hundred_actions(ledger_store: Store, db: Collection
 
 
 def seed_events(db: CollectionsDB, store: Store) -> None:
-    db.submit(
+    submissions.submit(
+        db,
         Submission(
             (
                 Qualification(
@@ -508,7 +536,9 @@ def seed_events(db: CollectionsDB, store: Store) -> None:
     dispute = Qualification(
         "I3", "disputed", comment="Wrong quantity", dispute_reason="billing_error", internal_owner="Billing"
     )
-    db.submit(Submission((dispute,)), store=store, as_of=date(2026, 2, 12), scope=EVERYTHING, user="Ben")
+    submissions.submit(
+        db, Submission((dispute,)), store=store, as_of=date(2026, 2, 12), scope=EVERYTHING, user="Ben"
+    )
 
 
 def test_export_then_import_into_another_database(
@@ -634,7 +664,7 @@ def test_demo_history_passes_the_rules_of_a_submission(demo_company: tuple) -> N
     """Every event and action, checked at its own date: item open, amounts within the open amount,
     dates not in the past, allowed values, comments, resolutions of open disputes only."""
     _, store, events, actions = demo_company
-    assert collections.history_problems(store, events, actions).rows() == []
+    assert submission_checks.history_problems(store, events, actions).rows() == []
 
 
 def test_demo_promises_match_the_payments(demo_company: tuple, tmp_path: Path) -> None:
@@ -643,7 +673,7 @@ def test_demo_promises_match_the_payments(demo_company: tuple, tmp_path: Path) -
     items paid since were paid after that deadline. Both kinds exist, and most promises are kept."""
     ledger, store, events, actions = demo_company
     with CollectionsDB(tmp_path / "c.duckdb") as db:
-        assert db.load_history(events, actions) == (events.height, actions.height)
+        assert submissions.load_history(db, events, actions) == (events.height, actions.height)
         outcomes = promises.promise_outcomes(db, store, DEMO_AS_OF)
     settling = ledger.payments.filter(pl.col("method").is_in(["cash", "credit_note"]))
     decided = outcomes.filter(pl.col("promise_status") != "open")
@@ -708,7 +738,7 @@ def test_promise_figures_after_saves_equal_a_full_settlement(ledger_store: Store
     promises.forget_settlements()
     seen = []
     for submission, recorded in saves:
-        db.submit(submission, store=ledger_store, as_of=recorded, scope=ANNA, user="Anna")
+        submissions.submit(db, submission, store=ledger_store, as_of=recorded, scope=ANNA, user="Anna")
         kept = promises.kept_settlements()
         outcomes = promises.promise_outcomes(db, ledger_store, as_of)
         # The saved promise alone was settled now, the earlier ones came from those kept.
@@ -736,7 +766,8 @@ def test_a_payment_imported_after_a_settlement_counts(ledger_store: Store, db: C
     """I4's promise for 03-30 is broken at 04-03 (settled once, the figure kept); a new import adds a
     cash payment of 300.00 on I4 on 04-01, within grace: the promise is kept from then on (the
     settlements kept belong to the generation they were read from)."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I4", date(2026, 3, 30), None),
         store=ledger_store,
         as_of=date(2026, 3, 20),
@@ -775,14 +806,16 @@ def test_actions_per_month_count_the_scope_alone(ledger_store: Store, db: Collec
     months: Anna's portfolio counts one action in February and one in March, the whole company two in
     February."""
     for customer, day, scope in (("C1", date(2026, 2, 10), ANNA), ("C1", date(2026, 3, 5), ANNA)):
-        db.submit(
+        submissions.submit(
+            db,
             Submission((), Action(customer, "call", "no_answer")),
             store=ledger_store,
             as_of=day,
             scope=scope,
             user="Anna",
         )
-    db.submit(
+    submissions.submit(
+        db,
         Submission((), Action("C2", "call", "no_answer")),
         store=ledger_store,
         as_of=date(2026, 2, 12),
@@ -813,14 +846,16 @@ def test_the_rows_held_in_memory_follow_every_write_and_a_replaced_history(
     db = CollectionsDB(path)
     try:
         db.events(), db.actions()  # held from here on: what follows must be added to them
-        db.submit(
+        submissions.submit(
+            db,
             promise("I1", date(2026, 2, 20), "400.00"),
             store=ledger_store,
             as_of=date(2026, 2, 10),
             scope=ANNA,
             user="Anna",
         )
-        db.submit(
+        submissions.submit(
+            db,
             Submission(action=Action("C1", "call", "reached", comment="Will pay", document_ids=("I1",))),
             store=ledger_store,
             as_of=date(2026, 2, 11),
@@ -834,7 +869,7 @@ def test_the_rows_held_in_memory_follow_every_write_and_a_replaced_history(
         db = CollectionsDB(path)
         held_before = db.events()
         events = held_before.with_columns(pl.col("event_date") - timedelta(days=1))
-        db.load_history(events, db.actions().head(0), replace=True)
+        submissions.load_history(db, events, db.actions().head(0), replace=True)
         replaced = (db.events(), db.actions())
         assert replaced[1].is_empty() and replaced[0].get_column("event_date").to_list() == [date(2026, 2, 9)]
         db.close()
@@ -846,7 +881,8 @@ def test_the_rows_held_in_memory_follow_every_write_and_a_replaced_history(
 def test_the_timeline_has_one_line_per_submission(ledger_store: Store, db: CollectionsDB) -> None:
     """On 02-12 Anna records a delivery dispute on I1 and I2 with a call in one save, on 02-13 a call
     alone: Alpha's timeline has two lines, newest first, the first naming both invoices once."""
-    db.submit(
+    submissions.submit(
+        db,
         Submission(
             (
                 Qualification("I1", "disputed", comment="Parts missing", dispute_reason="delivery"),
@@ -859,7 +895,8 @@ def test_the_timeline_has_one_line_per_submission(ledger_store: Store, db: Colle
         scope=ANNA,
         user="Anna",
     )
-    db.submit(
+    submissions.submit(
+        db,
         Submission(action=Action("C1", "call", "no_answer", comment="No answer")),
         store=ledger_store,
         as_of=date(2026, 2, 13),

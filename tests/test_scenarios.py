@@ -36,12 +36,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import contract, promises, scenarios
-from analytics.collections import Action, CollectionsDB, Qualification, Submission
+from analytics import contract, promises, scenarios, submissions
+from analytics.collections import CollectionsDB
 from analytics.item_states import item_states
 from analytics.scenarios import Rule, Rules, Scenario, ScenarioRefused, Step
 from analytics.scope import EVERYTHING
 from analytics.store import ImportRecord, Store, Tables
+from analytics.submissions import Action, Qualification, Submission
 
 CUSTOMERS = [
     # customer_id, name, segment, risk_class, credit_limit
@@ -180,7 +181,7 @@ def _dispute(document_id: str) -> Qualification:
 
 def _submitter(store: Store, db: CollectionsDB):
     def submit(as_of: date, submission: Submission) -> None:
-        db.submit(submission, store=store, as_of=as_of, scope=EVERYTHING, user=USER)
+        submissions.submit(db, submission, store=store, as_of=as_of, scope=EVERYTHING, user=USER)
 
     return submit
 
