@@ -207,6 +207,12 @@ def _between(frame: pl.DataFrame, column: str, since: date | None, until: date |
     return frame
 
 
+def _naming_any(document_ids: Sequence[str]) -> pl.Expr:
+    """Whether an action (a row of ACTION_SCHEMA) names any of the documents."""
+    wanted = list(document_ids)
+    return pl.col("document_ids").list.eval(pl.element().is_in(wanted)).list.any()
+
+
 class _Mirror:
     """One append-only table of the collections database (item events, actions) held in memory for
     every reader of the process: read whole once, then only the rows after the last id it holds, and
@@ -323,8 +329,7 @@ class CollectionsDB:
         if customer_ids is not None and len(customer_ids):
             frame = frame.filter(pl.col("customer_id").is_in(list(customer_ids)))
         if document_ids is not None and len(document_ids):
-            wanted = list(document_ids)
-            frame = frame.filter(pl.col("document_ids").list.eval(pl.element().is_in(wanted)).list.any())
+            frame = frame.filter(_naming_any(document_ids))
         return _between(frame, "action_date", since, until)
 
     def latest_actions(self, as_of: date, customer_ids: Sequence[str] | None = None) -> pl.DataFrame:
@@ -552,10 +557,7 @@ def history(
     wanted = list(document_ids or [])
     customers = [customer_id] if customer_id else []
     events = db.events().filter(pl.col("document_id").is_in(wanted) | pl.col("customer_id").is_in(customers))
-    actions = db.actions().filter(
-        pl.col("document_ids").list.eval(pl.element().is_in(wanted)).list.any()
-        | pl.col("customer_id").is_in(customers)
-    )
+    actions = db.actions().filter(_naming_any(wanted) | pl.col("customer_id").is_in(customers))
     frame = pl.concat(
         [
             events.select(
