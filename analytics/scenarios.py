@@ -97,7 +97,7 @@ LOGGED_ACTION = {
 }
 # The actions that count as a reminder for the minimum interval between two reminders.
 REMINDER_ACTION_TYPES = ("call", "email", "letter", "registered_letter", "sms", "meeting")
-# Item states that take an item out of the scenario (collections.STATES).
+# Item states that take an item out of the scenario (item_states.STATES).
 OUT_OF_SCENARIO_STATES = ("disputed", "litigation", "bad_debt_proposed")
 MAX_FRIENDLY_PHASE_DAYS = 90
 EARLIEST_OFFSET = -60

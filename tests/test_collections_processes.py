@@ -27,6 +27,7 @@ PROCESSES, WRITES = 4, 40
 WRITER = """
 import sys
 from datetime import date
+from analytics import submissions
 from analytics.collections import CollectionsDB
 from analytics.submissions import Action, Submission
 from analytics.scope import EVERYTHING
