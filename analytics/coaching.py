@@ -54,7 +54,7 @@ ratio <= 1 / threshold (threshold 2: twice the median, or half of it). The reaso
 "+90 share 2.0x the team median (31.00% vs 15.50%)". Amounts are never flagged (a bigger portfolio is not
 a worse one): their shares are.
 
-Objectives of coaching notes (collections.Objective) are measured on the collector's row of the figures
+Objectives of coaching notes (coaching_notes.Objective) are measured on the collector's row of the figures
 over the window from the note's date to the objective's due date, or to the as-of date while it is not
 due: amounts and shares at the window's end, the kept rate and actions per day over the window. Status:
 `met` or `missed` once due, `pending` before (with the value as of now), `no figure` where the figure is
@@ -70,9 +70,9 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
-from analytics import contract, kpis
+from analytics import coaching_notes, contract, kpis
 from analytics.aging import AMOUNT, aged_items, bucket_expression
-from analytics.collections import COMPARISONS, CollectionsDB
+from analytics.collections import CollectionsDB
 from analytics.disputes import dispute_resolutions, months_back
 from analytics.item_states import item_states
 from analytics.promises import PROMISE_GRACE_DAYS, promise_outcomes, settle_promises
@@ -1099,8 +1099,10 @@ OUTCOME_COLUMNS = (
 
 def objective_met(value: float | None, comparison: str, target: float) -> bool | None:
     """Whether a measured value meets `comparison target`; None when there is no value."""
-    if comparison not in COMPARISONS:
-        raise ValueError(f"unknown comparison {comparison!r}; choose one of: {', '.join(COMPARISONS)}")
+    if comparison not in coaching_notes.COMPARISONS:
+        raise ValueError(
+            f"unknown comparison {comparison!r}; choose one of: {', '.join(coaching_notes.COMPARISONS)}"
+        )
     if value is None:
         return None
     return value <= target if comparison == "<=" else value >= target
@@ -1119,7 +1121,7 @@ def objective_outcomes(
     (a note without objectives gives one row with its comment alone) with its outcome (OUTCOME_COLUMNS):
     measured_on = the due date, or as_of while not due; value = the metric on the collector's row of
     collector_figures from the note's date to measured_on; status met / missed / pending / no figure."""
-    notes = db.coaching_notes(collectors=[collector], until=as_of)
+    notes = coaching_notes.notes(db, collectors=[collector], until=as_of)
     rows = []
     measured: dict[tuple[date, date], dict[str, object]] = {}
     for note in notes.sort("note_date", "note_id", descending=True).iter_rows(named=True):
