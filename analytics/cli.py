@@ -25,6 +25,7 @@ from analytics import (
     aging,
     clock,
     collections,
+    collections_db,
     contract,
     daily,
     demo,
@@ -840,7 +841,11 @@ def main(argv: list[str] | None = None) -> int:
     except ingest.ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT
-    except (collections.CollectionsBusy, collections.CollectionsUnreachable, DataFolderDamaged) as error:
+    except (
+        collections_db.CollectionsBusy,
+        collections_db.CollectionsUnreachable,
+        DataFolderDamaged,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return FAILURE
     except (BadInput, ValueError) as error:

@@ -41,9 +41,6 @@ from pathlib import Path
 import polars as pl
 
 from analytics import collections_db, contract
-
-# Re-exported: the app and the commands catch them as collections.CollectionsBusy, ...
-from analytics.collections_db import CollectionsBusy, CollectionsUnreachable, Conflict  # noqa: F401
 from analytics.store import Store
 
 FILE_NAME = "collections.duckdb"

@@ -55,7 +55,8 @@ import polars as pl
 
 from analytics import contract, reminders, submissions
 from analytics.aging import aged_items
-from analytics.collections import CollectionsDB, CollectionsRefused, Conflict, utc_now
+from analytics.collections import CollectionsDB, CollectionsRefused, utc_now
+from analytics.collections_db import Conflict
 from analytics.item_states import item_states
 from analytics.promises import PROMISE_GRACE_DAYS, promise_outcomes
 from analytics.scope import EVERYTHING, Scope, customers_in_scope

@@ -12,7 +12,8 @@ import polars as pl
 import streamlit as st
 
 from analytics import aging, contract, disputes, forecast, kpis, predictions, scenarios, worklist
-from analytics.collections import CollectionsBusy, CollectionsDB, CollectionsUnreachable
+from analytics.collections import CollectionsDB
+from analytics.collections_db import CollectionsBusy, CollectionsUnreachable
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
 from analytics.store import DataFolderUnwritable, Store
