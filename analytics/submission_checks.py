@@ -22,10 +22,12 @@ import polars as pl
 from analytics import contract, ingest
 from analytics.collections import (
     ACTION_OUTCOMES,
+    ACTION_SCHEMA,
     ACTION_TYPES,
     DETAIL_FIELDS,
     DISPUTE_REASONS,
     EVENT_FIELDS,
+    ITEM_EVENT_SCHEMA,
     QUALIFICATIONS,
     RESOLUTION_OUTCOMES,
 )
@@ -461,32 +463,8 @@ def history_problems(store: Store, events: pl.DataFrame, actions: pl.DataFrame) 
     return pl.concat([event_problems, action_problems]).sort("source", "row")
 
 
-# The frames checked: one row of input each, numbered by ROW.
-EVENT_INPUT_SCHEMA = {
-    ROW: pl.Int64(),
-    "document_id": pl.String(),
-    "customer_id": pl.String(),
-    "event_type": pl.String(),
-    "event_date": pl.Date(),
-    "promised_date": pl.Date(),
-    "promised_amount": contract.MONEY,
-    "dispute_reason": pl.String(),
-    "disputed_amount": contract.MONEY,
-    "internal_owner": pl.String(),
-    "expected_resolution": pl.Date(),
-    "outcome": pl.String(),
-    "comment": pl.String(),
-    "user_name": pl.String(),
-}
-ACTION_INPUT_SCHEMA = {
-    ROW: pl.Int64(),
-    "customer_id": pl.String(),
-    "action_type": pl.String(),
-    "outcome": pl.String(),
-    "contact_person": pl.String(),
-    "comment": pl.String(),
-    "next_action_date": pl.Date(),
-    "document_ids": pl.List(pl.String()),
-    "action_date": pl.Date(),
-    "user_name": pl.String(),
-}
+# The frames checked: one row of input each, numbered by ROW, with the columns of the rows written but
+# those the writing gives (ids, submission, when, the source and the original author).
+_WRITTEN = ("event_id", "action_id", "submission_id", "recorded_at", "source", "original_author")
+EVENT_INPUT_SCHEMA = {ROW: pl.Int64(), **{n: t for n, t in ITEM_EVENT_SCHEMA.items() if n not in _WRITTEN}}
+ACTION_INPUT_SCHEMA = {ROW: pl.Int64(), **{n: t for n, t in ACTION_SCHEMA.items() if n not in _WRITTEN}}
