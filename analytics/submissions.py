@@ -340,36 +340,47 @@ def _with_original_author(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _event_rows(events: pl.DataFrame, submission_id: str, recorded_at: datetime, source: str) -> pl.DataFrame:
     """The rows to write, event_id numbered from 0 in date and input order."""
-    if events.is_empty():
-        return pl.DataFrame(schema=ITEM_EVENT_SCHEMA)
-    return (
-        _with_original_author(events)
-        .sort("event_date", ROW)
-        .with_row_index("event_id")
-        .with_columns(
-            pl.lit(submission_id).alias("submission_id"),
-            pl.lit(recorded_at).alias("recorded_at"),
-            pl.lit(source).alias("source"),
-        )
-        .select([pl.col(n).cast(t) for n, t in ITEM_EVENT_SCHEMA.items()])
-    )
+    return _rows(events, "event_id", "event_date", ITEM_EVENT_SCHEMA, submission_id, recorded_at, source)
 
 
 def _action_rows(
     actions: pl.DataFrame, submission_id: str, recorded_at: datetime, source: str
 ) -> pl.DataFrame:
     """The rows to write, action_id numbered from 0 in date and input order."""
-    if actions.is_empty():
-        return pl.DataFrame(schema=ACTION_SCHEMA)
+    return _rows(
+        actions,
+        "action_id",
+        "action_date",
+        ACTION_SCHEMA,
+        submission_id,
+        recorded_at,
+        source,
+        *action_normalisation(),
+    )
+
+
+def _rows(
+    frame: pl.DataFrame,
+    key: str,
+    day: str,
+    schema: dict[str, pl.DataType],
+    submission_id: str,
+    recorded_at: datetime,
+    source: str,
+    *normalise: pl.Expr,
+) -> pl.DataFrame:
+    """The rows of `schema` to write, `key` numbered from 0 by `day` and input order."""
+    if frame.is_empty():
+        return pl.DataFrame(schema=schema)
     return (
-        _with_original_author(actions)
-        .sort("action_date", ROW)
-        .with_row_index("action_id")
+        _with_original_author(frame)
+        .sort(day, ROW)
+        .with_row_index(key)
         .with_columns(
-            *action_normalisation(),
+            *normalise,
             pl.lit(submission_id).alias("submission_id"),
             pl.lit(recorded_at).alias("recorded_at"),
             pl.lit(source).alias("source"),
         )
-        .select([pl.col(n).cast(t) for n, t in ACTION_SCHEMA.items()])
+        .select([pl.col(n).cast(t) for n, t in schema.items()])
     )
