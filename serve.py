@@ -91,7 +91,7 @@ def _refused(status: int, message: str) -> JSONResponse:
 def _daily_run(as_of: date, user: str, password: str | None) -> Response:
     """The daily run with the process's own collections database (the one every session shares)."""
     from analytics import daily, settings
-    from analytics.collections import CollectionsBusy, CollectionsUnreachable
+    from analytics.collections_db import CollectionsBusy, CollectionsUnreachable
     from analytics.store import DataFolderUnwritable
     from pages import _cache, _session
 

@@ -25,9 +25,11 @@ from analytics import (
     aging,
     clock,
     collections,
+    collections_db,
     contract,
     daily,
     demo,
+    event_files,
     export,
     forecast,
     ingest,
@@ -657,7 +659,7 @@ def run_actions_export(args: argparse.Namespace) -> int:
     user = _actor(args)
     scope = access.restrict(user, Scope())
     with collections.CollectionsDB.for_store(store) as db:
-        frame = collections.export_events(db, since=args.since)
+        frame = event_files.export_events(db, since=args.since)
     if not scope.is_everything:
         visible = customers_in_scope(store.connect(), scope).get_column("customer_id")
         frame = frame.filter(pl.col("customer_id").is_in(visible.implode()))
@@ -674,7 +676,7 @@ def run_actions_import(args: argparse.Namespace) -> int:
     name = args.user or "import" if not access.Users(args.data).exists() else user.name
     with collections.CollectionsDB.for_store(store) as db:
         # The importing user records the rows; another's history is brought only by a role that may import.
-        result = collections.import_events(
+        result = event_files.import_events(
             db,
             args.file,
             store,
@@ -839,7 +841,11 @@ def main(argv: list[str] | None = None) -> int:
     except ingest.ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT
-    except (collections.CollectionsBusy, collections.CollectionsUnreachable, DataFolderDamaged) as error:
+    except (
+        collections_db.CollectionsBusy,
+        collections_db.CollectionsUnreachable,
+        DataFolderDamaged,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return FAILURE
     except (BadInput, ValueError) as error:

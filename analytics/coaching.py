@@ -54,7 +54,7 @@ ratio <= 1 / threshold (threshold 2: twice the median, or half of it). The reaso
 "+90 share 2.0x the team median (31.00% vs 15.50%)". Amounts are never flagged (a bigger portfolio is not
 a worse one): their shares are.
 
-Objectives of coaching notes (collections.Objective) are measured on the collector's row of the figures
+Objectives of coaching notes (coaching_notes.Objective) are measured on the collector's row of the figures
 over the window from the note's date to the objective's due date, or to the as-of date while it is not
 due: amounts and shares at the window's end, the kept rate and actions per day over the window. Status:
 `met` or `missed` once due, `pending` before (with the value as of now), `no figure` where the figure is
@@ -70,16 +70,12 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
-from analytics import contract, kpis
+from analytics import coaching_notes, contract, kpis
 from analytics.aging import AMOUNT, aged_items, bucket_expression
-from analytics.collections import (
-    COMPARISONS,
-    PROMISE_GRACE_DAYS,
-    CollectionsDB,
-    _resolutions,
-    item_states,
-    settle_promises,
-)
+from analytics.collections import CollectionsDB
+from analytics.disputes import dispute_resolutions, months_back
+from analytics.item_states import item_states
+from analytics.promises import PROMISE_GRACE_DAYS, promise_outcomes, settle_promises
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store, query
 
@@ -92,7 +88,7 @@ COVERAGE_DAYS = (14, 30)
 NO_CONTACT_DAYS = 30
 HEATMAP_WEEKS = 13
 TREND_MONTHS = 12
-# Outcomes of a call that count as reaching the customer (as collections.collector_activity counts them).
+# Outcomes of a call that count as reaching the customer (as collector_activity counts them).
 REACHED = ("reached", "promise_obtained", "dispute_raised")
 LETTERS = ("letter", "registered_letter")
 TEAM = "Team"
@@ -581,7 +577,7 @@ def _disputes(events: pl.DataFrame, customers: pl.DataFrame, start: date) -> pl.
     """Per collector: disputes resolved in the period and their average days from dispute to resolution."""
     mine = events.join(customers, on="customer_id", how="inner")
     # The disputes page's reading of the events: a resolution closes the dispute just before it.
-    resolved = _resolutions(mine).filter(pl.col("resolved_on") > start)
+    resolved = dispute_resolutions(mine).filter(pl.col("resolved_on") > start)
     return resolved.group_by("collector").agg(
         pl.len().alias("disputes_resolved"),
         pl.col("days_to_resolve").mean().round(1).alias("avg_resolution_days"),
@@ -952,7 +948,7 @@ def at_risk_customers(
     as_of). One row each: customer_id, customer_name, overdue, over_90, broken_promises (items whose
     current promise is broken), last_contact, days_since_contact (null: never), reasons (in words);
     largest +90 first, then most broken promises, then longest without contact. `items` (aged_items)
-    and `states` (collections.item_states of those items, or of any frame of items holding the
+    and `states` (item_states of those items, or of any frame of items holding the
     collector's) at as_of for the scope can be passed when the caller has them."""
     if items is None:
         items = aged_items(store, as_of, scope)
@@ -1018,6 +1014,100 @@ def _risk_reasons(row: dict[str, object]) -> str:
     return "; ".join(parts)
 
 
+# --- the work done, month by month ---------------------------------------------------------------
+
+
+def collector_activity(
+    db: CollectionsDB,
+    store: Store,
+    as_of: date,
+    scope: Scope = EVERYTHING,
+    *,
+    grace_days: int = PROMISE_GRACE_DAYS,
+    months: int = 12,
+) -> pl.DataFrame:
+    """The work done, one row per (month, user_name) over the `months` to as_of, for the customers in
+    scope (the team lead's coaching view): actions logged and how many of them were calls, emails and
+    letters (registered or not); contacts reached (reached, promise_obtained, dispute_raised); promises
+    obtained, and of those falling due that month, kept and broken; disputes raised and resolved;
+    follow-ups (actions after one that set a next action date) and how many came after that date."""
+    con = store.connect()
+    start = months_back(as_of, months)
+    customers = customers_in_scope(con, scope).select("customer_id")
+    actions = (
+        db.actions(until=as_of)
+        .join(customers, on="customer_id", how="semi")
+        .sort("customer_id", "action_date", "action_id")
+        .with_columns(pl.col("next_action_date").shift(1).over("customer_id").alias("planned"))
+        .filter(pl.col("action_date") >= start)
+        .with_columns(pl.col("action_date").dt.month_end().alias("month"))
+    )
+    events = (
+        db.events(since=start, until=as_of)
+        .join(customers, on="customer_id", how="semi")
+        .with_columns(pl.col("event_date").dt.month_end().alias("month"))
+    )
+    outcomes = promise_outcomes(db, store, as_of, scope, grace_days=grace_days, con=con).filter(
+        pl.col("deadline").is_between(start, as_of)
+    )
+    keys = ["month", "user_name"]
+    parts = [
+        actions.group_by(keys).agg(
+            pl.len().alias("actions"),
+            (pl.col("action_type") == "call").sum().alias("calls"),
+            (pl.col("action_type") == "email").sum().alias("emails"),
+            pl.col("action_type").is_in(["letter", "registered_letter"]).sum().alias("letters"),
+            pl.col("outcome").is_in(list(REACHED)).sum().alias("reached"),
+            pl.col("planned").is_not_null().sum().alias("follow_ups"),
+            (pl.col("action_date") > pl.col("planned")).sum().alias("late_follow_ups"),
+        ),
+        events.group_by(keys).agg(
+            (pl.col("event_type") == "promise_to_pay").sum().alias("promises_obtained"),
+            (pl.col("event_type") == "disputed").sum().alias("disputes_raised"),
+            (pl.col("event_type") == "dispute_resolved").sum().alias("disputes_resolved"),
+        ),
+        outcomes.group_by(pl.col("deadline").dt.month_end().alias("month"), "user_name").agg(
+            (pl.col("promise_status") == "kept").sum().alias("promises_kept"),
+            (pl.col("promise_status") == "broken").sum().alias("promises_broken"),
+        ),
+    ]
+    grid = pl.concat([part.select(keys) for part in parts]).unique()
+    for part in parts:
+        grid = grid.join(part, on=keys, how="left")
+    counts = [c for c in grid.columns if c not in keys]
+    decided = pl.col("promises_kept") + pl.col("promises_broken")
+    return (
+        grid.with_columns(pl.col(counts).fill_null(0).cast(pl.UInt32))
+        .with_columns(
+            pl.when(decided > 0)
+            .then((pl.col("promises_kept").cast(pl.Float64) / decided * 100).round(1))
+            .alias("kept_rate"),
+            pl.when(pl.col("follow_ups") > 0)
+            .then((pl.col("late_follow_ups").cast(pl.Float64) / pl.col("follow_ups") * 100).round(1))
+            .alias("late_follow_up_rate"),
+        )
+        .select(
+            "month",
+            "user_name",
+            "actions",
+            "calls",
+            "emails",
+            "letters",
+            "reached",
+            "promises_obtained",
+            "promises_kept",
+            "promises_broken",
+            "kept_rate",
+            "disputes_raised",
+            "disputes_resolved",
+            "follow_ups",
+            "late_follow_ups",
+            "late_follow_up_rate",
+        )
+        .sort("month", "user_name")
+    )
+
+
 # --- coaching notes and their objectives -----------------------------------------------------------
 
 OUTCOME_COLUMNS = (
@@ -1039,8 +1129,10 @@ OUTCOME_COLUMNS = (
 
 def objective_met(value: float | None, comparison: str, target: float) -> bool | None:
     """Whether a measured value meets `comparison target`; None when there is no value."""
-    if comparison not in COMPARISONS:
-        raise ValueError(f"unknown comparison {comparison!r}; choose one of: {', '.join(COMPARISONS)}")
+    if comparison not in coaching_notes.COMPARISONS:
+        raise ValueError(
+            f"unknown comparison {comparison!r}; choose one of: {', '.join(coaching_notes.COMPARISONS)}"
+        )
     if value is None:
         return None
     return value <= target if comparison == "<=" else value >= target
@@ -1059,7 +1151,7 @@ def objective_outcomes(
     (a note without objectives gives one row with its comment alone) with its outcome (OUTCOME_COLUMNS):
     measured_on = the due date, or as_of while not due; value = the metric on the collector's row of
     collector_figures from the note's date to measured_on; status met / missed / pending / no figure."""
-    notes = db.coaching_notes(collectors=[collector], until=as_of)
+    notes = coaching_notes.notes(db, collectors=[collector], until=as_of)
     rows = []
     measured: dict[tuple[date, date], dict[str, object]] = {}
     for note in notes.sort("note_date", "note_id", descending=True).iter_rows(named=True):

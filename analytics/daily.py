@@ -29,7 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
-from analytics import access, collections, ingest, scenarios, settings
+from analytics import access, collections, collections_db, ingest, scenarios, settings
 from analytics.store import Store
 
 KINDS = ("customers", "documents", "payments", "open_items")
@@ -269,7 +269,7 @@ def send_steps(
         else:
             with collections.CollectionsDB.for_store(store) as own:
                 ran = scenarios.run(store, own, as_of, send=True, smtp=server, user=user)
-    except (collections.CollectionsBusy, collections.CollectionsUnreachable) as busy:
+    except (collections_db.CollectionsBusy, collections_db.CollectionsUnreachable) as busy:
         result.problems.append(f"recovery steps: not sent, {busy}")
         return
     result.deliveries = ran.deliveries.to_dicts()
@@ -399,7 +399,7 @@ def run_here_or_in_app(
     if (store.root / collections.FILE_NAME).exists():
         try:
             db = collections.CollectionsDB.for_store(store)
-        except collections.CollectionsBusy as busy:
+        except collections_db.CollectionsBusy as busy:
             try:
                 return DailyResult.from_json(app_link.ask_daily(store.root, as_of, user, environ))
             except app_link.AppUnreachable as unreachable:

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from analytics import clock, collections, contract
+from analytics import clock, collections, contract, promises, submissions
 from analytics.store import ImportRecord, Manifest, Store, Tables
 
 EPOCH = date(1970, 1, 1)
@@ -317,7 +317,7 @@ def create(
         if database is not None:
             report(0.92, "Writing the collections history")
             events, actions = collections_history(ledger, seed=seed, as_of=manifest.data_as_of)
-            database.load_history(events, actions, replace=True)
+            submissions.load_history(database, events, actions, replace=True)
             write_contacts(database, ledger.customers, seed=seed)
     finally:
         if database is not None and collections_db is None:
@@ -1032,7 +1032,7 @@ def collections_history(
     seed: int = 7,
     as_of: date | None = None,
     months: int = HISTORY_MONTHS,
-    grace_days: int = collections.PROMISE_GRACE_DAYS,
+    grace_days: int = promises.PROMISE_GRACE_DAYS,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The collections history of a demo ledger over the `months` months to `as_of` (its last date by
     default): (item events, actions) with the columns of collections.ITEM_EVENT_SCHEMA and ACTION_SCHEMA.

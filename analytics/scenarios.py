@@ -32,7 +32,7 @@ The engine, for a customer at date D (`positions`; `proposals` keeps the steps d
 - `done` says the step was decided on D itself (the day's list stays the same all day).
 - Customers past the end of their scenario's friendly phase are flagged (beyond_friendly_phase).
 
-Decisions: `confirm` logs the step's action through CollectionsDB.submit (internal escalation and
+Decisions: `confirm` logs the step's action through submissions.submit (internal escalation and
 litigation handover as a note; a handover also qualifies the items as litigation) and `skip` logs
 a note; both record the step in scenario_step_log in the same transaction, with what was sent
 (channel, recipient, subject, text) for a confirmation.
@@ -53,24 +53,16 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import contract, reminders
+from analytics import contract, reminders, submissions
 from analytics.aging import aged_items
-from analytics.collections import (
-    PROMISE_GRACE_DAYS,
-    Action,
-    CollectionsDB,
-    CollectionsRefused,
-    Conflict,
-    Qualification,
-    Submission,
-    SubmitResult,
-    item_states,
-    promise_outcomes,
-    utc_now,
-)
+from analytics.collections import CollectionsDB, CollectionsRefused, utc_now
+from analytics.collections_db import Conflict
+from analytics.item_states import item_states
+from analytics.promises import PROMISE_GRACE_DAYS, promise_outcomes
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.settings import SettingsInvalid, smtp_of
 from analytics.store import Store
+from analytics.submissions import Action, Qualification, Submission, SubmitResult
 
 ACTION_TYPES = (
     "email",
@@ -106,7 +98,7 @@ LOGGED_ACTION = {
 }
 # The actions that count as a reminder for the minimum interval between two reminders.
 REMINDER_ACTION_TYPES = ("call", "email", "letter", "registered_letter", "sms", "meeting")
-# Item states that take an item out of the scenario (collections.STATES).
+# Item states that take an item out of the scenario (item_states.STATES).
 OUT_OF_SCENARIO_STATES = ("disputed", "litigation", "bad_debt_proposed")
 MAX_FRIENDLY_PHASE_DAYS = 90
 EARLIEST_OFFSET = -60
@@ -1082,7 +1074,7 @@ def positions(
     """Where every customer in scope with a positive open item stands in its scenario at `as_of`
     (POSITION_COLUMNS): status (STATUSES) and why, the step due (or the next one ahead), its due date,
     the items it concerns and their amount (see the module's docstring). `items`: aging.aged_items
-    at as_of for the scope, and `states`: collections.item_states of those items, when the caller
+    at as_of for the scope, and `states`: item_states of those items, when the caller
     has them."""
     con = con or store.connect()
     if items is None:
@@ -1495,7 +1487,8 @@ def confirm(
         next_action_date=next_action_date,
         document_ids=proposal.document_ids,
     )
-    return db.submit(
+    return submissions.submit(
+        db,
         Submission(qualifications, action),
         store=store,
         as_of=as_of,
@@ -1525,7 +1518,8 @@ def skip(
         comment=f"Skipped {proposal.describe()}: {reason.strip()}",
         document_ids=proposal.document_ids,
     )
-    return db.submit(
+    return submissions.submit(
+        db,
         Submission(action=action),
         store=store,
         as_of=as_of,

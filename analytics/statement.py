@@ -20,11 +20,12 @@ from email.message import EmailMessage
 
 import polars as pl
 
-from analytics import reminders, scenarios
+from analytics import reminders, scenarios, submissions
 from analytics.aging import aged_items
-from analytics.collections import Action, CollectionsDB, Submission
+from analytics.collections import CollectionsDB
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store
+from analytics.submissions import Action, Submission
 
 ITEM_COLUMNS = (
     "document_id",
@@ -243,7 +244,8 @@ def send_statement(
     message = statement_message(account, sender_address=server.sender, recipient=recipient)
     reminders.send(message, server)
     done = f"Statement of account at {as_of.isoformat()} ({account.total}) sent by e-mail to {message['To']}"
-    db.submit(
+    submissions.submit(
+        db,
         Submission(action=Action(customer_id=customer_id, action_type="note", outcome="other", comment=done)),
         store=store,
         as_of=as_of,

@@ -36,7 +36,9 @@ import polars as pl
 
 from analytics import contract
 from analytics.aging import aged_items
-from analytics.collections import NARROW_READ_ITEMS, PROMISE_GRACE_DAYS, CollectionsDB, item_states
+from analytics.collections import CollectionsDB
+from analytics.item_states import NARROW_READ_ITEMS, item_states
+from analytics.promises import PROMISE_GRACE_DAYS
 from analytics.scope import EVERYTHING, Scope
 from analytics.store import Store
 
@@ -130,7 +132,7 @@ def priority_score(amount: pl.Expr, days_past_due: pl.Expr, risk_class: pl.Expr)
 @dataclass(frozen=True)
 class CollectionsInputs:
     """What a worklist reads from the collections database at an as-of date, for a set of items:
-    states (collections.item_states of the items), latest (each customer's latest action:
+    states (item_states of the items), latest (each customer's latest action:
     customer_id, customer_next_action_date, last_document_ids), actions_today (the actions at the
     as-of date) and marks (CollectionsDB.marks when they were read: what they include)."""
 

@@ -12,8 +12,9 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from analytics import aging, collections, contract, forecast, kpis, predictions, scenarios, worklist
-from analytics.collections import CollectionsBusy, CollectionsDB, CollectionsUnreachable
+from analytics import aging, contract, disputes, forecast, kpis, predictions, scenarios, worklist
+from analytics.collections import CollectionsDB
+from analytics.collections_db import CollectionsBusy, CollectionsUnreachable
 from analytics.scope import Scope
 from analytics.scope import customers_in_scope as _customers_in_scope
 from analytics.store import DataFolderUnwritable, Store
@@ -168,7 +169,7 @@ def _dispute_summary(root: str, version: str, collections_version: str, as_of: d
     # The aged items and their states are cached for every page: the summary does not redo them.
     items = aged_items(root, version, as_of, scope)
     states = _live_worklist(root, version, as_of, scope).refresh(_collections_db(root)).states
-    return collections.dispute_summary(
+    return disputes.dispute_summary(
         _collections_db(root), Store(root), as_of, scope, items=items, states=states
     )
 

@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 from streamlit.delta_generator_singletons import get_dg_singleton_instance
 
-from analytics import access, collections
+from analytics import access, collections, submissions
 from pages import _runs
 from pages._cache import collections_db, items_for, warm_after_save
 from pages._format import for_display, label, markdown_text, money, money_column
@@ -136,7 +136,7 @@ def _panel_submission(ctx: Context, items: pl.DataFrame):
     action_type = state.get("panel_action", NO_ACTION)
     customers = items.get_column("customer_id").unique().to_list()
     if action_type != NO_ACTION and customers:
-        action = collections.Action(
+        action = submissions.Action(
             customer_id=customers[0],
             action_type=action_type,
             outcome=state.get("panel_outcome"),
@@ -148,10 +148,10 @@ def _panel_submission(ctx: Context, items: pl.DataFrame):
     qualifications = ()
     if kind != NO_QUALIFICATION:
         qualifications = tuple(
-            collections.Qualification(document_id=document_id, event_type=kind, comment=comment, **fields)
+            submissions.Qualification(document_id=document_id, event_type=kind, comment=comment, **fields)
             for document_id in items.get_column("document_id").to_list()
         )
-    return collections.Submission(qualifications, action), kind
+    return submissions.Submission(qualifications, action), kind
 
 
 PANEL_REFUSED = "panel_refused"
@@ -171,8 +171,13 @@ def _save_panel(ctx: Context, rerun: str | list[str] | None) -> None:
         st.session_state[PANEL_REFUSED] = f"Refused: {markdown_text(denied)}."
         return
     try:
-        collections_db(ctx).submit(
-            submission, store=ctx.store, as_of=ctx.as_of, scope=ctx.scope, user=user_name()
+        submissions.submit(
+            collections_db(ctx),
+            submission,
+            store=ctx.store,
+            as_of=ctx.as_of,
+            scope=ctx.scope,
+            user=user_name(),
         )
     except collections.CollectionsRefused as refused:
         st.session_state[PANEL_REFUSED] = "Refused, nothing was written:\n" + "\n".join(

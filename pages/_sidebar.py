@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import access, contract
-from analytics.collections import CollectionsBusy, CollectionsUnreachable
+from analytics.collections_db import CollectionsBusy, CollectionsUnreachable
 from analytics.scope import Scope
 from analytics.store import DataFolderUnwritable, Store
 from pages._cache import _collections_db, _dimension_values

@@ -20,7 +20,8 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, collections, contract
+from analytics import aging, contract
+from analytics.item_states import STATES
 from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
@@ -441,7 +442,7 @@ def aging_balance() -> None:
         )
         qualification_filter = filter_columns[2].multiselect(
             "Qualification",
-            list(collections.STATES),
+            list(STATES),
             format_func=_format.label,
             key="qualification_filter",
             placeholder="Any qualification",

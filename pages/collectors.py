@@ -16,7 +16,7 @@ import polars as pl
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from analytics import access, aging, coaching, collections, contract, kpis
+from analytics import access, aging, coaching, coaching_notes, collections, contract, kpis
 from analytics.scope import Scope
 from analytics.store import Store, month_ends_before
 from pages import _cache, _format, _runs, _session, widgets
@@ -690,7 +690,7 @@ def collector_record(
 
     # --- coaching notes --------------------------------------------------------------------------------
     st.subheader("Coaching notes")
-    notes = db.coaching_notes(collectors=[collector], until=ctx.as_of)
+    notes = coaching_notes.notes(db, collectors=[collector], until=ctx.as_of)
     outcomes = _outcomes(
         root,
         version,
@@ -754,14 +754,14 @@ def collector_record(
             cells = st.columns([2, 0.8, 1.2, 1.2, 2.5])
             metric = cells[0].selectbox(
                 "Metric",
-                [NO_METRIC, *collections.OBJECTIVE_METRICS],
+                [NO_METRIC, *coaching_notes.OBJECTIVE_METRICS],
                 format_func=lambda m: m if m == NO_METRIC else coaching.OBJECTIVE_LABELS[m],
                 key=f"coaching_metric_{position}",
                 label_visibility="visible" if position == 0 else "collapsed",
             )
             comparison = cells[1].selectbox(
                 "Is",
-                list(collections.COMPARISONS),
+                list(coaching_notes.COMPARISONS),
                 key=f"coaching_comparison_{position}",
                 label_visibility="visible" if position == 0 else "collapsed",
             )
@@ -796,7 +796,7 @@ def collector_record(
     if saved:
         _session.require(access.COACH)
         objectives = tuple(
-            collections.Objective(
+            coaching_notes.Objective(
                 metric=metric,
                 comparison=comparison,
                 target=None if target is None else Decimal(str(round(target, 2))),
@@ -807,8 +807,9 @@ def collector_record(
             if metric != NO_METRIC
         )
         try:
-            db.add_coaching_note(
-                collections.CoachingNote(collector, comment, objectives, period=table.request.period),
+            coaching_notes.add_note(
+                db,
+                coaching_notes.CoachingNote(collector, comment, objectives, period=table.request.period),
                 store=ctx.store,
                 as_of=ctx.as_of,
                 scope=ctx.scope,

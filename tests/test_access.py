@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import access, aging
+from analytics import access, aging, submissions
 from analytics.scope import Scope
 from analytics.store import Store
 
@@ -325,16 +325,16 @@ def test_a_submit_outside_the_rights_writes_nothing(team: Store) -> None:
     anna = access.Users(team.root).get("anna")
     scope = access.restrict(anna, Scope())
     promise = {"event_type": "promise_to_pay", "promised_date": date(2026, 2, 10)}
-    both = collections.Submission(
-        (collections.Qualification("I1", **promise), collections.Qualification("I3", **promise))
+    both = submissions.Submission(
+        (submissions.Qualification("I1", **promise), submissions.Qualification("I3", **promise))
     )
     with collections.CollectionsDB.for_store(team) as db:
         with pytest.raises(collections.CollectionsRefused) as refused:
-            db.submit(both, store=team, as_of=date(2026, 2, 1), scope=scope, user=anna.name)
+            submissions.submit(db, both, store=team, as_of=date(2026, 2, 1), scope=scope, user=anna.name)
         assert any("I3" in message and "scope" in message for message in refused.value.messages)
         assert db.events().is_empty()
-        own = collections.Submission((collections.Qualification("I1", **promise),))
-        db.submit(own, store=team, as_of=date(2026, 2, 1), scope=scope, user=anna.name)
+        own = submissions.Submission((submissions.Qualification("I1", **promise),))
+        submissions.submit(db, own, store=team, as_of=date(2026, 2, 1), scope=scope, user=anna.name)
         assert db.events().get_column("document_id").to_list() == ["I1"]
 
 

@@ -22,7 +22,8 @@ from mailserver import mail_server
 from playwright.sync_api import Page, expect
 
 from analytics import app_link, scenarios
-from analytics.collections import CollectionsBusy, CollectionsDB
+from analytics.collections import CollectionsDB
+from analytics.collections_db import CollectionsBusy
 from analytics.store import Store
 
 SUBJECT = "Payment reminder - Alpha SARL - 1,000.00 EUR overdue"

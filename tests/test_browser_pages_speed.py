@@ -7,7 +7,7 @@ Choosing another collector, in the record's Collector box or by a row of the tea
 `collectors_record` once and never the app; the record then shows that collector's heading and
 figures, worked out beforehand by analytics.coaching over the same data. Filtering the open disputes
 by reason, then by owner, reruns `disputes_open` once each; the list then holds exactly the open
-disputes of that reason (and owner) that analytics.collections counts, and the tiles above it keep
+disputes of that reason (and owner) that analytics.disputes counts, and the tiles above it keep
 their figures.
 
 Chromium is required: when /usr/bin/chromium is missing these tests fail, they never skip.
@@ -27,7 +27,7 @@ from browser import Server
 from playwright.sync_api import Page, expect
 from test_browser import metric, no_exception
 
-from analytics import coaching, collections, demo
+from analytics import coaching, collections, demo, disputes
 from analytics.store import Store
 from pages import _format
 
@@ -68,14 +68,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     demo.create(store, customers=120, documents=6_000, seed=11, as_of=DEMO_AS_OF)
     with collections.CollectionsDB.for_store(store) as db:
         team = coaching.team_table(db, store, coaching.CoachingQuery(DEMO_AS_OF)).rows
-        disputes = collections.dispute_summary(db, store, DEMO_AS_OF).open_disputes
+        open_disputes = disputes.dispute_summary(db, store, DEMO_AS_OF).open_disputes
     logs = tmp_path_factory.mktemp("speed-server")
     run_log = logs / "runs.log"
     try:
         server = browser.start_server(folder, logs / "streamlit.log", run_log=run_log)
     except RuntimeError as error:
         pytest.fail(str(error), pytrace=False)
-    yield Served(server, run_log, Expected(team, disputes))
+    yield Served(server, run_log, Expected(team, open_disputes))
     browser.stop_server(server)
 
 

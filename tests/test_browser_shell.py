@@ -15,7 +15,8 @@ from browser import Server
 from playwright.sync_api import Page, expect
 from test_browser import ledger_data_dir, no_exception
 
-from analytics.collections import CollectionsBusy, CollectionsDB
+from analytics.collections import CollectionsDB
+from analytics.collections_db import CollectionsBusy
 from analytics.store import Store
 
 # Every text the sidebar's navigation shows, from the page's first script on: a page list drawn for

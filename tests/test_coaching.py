@@ -65,18 +65,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from analytics import coaching, collections, export, ingest, kpis
-from analytics.collections import (
-    Action,
-    CoachingNote,
-    CollectionsDB,
-    CollectionsRefused,
-    Objective,
-    Qualification,
-    Submission,
-)
+from analytics import coaching, coaching_notes, collections, export, ingest, kpis, submissions
+from analytics.coaching_notes import CoachingNote, Objective
+from analytics.collections import CollectionsDB, CollectionsRefused
+from analytics.item_states import item_states
 from analytics.scope import EVERYTHING
 from analytics.store import Store, query
+from analytics.submissions import Action, Qualification, Submission
 
 AS_OF = date(2026, 3, 31)
 
@@ -186,7 +181,7 @@ def build_team(folder: Path) -> tuple[Store, CollectionsDB]:
     ingest.import_files(store, ingest.Sources(**paths))
     db = CollectionsDB.for_store(store)
     for day, user, submission in HISTORY:
-        db.submit(submission, store=store, as_of=day, scope=EVERYTHING, user=user)
+        submissions.submit(db, submission, store=store, as_of=day, scope=EVERYTHING, user=user)
     return store, db
 
 
@@ -372,8 +367,8 @@ def test_outlier_rule() -> None:
     assert (
         coaching.reason("pct_over_90", 31.0, 15.5, 2.0) == "+90 share 2.0x the team median (31.00% vs 15.50%)"
     )
-    assert set(coaching.OBJECTIVE_LABELS) == set(collections.OBJECTIVE_METRICS)
-    assert set(collections.OBJECTIVE_METRICS) <= set(coaching.ROW_COLUMNS)
+    assert set(coaching.OBJECTIVE_LABELS) == set(coaching_notes.OBJECTIVE_METRICS)
+    assert set(coaching_notes.OBJECTIVE_METRICS) <= set(coaching.ROW_COLUMNS)
 
 
 def test_a_week_and_a_quarter(team: tuple[Store, CollectionsDB]) -> None:
@@ -510,7 +505,7 @@ def test_a_record_from_the_figures_kept_for_the_whole_team(team: tuple[Store, Co
         40.78,
         22.5,
     ]
-    states = collections.item_states(db, store, AS_OF)
+    states = item_states(db, store, AS_OF)
     risk = coaching.at_risk_customers(db, store, "Anna", AS_OF, states=states)
     assert risk.select("customer_id", "over_90", "broken_promises", "days_since_contact").rows() == [
         ("A1", money("600.00"), 1, 21),
@@ -527,7 +522,8 @@ def test_notes_are_kept_and_their_objectives_measured(tmp_path: Path, collection
     03-31). On 03-10: +90 <= 1000 by 03-15, measured at 03-15 (IA1 600 after PA1 that day: met)."""
     store, db = build_team(tmp_path)
     try:
-        first = db.add_coaching_note(
+        first = coaching_notes.add_note(
+            db,
             CoachingNote(
                 "Anna",
                 "Focus on the oldest items",
@@ -544,14 +540,16 @@ def test_notes_are_kept_and_their_objectives_measured(tmp_path: Path, collection
             scope=EVERYTHING,
             user="Team lead",
         )
-        second = db.add_coaching_note(
+        second = coaching_notes.add_note(
+            db,
             CoachingNote("Anna", "", (Objective("over_90", "<=", Decimal("1000"), date(2026, 3, 15)),)),
             store=store,
             as_of=date(2026, 3, 10),
             scope=EVERYTHING,
             user="Team lead",
         )
-        db.add_coaching_note(
+        coaching_notes.add_note(
+            db,
             CoachingNote("Ben", "Well done"),
             store=store,
             as_of=date(2026, 3, 10),
@@ -559,10 +557,10 @@ def test_notes_are_kept_and_their_objectives_measured(tmp_path: Path, collection
             user="Team lead",
         )
         assert (first, second) == (1, 2)
-        notes = db.coaching_notes(collectors=["Anna"])
+        notes = coaching_notes.notes(db, collectors=["Anna"])
         assert notes.get_column("note_id").to_list() == [1, 2]
         assert notes.row(0, named=True)["comment"] == "Focus on the oldest items"
-        assert db.coaching_notes().height == 3
+        assert coaching_notes.notes(db).height == 3
 
         outcomes = coaching.objective_outcomes(db, store, "Anna", AS_OF)
         assert outcomes.select("note_id", "metric", "measured_on", "value", "status").rows() == [
@@ -584,9 +582,10 @@ def test_notes_are_kept_and_their_objectives_measured(tmp_path: Path, collection
 
 def test_a_note_is_checked_before_it_is_written(team: tuple[Store, CollectionsDB]) -> None:
     store, db = team
-    before = db.coaching_notes().height
+    before = coaching_notes.notes(db).height
     with pytest.raises(CollectionsRefused) as refused:
-        db.add_coaching_note(
+        coaching_notes.add_note(
+            db,
             CoachingNote(
                 "Zoe",
                 "",
@@ -610,8 +609,10 @@ def test_a_note_is_checked_before_it_is_written(team: tuple[Store, CollectionsDB
         "objective 2, target: required",
     ]
     with pytest.raises(CollectionsRefused, match="write a comment or set an objective"):
-        db.add_coaching_note(CoachingNote("Anna"), store=store, as_of=AS_OF, scope=EVERYTHING, user="Lead")
-    assert db.coaching_notes().height == before
+        coaching_notes.add_note(
+            db, CoachingNote("Anna"), store=store, as_of=AS_OF, scope=EVERYTHING, user="Lead"
+        )
+    assert coaching_notes.notes(db).height == before
 
 
 def test_an_older_file_gets_the_notes_table(tmp_path: Path) -> None:
@@ -643,7 +644,7 @@ def test_an_older_file_gets_the_notes_table(tmp_path: Path) -> None:
         assert db.read("collections_schema_version").get_column("version").to_list() == [
             collections.SCHEMA_VERSION
         ]
-        assert db.coaching_notes().is_empty()
+        assert coaching_notes.notes(db).is_empty()
         assert db.data_version() == "0-0-0"
 
 

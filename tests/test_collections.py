@@ -22,16 +22,21 @@ import duckdb
 import polars as pl
 import pytest
 
-from analytics import collections, demo, ingest
-from analytics.collections import (
-    Action,
-    CollectionsDB,
-    CollectionsRefused,
-    Qualification,
-    Submission,
+from analytics import (
+    collections,
+    demo,
+    disputes,
+    event_files,
+    ingest,
+    promises,
+    submission_checks,
+    submissions,
 )
+from analytics.collections import CollectionsDB, CollectionsRefused
+from analytics.item_states import item_states
 from analytics.scope import EVERYTHING, Scope
 from analytics.store import ImportRecord, Store, Tables
+from analytics.submissions import Action, Qualification, Submission
 
 ROOT = Path(__file__).resolve().parent.parent
 ANNA = Scope.of({"collector": ["Anna"]})
@@ -59,7 +64,7 @@ def promise(document_id: str, promised_date: date, amount: str | None) -> Submis
 
 
 def state_of(db: CollectionsDB, store: Store, as_of: date, document_id: str) -> dict:
-    states = collections.item_states(db, store, as_of)
+    states = item_states(db, store, as_of)
     rows = states.filter(pl.col("document_id") == document_id).to_dicts()
     return rows[0] if rows else {}
 
@@ -70,7 +75,8 @@ def state_of(db: CollectionsDB, store: Store, as_of: date, document_id: str) -> 
 def test_promise_kept_by_a_payment_on_the_last_day_of_grace(ledger_store: Store, db: CollectionsDB) -> None:
     """On 02-10 Alpha promises 400.00 on I1 for 02-12: deadline 02-12 + 3 = 02-15. Open on 02-14
     (P1 not in yet, deadline ahead); P1 400.00 arrives on 02-15, the deadline itself: kept from 02-15 on."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I1", date(2026, 2, 12), "400.00"),
         store=ledger_store,
         as_of=date(2026, 2, 10),
@@ -81,7 +87,7 @@ def test_promise_kept_by_a_payment_on_the_last_day_of_grace(ledger_store: Store,
     at_deadline = state_of(db, ledger_store, date(2026, 2, 15), "I1")
     assert (at_deadline["state"], at_deadline["promise_status"]) == ("promise_to_pay", "kept")
     assert at_deadline["promised_amount"] == Decimal("400.00")
-    outcomes = collections.promise_outcomes(db, ledger_store, date(2026, 2, 20))
+    outcomes = promises.promise_outcomes(db, ledger_store, date(2026, 2, 20))
     row = outcomes.row(0, named=True)
     assert (row["deadline"], row["settled_on"], row["settled_amount"]) == (
         date(2026, 2, 15),
@@ -93,7 +99,8 @@ def test_promise_kept_by_a_payment_on_the_last_day_of_grace(ledger_store: Store,
 def test_promise_broken_by_a_payment_one_day_after_grace(ledger_store: Store, db: CollectionsDB) -> None:
     """Promised for 02-11: deadline 02-14. On 02-14 (the deadline) it is still open; P1 comes on 02-15,
     one day late: broken from 02-15, and stays broken later."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I1", date(2026, 2, 11), "400.00"),
         store=ledger_store,
         as_of=date(2026, 2, 10),
@@ -110,7 +117,8 @@ def test_a_partial_payment_does_not_keep_a_promise_of_the_whole_amount(
 ) -> None:
     """No amount given: the whole open amount, 1000.00. P1 pays 400.00 within the window (deadline
     02-15): open on 02-15 (not past), broken on 02-16 with 400.00 settled of 1000.00."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I1", date(2026, 2, 12), None),
         store=ledger_store,
         as_of=date(2026, 2, 10),
@@ -120,7 +128,7 @@ def test_a_partial_payment_does_not_keep_a_promise_of_the_whole_amount(
     assert state_of(db, ledger_store, date(2026, 2, 15), "I1")["promise_status"] == "open"
     late = state_of(db, ledger_store, date(2026, 2, 16), "I1")
     assert (late["promise_status"], late["promised_amount"]) == ("broken", Decimal("1000.00"))
-    outcome = collections.promise_outcomes(db, ledger_store, date(2026, 2, 16)).row(0, named=True)
+    outcome = promises.promise_outcomes(db, ledger_store, date(2026, 2, 16)).row(0, named=True)
     assert outcome["settled_amount"] == Decimal("400.00")
 
 
@@ -128,21 +136,23 @@ def test_credit_notes_count_and_write_offs_do_not(ledger_store: Store, db: Colle
     """I2 (open 500.00 on 02-20): 100.00 promised for 02-26 (deadline 03-01) is kept by CN1 applied on
     03-01. I4 (open 300.00 on 03-20): promised for 03-30 (deadline 04-02); P5 writes it off on 03-31,
     which is no payment: broken on 04-03."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I2", date(2026, 2, 26), "100.00"),
         store=ledger_store,
         as_of=date(2026, 2, 20),
         scope=ANNA,
         user="Anna",
     )
-    db.submit(
+    submissions.submit(
+        db,
         promise("I4", date(2026, 3, 30), None),
         store=ledger_store,
         as_of=date(2026, 3, 20),
         scope=ANNA,
         user="Anna",
     )
-    outcomes = collections.promise_outcomes(db, ledger_store, date(2026, 4, 3))
+    outcomes = promises.promise_outcomes(db, ledger_store, date(2026, 4, 3))
     assert dict(outcomes.select("document_id", "promise_status").iter_rows()) == {
         "I2": "kept",
         "I4": "broken",
@@ -151,14 +161,15 @@ def test_credit_notes_count_and_write_offs_do_not(ledger_store: Store, db: Colle
 
 def test_an_as_of_date_in_the_past_ignores_later_payments(ledger_store: Store, db: CollectionsDB) -> None:
     """Seen from 02-14, the promise of 400.00 for 02-12 is open whatever happened on 02-15."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I1", date(2026, 2, 12), "400.00"),
         store=ledger_store,
         as_of=date(2026, 2, 10),
         scope=ANNA,
         user="Anna",
     )
-    outcome = collections.promise_outcomes(db, ledger_store, date(2026, 2, 14)).row(0, named=True)
+    outcome = promises.promise_outcomes(db, ledger_store, date(2026, 2, 14)).row(0, named=True)
     assert (outcome["promise_status"], outcome["settled_amount"]) == ("open", Decimal("0.00"))
 
 
@@ -178,7 +189,9 @@ def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None
         internal_owner="Sam",
         expected_resolution=date(2026, 2, 20),
     )
-    db.submit(Submission((dispute,)), store=ledger_store, as_of=date(2026, 2, 10), scope=ANNA, user="Anna")
+    submissions.submit(
+        db, Submission((dispute,)), store=ledger_store, as_of=date(2026, 2, 10), scope=ANNA, user="Anna"
+    )
     row = state_of(db, ledger_store, date(2026, 2, 12), "I1")
     assert {
         k: row[k]
@@ -190,7 +203,7 @@ def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None
         "internal_owner": "Sam",
         "dispute_age_days": 2,
     }
-    summary = collections.dispute_summary(db, ledger_store, date(2026, 2, 12))
+    summary = disputes.dispute_summary(db, ledger_store, date(2026, 2, 12))
     assert summary.figures["open_disputes"] == 1
     assert summary.by_reason.select("dispute_reason", "disputes", "disputed_amount").rows() == [
         ("price", 1, Decimal("300.00"))
@@ -199,10 +212,12 @@ def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None
     resolution = Qualification(
         "I1", "dispute_resolved", comment="Quote checked: price is right", outcome="customer_to_pay"
     )
-    db.submit(Submission((resolution,)), store=ledger_store, as_of=date(2026, 2, 18), scope=ANNA, user="Anna")
+    submissions.submit(
+        db, Submission((resolution,)), store=ledger_store, as_of=date(2026, 2, 18), scope=ANNA, user="Anna"
+    )
     assert state_of(db, ledger_store, date(2026, 2, 17), "I1")["state"] == "disputed"
     assert state_of(db, ledger_store, date(2026, 2, 18), "I1")["state"] == "none"
-    summary = collections.dispute_summary(db, ledger_store, date(2026, 2, 18))
+    summary = disputes.dispute_summary(db, ledger_store, date(2026, 2, 18))
     assert summary.figures["open_disputes"] == 0
     resolved = summary.resolution_by_reason.row(0, named=True)
     assert (resolved["dispute_reason"], resolved["resolved"], resolved["average_days_to_resolve"]) == (
@@ -213,8 +228,13 @@ def test_dispute_then_resolution(ledger_store: Store, db: CollectionsDB) -> None
     assert resolved["customer_to_pay"] == 1
 
     with pytest.raises(CollectionsRefused) as refused:
-        db.submit(
-            Submission((resolution,)), store=ledger_store, as_of=date(2026, 2, 19), scope=ANNA, user="Anna"
+        submissions.submit(
+            db,
+            Submission((resolution,)),
+            store=ledger_store,
+            as_of=date(2026, 2, 19),
+            scope=ANNA,
+            user="Anna",
         )
     assert refused.value.messages == ["document I1, event_type: 'I1' has no open dispute to resolve"]
 
@@ -224,28 +244,30 @@ def test_disputes_page_promises_by_deadline_over_one_month(ledger_store: Store, 
     (deadline 02-15, kept by P1 that day), on 03-02 400.00 (all still open) on I2 for 03-05 (deadline 03-08, nothing
     paid: broken). The kept rate takes both (deadlines in the 90 days to 03-20): 1 of 2, 50%; March's
     row has the I2 promise made and broken, I1's made and kept in months before it."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I1", date(2026, 2, 12), "400.00"),
         store=ledger_store,
         as_of=date(2026, 1, 20),
         scope=ANNA,
         user="Anna",
     )
-    db.submit(
+    submissions.submit(
+        db,
         promise("I2", date(2026, 3, 5), "400.00"),
         store=ledger_store,
         as_of=date(2026, 3, 2),
         scope=ANNA,
         user="Anna",
     )
-    summary = collections.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1)
+    summary = disputes.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1)
     figures = summary.figures
     assert (figures["promises_kept"], figures["promises_broken"], figures["kept_rate"]) == (1, 1, 50.0)
     assert summary.monthly.select("month", "promises_made", "promises_kept", "promises_broken").rows() == [
         (date(2026, 3, 31), 1, 0, 1)
     ]
-    states = collections.item_states(db, ledger_store, date(2026, 3, 20))
-    given = collections.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1, states=states)
+    states = item_states(db, ledger_store, date(2026, 3, 20))
+    given = disputes.dispute_summary(db, ledger_store, date(2026, 3, 20), months=1, states=states)
     assert given.figures == figures
     assert given.broken_promises.get_column("document_id").to_list() == ["I2"]
 
@@ -253,7 +275,8 @@ def test_disputes_page_promises_by_deadline_over_one_month(ledger_store: Store, 
 def test_the_state_is_the_latest_event_at_the_as_of_date(ledger_store: Store, db: CollectionsDB) -> None:
     """I2: promise on 02-10, litigation on 02-20, cleared on 02-25. The state at each date is the one the
     latest event on or before it set; history lists the three, newest first."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I2", date(2026, 2, 27), "500.00"),
         store=ledger_store,
         as_of=date(2026, 2, 10),
@@ -261,8 +284,11 @@ def test_the_state_is_the_latest_event_at_the_as_of_date(ledger_store: Store, db
         user="Anna",
     )
     litigation = Qualification("I2", "litigation", comment="Formal notice unanswered")
-    db.submit(Submission((litigation,)), store=ledger_store, as_of=date(2026, 2, 20), scope=ANNA, user="Anna")
-    db.submit(
+    submissions.submit(
+        db, Submission((litigation,)), store=ledger_store, as_of=date(2026, 2, 20), scope=ANNA, user="Anna"
+    )
+    submissions.submit(
+        db,
         Submission((Qualification("I2", "cleared"),)),
         store=ledger_store,
         as_of=date(2026, 2, 25),
@@ -289,7 +315,8 @@ def test_the_state_is_the_latest_event_at_the_as_of_date(ledger_store: Store, db
 def test_one_submission_qualifies_items_and_logs_the_call(ledger_store: Store, db: CollectionsDB) -> None:
     """A call on Alpha on 02-10 that obtains a promise on I1 and records a dispute on I2: two events and
     one action in one submission; the action names both items; the customer's timeline shows all three."""
-    result = db.submit(
+    result = submissions.submit(
+        db,
         Submission(
             (
                 Qualification(
@@ -418,7 +445,7 @@ def test_refused_input_writes_nothing(
     ledger_store: Store, db: CollectionsDB, submission: Submission, message: str
 ) -> None:
     with pytest.raises(CollectionsRefused) as refused:
-        db.submit(submission, store=ledger_store, as_of=FEB_16, scope=ANNA, user="Anna")
+        submissions.submit(db, submission, store=ledger_store, as_of=FEB_16, scope=ANNA, user="Anna")
     assert message in refused.value.messages
     assert db.events().height == 0 and db.actions().height == 0
 
@@ -434,14 +461,14 @@ def test_all_or_nothing_lists_every_problem(ledger_store: Store, db: Collections
         Action("C1", "call", "reached", document_ids=("I3",)),
     )
     with pytest.raises(CollectionsRefused) as refused:
-        db.submit(submission, store=ledger_store, as_of=FEB_16, scope=ANNA, user="Anna")
+        submissions.submit(db, submission, store=ledger_store, as_of=FEB_16, scope=ANNA, user="Anna")
     assert refused.value.messages == [
         "document I2, comment: required for a dispute",
         "action, document_ids: 'I3' is not an open item of customer C1 at 2026-02-16",
     ]
     with pytest.raises(CollectionsRefused, match="user_name: required"):
-        db.submit(
-            promise("I1", date(2026, 2, 20), None), store=ledger_store, as_of=FEB_16, scope=ANNA, user=" "
+        submissions.submit(
+            db, promise("I1", date(2026, 2, 20), None), store=ledger_store, as_of=FEB_16, scope=ANNA, user=" "
         )
     assert db.events().height == 0 and db.actions().height == 0
 
@@ -458,7 +485,8 @@ def test_twenty_threads_of_a_hundred_actions(ledger_store: Store, db: Collection
         try:
             for number in range(100):
                 action = Action("C1", "call", "reached", comment=f"{thread}-{number}")
-                db.submit(
+                submissions.submit(
+                    db,
                     Submission(action=action),
                     store=ledger_store,
                     as_of=FEB_16,
@@ -484,7 +512,8 @@ def test_twenty_threads_of_a_hundred_actions(ledger_store: Store, db: Collection
 
 
 def seed_events(db: CollectionsDB, store: Store) -> None:
-    db.submit(
+    submissions.submit(
+        db,
         Submission(
             (
                 Qualification(
@@ -507,7 +536,9 @@ def seed_events(db: CollectionsDB, store: Store) -> None:
     dispute = Qualification(
         "I3", "disputed", comment="Wrong quantity", dispute_reason="billing_error", internal_owner="Billing"
     )
-    db.submit(Submission((dispute,)), store=store, as_of=date(2026, 2, 12), scope=EVERYTHING, user="Ben")
+    submissions.submit(
+        db, Submission((dispute,)), store=store, as_of=date(2026, 2, 12), scope=EVERYTHING, user="Ben"
+    )
 
 
 def test_export_then_import_into_another_database(
@@ -517,7 +548,7 @@ def test_export_then_import_into_another_database(
     database gives the same events and action, recorded by the importer with their first authors as
     original authors; importing the same file again is refused."""
     seed_events(db, ledger_store)
-    exported = collections.export_events(db)
+    exported = event_files.export_events(db)
     assert exported.select("kind", "date", "type", "document_ids").rows() == [
         ("qualification", date(2026, 2, 10), "promise_to_pay", "I1"),
         ("action", date(2026, 2, 10), "email", "I1"),
@@ -526,7 +557,7 @@ def test_export_then_import_into_another_database(
     path = tmp_path / "events.csv"
     exported.write_csv(path)
     with collections_backend.open(tmp_path / "other.duckdb") as other:
-        result = collections.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
+        result = event_files.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
         assert (result.item_events, result.actions) == (2, 1)
         columns = [
             "document_id",
@@ -553,7 +584,7 @@ def test_export_then_import_into_another_database(
             .equals(db.actions().select("customer_id", "action_type", "document_ids", "next_action_date"))
         )
         with pytest.raises(ingest.ImportRefused, match="this file was already imported by Importer"):
-            collections.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
+            event_files.import_events(other, path, ledger_store, user="Importer", today=date(2026, 3, 1))
 
 
 def test_import_names_file_row_and_column(ledger_store: Store, db: CollectionsDB, tmp_path: Path) -> None:
@@ -569,7 +600,7 @@ def test_import_names_file_row_and_column(ledger_store: Store, db: CollectionsDB
         encoding="utf-8",
     )
     with pytest.raises(ingest.ImportRefused) as refused:
-        collections.import_events(db, path, ledger_store, user="Anna", today=date(2026, 3, 1))
+        event_files.import_events(db, path, ledger_store, user="Anna", today=date(2026, 3, 1))
     problems = [str(p) for p in refused.value.problems]
     assert (
         "actions.csv, row 3, column promised_amount: 700.00 is above the item's open amount 600.00"
@@ -633,7 +664,7 @@ def test_demo_history_passes_the_rules_of_a_submission(demo_company: tuple) -> N
     """Every event and action, checked at its own date: item open, amounts within the open amount,
     dates not in the past, allowed values, comments, resolutions of open disputes only."""
     _, store, events, actions = demo_company
-    assert collections.history_problems(store, events, actions).rows() == []
+    assert submission_checks.history_problems(store, events, actions).rows() == []
 
 
 def test_demo_promises_match_the_payments(demo_company: tuple, tmp_path: Path) -> None:
@@ -642,8 +673,8 @@ def test_demo_promises_match_the_payments(demo_company: tuple, tmp_path: Path) -
     items paid since were paid after that deadline. Both kinds exist, and most promises are kept."""
     ledger, store, events, actions = demo_company
     with CollectionsDB(tmp_path / "c.duckdb") as db:
-        assert db.load_history(events, actions) == (events.height, actions.height)
-        outcomes = collections.promise_outcomes(db, store, DEMO_AS_OF)
+        assert submissions.load_history(db, events, actions) == (events.height, actions.height)
+        outcomes = promises.promise_outcomes(db, store, DEMO_AS_OF)
     settling = ledger.payments.filter(pl.col("method").is_in(["cash", "credit_note"]))
     decided = outcomes.filter(pl.col("promise_status") != "open")
     paid = (
@@ -704,18 +735,18 @@ def test_promise_figures_after_saves_equal_a_full_settlement(ledger_store: Store
         (promise("I4", date(2026, 3, 30), None), date(2026, 3, 20)),
         (promise("I1", date(2026, 3, 20), "600.00"), date(2026, 3, 1)),
     ]
-    collections.forget_settlements()
+    promises.forget_settlements()
     seen = []
     for submission, recorded in saves:
-        db.submit(submission, store=ledger_store, as_of=recorded, scope=ANNA, user="Anna")
-        kept = collections.kept_settlements()
-        outcomes = collections.promise_outcomes(db, ledger_store, as_of)
+        submissions.submit(db, submission, store=ledger_store, as_of=recorded, scope=ANNA, user="Anna")
+        kept = promises.kept_settlements()
+        outcomes = promises.promise_outcomes(db, ledger_store, as_of)
         # The saved promise alone was settled now, the earlier ones came from those kept.
-        assert collections.kept_settlements() == kept + 1
-        states = collections.item_states(db, ledger_store, as_of)
-        collections.forget_settlements()
-        assert outcomes.equals(collections.promise_outcomes(db, ledger_store, as_of))
-        assert states.equals(collections.item_states(db, ledger_store, as_of))
+        assert promises.kept_settlements() == kept + 1
+        states = item_states(db, ledger_store, as_of)
+        promises.forget_settlements()
+        assert outcomes.equals(promises.promise_outcomes(db, ledger_store, as_of))
+        assert states.equals(item_states(db, ledger_store, as_of))
         seen.append(
             outcomes.select("document_id", "promised_date", "settled_amount", "promise_status").rows()
         )
@@ -735,14 +766,15 @@ def test_a_payment_imported_after_a_settlement_counts(ledger_store: Store, db: C
     """I4's promise for 03-30 is broken at 04-03 (settled once, the figure kept); a new import adds a
     cash payment of 300.00 on I4 on 04-01, within grace: the promise is kept from then on (the
     settlements kept belong to the generation they were read from)."""
-    db.submit(
+    submissions.submit(
+        db,
         promise("I4", date(2026, 3, 30), None),
         store=ledger_store,
         as_of=date(2026, 3, 20),
         scope=ANNA,
         user="Anna",
     )
-    before = collections.promise_outcomes(db, ledger_store, date(2026, 4, 3)).row(0, named=True)
+    before = promises.promise_outcomes(db, ledger_store, date(2026, 4, 3)).row(0, named=True)
     assert before["promise_status"] == "broken"
     con = ledger_store.connect()
     payments = con.sql("select * from payments").pl()
@@ -761,7 +793,7 @@ def test_a_payment_imported_after_a_settlement_counts(ledger_store: Store, db: C
         ),
         ImportRecord("test", "payments.csv", "-", 0, 0, 1, 0),
     )
-    after = collections.promise_outcomes(db, ledger_store, date(2026, 4, 3)).row(0, named=True)
+    after = promises.promise_outcomes(db, ledger_store, date(2026, 4, 3)).row(0, named=True)
     assert (after["promise_status"], after["settled_on"], after["settled_amount"]) == (
         "kept",
         date(2026, 4, 1),
@@ -774,14 +806,16 @@ def test_actions_per_month_count_the_scope_alone(ledger_store: Store, db: Collec
     months: Anna's portfolio counts one action in February and one in March, the whole company two in
     February."""
     for customer, day, scope in (("C1", date(2026, 2, 10), ANNA), ("C1", date(2026, 3, 5), ANNA)):
-        db.submit(
+        submissions.submit(
+            db,
             Submission((), Action(customer, "call", "no_answer")),
             store=ledger_store,
             as_of=day,
             scope=scope,
             user="Anna",
         )
-    db.submit(
+    submissions.submit(
+        db,
         Submission((), Action("C2", "call", "no_answer")),
         store=ledger_store,
         as_of=date(2026, 2, 12),
@@ -789,8 +823,8 @@ def test_actions_per_month_count_the_scope_alone(ledger_store: Store, db: Collec
         user="Ben",
     )
     as_of = date(2026, 3, 20)
-    anna = collections.dispute_summary(db, ledger_store, as_of, ANNA, months=2).monthly
-    everyone = collections.dispute_summary(db, ledger_store, as_of, months=2).monthly
+    anna = disputes.dispute_summary(db, ledger_store, as_of, ANNA, months=2).monthly
+    everyone = disputes.dispute_summary(db, ledger_store, as_of, months=2).monthly
     assert anna.select("month", "actions").rows() == [(date(2026, 2, 28), 1), (date(2026, 3, 31), 1)]
     assert everyone.select("month", "actions").rows() == [(date(2026, 2, 28), 2), (date(2026, 3, 31), 1)]
 
@@ -812,14 +846,16 @@ def test_the_rows_held_in_memory_follow_every_write_and_a_replaced_history(
     db = CollectionsDB(path)
     try:
         db.events(), db.actions()  # held from here on: what follows must be added to them
-        db.submit(
+        submissions.submit(
+            db,
             promise("I1", date(2026, 2, 20), "400.00"),
             store=ledger_store,
             as_of=date(2026, 2, 10),
             scope=ANNA,
             user="Anna",
         )
-        db.submit(
+        submissions.submit(
+            db,
             Submission(action=Action("C1", "call", "reached", comment="Will pay", document_ids=("I1",))),
             store=ledger_store,
             as_of=date(2026, 2, 11),
@@ -833,7 +869,7 @@ def test_the_rows_held_in_memory_follow_every_write_and_a_replaced_history(
         db = CollectionsDB(path)
         held_before = db.events()
         events = held_before.with_columns(pl.col("event_date") - timedelta(days=1))
-        db.load_history(events, db.actions().head(0), replace=True)
+        submissions.load_history(db, events, db.actions().head(0), replace=True)
         replaced = (db.events(), db.actions())
         assert replaced[1].is_empty() and replaced[0].get_column("event_date").to_list() == [date(2026, 2, 9)]
         db.close()
@@ -845,7 +881,8 @@ def test_the_rows_held_in_memory_follow_every_write_and_a_replaced_history(
 def test_the_timeline_has_one_line_per_submission(ledger_store: Store, db: CollectionsDB) -> None:
     """On 02-12 Anna records a delivery dispute on I1 and I2 with a call in one save, on 02-13 a call
     alone: Alpha's timeline has two lines, newest first, the first naming both invoices once."""
-    db.submit(
+    submissions.submit(
+        db,
         Submission(
             (
                 Qualification("I1", "disputed", comment="Parts missing", dispute_reason="delivery"),
@@ -858,7 +895,8 @@ def test_the_timeline_has_one_line_per_submission(ledger_store: Store, db: Colle
         scope=ANNA,
         user="Anna",
     )
-    db.submit(
+    submissions.submit(
+        db,
         Submission(action=Action("C1", "call", "no_answer", comment="No answer")),
         store=ledger_store,
         as_of=date(2026, 2, 13),

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from analytics.collections import Action, CollectionsDB, CollectionsRefused, Qualification, Submission
+from analytics import submissions
+from analytics.collections import CollectionsDB, CollectionsRefused
 from analytics.scope import EVERYTHING
 from analytics.store import Store
+from analytics.submissions import Action, Qualification, Submission
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 2, 16)
@@ -25,7 +27,9 @@ PROCESSES, WRITES = 4, 40
 WRITER = """
 import sys
 from datetime import date
-from analytics.collections import Action, CollectionsDB, Submission
+from analytics import submissions
+from analytics.collections import CollectionsDB
+from analytics.submissions import Action, Submission
 from analytics.scope import EVERYTHING
 from analytics.store import Store
 store = Store(sys.argv[1])
@@ -35,7 +39,7 @@ with CollectionsDB.for_store(store) as db:
     sys.stdin.readline()  # all start together
     for number in range(int(sys.argv[3])):
         action = Action("C1", "call", "reached", comment=f"{name}-{number}")
-        db.submit(Submission(action=action), store=store, as_of=date(2026, 2, 16), scope=EVERYTHING, user=name)
+        submissions.submit(db, Submission(action=action), store=store, as_of=date(2026, 2, 16), scope=EVERYTHING, user=name)
 print("done", flush=True)
 """
 
@@ -99,7 +103,8 @@ def test_a_write_in_one_process_is_seen_by_the_other(ledger_store: Store, url: s
     with CollectionsDB.for_store(ledger_store) as first, CollectionsDB.for_store(ledger_store) as second:
         before = second.data_version()
         assert second.actions().is_empty()
-        first.submit(
+        submissions.submit(
+            first,
             Submission(action=Action("C1", "call", "reached", comment="Mrs Dupont will pay")),
             store=ledger_store,
             as_of=AS_OF,
@@ -116,11 +121,16 @@ def test_a_dispute_resolved_by_another_process_meanwhile_is_refused(ledger_store
     dispute = Qualification("I1", "disputed", comment="Price not as agreed", dispute_reason="price")
     resolved = Qualification("I1", "dispute_resolved", comment="Checked", outcome="customer_to_pay")
     with CollectionsDB.for_store(ledger_store) as anna, CollectionsDB.for_store(ledger_store) as ben:
-        anna.submit(Submission((dispute,)), store=ledger_store, as_of=AS_OF, scope=EVERYTHING, user="Anna")
+        submissions.submit(
+            anna, Submission((dispute,)), store=ledger_store, as_of=AS_OF, scope=EVERYTHING, user="Anna"
+        )
         assert ben.events().get_column("event_type").to_list() == ["disputed"]  # what Ben's page shows
-        anna.submit(Submission((resolved,)), store=ledger_store, as_of=AS_OF, scope=EVERYTHING, user="Anna")
+        submissions.submit(
+            anna, Submission((resolved,)), store=ledger_store, as_of=AS_OF, scope=EVERYTHING, user="Anna"
+        )
         with pytest.raises(CollectionsRefused, match="'I1' has no open dispute to resolve"):
-            ben.submit(
+            submissions.submit(
+                ben,
                 Submission((resolved,), Action("C1", "call", "reached", comment="resolved too")),
                 store=ledger_store,
                 as_of=AS_OF,

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import collections
+from analytics import collections, disputes
 from analytics.store import Store
 from pages._format import label, markdown_text
 
@@ -25,7 +25,7 @@ def open_disputes(demo_data_dir: Path) -> pl.DataFrame:
     """The open disputes at AS_OF as the analytics count them, oldest first: what the list must show."""
     store = Store(demo_data_dir)
     with collections.CollectionsDB.for_store(store) as db:
-        summary = collections.dispute_summary(db, store, AS_OF)
+        summary = disputes.dispute_summary(db, store, AS_OF)
     return summary.open_disputes.sort(["age_days", "document_id"], descending=[True, False])
 
 

@@ -366,13 +366,15 @@ def test_a_snapshot_build_killed_at_each_step(ledgers: Ledgers, previous: Path, 
 
 SUBMIT = """
 from datetime import date
-from analytics.collections import Action, CollectionsDB, Qualification, Submission
+from analytics.collections import CollectionsDB
+from analytics import submissions
+from analytics.submissions import Action, Qualification, Submission
 from analytics.scope import EVERYTHING
 from analytics.store import Store
 store = Store(sys.argv[2])
 db = CollectionsDB.for_store(store)
 promise = dict(event_type="promise_to_pay", promised_date=date(2026, 3, 20), comment="pays on the 20th")
-db.submit(
+submissions.submit(db,
     Submission(
         (Qualification("I1", **promise), Qualification("I2", **promise)),
         Action("C1", "call", "promise_obtained", comment="called Mrs Dupont"),
@@ -432,7 +434,9 @@ def test_a_submission_survives_a_kill_once_saved(previous: Path) -> None:
 
 STREAM = """
 from datetime import date, timedelta
-from analytics.collections import Action, CollectionsDB, Qualification, Submission
+from analytics.collections import CollectionsDB
+from analytics import submissions
+from analytics.submissions import Action, Qualification, Submission
 from analytics.scope import EVERYTHING
 from analytics.store import Store
 store = Store(sys.argv[2])
@@ -444,7 +448,7 @@ for number in range(first, first + 1000):
     size = 60 if number % 2 else 3
     documents = [f"D{customer + customers * k}" for k in range(size)]
     promise = dict(event_type="promise_to_pay", promised_date=as_of + timedelta(days=7), comment=f"round {number}")
-    result = db.submit(
+    result = submissions.submit(db,
         Submission(
             tuple(Qualification(d, **promise) for d in documents),
             Action(f"K{customer}", "call", "promise_obtained", comment=f"round {number}"),

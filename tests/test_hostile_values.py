@@ -19,10 +19,11 @@ import pytest
 from conftest import CUSTOMERS_CSV, DOCUMENTS_CSV, ROOT, write
 from streamlit.testing.v1 import AppTest
 
-from analytics import aging, contract, export, ingest
-from analytics.collections import Action, CollectionsDB, Submission, history
+from analytics import aging, contract, export, ingest, submissions
+from analytics.collections import CollectionsDB, history
 from analytics.scope import Scope, customers_in_scope
 from analytics.store import Store
+from analytics.submissions import Action, Submission
 from pages import _format
 
 AS_OF = date(2026, 3, 10)
@@ -139,7 +140,8 @@ def test_a_comment_is_stored_as_written(ledger_store: Store) -> None:
     before = stored(ledger_store)
     with CollectionsDB.for_store(ledger_store) as db:
         for comment in HOSTILE:
-            db.submit(
+            submissions.submit(
+                db,
                 Submission(action=Action("C1", "call", "reached", comment=comment, contact_person=comment)),
                 store=ledger_store,
                 as_of=AS_OF,

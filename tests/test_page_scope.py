@@ -27,10 +27,10 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 from test_coaching import build_team, dispute
 
-from analytics import access, scenarios
-from analytics.collections import Submission
+from analytics import access, scenarios, submissions
 from analytics.scope import EVERYTHING
 from analytics.store import Store
+from analytics.submissions import Submission
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 AS_OF = "2026-03-31"
@@ -42,8 +42,8 @@ PASSWORDS = {"anna": "anna-password", "lea": "lea-password"}
 @pytest.fixture
 def team_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     store, db = build_team(tmp_path)
-    db.submit(
-        Submission((dispute("IB1"),)), store=store, as_of=date(2026, 3, 27), scope=EVERYTHING, user="Ben"
+    submissions.submit(
+        db, Submission((dispute("IB1"),)), store=store, as_of=date(2026, 3, 27), scope=EVERYTHING, user="Ben"
     )
     for customer_id, name in CUSTOMERS.items():
         scenarios.save_contact(

@@ -36,11 +36,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import collections, contract, scenarios
-from analytics.collections import Action, CollectionsDB, Qualification, Submission, item_states
+from analytics import contract, promises, scenarios, submissions
+from analytics.collections import CollectionsDB
+from analytics.item_states import item_states
 from analytics.scenarios import Rule, Rules, Scenario, ScenarioRefused, Step
 from analytics.scope import EVERYTHING
 from analytics.store import ImportRecord, Store, Tables
+from analytics.submissions import Action, Qualification, Submission
 
 CUSTOMERS = [
     # customer_id, name, segment, risk_class, credit_limit
@@ -179,7 +181,7 @@ def _dispute(document_id: str) -> Qualification:
 
 def _submitter(store: Store, db: CollectionsDB):
     def submit(as_of: date, submission: Submission) -> None:
-        db.submit(submission, store=store, as_of=as_of, scope=EVERYTHING, user=USER)
+        submissions.submit(db, submission, store=store, as_of=as_of, scope=EVERYTHING, user=USER)
 
     return submit
 
@@ -741,7 +743,7 @@ def test_alerts_and_proposals_after_saves_equal_those_worked_out_from_scratch(bo
         (date(2026, 5, 4), Qualification("T1", "promise_to_pay", promised_date=date(2026, 5, 6))),
     ]
     since = date(2026, 5, 4)
-    collections.forget_settlements()
+    promises.forget_settlements()
     scenarios.alerts(db, store, as_of, since=since)
     for recorded, qualification in saves:
         submit(recorded, Submission((qualification,)))
@@ -749,7 +751,7 @@ def test_alerts_and_proposals_after_saves_equal_those_worked_out_from_scratch(bo
         proposals = scenarios.proposals_from(
             scenarios.positions(db, store, as_of, states=item_states(db, store, as_of))
         )
-        collections.forget_settlements()
+        promises.forget_settlements()
         assert alerts.equals(scenarios.alerts(db, store, as_of, since=since))
         assert proposals.equals(scenarios.proposals(db, store, as_of))
     broken = alerts.filter(pl.col("alert") == "broken_promise")

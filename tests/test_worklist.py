@@ -29,10 +29,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import collections, contract, worklist
-from analytics.collections import Action, CollectionsDB, Qualification, Submission
+from analytics import contract, submissions, worklist
+from analytics.collections import CollectionsDB
+from analytics.item_states import item_states
 from analytics.scope import EVERYTHING
 from analytics.store import ImportRecord, Store, Tables
+from analytics.submissions import Action, Qualification, Submission
 
 AS_OF = date(2026, 6, 30)
 CUSTOMERS = [
@@ -101,7 +103,7 @@ def book(tmp_path: Path) -> tuple[Store, CollectionsDB]:
     db = CollectionsDB.for_store(store)
 
     def submit(as_of: date, submission: Submission, user: str = "Anna") -> None:
-        db.submit(submission, store=store, as_of=as_of, scope=EVERYTHING, user=user)
+        submissions.submit(db, submission, store=store, as_of=as_of, scope=EVERYTHING, user=user)
 
     def promise(document_id: str, promised: date) -> Submission:
         return Submission((Qualification(document_id, "promise_to_pay", promised_date=promised),))
@@ -222,7 +224,8 @@ def test_a_new_promise_takes_the_item_off_the_broken_list(book: tuple[Store, Col
     """Anna calls K1 on 06-30 and gets a new promise on A1 for 07-03: A1 leaves the broken promises (its
     promise is open and not due), K1 is done today, and nothing is late for it any more."""
     store, db = book
-    db.submit(
+    submissions.submit(
+        db,
         Submission(
             (Qualification("A1", "promise_to_pay", promised_date=date(2026, 7, 3)),),
             Action("K1", "call", "promise_obtained"),
@@ -277,9 +280,9 @@ def test_a_live_worklist_after_several_saves_equals_a_fresh_one(book: tuple[Stor
     assert_same_worklist(live.worklist(db, anna), worklist.worklist(db, store, anna))
 
     def save(submission: Submission, user: str = "Anna", as_of: date = AS_OF) -> None:
-        db.submit(submission, store=store, as_of=as_of, scope=EVERYTHING, user=user)
+        submissions.submit(db, submission, store=store, as_of=as_of, scope=EVERYTHING, user=user)
         assert_same_worklist(live.worklist(db, anna), worklist.worklist(db, store, anna))
-        fresh_states = collections.item_states(db, store, AS_OF, EVERYTHING, items=items)
+        fresh_states = item_states(db, store, AS_OF, EVERYTHING, items=items)
         assert live.refresh(db).states.equals(fresh_states)
 
     save(
@@ -331,7 +334,7 @@ def test_a_live_worklist_reads_a_replaced_history_whole(book: tuple[Store, Colle
     anna = worklist.WorklistQuery(AS_OF, collector="Anna")
     before = live.worklist(db, anna)
     assert "A1" in before.items["document_id"]
-    db.load_history(db.events().head(0), db.actions().head(0), replace=True)
+    submissions.load_history(db, db.events().head(0), db.actions().head(0), replace=True)
     after = live.worklist(db, anna)
     assert_same_worklist(after, worklist.worklist(db, store, anna))
     assert after.counts["done_today"] == 0
