@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import access, aging, scenarios
-from analytics.collections import Qualification, Submission
+from analytics import access, aging, scenarios, submissions
+from analytics.submissions import Qualification, Submission
 from analytics.scope import Scope
 from analytics.store import Store
 from pages import _cache, _format, _session, _shell
@@ -123,7 +123,9 @@ def test_a_save_warms_what_it_made_stale_for_the_next_page(
     dispute = Qualification(
         "I1", "disputed", comment="Price", dispute_reason="price", disputed_amount=Decimal("300.00")
     )
-    db.submit(Submission((dispute,)), store=ledger_store, as_of=ctx.as_of, scope=ctx.scope, user="Anna")
+    submissions.submit(
+        db, Submission((dispute,)), store=ledger_store, as_of=ctx.as_of, scope=ctx.scope, user="Anna"
+    )
     _cache.warm_after_save(ctx)
     wait_for_warm_ups()
     assert len([r for r in caplog.records if r.getMessage().startswith("warmed the caches after a save")]) == 1
