@@ -388,10 +388,9 @@ def collector_figures(
     # Read once: the promises, the disputes and the follow-up all derive from the item events.
     events = db.events(until=end)
 
-    frame = (
-        ledger.join(_promises(con, events, customers, start, end, grace_days), on="collector", how="left")
-        .join(_disputes(events, customers, start), on="collector", how="left")
-    )
+    frame = ledger.join(
+        _promises(con, events, customers, start, end, grace_days), on="collector", how="left"
+    ).join(_disputes(events, customers, start), on="collector", how="left")
     actions = db.actions(until=end).join(customers, on="customer_id", how="inner")
     frame = frame.join(_activity(actions, start, end), on="collector", how="left").join(
         _follow_up(db, events, actions, items_end, end), on="collector", how="left"

@@ -13,9 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import access, aging, scenarios, submissions
-from analytics.submissions import Qualification, Submission
 from analytics.scope import Scope
 from analytics.store import Store
+from analytics.submissions import Qualification, Submission
 from pages import _cache, _format, _session, _shell
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -128,11 +128,14 @@ def test_a_save_warms_what_it_made_stale_for_the_next_page(
     )
     _cache.warm_after_save(ctx)
     wait_for_warm_ups()
-    assert len([r for r in caplog.records if r.getMessage().startswith("warmed the caches after a save")]) == 1
+    assert (
+        len([r for r in caplog.records if r.getMessage().startswith("warmed the caches after a save")]) == 1
+    )
     assert [
         r.getMessage()
         for r in caplog.records
-        if r.threadName.startswith(_cache.WARM_THREAD) and r.levelno >= logging.WARNING
+        if r.threadName.startswith(_cache.WARM_THREAD)
+        and r.levelno >= logging.WARNING
         # Outside a server (no AppTest here) Streamlit's caches say they live in memory.
         and not r.getMessage().startswith("No runtime found")
     ] == []
