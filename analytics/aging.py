@@ -32,11 +32,12 @@ ZERO = Decimal("0.00")
 # as an Enum of the values the customers in scope hold (its physical value is a small dense code).
 CENTS = "_open_amount_cents"
 KEYED = ("customer_id", *contract.DIMENSIONS)
-_CENT = Decimal("0.01")
 
 # The key columns a level's rows carry, in the order shown.
 DOCUMENT_COLUMNS = (
     "document_id",
+    # 1, 2, ... for a document paid in installments (each ages on its own due date); null otherwise
+    "installment",
     "customer_id",
     "customer_name",
     "document_type",
@@ -159,7 +160,7 @@ def aged_items(
         customers.with_columns(keys), on="customer_id", how="inner", maintain_order="left"
     ).with_columns(
         (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("days_past_due"),
-        pl.col(AMOUNT).to_physical().cast(pl.Int64).alias(CENTS),
+        contract.cents(pl.col(AMOUNT)).alias(CENTS),
     )
     helpers = [*(key_column(name) for name in KEYED), CENTS]
     return aged.select(pl.exclude(helpers), *helpers)
@@ -295,7 +296,7 @@ def _grouped(
     extra = [name for name in keys if name != key]
     needed = [
         pl.col(enum) if enum in items.columns else pl.col(key).cast(_enum_of(items[key])).alias(enum),
-        pl.col(CENTS) if CENTS in items.columns else pl.col(AMOUNT).to_physical().cast(pl.Int64).alias(CENTS),
+        pl.col(CENTS) if CENTS in items.columns else contract.cents(pl.col(AMOUNT)).alias(CENTS),
         pl.col("days_past_due"),
         *([request.age_days.alias("_age")] if by_document else []),
         *extra,
@@ -340,12 +341,7 @@ def _grouped(
         some_item = np.zeros(slots, dtype=np.intp)
         some_item[slot] = np.arange(len(slot))
         rows = rows.with_columns(selected.select(extra)[some_item[present]])
-    return rows.with_columns(_money(pl.col(name)) for name in money)
-
-
-def _money(cents: pl.Expr) -> pl.Expr:
-    """Integer cents as a MONEY decimal, exactly."""
-    return (cents.cast(pl.Decimal(38, 0)) * pl.lit(_CENT)).cast(contract.MONEY)
+    return rows.with_columns(contract.money(pl.col(name)) for name in money)
 
 
 def _sum(rows: pl.DataFrame, column: str) -> Decimal:
@@ -358,7 +354,7 @@ def headline(items: pl.DataFrame, request: AgingQuery) -> dict[str, Decimal]:
     conditions = _conditions(request)
     frame = items.lazy()
     selected = frame.filter(*conditions) if conditions else frame
-    cents = pl.col(CENTS) if CENTS in items.columns else pl.col(AMOUNT).to_physical().cast(pl.Int64)
+    cents = pl.col(CENTS) if CENTS in items.columns else contract.cents(pl.col(AMOUNT))
     days = pl.col("days_past_due")
     sums = (
         selected.select(
@@ -437,15 +433,27 @@ def roll_rates(
     row adds up to that bucket's amount then. Items are followed by document_id; amounts in functional
     currency. `settled` is settlements_between(store, date_before, date_after), when already read."""
     names = contract.bucket_names(buckets)
+    # An item is a document, or one installment of it.
+    item = ["document_id", "installment"]
     before = items_before.with_columns(bucket_expression(buckets).alias("bucket_then")).select(
-        "document_id", "bucket_then", pl.col(AMOUNT).alias("amount_then")
+        *item, "bucket_then", pl.col(AMOUNT).alias("amount_then")
     )
     after = items_after.with_columns(bucket_expression(buckets).alias("bucket_now")).select(
-        "document_id", "bucket_now", pl.col(AMOUNT).alias("amount_now")
+        *item, "bucket_now", pl.col(AMOUNT).alias("amount_now")
     )
     if settled is None:
         settled = settlements_between(store, date_before, date_after, con)
-    followed = before.join(after, on="document_id", how="left").join(settled, on="document_id", how="left")
+    # A document's settlements count once: on its earliest installment open then (payments settle
+    # the earliest first).
+    number = pl.col("installment").fill_null(0)
+    followed = (
+        before.join(after, on=item, how="left", nulls_equal=True)
+        .join(settled, on="document_id", how="left")
+        .with_columns(
+            pl.when(number == number.min().over("document_id")).then(pl.col(c)).alias(c)
+            for c in SETTLED_COLUMNS
+        )
+    )
     cells = [
         pl.col("amount_now").filter(pl.col("bucket_now") == name).sum().cast(contract.MONEY).alias(name)
         for name in names

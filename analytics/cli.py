@@ -36,7 +36,7 @@ from analytics import (
     scenarios,
 )
 from analytics.scope import Scope, customers_in_scope, dimension_values
-from analytics.store import DataFolderDamaged, DataFolderUnwritable, Store
+from analytics.store import FORMAT, DataFolderDamaged, DataFolderUnwritable, Store
 
 BAD_INPUT = 2
 FAILURE = 1
@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     import_parser.add_argument(
         "--open-items", type=Path, help="open-items snapshot file (an aged trial balance)"
     )
+    import_parser.add_argument(
+        "--installments", type=Path, help="installments file: a document's due dates when paid in parts"
+    )
     import_parser.add_argument("--mapping", type=Path, help="import mapping (TOML): column names and formats")
     import_parser.add_argument(
         "--functional-currency",
@@ -142,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         "snapshot",
         help="materialise the open items of a date",
         description="Derive the items open at --as-of and store them as a snapshot, so that later "
-        "reports of that date read it directly; prints the snapshot's totals.",
+        "reports of that date read it directly; prints the snapshot's totals. A data folder of an older "
+        "format is brought up to date first.",
     )
     snapshot_parser.add_argument("--data", type=Path, required=True, help="data folder")
     snapshot_parser.add_argument(
@@ -551,7 +555,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    sources = ingest.Sources(args.customers, args.documents, args.payments, args.open_items)
+    sources = ingest.Sources(
+        args.customers, args.documents, args.payments, args.open_items, installments=args.installments
+    )
     mapping = ingest.load_mapping(args.mapping) if args.mapping else None
     store = Store(args.data)
     user = _actor(args, access.IMPORT)
@@ -565,8 +571,12 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_snapshot(args: argparse.Namespace) -> int:
     store = Store(args.data)
-    _require_data(store)
     user = _actor(args, access.IMPORT)
+    # A folder of an older format is refused by every reader: `snapshot` rewrites it first.
+    if store.upgrade(progress=ProgressBar()):
+        print(f"Brought {store.root} up to date (format {FORMAT}).")
+        _audit(args, user, "import", f"data folder brought up to format {FORMAT}")
+    _require_data(store)
     manifest = store.add_snapshot(args.as_of, progress=ProgressBar())
     items = store.open_items(args.as_of)
     total = items.get_column("open_amount_functional").sum()

@@ -1938,11 +1938,6 @@ def age_band(days: pl.Expr) -> pl.Expr:
     return expression.otherwise(pl.lit(DISPUTE_AGE_OVER))
 
 
-def _month_end(day: date) -> date:
-    following = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
-    return following - timedelta(days=1)
-
-
 def _months_back(as_of: date, months: int) -> date:
     """The first day of the month `months - 1` months before as_of's."""
     index = as_of.year * 12 + as_of.month - 1 - (months - 1)

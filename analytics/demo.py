@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -26,11 +26,14 @@ EPOCH = date(1970, 1, 1)
 
 @dataclass(frozen=True)
 class Ledger:
-    """The three tables of a company, each with exactly its contract's columns and types."""
+    """The tables of a company, each with exactly its contract's columns and types."""
 
     customers: pl.DataFrame
     documents: pl.DataFrame
     payments: pl.DataFrame
+    installments: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=contract.INSTALLMENTS.schema)
+    )
 
 
 @dataclass(frozen=True)
@@ -262,8 +265,11 @@ def generate(
     del docs, notes
     payment_frame = _payment_frame(book, rows, document_frame["document_id"], position, start)
     del rows, position
+    installments = _installments(book.frame, document_frame, seed)
     report(1.0, "Demo ledger ready")
-    return Ledger(customers=book.frame, documents=document_frame, payments=payment_frame)
+    return Ledger(
+        customers=book.frame, documents=document_frame, payments=payment_frame, installments=installments
+    )
 
 
 def create(
@@ -303,7 +309,13 @@ def create(
         payments=ledger.payments.height,
         open_items=0,
     )
-    tables = Tables(ledger.customers, ledger.documents, ledger.payments, keep_snapshots=False)
+    tables = Tables(
+        ledger.customers,
+        ledger.documents,
+        ledger.payments,
+        keep_snapshots=False,
+        installments=ledger.installments,
+    )
     # Opened before anything is written: when another process holds it (CollectionsBusy), the data
     # stays as it was rather than a new company beside the old company's history.
     database = (collections_db or collections.CollectionsDB.for_store(store)) if history else None
@@ -374,6 +386,44 @@ class _PaymentRows:
     method: np.ndarray
     # Rows of one payment share (day, customer, method, group): a remittance, a credit-note application.
     group: np.ndarray
+
+
+# A share of the customers of France, Italy and Spain buy on 30/60/90 terms: each invoice falls due
+# in three equal installments, on its due date and 30 and 60 days later.
+INSTALLMENT_COUNTRIES = ("FR", "IT", "ES")
+INSTALLMENT_SHARE = 0.3
+INSTALLMENT_GAP_DAYS = 30
+INSTALLMENT_PARTS = 3
+
+
+def _installments(customers: pl.DataFrame, documents: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """The installments of the invoices of the customers on 30/60/90 terms (INSTALLMENT_SHARE of those
+    of INSTALLMENT_COUNTRIES, drawn from `seed`): three per invoice, the last taking the cents a
+    division by three leaves, so that they add up to the invoice's amount_functional."""
+    draw = np.random.default_rng([seed, INSTALLMENT_PARTS]).random(customers.height)
+    on_terms = customers.filter(
+        pl.col("country").is_in(INSTALLMENT_COUNTRIES) & pl.Series(draw < INSTALLMENT_SHARE)
+    ).select("customer_id")
+    invoices = documents.filter(pl.col("document_type") == "invoice", pl.col("amount_functional") > 0).join(
+        on_terms, on="customer_id", how="semi"
+    )
+    part = pl.int_range(INSTALLMENT_PARTS, dtype=pl.Int64)
+    total = contract.cents(pl.col("amount_functional"))
+    return (
+        invoices.select("document_id", "due_date", total.alias("_total"))
+        .with_columns(part.implode().alias("_part"))
+        .explode("_part")
+        .select(
+            "document_id",
+            (pl.col("due_date") + pl.duration(days=pl.col("_part") * INSTALLMENT_GAP_DAYS)).alias("due_date"),
+            contract.money(
+                pl.when(pl.col("_part") == INSTALLMENT_PARTS - 1)
+                .then(pl.col("_total") - (pl.col("_total") // INSTALLMENT_PARTS) * (INSTALLMENT_PARTS - 1))
+                .otherwise(pl.col("_total") // INSTALLMENT_PARTS)
+            ).alias("amount_functional"),
+        )
+        .cast(contract.INSTALLMENTS.schema)
+    )
 
 
 def _customers(

@@ -34,6 +34,13 @@ An import mapping is a TOML file:
     [payments]
     derive_from = "documents"      # one payment per row of the documents file with a settlement date
     columns = { payment_date = "SettledDate", amount = "InvoiceAmount" }
+
+    [installments]                 # an invoice's due dates when paid in parts (30/60/90 terms)
+    columns = { document_id = "InvoiceNo", due_date = "EcheanceDate", amount_functional = "Montant" }
+
+A document's installments (optional `installments` file) add up to its amount_functional, or the
+import is refused on the first of them; installments given again replace all of a document's stored
+ones, and a document imported again with another amount must come with its installments.
 """
 
 from __future__ import annotations
@@ -197,6 +204,7 @@ class Sources:
     documents: Path | None = None
     payments: Path | None = None
     open_items: Path | None = None
+    installments: Path | None = None
 
     def given(self) -> dict[str, Path]:
         named = {
@@ -204,6 +212,7 @@ class Sources:
             "documents": self.documents,
             "payments": self.payments,
             "open_items": self.open_items,
+            "installments": self.installments,
         }
         return {name: Path(path) for name, path in named.items() if path is not None}
 
@@ -220,6 +229,7 @@ class ImportResult:
             "documents": "document",
             "payments": "payment",
             "open_items": "open item",
+            "installments": "installment",
         }
         return ", ".join(
             f"{count:,} {singular[name] if count == 1 else name.replace('_', ' ')}"
@@ -1381,7 +1391,7 @@ def import_files(
     typed: dict[str, pl.DataFrame] = {}
     problems: dict[str, list[pl.DataFrame]] = {}
     mapping_problems: list[Problem] = []
-    for name in ("customers", "documents", "payments", "open_items"):
+    for name in ("customers", "documents", "payments", "open_items", "installments"):
         if name not in raw:
             continue
         frame, file_name = raw[name]
@@ -1418,11 +1428,14 @@ def import_files(
             "customers": store.read(contract.CUSTOMERS),
             "documents": store.read(contract.DOCUMENTS),
             "payments": store.read(contract.PAYMENTS),
+            "installments": store.read(contract.INSTALLMENTS),
         }
         merged = {
             "customers": _merge(stored["customers"], typed.get("customers"), ["customer_id"]),
             "documents": _merge(stored["documents"], typed.get("documents"), ["document_id"]),
             "payments": _merge(stored["payments"], typed.get("payments"), ["payment_id"]),
+            # A document's installments given again replace all of its stored ones.
+            "installments": _merge(stored["installments"], typed.get("installments"), ["document_id"]),
         }
         for name in ("documents", "payments", "open_items"):
             if name in typed:
@@ -1443,6 +1456,12 @@ def import_files(
                     pl.format("payment for an unknown document {}", _quoted(pl.col("document_id"))),
                 )
             )
+        if "installments" in typed:
+            problems["installments"].extend(_installment_problems(typed["installments"], merged["documents"]))
+        if "documents" in typed:
+            problems["documents"].append(
+                _installments_no_longer_adding_up(typed["documents"], merged["installments"], typed)
+            )
         _refuse_if_any(problems, raw)
 
         progress(0.45, "Writing")
@@ -1451,6 +1470,7 @@ def import_files(
             documents=merged["documents"],
             payments=merged["payments"],
             snapshots=_snapshots(typed.get("open_items")),
+            installments=merged["installments"],
         )
         record = ImportRecord(
             source="import",
@@ -1502,6 +1522,104 @@ def _derive(name: str, mapped: Frame) -> Frame:
         )
     return mapped.filter(
         pl.col("payment_date").is_not_null() & (pl.col("payment_date").str.strip_chars() != "")
+    )
+
+
+def _installment_problems(installments: pl.DataFrame, documents: pl.DataFrame) -> list[pl.DataFrame]:
+    """What is wrong with the rows of an installments file, against the documents they will go with:
+    an unknown document; a due date before the document's date; an amount of the other sign than the
+    document's; and, on the first row of a document's installments, installments that do not add up
+    to its amount_functional (DESIGN.md, "Installments")."""
+    found = [
+        _unknown(
+            installments,
+            documents,
+            "document_id",
+            pl.format("installment of an unknown document {}", _quoted(pl.col("document_id"))),
+        )
+    ]
+    joined = installments.join(
+        documents.select(
+            "document_id",
+            pl.col("document_date"),
+            pl.col("amount_functional").alias("document_amount"),
+        ),
+        on="document_id",
+        how="inner",
+    )
+    found.append(
+        _problems_where(
+            joined,
+            pl.col("due_date") < pl.col("document_date"),
+            "due_date",
+            pl.format(
+                "due date {} of an installment of {} is before the document date {}",
+                pl.col("due_date"),
+                _quoted(pl.col("document_id")),
+                pl.col("document_date"),
+            ),
+        )
+    )
+    found.append(
+        _problems_where(
+            joined,
+            (pl.col("amount_functional").sign() * pl.col("document_amount").sign()) < 0,
+            "amount_functional",
+            pl.format(
+                "installment amount_functional {} and the amount_functional {} of {} differ in sign",
+                pl.col("amount_functional"),
+                pl.col("document_amount"),
+                _quoted(pl.col("document_id")),
+            ),
+        )
+    )
+    sums = joined.group_by("document_id").agg(
+        pl.col(ROW).min(),
+        pl.col("amount_functional").sum().cast(contract.MONEY).alias("installments_total"),
+        pl.col("document_amount").first(),
+    )
+    found.append(
+        _problems_where(
+            sums,
+            pl.col("installments_total") != pl.col("document_amount"),
+            "amount_functional",
+            pl.format(
+                "the installments of {} add up to {}, not its amount_functional {}",
+                _quoted(pl.col("document_id")),
+                pl.col("installments_total"),
+                pl.col("document_amount"),
+            ),
+        )
+    )
+    return found
+
+
+def _installments_no_longer_adding_up(
+    documents: pl.DataFrame, installments: pl.DataFrame, typed: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """Rows of a documents file whose new amount_functional its stored installments (not given again
+    in this import) no longer add up to."""
+    if installments.is_empty():
+        return _no_problems()
+    given_again = typed["installments"].select("document_id") if "installments" in typed else None
+    stored = (
+        installments if given_again is None else installments.join(given_again, on="document_id", how="anti")
+    )
+    sums = stored.group_by("document_id").agg(
+        pl.col("amount_functional").sum().cast(contract.MONEY).alias("installments_total")
+    )
+    joined = documents.join(sums, on="document_id", how="inner")
+    return _problems_where(
+        joined,
+        pl.col("installments_total") != pl.col("amount_functional"),
+        "amount_functional",
+        pl.format(
+            "amount_functional {} of {} is not what its stored installments add up to ({}): "
+            "give its installments again",
+            pl.col("amount_functional"),
+            _quoted(pl.col("document_id")),
+            pl.col("installments_total"),
+        ),
     )
 
 

@@ -11,16 +11,15 @@ the address wins when they differ (a shared link, the browser's back button, a r
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, collections, contract
+from analytics import aging, collections, contract, kpis
 from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
@@ -42,14 +41,6 @@ OPEN_ROW = "drill_open"
 CHARTED = "aging_charted"
 # Rows sent to the browser at once: a page of the drill table (the export has every row).
 PAGE_ROWS = 1_000
-
-
-def previous_month_end(day: date) -> date:
-    return day.replace(day=1) - timedelta(days=1)
-
-
-def month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 # --- drill state: session state, mirrored in the address --------------------------------------------
@@ -216,6 +207,7 @@ def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
         "document_date": st.column_config.DateColumn("Date"),
         "due_date": st.column_config.DateColumn("Due"),
         "document_id": st.column_config.TextColumn("Document"),
+        "installment": st.column_config.NumberColumn("Installment", format="%d"),
         "document_type": st.column_config.TextColumn("Type"),
         "currency": st.column_config.TextColumn("Cur."),
     }
@@ -224,6 +216,8 @@ def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
 def with_states(ctx, rows: pl.DataFrame) -> pl.DataFrame:
     """Document rows with their collections state (qualification, promise, next action)."""
     states = _cache.item_states(ctx).select("document_id", "state", "promise_status", "next_action_date")
+    # A document is qualified as a whole: its installments share its state (one row each).
+    states = states.unique("document_id", keep="first", maintain_order=True)
     return rows.join(states, on="document_id", how="left", maintain_order="left").with_columns(
         pl.col("state").fill_null("none")
     )
@@ -233,7 +227,9 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     """The rows of the level, a page at a time; a row opens the next level (documents: the side panel)."""
     shown = result.rows.select(*aging.level_keys(level), *names, "total", "overdue", "items", "share")
     if level == aging.DOCUMENT:
-        shown = shown.sort(["days_past_due", "document_id"], descending=[True, False])
+        shown = shown.sort(
+            ["days_past_due", "document_id", "installment"], descending=[True, False, False], nulls_last=True
+        )
     nonce = st.session_state.get(NONCE, 0)
     next_level = "" if level == path[-1] else contract.DIMENSION_LABELS[path[len(drill) + 1]].lower()
     st.caption(
@@ -412,7 +408,7 @@ def aging_balance() -> None:
     age_by = AGE_BY[age_by_label or "due date"]
     compare_with = controls[2].date_input(
         "Compare with",
-        value=previous_month_end(ctx.as_of),
+        value=kpis.month_end(ctx.as_of, -1),
         key="compare",
         format="YYYY-MM-DD",
         help="Headline changes and the rejuvenation view compare the as-of date with this date.",

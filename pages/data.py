@@ -26,6 +26,7 @@ FILE_LABELS = {
     "documents": "Documents (invoices, credit and debit notes)",
     "payments": "Payments",
     "open_items": "Open items snapshot (optional)",
+    "installments": "Installments (optional: the due dates of invoices paid in parts)",
 }
 
 ctx = _session.context()
