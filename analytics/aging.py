@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from analytics import contract
+from analytics import contract, revaluation
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store, query
 
@@ -48,6 +48,10 @@ DOCUMENT_COLUMNS = (
     "open_amount",
     "open_amount_functional",
 )
+
+
+# What a revalued document-level row shows beside its open amount.
+REVALUED_COLUMNS = (revaluation.BOOKED, revaluation.REVALUATION)
 
 
 def bucket_label(name: str) -> str:
@@ -144,16 +148,24 @@ class Aging:
 
 
 def aged_items(
-    store: Store, as_of: date, scope: Scope = EVERYTHING, con: duckdb.DuckDBPyConnection | None = None
+    store: Store,
+    as_of: date,
+    scope: Scope = EVERYTHING,
+    con: duckdb.DuckDBPyConnection | None = None,
+    revalue: bool = False,
 ) -> pl.DataFrame:
     """The items open at `as_of` for the customers in scope, with the customer's dimensions and
-    days_past_due. The expensive part of every aging figure: callers cache it per (data, date, scope).
+    days_past_due. The expensive part of every aging figure: callers cache it per (data, date, scope,
+    revalue). With `revalue`, items in a foreign currency are valued at the latest rate on or before
+    `as_of` (revaluation.revalue: adds open_amount_booked and revaluation; MissingRate without one).
 
     Last come the columns aging() groups on (not for display): for customer_id and each dimension,
     key_column(name), its value as an Enum; CENTS, the open amount in integer cents."""
     con = con or store.connect()
     # Sorted before the customers' columns join them, so that the sort moves a third of the columns.
     items = store.open_items(as_of, con).sort("document_id")
+    if revalue:
+        items = revaluation.revalue_open_items(store, items, as_of)
     customers = customers_in_scope(con, scope).select("customer_id", "customer_name", *contract.DIMENSIONS)
     keys = [pl.col(name).cast(_enum_of(customers.get_column(name))).alias(key_column(name)) for name in KEYED]
     aged = items.join(
@@ -238,6 +250,9 @@ def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
     names = request.bucket_names
     conditions = _conditions(request)
     keys = level_keys(request.by)
+    if request.by == DOCUMENT and revaluation.BOOKED in items.columns:
+        # Revalued items show their booked value and its revaluation beside the open amount.
+        keys = [*keys, *REVALUED_COLUMNS]
     if request.by == DOCUMENT:
         selected = items.filter(*conditions) if conditions else items
         code = bucket_code(request.buckets, request.age_by, request.age_days)
@@ -373,6 +388,23 @@ def headline(items: pl.DataFrame, request: AgingQuery) -> dict[str, Decimal]:
         "over_30": figures["over_30"],
         "over_90": figures["over_90"],
     }
+
+
+def revaluation_headline(items: pl.DataFrame, request: AgingQuery) -> dict[str, Decimal]:
+    """Of the items the request covers (from aged_items with revalue): the total at the booked rates
+    and the revaluation (the revalued total less it)."""
+    conditions = _conditions(request)
+    frame = items.lazy()
+    selected = frame.filter(*conditions) if conditions else frame
+    sums = (
+        selected.select(
+            contract.cents(pl.col(revaluation.BOOKED)).sum().alias("booked"),
+            contract.cents(pl.col(revaluation.REVALUATION)).sum().alias("revaluation"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    return {name: Decimal(value or 0).scaleb(-2) for name, value in sums.items()}
 
 
 def balance_headline(total: Decimal, not_due: Decimal) -> dict[str, Decimal]:
@@ -547,4 +579,5 @@ def report(
         }
         return pl.DataFrame([row]).cast({name: contract.MONEY for name in row if name != "scope"})
     result = aging(items, AgingQuery(as_of, by=by, buckets=buckets, scope=scope, age_by=age_by))
-    return result.rows.select(*level_keys(by), *result.buckets, "total", "overdue")
+    keys = [name for name in result.rows.columns if name in (*level_keys(by), *REVALUED_COLUMNS)]
+    return result.rows.select(*keys, *result.buckets, "total", "overdue")

@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     import_parser.add_argument(
         "--installments", type=Path, help="installments file: a document's due dates when paid in parts"
     )
+    import_parser.add_argument(
+        "--exchange-rates",
+        type=Path,
+        help="exchange rates file: rate_date, currency, rate (functional units per unit of currency)",
+    )
     import_parser.add_argument("--mapping", type=Path, help="import mapping (TOML): column names and formats")
     import_parser.add_argument(
         "--functional-currency",
@@ -178,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=contract.AGE_BASES,
         default=contract.AGE_BY_DUE,
         help="age by due date (days past due, the default) or by document date (d0_30, d31_60, ...)",
+    )
+    aging_parser.add_argument(
+        "--revalue",
+        action="store_true",
+        help="value open items in another currency at the latest exchange rate on or before --as-of "
+        "(with --by document: open_amount_booked and revaluation beside the open amount)",
     )
     aging_parser.add_argument(
         "--where",
@@ -519,7 +530,7 @@ def run_report_aging(args: argparse.Namespace) -> int:
     user = _actor(args)
     boundaries = contract.parse_boundaries(args.buckets)
     scope = _user_scope(args, user)
-    items = aging.aged_items(store, args.as_of, scope)
+    items = aging.aged_items(store, args.as_of, scope, revalue=args.revalue)
     frame = aging.report(items, args.as_of, args.by, boundaries, scope, args.age_by)
     data = export.render(frame, args.format)
     _audit(
@@ -556,7 +567,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     sources = ingest.Sources(
-        args.customers, args.documents, args.payments, args.open_items, installments=args.installments
+        args.customers,
+        args.documents,
+        args.payments,
+        args.open_items,
+        installments=args.installments,
+        exchange_rates=args.exchange_rates,
     )
     mapping = ingest.load_mapping(args.mapping) if args.mapping else None
     store = Store(args.data)

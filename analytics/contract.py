@@ -12,9 +12,12 @@ from typing import Literal
 
 import polars as pl
 
-ColumnKind = Literal["text", "date", "money", "integer"]
+ColumnKind = Literal["text", "date", "money", "integer", "rate"]
 
 MONEY = pl.Decimal(18, 2)
+# An exchange rate: functional units per unit of a currency, with up to 10 decimals.
+RATE = pl.Decimal(20, 10)
+RATE_DECIMALS = 10
 _CENT = Decimal("0.01")
 
 
@@ -41,6 +44,7 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     "date": pl.Date(),
     "money": MONEY,
     "integer": pl.Int64(),
+    "rate": RATE,
 }
 
 
@@ -186,7 +190,21 @@ INSTALLMENTS = Table(
     ),
 )
 
-TABLES = {table.name: table for table in (CUSTOMERS, DOCUMENTS, PAYMENTS, OPEN_ITEMS, INSTALLMENTS)}
+# The functional units one unit of a currency is worth from a date on; open items in another
+# currency are revalued at the latest rate on or before the as-of date (DESIGN.md, "Revaluation").
+EXCHANGE_RATES = Table(
+    "exchange_rates",
+    key=None,
+    columns=(
+        Column("rate_date", "date", required=True),
+        Column("currency", "text", required=True),
+        Column("rate", "rate", required=True),
+    ),
+)
+
+TABLES = {
+    table.name: table for table in (CUSTOMERS, DOCUMENTS, PAYMENTS, OPEN_ITEMS, INSTALLMENTS, EXCHANGE_RATES)
+}
 
 DEFAULT_BUCKETS = (30, 60, 90)
 DEFAULT_FUNCTIONAL_CURRENCY = "EUR"

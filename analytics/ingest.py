@@ -38,6 +38,9 @@ An import mapping is a TOML file:
     [installments]                 # an invoice's due dates when paid in parts (30/60/90 terms)
     columns = { document_id = "InvoiceNo", due_date = "EcheanceDate", amount_functional = "Montant" }
 
+    [exchange_rates]               # functional units per unit of a currency, from a date on
+    columns = { rate_date = "Datum", currency = "Waehrung", rate = "Kurs" }
+
 A document's installments (optional `installments` file) add up to its amount_functional, or the
 import is refused on the first of them; installments given again replace all of a document's stored
 ones, and a document imported again with another amount must come with its installments.
@@ -205,6 +208,7 @@ class Sources:
     payments: Path | None = None
     open_items: Path | None = None
     installments: Path | None = None
+    exchange_rates: Path | None = None
 
     def given(self) -> dict[str, Path]:
         named = {
@@ -213,6 +217,7 @@ class Sources:
             "payments": self.payments,
             "open_items": self.open_items,
             "installments": self.installments,
+            "exchange_rates": self.exchange_rates,
         }
         return {name: Path(path) for name, path in named.items() if path is not None}
 
@@ -230,6 +235,7 @@ class ImportResult:
             "payments": "payment",
             "open_items": "open item",
             "installments": "installment",
+            "exchange_rates": "exchange rate",
         }
         return ", ".join(
             f"{count:,} {singular[name] if count == 1 else name.replace('_', ' ')}"
@@ -1051,6 +1057,8 @@ def parse_columns(
             expression = cleaned.str.to_date(file_format.date_format, strict=False)
         elif column.kind == "money":
             expression = _money(pl.col(_CLEANED + column.name))
+        elif column.kind == "rate":
+            expression = _rate(pl.col(_CLEANED + column.name))
         else:
             expression = value.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
         parsed[column.name] = expression
@@ -1062,7 +1070,7 @@ def parse_columns(
         .with_columns(
             _money_text(pl.col(c.name), file_format).alias(_CLEANED + c.name)
             for c in table.columns
-            if c.kind == "money"
+            if c.kind in ("money", "rate")
         )
         .with_columns(expression.alias(_PARSED + column_name) for column_name, expression in parsed.items())
     )
@@ -1081,6 +1089,7 @@ def parse_columns(
                     else ""
                 ),
                 "integer": "a whole number",
+                "rate": f"a rate with at most {contract.RATE_DECIMALS} decimals",
             }[column.kind]
             # A well-formed amount too large for the wide type is null too: told apart below.
             unparsed = (
@@ -1209,6 +1218,13 @@ def _money_text(value: pl.Expr, file_format: FileFormat) -> pl.Expr:
     return cleaned
 
 
+def _rate(cleaned: pl.Expr) -> pl.Expr:
+    """The exchange rate of a _money_text, or null when it is not a number with at most
+    RATE_DECIMALS decimals that the stored type holds (more decimals would be truncated by the cast)."""
+    valid = cleaned.str.contains(_RATE_PATTERN)
+    return pl.when(valid).then(cleaned.str.strip_prefix("+").cast(contract.RATE, strict=False))
+
+
 def _money(cleaned: pl.Expr) -> pl.Expr:
     """The amount of a _money_text, or null when it is not an amount with at most 2 decimals. Wider
     than the stored type, so that a too large amount is told apart (null only beyond 36 digits)."""
@@ -1219,6 +1235,9 @@ def _money(cleaned: pl.Expr) -> pl.Expr:
 
 
 _MONEY_PATTERN = r"^[+-]?(\d+(\.\d{0,2}0*)?|\.\d{1,2}0*)$"
+_RATE_PATTERN = (
+    rf"^\+?(\d{{1,10}}(\.\d{{0,{contract.RATE_DECIMALS}}}0*)?|\.\d{{1,{contract.RATE_DECIMALS}}}0*)$"
+)
 _WIDE_MONEY = pl.Decimal(38, 2)
 # C0 controls and DEL (white space around a value is stripped before this check).
 _CONTROL_CHARACTER = r"[\x00-\x1f\x7f]"
@@ -1270,6 +1289,8 @@ def _row_rules(name: str, frame: pl.DataFrame, functional_currency: str) -> list
         found.append(_duplicates(frame, ["document_id"], "document_id"))
     if name == "open_items":
         found.append(_duplicates(frame, ["snapshot_date", "document_id"], "document_id in this snapshot"))
+    if name == "exchange_rates":
+        found.extend(_rate_problems(frame, functional_currency))
     if name in ("documents", "open_items"):
         found.append(
             _problems_where(
@@ -1325,6 +1346,26 @@ def _row_rules(name: str, frame: pl.DataFrame, functional_currency: str) -> list
             )
         )
     return found
+
+
+def _rate_problems(frame: pl.DataFrame, functional_currency: str) -> list[pl.DataFrame]:
+    """A rate is above zero, given once per currency and date, and not for the functional currency
+    (whose rate is 1 by definition)."""
+    return [
+        _duplicates(frame, ["rate_date", "currency"], "rate on the same date for"),
+        _problems_where(
+            frame,
+            pl.col("rate") <= 0,
+            "rate",
+            pl.format("rate {} of {} is not above 0", pl.col("rate"), pl.col("currency")),
+        ),
+        _problems_where(
+            frame,
+            pl.col("currency") == functional_currency,
+            "currency",
+            pl.format("{} is the functional currency: its rate is 1 and is not imported", pl.col("currency")),
+        ),
+    ]
 
 
 def _fill_functional(name: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -1391,7 +1432,7 @@ def import_files(
     typed: dict[str, pl.DataFrame] = {}
     problems: dict[str, list[pl.DataFrame]] = {}
     mapping_problems: list[Problem] = []
-    for name in ("customers", "documents", "payments", "open_items", "installments"):
+    for name in ("customers", "documents", "payments", "open_items", "installments", "exchange_rates"):
         if name not in raw:
             continue
         frame, file_name = raw[name]
@@ -1429,6 +1470,7 @@ def import_files(
             "documents": store.read(contract.DOCUMENTS),
             "payments": store.read(contract.PAYMENTS),
             "installments": store.read(contract.INSTALLMENTS),
+            "exchange_rates": store.read(contract.EXCHANGE_RATES),
         }
         merged = {
             "customers": _merge(stored["customers"], typed.get("customers"), ["customer_id"]),
@@ -1436,6 +1478,10 @@ def import_files(
             "payments": _merge(stored["payments"], typed.get("payments"), ["payment_id"]),
             # A document's installments given again replace all of its stored ones.
             "installments": _merge(stored["installments"], typed.get("installments"), ["document_id"]),
+            # A currency's rate of a date given again replaces the stored one.
+            "exchange_rates": _merge(
+                stored["exchange_rates"], typed.get("exchange_rates"), ["rate_date", "currency"]
+            ),
         }
         for name in ("documents", "payments", "open_items"):
             if name in typed:
@@ -1471,6 +1517,7 @@ def import_files(
             payments=merged["payments"],
             snapshots=_snapshots(typed.get("open_items")),
             installments=merged["installments"],
+            exchange_rates=merged["exchange_rates"],
         )
         record = ImportRecord(
             source="import",

@@ -8,6 +8,7 @@ Layout of a data folder:
                                       row counts
         customers.parquet, documents.parquet, payments.parquet
         installments.parquet          the documents' installments (no rows: none)
+        exchange_rates.parquet        the currencies' rates to the functional currency (no rows: none)
         balance_periods.parquet       each document's open amount over time, derived from documents and
                                       payments: one row per period during which it stays the same
                                       non-zero amount (open items at any date are a filter on it)
@@ -69,6 +70,7 @@ BALANCE_PERIODS = "balance_periods.parquet"
 SETTLEMENTS = "settlements.parquet"
 CASH_PERIODS = "cash_periods.parquet"
 INSTALLMENTS = "installments.parquet"
+EXCHANGE_RATES = "exchange_rates.parquet"
 MONTH_END_BALANCES = "month_end_balances.parquet"
 # The format of a generation: the stored files it holds. 1 (no version in the manifest): before cash
 # periods, settlements and balances were all stored; 2: before installments; 3: every file of the
@@ -289,6 +291,8 @@ class Tables:
     keep_snapshots: bool = True
     # The documents' installments (contract.INSTALLMENTS); None: none.
     installments: pl.DataFrame | None = None
+    # The currencies' exchange rates (contract.EXCHANGE_RATES); None: none.
+    exchange_rates: pl.DataFrame | None = None
 
 
 class Store:
@@ -486,6 +490,8 @@ class Store:
             )
             if (live / INSTALLMENTS).is_file():
                 tables = replace(tables, installments=pl.read_parquet(live / INSTALLMENTS))
+            if (live / EXCHANGE_RATES).is_file():
+                tables = replace(tables, exchange_rates=pl.read_parquet(live / EXCHANGE_RATES))
             self._write_locked(tables, None, previous.functional_currency, progress)
             return True
 
@@ -523,6 +529,9 @@ class Store:
             payments.write_parquet(staging / "payments.parquet")
             installments = _installments_frame(tables.installments)
             installments.write_parquet(staging / INSTALLMENTS)
+            _contract_frame(contract.EXCHANGE_RATES, tables.exchange_rates).sort(
+                "currency", "rate_date"
+            ).write_parquet(staging / EXCHANGE_RATES)
 
             progress(0.25, "Following the open amount of every document")
             applied = applied_payments(documents, payments)
@@ -692,9 +701,14 @@ _LEDGER = (contract.CUSTOMERS, contract.DOCUMENTS, contract.PAYMENTS)
 
 def _installments_frame(frame: pl.DataFrame | None) -> pl.DataFrame:
     """Installments as stored: the contract's columns and types (no rows when there are none)."""
+    return _contract_frame(contract.INSTALLMENTS, frame)
+
+
+def _contract_frame(table: contract.Table, frame: pl.DataFrame | None) -> pl.DataFrame:
+    """An optional table as stored: the contract's columns and types (no rows when there are none)."""
     if frame is None:
-        return pl.DataFrame(schema=contract.INSTALLMENTS.schema)
-    return frame.select(contract.INSTALLMENTS.names).cast(contract.INSTALLMENTS.schema)
+        return pl.DataFrame(schema=table.schema)
+    return frame.select(table.names).cast(table.schema)
 
 
 @cache
