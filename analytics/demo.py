@@ -34,6 +34,9 @@ class Ledger:
     installments: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema=contract.INSTALLMENTS.schema)
     )
+    exchange_rates: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=contract.EXCHANGE_RATES.schema)
+    )
 
 
 @dataclass(frozen=True)
@@ -268,7 +271,11 @@ def generate(
     installments = _installments(book.frame, document_frame, seed)
     report(1.0, "Demo ledger ready")
     return Ledger(
-        customers=book.frame, documents=document_frame, payments=payment_frame, installments=installments
+        customers=book.frame,
+        documents=document_frame,
+        payments=payment_frame,
+        installments=installments,
+        exchange_rates=_exchange_rates(book.currencies, functional_currency, start, end),
     )
 
 
@@ -315,6 +322,7 @@ def create(
         ledger.payments,
         keep_snapshots=False,
         installments=ledger.installments,
+        exchange_rates=ledger.exchange_rates,
     )
     # Opened before anything is written: when another process holds it (CollectionsBusy), the data
     # stays as it was rather than a new company beside the old company's history.
@@ -920,12 +928,36 @@ def _rates(
     book: _Book, functional_currency: str, customer: np.ndarray, month_index: np.ndarray
 ) -> np.ndarray:
     """Monthly rates to the functional currency, moving a couple of percent around a fixed value."""
-    months = int(month_index.max(initial=0)) + 1
-    wobble = 1 + 0.02 * np.sin(np.arange(months) * 0.9) + 0.01 * np.cos(np.arange(months) * 0.37)
-    base = np.array([EUR_VALUE[c] / EUR_VALUE[functional_currency] for c in book.currencies])
-    table = np.round(base[:, None] * wobble[None, :], 4)
-    table[np.array(book.currencies) == functional_currency] = 1.0
+    table = _rate_table(book.currencies, functional_currency, int(month_index.max(initial=0)) + 1)
     return table[book.currency[customer], month_index]
+
+
+def _rate_table(currencies: tuple[str, ...], functional_currency: str, months: int) -> np.ndarray:
+    """Each currency's rate (rows, in the order of `currencies`) in each month from the first (columns)."""
+    wobble = 1 + 0.02 * np.sin(np.arange(months) * 0.9) + 0.01 * np.cos(np.arange(months) * 0.37)
+    base = np.array([EUR_VALUE[c] / EUR_VALUE[functional_currency] for c in currencies])
+    table = np.round(base[:, None] * wobble[None, :], 4)
+    table[np.array(currencies) == functional_currency] = 1.0
+    return table
+
+
+def _exchange_rates(
+    currencies: tuple[str, ...], functional_currency: str, start: int, end: int
+) -> pl.DataFrame:
+    """The rates the documents were booked at, as an exchange_rates file: one per foreign currency and
+    month, dated the month's first day (documents are booked at their month's rate)."""
+    first = int(_month_of(np.array([start]))[0])
+    months = int(_month_of(np.array([end]))[0]) - first + 1
+    table = _rate_table(currencies, functional_currency, months)
+    month_starts = (np.arange(first, first + months).astype("datetime64[M]")).astype("datetime64[D]")
+    rows = [
+        {"rate_date": day.item(), "currency": currency, "rate": str(table[position, month])}
+        for position, currency in enumerate(currencies)
+        if currency != functional_currency
+        for month, day in enumerate(month_starts)
+    ]
+    frame = pl.DataFrame(rows, schema={"rate_date": pl.Date, "currency": pl.String, "rate": pl.String})
+    return frame.with_columns(pl.col("rate").cast(contract.RATE))
 
 
 def _month_of(days: np.ndarray) -> np.ndarray:
