@@ -1089,7 +1089,7 @@ def parse_columns(
                     else ""
                 ),
                 "integer": "a whole number",
-                "rate": f"a rate with at most {contract.RATE_DECIMALS} decimals",
+                "rate": f"a positive rate with at most {contract.RATE_DECIMALS} decimals",
             }[column.kind]
             # A well-formed amount too large for the wide type is null too: told apart below.
             unparsed = (
@@ -1357,7 +1357,7 @@ def _rate_problems(frame: pl.DataFrame, functional_currency: str) -> list[pl.Dat
             frame,
             pl.col("rate") <= 0,
             "rate",
-            pl.format("rate {} of {} is not above 0", pl.col("rate"), pl.col("currency")),
+            pl.format("rate {} of {} is not above 0", _rate_text(pl.col("rate")), pl.col("currency")),
         ),
         _problems_where(
             frame,
@@ -1366,6 +1366,16 @@ def _rate_problems(frame: pl.DataFrame, functional_currency: str) -> list[pl.Dat
             pl.format("{} is the functional currency: its rate is 1 and is not imported", pl.col("currency")),
         ),
     ]
+
+
+def _rate_text(rate: pl.Expr) -> pl.Expr:
+    """A rate as written without its stored trailing zeros (0.9200000000 -> 0.92, 0E-10 -> 0)."""
+    text = rate.cast(pl.String)
+    return (
+        pl.when(text.str.contains(r"\."))
+        .then(text.str.strip_chars_end("0").str.strip_chars_end("."))
+        .otherwise(text)
+    )
 
 
 def _fill_functional(name: str, frame: pl.DataFrame) -> pl.DataFrame:
