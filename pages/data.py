@@ -27,6 +27,7 @@ FILE_LABELS = {
     "payments": "Payments",
     "open_items": "Open items snapshot (optional)",
     "installments": "Installments (optional: the due dates of invoices paid in parts)",
+    "exchange_rates": "Exchange rates (optional: for revaluing foreign-currency items)",
 }
 
 ctx = _session.context()
