@@ -145,9 +145,13 @@ def chromium():
 
 @pytest.fixture
 def page(chromium):
-    """A fresh browser context and page, closed after the test."""
+    """A fresh browser context and page, closed after the test. `expect` waits as long as any other
+    wait does: a fresh context loads and compiles the app's element code again (each context has a
+    cache of its own), which on a busy machine takes longer than Playwright's 5 s default."""
     import browser
+    from playwright.sync_api import expect
 
+    expect.set_options(timeout=browser.APP_RUN_MS)
     context = chromium.new_context(viewport=browser.VIEWPORT)
     context.set_default_timeout(browser.APP_RUN_MS)
     try:
