@@ -300,7 +300,8 @@ def shown(at: AppTest) -> dict[str, str]:
 
 def test_the_aging_page_switch_revalues(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """At 02-28 the page shows the booked 1,180.00; switched on, 1,163.75 with the booked total and the
-    revaluation -16.25 beside it; at 01-30 switched on, the refusal naming GBP and the date."""
+    revaluation -16.25 beside it, and at the document level U1's 427.75 beside its booked 450.00 and
+    -22.25; at 01-30 switched on, the refusal naming GBP and the date instead of the figures."""
     at = page(store, monkeypatch, "2026-02-28")
     assert shown(at)["Total AR (EUR)"] == "1.18k (1,180.00 EUR)"
     assert "Revaluation" not in shown(at)
@@ -311,6 +312,16 @@ def test_the_aging_page_switch_revalues(store: Store, monkeypatch: pytest.Monkey
         "1.18k (1,180.00 EUR)",
         "-16.25",
     )
+
+    # The document level shows each item's booked amount and revaluation beside its open amount.
+    at.multiselect(key="path").set_value(["document"]).run()
+    documents = at.dataframe[0].value.set_index("document_id")
+    assert documents.loc["U1", ["open_amount_functional", "open_amount_booked", "revaluation"]].tolist() == [
+        427.75,
+        450.00,
+        -22.25,
+    ]
+    assert documents.loc["E1", "revaluation"] == 0
 
     at = page(store, monkeypatch, "2026-01-30")
     at.toggle(key="revalue").set_value(True).run()
