@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from analytics import contract
+from analytics import contract, revaluation
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.store import Store, query
 
@@ -32,11 +32,12 @@ ZERO = Decimal("0.00")
 # as an Enum of the values the customers in scope hold (its physical value is a small dense code).
 CENTS = "_open_amount_cents"
 KEYED = ("customer_id", *contract.DIMENSIONS)
-_CENT = Decimal("0.01")
 
 # The key columns a level's rows carry, in the order shown.
 DOCUMENT_COLUMNS = (
     "document_id",
+    # 1, 2, ... for a document paid in installments (each ages on its own due date); null otherwise
+    "installment",
     "customer_id",
     "customer_name",
     "document_type",
@@ -47,6 +48,10 @@ DOCUMENT_COLUMNS = (
     "open_amount",
     "open_amount_functional",
 )
+
+
+# What a revalued document-level row shows beside its open amount.
+REVALUED_COLUMNS = (revaluation.BOOKED, revaluation.REVALUATION)
 
 
 def bucket_label(name: str) -> str:
@@ -143,23 +148,31 @@ class Aging:
 
 
 def aged_items(
-    store: Store, as_of: date, scope: Scope = EVERYTHING, con: duckdb.DuckDBPyConnection | None = None
+    store: Store,
+    as_of: date,
+    scope: Scope = EVERYTHING,
+    con: duckdb.DuckDBPyConnection | None = None,
+    revalue: bool = False,
 ) -> pl.DataFrame:
     """The items open at `as_of` for the customers in scope, with the customer's dimensions and
-    days_past_due. The expensive part of every aging figure: callers cache it per (data, date, scope).
+    days_past_due. The expensive part of every aging figure: callers cache it per (data, date, scope,
+    revalue). With `revalue`, items in a foreign currency are valued at the latest rate on or before
+    `as_of` (revaluation.revalue: adds open_amount_booked and revaluation; MissingRate without one).
 
     Last come the columns aging() groups on (not for display): for customer_id and each dimension,
     key_column(name), its value as an Enum; CENTS, the open amount in integer cents."""
     con = con or store.connect()
     # Sorted before the customers' columns join them, so that the sort moves a third of the columns.
     items = store.open_items(as_of, con).sort("document_id")
+    if revalue:
+        items = revaluation.revalue_open_items(store, items, as_of)
     customers = customers_in_scope(con, scope).select("customer_id", "customer_name", *contract.DIMENSIONS)
     keys = [pl.col(name).cast(_enum_of(customers.get_column(name))).alias(key_column(name)) for name in KEYED]
     aged = items.join(
         customers.with_columns(keys), on="customer_id", how="inner", maintain_order="left"
     ).with_columns(
         (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("days_past_due"),
-        pl.col(AMOUNT).to_physical().cast(pl.Int64).alias(CENTS),
+        contract.cents(pl.col(AMOUNT)).alias(CENTS),
     )
     helpers = [*(key_column(name) for name in KEYED), CENTS]
     return aged.select(pl.exclude(helpers), *helpers)
@@ -237,6 +250,9 @@ def aging(items: pl.DataFrame, request: AgingQuery) -> Aging:
     names = request.bucket_names
     conditions = _conditions(request)
     keys = level_keys(request.by)
+    if request.by == DOCUMENT and revaluation.BOOKED in items.columns:
+        # Revalued items show their booked value and its revaluation beside the open amount.
+        keys = [*keys, *REVALUED_COLUMNS]
     if request.by == DOCUMENT:
         selected = items.filter(*conditions) if conditions else items
         code = bucket_code(request.buckets, request.age_by, request.age_days)
@@ -295,7 +311,7 @@ def _grouped(
     extra = [name for name in keys if name != key]
     needed = [
         pl.col(enum) if enum in items.columns else pl.col(key).cast(_enum_of(items[key])).alias(enum),
-        pl.col(CENTS) if CENTS in items.columns else pl.col(AMOUNT).to_physical().cast(pl.Int64).alias(CENTS),
+        pl.col(CENTS) if CENTS in items.columns else contract.cents(pl.col(AMOUNT)).alias(CENTS),
         pl.col("days_past_due"),
         *([request.age_days.alias("_age")] if by_document else []),
         *extra,
@@ -340,12 +356,7 @@ def _grouped(
         some_item = np.zeros(slots, dtype=np.intp)
         some_item[slot] = np.arange(len(slot))
         rows = rows.with_columns(selected.select(extra)[some_item[present]])
-    return rows.with_columns(_money(pl.col(name)) for name in money)
-
-
-def _money(cents: pl.Expr) -> pl.Expr:
-    """Integer cents as a MONEY decimal, exactly."""
-    return (cents.cast(pl.Decimal(38, 0)) * pl.lit(_CENT)).cast(contract.MONEY)
+    return rows.with_columns(contract.money(pl.col(name)) for name in money)
 
 
 def _sum(rows: pl.DataFrame, column: str) -> Decimal:
@@ -358,7 +369,7 @@ def headline(items: pl.DataFrame, request: AgingQuery) -> dict[str, Decimal]:
     conditions = _conditions(request)
     frame = items.lazy()
     selected = frame.filter(*conditions) if conditions else frame
-    cents = pl.col(CENTS) if CENTS in items.columns else pl.col(AMOUNT).to_physical().cast(pl.Int64)
+    cents = pl.col(CENTS) if CENTS in items.columns else contract.cents(pl.col(AMOUNT))
     days = pl.col("days_past_due")
     sums = (
         selected.select(
@@ -377,6 +388,23 @@ def headline(items: pl.DataFrame, request: AgingQuery) -> dict[str, Decimal]:
         "over_30": figures["over_30"],
         "over_90": figures["over_90"],
     }
+
+
+def revaluation_headline(items: pl.DataFrame, request: AgingQuery) -> dict[str, Decimal]:
+    """Of the items the request covers (from aged_items with revalue): the total at the booked rates
+    and the revaluation (the revalued total less it)."""
+    conditions = _conditions(request)
+    frame = items.lazy()
+    selected = frame.filter(*conditions) if conditions else frame
+    sums = (
+        selected.select(
+            contract.cents(pl.col(revaluation.BOOKED)).sum().alias("booked"),
+            contract.cents(pl.col(revaluation.REVALUATION)).sum().alias("revaluation"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    return {name: Decimal(value or 0).scaleb(-2) for name, value in sums.items()}
 
 
 def balance_headline(total: Decimal, not_due: Decimal) -> dict[str, Decimal]:
@@ -437,15 +465,27 @@ def roll_rates(
     row adds up to that bucket's amount then. Items are followed by document_id; amounts in functional
     currency. `settled` is settlements_between(store, date_before, date_after), when already read."""
     names = contract.bucket_names(buckets)
+    # An item is a document, or one installment of it.
+    item = ["document_id", "installment"]
     before = items_before.with_columns(bucket_expression(buckets).alias("bucket_then")).select(
-        "document_id", "bucket_then", pl.col(AMOUNT).alias("amount_then")
+        *item, "bucket_then", pl.col(AMOUNT).alias("amount_then")
     )
     after = items_after.with_columns(bucket_expression(buckets).alias("bucket_now")).select(
-        "document_id", "bucket_now", pl.col(AMOUNT).alias("amount_now")
+        *item, "bucket_now", pl.col(AMOUNT).alias("amount_now")
     )
     if settled is None:
         settled = settlements_between(store, date_before, date_after, con)
-    followed = before.join(after, on="document_id", how="left").join(settled, on="document_id", how="left")
+    # A document's settlements count once: on its earliest installment open then (payments settle
+    # the earliest first).
+    number = pl.col("installment").fill_null(0)
+    followed = (
+        before.join(after, on=item, how="left", nulls_equal=True)
+        .join(settled, on="document_id", how="left")
+        .with_columns(
+            pl.when(number == number.min().over("document_id")).then(pl.col(c)).alias(c)
+            for c in SETTLED_COLUMNS
+        )
+    )
     cells = [
         pl.col("amount_now").filter(pl.col("bucket_now") == name).sum().cast(contract.MONEY).alias(name)
         for name in names
@@ -539,4 +579,5 @@ def report(
         }
         return pl.DataFrame([row]).cast({name: contract.MONEY for name in row if name != "scope"})
     result = aging(items, AgingQuery(as_of, by=by, buckets=buckets, scope=scope, age_by=age_by))
-    return result.rows.select(*level_keys(by), *result.buckets, "total", "overdue")
+    keys = [name for name in result.rows.columns if name in (*level_keys(by), *REVALUED_COLUMNS)]
+    return result.rows.select(*keys, *result.buckets, "total", "overdue")

@@ -38,7 +38,7 @@ from analytics import (
     scenarios,
 )
 from analytics.scope import Scope, customers_in_scope, dimension_values
-from analytics.store import DataFolderDamaged, DataFolderUnwritable, Store
+from analytics.store import FORMAT, DataFolderDamaged, DataFolderUnwritable, Store
 
 BAD_INPUT = 2
 FAILURE = 1
@@ -132,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     import_parser.add_argument(
         "--open-items", type=Path, help="open-items snapshot file (an aged trial balance)"
     )
+    import_parser.add_argument(
+        "--installments", type=Path, help="installments file: a document's due dates when paid in parts"
+    )
+    import_parser.add_argument(
+        "--exchange-rates",
+        type=Path,
+        help="exchange rates file: rate_date, currency, rate (functional units per unit of currency)",
+    )
     import_parser.add_argument("--mapping", type=Path, help="import mapping (TOML): column names and formats")
     import_parser.add_argument(
         "--functional-currency",
@@ -144,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         "snapshot",
         help="materialise the open items of a date",
         description="Derive the items open at --as-of and store them as a snapshot, so that later "
-        "reports of that date read it directly; prints the snapshot's totals.",
+        "reports of that date read it directly; prints the snapshot's totals. A data folder of an older "
+        "format is brought up to date first.",
     )
     snapshot_parser.add_argument("--data", type=Path, required=True, help="data folder")
     snapshot_parser.add_argument(
@@ -176,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=contract.AGE_BASES,
         default=contract.AGE_BY_DUE,
         help="age by due date (days past due, the default) or by document date (d0_30, d31_60, ...)",
+    )
+    aging_parser.add_argument(
+        "--revalue",
+        action="store_true",
+        help="value open items in another currency at the latest exchange rate on or before --as-of "
+        "(with --by document: open_amount_booked and revaluation beside the open amount)",
     )
     aging_parser.add_argument(
         "--where",
@@ -517,7 +532,7 @@ def run_report_aging(args: argparse.Namespace) -> int:
     user = _actor(args)
     boundaries = contract.parse_boundaries(args.buckets)
     scope = _user_scope(args, user)
-    items = aging.aged_items(store, args.as_of, scope)
+    items = aging.aged_items(store, args.as_of, scope, revalue=args.revalue)
     frame = aging.report(items, args.as_of, args.by, boundaries, scope, args.age_by)
     data = export.render(frame, args.format)
     _audit(
@@ -553,7 +568,14 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    sources = ingest.Sources(args.customers, args.documents, args.payments, args.open_items)
+    sources = ingest.Sources(
+        args.customers,
+        args.documents,
+        args.payments,
+        args.open_items,
+        installments=args.installments,
+        exchange_rates=args.exchange_rates,
+    )
     mapping = ingest.load_mapping(args.mapping) if args.mapping else None
     store = Store(args.data)
     user = _actor(args, access.IMPORT)
@@ -567,8 +589,12 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_snapshot(args: argparse.Namespace) -> int:
     store = Store(args.data)
-    _require_data(store)
     user = _actor(args, access.IMPORT)
+    # A folder of an older format is refused by every reader: `snapshot` rewrites it first.
+    if store.upgrade(progress=ProgressBar()):
+        print(f"Brought {store.root} up to date (format {FORMAT}).")
+        _audit(args, user, "import", f"data folder brought up to format {FORMAT}")
+    _require_data(store)
     manifest = store.add_snapshot(args.as_of, progress=ProgressBar())
     items = store.open_items(args.as_of)
     total = items.get_column("open_amount_functional").sum()

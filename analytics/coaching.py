@@ -21,7 +21,7 @@ pct_overdue and pct_over_90 (% of ar; null when ar <= 0).
 Results over the period:
 - cash_collected: cash payments of the portfolio (applied to documents or on account);
 - cei: (AR at the start + sales - AR at the end) / (AR at the start + sales - current AR at the end) x 100
-  over the period (kpis.cei; over a quarter kpis.quarterly_cei, the CRF convention), sales being the
+  over the period (kpis.month_figures' cei; over a quarter its cei_quarterly, the CRF convention), sales being the
   documents dated in the period: with a month period ending on a month end it is the month's CEI of
   kpis.month_end_series;
 - dso_countback and add: kpis.month_end_series(by="collector") at the last month end on or before the end
@@ -438,9 +438,15 @@ def collector_figures(
         *[pl.col(n).fill_null(ZERO).cast(contract.MONEY) for n in money],
         *[pl.col(n).fill_null(0).cast(pl.Int64) for n in counts],
     )
-    cei = kpis.quarterly_cei if quarterly else kpis.cei
+    # The series' own CEI (kpis.month_figures): over a quarter, its sales in one figure.
     cei_values = [
-        cei(row["ar"], row["sales"], row["ar_end"], row["not_due_end"]) for row in frame.iter_rows(named=True)
+        kpis.month_figures(
+            row["ar_end"],
+            row["not_due_end"],
+            [(row["sales"], (end - start).days + 1)],
+            **({"ar_quarter_start": row["ar"]} if quarterly else {"ar_previous": row["ar"]}),
+        )["cei_quarterly" if quarterly else "cei"]
+        for row in frame.iter_rows(named=True)
     ]
     days = working_days(start, end)
 

@@ -12,9 +12,26 @@ from typing import Literal
 
 import polars as pl
 
-ColumnKind = Literal["text", "date", "money", "integer"]
+ColumnKind = Literal["text", "date", "money", "integer", "rate"]
 
 MONEY = pl.Decimal(18, 2)
+# An exchange rate: functional units per unit of a currency, with up to 10 decimals.
+RATE = pl.Decimal(20, 10)
+RATE_DECIMALS = 10
+_CENT = Decimal("0.01")
+
+
+def cents(amount: pl.Expr) -> pl.Expr:
+    """A money amount as integer cents (the physical value of MONEY): sums and comparisons of amounts
+    are exact on them, and fast."""
+    return amount.cast(MONEY).to_physical().cast(pl.Int64)
+
+
+def money(cents: pl.Expr) -> pl.Expr:
+    """Integer cents (any integer width, e.g. a sum in Int128) as a MONEY amount, exactly."""
+    return (cents.cast(pl.Decimal(38, 0)) * pl.lit(_CENT)).cast(MONEY)
+
+
 # What an import accepts. Longer text (ids, names, dimension values) is a broken file, not a name.
 MAX_TEXT_LENGTH = 255
 # Below 10^13 in absolute value: the sum of 100,000 such amounts still fits MONEY.
@@ -27,6 +44,7 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     "date": pl.Date(),
     "money": MONEY,
     "integer": pl.Int64(),
+    "rate": RATE,
 }
 
 
@@ -160,7 +178,33 @@ OPEN_ITEMS = Table(
     ),
 )
 
-TABLES = {table.name: table for table in (CUSTOMERS, DOCUMENTS, PAYMENTS, OPEN_ITEMS)}
+# A document's due dates when it is paid in several parts (30/60/90 terms): its rows add up to the
+# document's amount_functional; each ages on its own due date (DESIGN.md, "Installments").
+INSTALLMENTS = Table(
+    "installments",
+    key=None,
+    columns=(
+        Column("document_id", "text", required=True),
+        Column("due_date", "date", required=True),
+        Column("amount_functional", "money", required=True),
+    ),
+)
+
+# The functional units one unit of a currency is worth from a date on; open items in another
+# currency are revalued at the latest rate on or before the as-of date (DESIGN.md, "Revaluation").
+EXCHANGE_RATES = Table(
+    "exchange_rates",
+    key=None,
+    columns=(
+        Column("rate_date", "date", required=True),
+        Column("currency", "text", required=True),
+        Column("rate", "rate", required=True),
+    ),
+)
+
+TABLES = {
+    table.name: table for table in (CUSTOMERS, DOCUMENTS, PAYMENTS, OPEN_ITEMS, INSTALLMENTS, EXCHANGE_RATES)
+}
 
 DEFAULT_BUCKETS = (30, 60, 90)
 DEFAULT_FUNCTIONAL_CURRENCY = "EUR"

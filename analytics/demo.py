@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -26,11 +26,17 @@ EPOCH = date(1970, 1, 1)
 
 @dataclass(frozen=True)
 class Ledger:
-    """The three tables of a company, each with exactly its contract's columns and types."""
+    """The tables of a company, each with exactly its contract's columns and types."""
 
     customers: pl.DataFrame
     documents: pl.DataFrame
     payments: pl.DataFrame
+    installments: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=contract.INSTALLMENTS.schema)
+    )
+    exchange_rates: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=contract.EXCHANGE_RATES.schema)
+    )
 
 
 @dataclass(frozen=True)
@@ -262,8 +268,15 @@ def generate(
     del docs, notes
     payment_frame = _payment_frame(book, rows, document_frame["document_id"], position, start)
     del rows, position
+    installments = _installments(book.frame, document_frame, seed)
     report(1.0, "Demo ledger ready")
-    return Ledger(customers=book.frame, documents=document_frame, payments=payment_frame)
+    return Ledger(
+        customers=book.frame,
+        documents=document_frame,
+        payments=payment_frame,
+        installments=installments,
+        exchange_rates=_exchange_rates(book.currencies, functional_currency, start, end),
+    )
 
 
 def create(
@@ -303,7 +316,14 @@ def create(
         payments=ledger.payments.height,
         open_items=0,
     )
-    tables = Tables(ledger.customers, ledger.documents, ledger.payments, keep_snapshots=False)
+    tables = Tables(
+        ledger.customers,
+        ledger.documents,
+        ledger.payments,
+        keep_snapshots=False,
+        installments=ledger.installments,
+        exchange_rates=ledger.exchange_rates,
+    )
     # Opened before anything is written: when another process holds it (CollectionsBusy), the data
     # stays as it was rather than a new company beside the old company's history.
     database = (collections_db or collections.CollectionsDB.for_store(store)) if history else None
@@ -374,6 +394,44 @@ class _PaymentRows:
     method: np.ndarray
     # Rows of one payment share (day, customer, method, group): a remittance, a credit-note application.
     group: np.ndarray
+
+
+# A share of the customers of France, Italy and Spain buy on 30/60/90 terms: each invoice falls due
+# in three equal installments, on its due date and 30 and 60 days later.
+INSTALLMENT_COUNTRIES = ("FR", "IT", "ES")
+INSTALLMENT_SHARE = 0.3
+INSTALLMENT_GAP_DAYS = 30
+INSTALLMENT_PARTS = 3
+
+
+def _installments(customers: pl.DataFrame, documents: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """The installments of the invoices of the customers on 30/60/90 terms (INSTALLMENT_SHARE of those
+    of INSTALLMENT_COUNTRIES, drawn from `seed`): three per invoice, the last taking the cents a
+    division by three leaves, so that they add up to the invoice's amount_functional."""
+    draw = np.random.default_rng([seed, INSTALLMENT_PARTS]).random(customers.height)
+    on_terms = customers.filter(
+        pl.col("country").is_in(INSTALLMENT_COUNTRIES) & pl.Series(draw < INSTALLMENT_SHARE)
+    ).select("customer_id")
+    invoices = documents.filter(pl.col("document_type") == "invoice", pl.col("amount_functional") > 0).join(
+        on_terms, on="customer_id", how="semi"
+    )
+    part = pl.int_range(INSTALLMENT_PARTS, dtype=pl.Int64)
+    total = contract.cents(pl.col("amount_functional"))
+    return (
+        invoices.select("document_id", "due_date", total.alias("_total"))
+        .with_columns(part.implode().alias("_part"))
+        .explode("_part")
+        .select(
+            "document_id",
+            (pl.col("due_date") + pl.duration(days=pl.col("_part") * INSTALLMENT_GAP_DAYS)).alias("due_date"),
+            contract.money(
+                pl.when(pl.col("_part") == INSTALLMENT_PARTS - 1)
+                .then(pl.col("_total") - (pl.col("_total") // INSTALLMENT_PARTS) * (INSTALLMENT_PARTS - 1))
+                .otherwise(pl.col("_total") // INSTALLMENT_PARTS)
+            ).alias("amount_functional"),
+        )
+        .cast(contract.INSTALLMENTS.schema)
+    )
 
 
 def _customers(
@@ -870,12 +928,36 @@ def _rates(
     book: _Book, functional_currency: str, customer: np.ndarray, month_index: np.ndarray
 ) -> np.ndarray:
     """Monthly rates to the functional currency, moving a couple of percent around a fixed value."""
-    months = int(month_index.max(initial=0)) + 1
-    wobble = 1 + 0.02 * np.sin(np.arange(months) * 0.9) + 0.01 * np.cos(np.arange(months) * 0.37)
-    base = np.array([EUR_VALUE[c] / EUR_VALUE[functional_currency] for c in book.currencies])
-    table = np.round(base[:, None] * wobble[None, :], 4)
-    table[np.array(book.currencies) == functional_currency] = 1.0
+    table = _rate_table(book.currencies, functional_currency, int(month_index.max(initial=0)) + 1)
     return table[book.currency[customer], month_index]
+
+
+def _rate_table(currencies: tuple[str, ...], functional_currency: str, months: int) -> np.ndarray:
+    """Each currency's rate (rows, in the order of `currencies`) in each month from the first (columns)."""
+    wobble = 1 + 0.02 * np.sin(np.arange(months) * 0.9) + 0.01 * np.cos(np.arange(months) * 0.37)
+    base = np.array([EUR_VALUE[c] / EUR_VALUE[functional_currency] for c in currencies])
+    table = np.round(base[:, None] * wobble[None, :], 4)
+    table[np.array(currencies) == functional_currency] = 1.0
+    return table
+
+
+def _exchange_rates(
+    currencies: tuple[str, ...], functional_currency: str, start: int, end: int
+) -> pl.DataFrame:
+    """The rates the documents were booked at, as an exchange_rates file: one per foreign currency and
+    month, dated the month's first day (documents are booked at their month's rate)."""
+    first = int(_month_of(np.array([start]))[0])
+    months = int(_month_of(np.array([end]))[0]) - first + 1
+    table = _rate_table(currencies, functional_currency, months)
+    month_starts = (np.arange(first, first + months).astype("datetime64[M]")).astype("datetime64[D]")
+    rows = [
+        {"rate_date": day.item(), "currency": currency, "rate": str(table[position, month])}
+        for position, currency in enumerate(currencies)
+        if currency != functional_currency
+        for month, day in enumerate(month_starts)
+    ]
+    frame = pl.DataFrame(rows, schema={"rate_date": pl.Date, "currency": pl.String, "rate": pl.String})
+    return frame.with_columns(pl.col("rate").cast(contract.RATE))
 
 
 def _month_of(days: np.ndarray) -> np.ndarray:

@@ -47,7 +47,6 @@ BACKTEST_MONTHS = 6
 # forecasts, each costing about what the forecast itself does (about 0.7 s for each at 1.2M items).
 BACKTEST_AUTOMATIC_ITEMS = 150_000
 ZERO = Decimal("0.00")
-_CENT = pl.lit(Decimal("0.01"))
 
 BACKLOG, WEEK, LATER, CREDIT = "overdue_backlog", "week", "later", "credit"
 # How expected dates are made: the customers' mean days late, or the invoice predictions.
@@ -186,7 +185,7 @@ def expected_collections(
     # The running sums below are in integer cents, per customer: aged items have the cents and the
     # customer's Enum key already.
     if aging.CENTS not in items.columns:
-        items = items.with_columns(_cents(pl.col("open_amount_functional")).alias(aging.CENTS))
+        items = items.with_columns(contract.cents(pl.col("open_amount_functional")).alias(aging.CENTS))
     customer = aging.key_column("customer_id")
     customer = customer if customer in items.columns else "customer_id"
     items = (
@@ -243,7 +242,7 @@ def expected_collections(
         )
         .with_columns(
             # Cents back to an exact Decimal(18, 2).
-            expected_amount=(expected.cast(pl.Decimal(18, 0)) * _CENT).cast(contract.MONEY),
+            expected_amount=contract.money(expected),
             status=pl.when(~positive)
             .then(pl.lit(CREDIT))
             .when(days_ahead <= 0)
@@ -255,11 +254,6 @@ def expected_collections(
         )
         .select(ITEM_COLUMNS)
     )
-
-
-def _cents(amount: pl.Expr) -> pl.Expr:
-    """A Decimal(18, 2) amount as integer cents (its physical value)."""
-    return amount.cast(contract.MONEY).to_physical().cast(pl.Int64)
 
 
 def weekly(items: pl.DataFrame, as_of: date) -> pl.DataFrame:

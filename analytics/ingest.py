@@ -34,6 +34,16 @@ An import mapping is a TOML file:
     [payments]
     derive_from = "documents"      # one payment per row of the documents file with a settlement date
     columns = { payment_date = "SettledDate", amount = "InvoiceAmount" }
+
+    [installments]                 # an invoice's due dates when paid in parts (30/60/90 terms)
+    columns = { document_id = "InvoiceNo", due_date = "EcheanceDate", amount_functional = "Montant" }
+
+    [exchange_rates]               # functional units per unit of a currency, from a date on
+    columns = { rate_date = "Datum", currency = "Waehrung", rate = "Kurs" }
+
+A document's installments (optional `installments` file) add up to its amount_functional, or the
+import is refused on the first of them; installments given again replace all of a document's stored
+ones, and a document imported again with another amount must come with its installments.
 """
 
 from __future__ import annotations
@@ -197,6 +207,8 @@ class Sources:
     documents: Path | None = None
     payments: Path | None = None
     open_items: Path | None = None
+    installments: Path | None = None
+    exchange_rates: Path | None = None
 
     def given(self) -> dict[str, Path]:
         named = {
@@ -204,6 +216,8 @@ class Sources:
             "documents": self.documents,
             "payments": self.payments,
             "open_items": self.open_items,
+            "installments": self.installments,
+            "exchange_rates": self.exchange_rates,
         }
         return {name: Path(path) for name, path in named.items() if path is not None}
 
@@ -220,6 +234,8 @@ class ImportResult:
             "documents": "document",
             "payments": "payment",
             "open_items": "open item",
+            "installments": "installment",
+            "exchange_rates": "exchange rate",
         }
         return ", ".join(
             f"{count:,} {singular[name] if count == 1 else name.replace('_', ' ')}"
@@ -1041,6 +1057,8 @@ def parse_columns(
             expression = cleaned.str.to_date(file_format.date_format, strict=False)
         elif column.kind == "money":
             expression = _money(pl.col(_CLEANED + column.name))
+        elif column.kind == "rate":
+            expression = _rate(pl.col(_CLEANED + column.name))
         else:
             expression = value.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
         parsed[column.name] = expression
@@ -1052,7 +1070,7 @@ def parse_columns(
         .with_columns(
             _money_text(pl.col(c.name), file_format).alias(_CLEANED + c.name)
             for c in table.columns
-            if c.kind == "money"
+            if c.kind in ("money", "rate")
         )
         .with_columns(expression.alias(_PARSED + column_name) for column_name, expression in parsed.items())
     )
@@ -1071,6 +1089,7 @@ def parse_columns(
                     else ""
                 ),
                 "integer": "a whole number",
+                "rate": f"a positive rate with at most {contract.RATE_DECIMALS} decimals",
             }[column.kind]
             # A well-formed amount too large for the wide type is null too: told apart below.
             unparsed = (
@@ -1199,6 +1218,13 @@ def _money_text(value: pl.Expr, file_format: FileFormat) -> pl.Expr:
     return cleaned
 
 
+def _rate(cleaned: pl.Expr) -> pl.Expr:
+    """The exchange rate of a _money_text, or null when it is not a number with at most
+    RATE_DECIMALS decimals that the stored type holds (more decimals would be truncated by the cast)."""
+    valid = cleaned.str.contains(_RATE_PATTERN)
+    return pl.when(valid).then(cleaned.str.strip_prefix("+").cast(contract.RATE, strict=False))
+
+
 def _money(cleaned: pl.Expr) -> pl.Expr:
     """The amount of a _money_text, or null when it is not an amount with at most 2 decimals. Wider
     than the stored type, so that a too large amount is told apart (null only beyond 36 digits)."""
@@ -1209,6 +1235,9 @@ def _money(cleaned: pl.Expr) -> pl.Expr:
 
 
 _MONEY_PATTERN = r"^[+-]?(\d+(\.\d{0,2}0*)?|\.\d{1,2}0*)$"
+_RATE_PATTERN = (
+    rf"^\+?(\d{{1,10}}(\.\d{{0,{contract.RATE_DECIMALS}}}0*)?|\.\d{{1,{contract.RATE_DECIMALS}}}0*)$"
+)
 _WIDE_MONEY = pl.Decimal(38, 2)
 # C0 controls and DEL (white space around a value is stripped before this check).
 _CONTROL_CHARACTER = r"[\x00-\x1f\x7f]"
@@ -1260,6 +1289,8 @@ def _row_rules(name: str, frame: pl.DataFrame, functional_currency: str) -> list
         found.append(_duplicates(frame, ["document_id"], "document_id"))
     if name == "open_items":
         found.append(_duplicates(frame, ["snapshot_date", "document_id"], "document_id in this snapshot"))
+    if name == "exchange_rates":
+        found.extend(_rate_problems(frame, functional_currency))
     if name in ("documents", "open_items"):
         found.append(
             _problems_where(
@@ -1315,6 +1346,36 @@ def _row_rules(name: str, frame: pl.DataFrame, functional_currency: str) -> list
             )
         )
     return found
+
+
+def _rate_problems(frame: pl.DataFrame, functional_currency: str) -> list[pl.DataFrame]:
+    """A rate is above zero, given once per currency and date, and not for the functional currency
+    (whose rate is 1 by definition)."""
+    return [
+        _duplicates(frame, ["rate_date", "currency"], "rate on the same date for"),
+        _problems_where(
+            frame,
+            pl.col("rate") <= 0,
+            "rate",
+            pl.format("rate {} of {} is not above 0", _rate_text(pl.col("rate")), pl.col("currency")),
+        ),
+        _problems_where(
+            frame,
+            pl.col("currency") == functional_currency,
+            "currency",
+            pl.format("{} is the functional currency: its rate is 1 and is not imported", pl.col("currency")),
+        ),
+    ]
+
+
+def _rate_text(rate: pl.Expr) -> pl.Expr:
+    """A rate as written without its stored trailing zeros (0.9200000000 -> 0.92, 0E-10 -> 0)."""
+    text = rate.cast(pl.String)
+    return (
+        pl.when(text.str.contains(r"\."))
+        .then(text.str.strip_chars_end("0").str.strip_chars_end("."))
+        .otherwise(text)
+    )
 
 
 def _fill_functional(name: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -1381,7 +1442,7 @@ def import_files(
     typed: dict[str, pl.DataFrame] = {}
     problems: dict[str, list[pl.DataFrame]] = {}
     mapping_problems: list[Problem] = []
-    for name in ("customers", "documents", "payments", "open_items"):
+    for name in ("customers", "documents", "payments", "open_items", "installments", "exchange_rates"):
         if name not in raw:
             continue
         frame, file_name = raw[name]
@@ -1418,11 +1479,19 @@ def import_files(
             "customers": store.read(contract.CUSTOMERS),
             "documents": store.read(contract.DOCUMENTS),
             "payments": store.read(contract.PAYMENTS),
+            "installments": store.read(contract.INSTALLMENTS),
+            "exchange_rates": store.read(contract.EXCHANGE_RATES),
         }
         merged = {
             "customers": _merge(stored["customers"], typed.get("customers"), ["customer_id"]),
             "documents": _merge(stored["documents"], typed.get("documents"), ["document_id"]),
             "payments": _merge(stored["payments"], typed.get("payments"), ["payment_id"]),
+            # A document's installments given again replace all of its stored ones.
+            "installments": _merge(stored["installments"], typed.get("installments"), ["document_id"]),
+            # A currency's rate of a date given again replaces the stored one.
+            "exchange_rates": _merge(
+                stored["exchange_rates"], typed.get("exchange_rates"), ["rate_date", "currency"]
+            ),
         }
         for name in ("documents", "payments", "open_items"):
             if name in typed:
@@ -1443,6 +1512,12 @@ def import_files(
                     pl.format("payment for an unknown document {}", _quoted(pl.col("document_id"))),
                 )
             )
+        if "installments" in typed:
+            problems["installments"].extend(_installment_problems(typed["installments"], merged["documents"]))
+        if "documents" in typed:
+            problems["documents"].append(
+                _installments_no_longer_adding_up(typed["documents"], merged["installments"], typed)
+            )
         _refuse_if_any(problems, raw)
 
         progress(0.45, "Writing")
@@ -1451,6 +1526,8 @@ def import_files(
             documents=merged["documents"],
             payments=merged["payments"],
             snapshots=_snapshots(typed.get("open_items")),
+            installments=merged["installments"],
+            exchange_rates=merged["exchange_rates"],
         )
         record = ImportRecord(
             source="import",
@@ -1502,6 +1579,104 @@ def _derive(name: str, mapped: Frame) -> Frame:
         )
     return mapped.filter(
         pl.col("payment_date").is_not_null() & (pl.col("payment_date").str.strip_chars() != "")
+    )
+
+
+def _installment_problems(installments: pl.DataFrame, documents: pl.DataFrame) -> list[pl.DataFrame]:
+    """What is wrong with the rows of an installments file, against the documents they will go with:
+    an unknown document; a due date before the document's date; an amount of the other sign than the
+    document's; and, on the first row of a document's installments, installments that do not add up
+    to its amount_functional (DESIGN.md, "Installments")."""
+    found = [
+        _unknown(
+            installments,
+            documents,
+            "document_id",
+            pl.format("installment of an unknown document {}", _quoted(pl.col("document_id"))),
+        )
+    ]
+    joined = installments.join(
+        documents.select(
+            "document_id",
+            pl.col("document_date"),
+            pl.col("amount_functional").alias("document_amount"),
+        ),
+        on="document_id",
+        how="inner",
+    )
+    found.append(
+        _problems_where(
+            joined,
+            pl.col("due_date") < pl.col("document_date"),
+            "due_date",
+            pl.format(
+                "due date {} of an installment of {} is before the document date {}",
+                pl.col("due_date"),
+                _quoted(pl.col("document_id")),
+                pl.col("document_date"),
+            ),
+        )
+    )
+    found.append(
+        _problems_where(
+            joined,
+            (pl.col("amount_functional").sign() * pl.col("document_amount").sign()) < 0,
+            "amount_functional",
+            pl.format(
+                "installment amount_functional {} and the amount_functional {} of {} differ in sign",
+                pl.col("amount_functional"),
+                pl.col("document_amount"),
+                _quoted(pl.col("document_id")),
+            ),
+        )
+    )
+    sums = joined.group_by("document_id").agg(
+        pl.col(ROW).min(),
+        pl.col("amount_functional").sum().cast(contract.MONEY).alias("installments_total"),
+        pl.col("document_amount").first(),
+    )
+    found.append(
+        _problems_where(
+            sums,
+            pl.col("installments_total") != pl.col("document_amount"),
+            "amount_functional",
+            pl.format(
+                "the installments of {} add up to {}, not its amount_functional {}",
+                _quoted(pl.col("document_id")),
+                pl.col("installments_total"),
+                pl.col("document_amount"),
+            ),
+        )
+    )
+    return found
+
+
+def _installments_no_longer_adding_up(
+    documents: pl.DataFrame, installments: pl.DataFrame, typed: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """Rows of a documents file whose new amount_functional its stored installments (not given again
+    in this import) no longer add up to."""
+    if installments.is_empty():
+        return _no_problems()
+    given_again = typed["installments"].select("document_id") if "installments" in typed else None
+    stored = (
+        installments if given_again is None else installments.join(given_again, on="document_id", how="anti")
+    )
+    sums = stored.group_by("document_id").agg(
+        pl.col("amount_functional").sum().cast(contract.MONEY).alias("installments_total")
+    )
+    joined = documents.join(sums, on="document_id", how="inner")
+    return _problems_where(
+        joined,
+        pl.col("installments_total") != pl.col("amount_functional"),
+        "amount_functional",
+        pl.format(
+            "amount_functional {} of {} is not what its stored installments add up to ({}): "
+            "give its installments again",
+            pl.col("amount_functional"),
+            _quoted(pl.col("document_id")),
+            pl.col("installments_total"),
+        ),
     )
 
 

@@ -10,7 +10,6 @@ undefined: never an exception.
 
 from __future__ import annotations
 
-import calendar
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -21,7 +20,7 @@ import polars as pl
 
 from analytics import contract
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
-from analytics.store import BALANCE_OVER_DAYS, Store, query
+from analytics.store import BALANCE_OVER_DAYS, Store, month_end, month_ends_between, query
 
 Number = Decimal | float | int
 
@@ -76,128 +75,76 @@ PAYER_COLUMNS = (
 # --- the formulas ----------------------------------------------------------------------------------
 
 
-def countback_dso(ar: Number, months: Sequence[tuple[Number, int]]) -> float | None:
-    """Countback DSO: how many days of the latest sales the receivables represent. `months` holds
-    (sales, calendar days) of the month of `ar` first, then of each month before it.
+def month_figures(
+    ar_total: Number,
+    ar_current: Number,
+    months: Sequence[tuple[Number, int]],
+    ar_previous: Number | None = None,
+    ar_quarter_start: Number | None = None,
+) -> dict[str, object]:
+    """The series' figures (month_end_series, computed by its own code) for one month of AR
+    `ar_total`, of which `ar_current` not yet due: `months` holds (sales, calendar days) of that month
+    first, then of each month before it (up to COUNTBACK_MONTHS); `ar_previous` is the AR of the month
+    end before (for cei), `ar_quarter_start` the AR three month ends before (for cei_quarterly: the
+    month is taken as a quarter's last). Returns dso_countback, dso_standard, bpdso, add, cei,
+    cei_quarterly, daily_sales and cost_of_delay, None where undefined.
 
-    Walk back month by month: while the remaining AR is at least the month's sales, count the month's
-    days and take its sales off; the month that exhausts the AR counts `remaining / sales * days`.
-    Worked example: AR 212,000, sales 100,000 / 80,000 / 70,000 (latest first), 30-day months: the first
-    two months are covered whole (60 days, 32,000 left), then 32,000 / 70,000 * 30 = 13.71: 73.71 days.
-
-    AR <= 0 gives 0. A month with sales <= 0 stops the walk: the days counted so far (None when it is
-    the latest month, as nothing could be counted). Months running out before the AR does: the days
-    counted. Rounded to 2 decimals."""
-    remaining = float(ar)
-    if remaining <= 0:
-        return 0.0
-    counted = 0.0
-    for position, (sales, days) in enumerate(months):
-        month_sales = float(sales)
-        if month_sales <= 0:
-            if position == 0:
-                return None
-            break
-        if remaining >= month_sales:
-            counted += days
-            remaining -= month_sales
-        else:
-            counted += remaining / month_sales * days
-            break
-    else:
-        if not months:
-            return None
-    return round(counted, 2)
-
-
-def standard_dso(ar: Number, sales: Number, days: int) -> float | None:
-    """Standard DSO: AR / sales of the period * days of the period (DESIGN.md: the 3 months to the
-    month end). Worked example: AR 15,000, sales 10,000 over 30 days: 45.00 days.
-    AR <= 0 gives 0; no sales (<= 0) or no days gives None."""
-    if float(ar) <= 0:
-        return 0.0
-    if float(sales) <= 0 or days <= 0:
-        return None
-    return round(float(ar) / float(sales) * days, 2)
-
-
-def best_possible_dso(current_ar: Number, sales: Number, days: int) -> float | None:
-    """Best possible DSO: standard DSO of the current (not yet due) AR alone, what DSO would be if every
-    customer paid on time. Worked example: current AR 4,000, sales 10,000 over 30 days: 12.00 days."""
-    return standard_dso(current_ar, sales, days)
+    Worked example (countback): AR 212,000, sales 100,000 / 80,000 / 70,000 (latest first), 30-day
+    months: the first two months are covered whole (60 days, 32,000 left), then 32,000 / 70,000 * 30 =
+    13.71: 73.71 days."""
+    # The months as the series' grid holds them, oldest first, padded with months of no sales (which
+    # stop a countback walk and add nothing to the 3 months) to reach the AR the CEIs look back to.
+    needed = STANDARD_MONTHS + 1 if ar_quarter_start is not None else 2 if ar_previous is not None else 1
+    given = list(months[:COUNTBACK_MONTHS])
+    rows = list(reversed(given + [(None, 0)] * (needed - len(given))))
+    last = len(rows) - 1
+    ar = [None] * len(rows)
+    ar[last] = ar_total
+    if ar_previous is not None:
+        ar[last - 1] = ar_previous
+    if ar_quarter_start is not None:
+        ar[last - STANDARD_MONTHS] = ar_quarter_start
+    grid = pl.DataFrame(
+        {
+            "_group": [0] * len(rows),
+            "_month": list(range(len(rows))),
+            # A quarter's last month, so that cei_quarterly is defined on it.
+            "period": [month_end(date(2000, 12, 31), offset - last) for offset in range(len(rows))],
+            "_days": [float(days) for _, days in rows],
+            "sales": [_money(sales) for sales, _ in rows],
+            "ar_total": [_money(value) for value in ar],
+            "ar_current": [_money(ar_current) if at == last else None for at in range(len(rows))],
+        },
+        schema_overrides={"sales": contract.MONEY, "ar_total": contract.MONEY, "ar_current": contract.MONEY},
+    ).with_columns(
+        pl.lit(0).alias(name) for name in _SUMMED if name not in ("ar_total", "ar_current", "sales")
+    )
+    figures = _figures(grid.lazy(), first_month=last).collect().row(0, named=True)
+    return {name: figures[name] for name in _MONTH_FIGURES}
 
 
-def average_days_delinquent(dso: float | None, bpdso: float | None) -> float | None:
-    """ADD = standard DSO - best possible DSO: the days of DSO due to late payment alone.
-    Worked example: 45.00 - 12.00 = 33.00 days. Taken from the rounded figures, so that the
-    three shown side by side add up."""
-    if dso is None or bpdso is None:
-        return None
-    return round(round(dso, 2) - round(bpdso, 2), 2)
-
-
-def cei(ar_start: Number, sales: Number, ar_end: Number, current_ar_end: Number) -> float | None:
-    """Collection effectiveness index of a month, in %: what was collected of what could have been,
-    (AR at the start + sales - AR at the end) / (AR at the start + sales - current AR at the end) * 100.
-    Worked example: start 1,000, sales 300, end 950, current 0: 350 / 1,300 = 26.92.
-    A zero denominator gives None."""
-    collected = _decimal(ar_start) + _decimal(sales) - _decimal(ar_end)
-    collectible = _decimal(ar_start) + _decimal(sales) - _decimal(current_ar_end)
-    if collectible == 0:
-        return None
-    return round(float(collected) / float(collectible) * 100, 2)
-
-
-def quarterly_cei(
-    ar_start: Number, quarter_sales: Number, ar_end: Number, current_ar_end: Number
-) -> float | None:
-    """CEI over a quarter by the Credit Research Foundation's convention: the quarter's sales divided by
-    3 in place of the month's, AR at the quarter's start and end. Worked example (CRF): beginning AR
-    12,327,157, quarter sales 47,881,064, ending AR 13,663,598, ending current AR 7,846,547:
-    (12,327,157 + 15,960,354.67 - 13,663,598) / (12,327,157 + 15,960,354.67 - 7,846,547) = 71.54."""
-    monthly_sales = float(quarter_sales) / 3
-    collected = float(_decimal(ar_start) - _decimal(ar_end)) + monthly_sales
-    collectible = float(_decimal(ar_start) - _decimal(current_ar_end)) + monthly_sales
-    if collectible == 0:
-        return None
-    return round(collected / collectible * 100, 2)
-
-
-def dso_day_value(sales: Number, days: int) -> Decimal | None:
-    """The cash value of one day of DSO: the average daily sales of the period (sales / days).
-    Worked example: 10,000 over 30 days: 333.33. No sales (<= 0) or no days gives None."""
-    if float(sales) <= 0 or days <= 0:
-        return None
-    return _cents(float(sales) / days)
-
-
-def cost_of_delay(add_days: float | None, sales: Number, days: int) -> Decimal | None:
-    """The cash tied up by late payment: ADD days * average daily sales of the period.
-    Worked example: ADD 33.00 days, sales 10,000 over 30 days: 33 * 333.33... = 11,000.00."""
-    if add_days is None or float(sales) <= 0 or days <= 0:
-        return None
-    return _cents(add_days * float(sales) / days)
+_MONTH_FIGURES = (
+    "dso_countback",
+    "dso_standard",
+    "bpdso",
+    "add",
+    "cei",
+    "cei_quarterly",
+    "daily_sales",
+    "cost_of_delay",
+)
 
 
 def payer_rating(days_late: float | None, boundaries: tuple[int, ...] = RATING_BOUNDARIES) -> str:
     """A-D from amount-weighted days late: <= 0 A, <= 15 B, <= 45 C, more D (boundaries configurable);
-    no figure: "-"."""
-    _check_rating_boundaries(boundaries)
-    if days_late is None:
-        return NO_RATING
-    for rating, boundary in zip(RATINGS, boundaries, strict=False):
-        if days_late <= boundary:
-            return rating
-    return RATINGS[-1]
+    no figure: "-". The rating of payer_behaviour (rating_expression) for one figure."""
+    return pl.select(rating_expression(pl.lit(days_late, pl.Float64), boundaries)).item()
 
 
-def _decimal(value: Number) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _cents(value: float) -> Decimal:
-    # Rounded as the series rounds its Float64 figures (half to even), then made exact.
-    return Decimal(f"{round(value, 2):.2f}")
+def _money(value: Number | None) -> Decimal | None:
+    if value is None:
+        return None
+    return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(Decimal("0.01"))
 
 
 def _check_rating_boundaries(boundaries: tuple[int, ...]) -> None:
@@ -208,18 +155,6 @@ def _check_rating_boundaries(boundaries: tuple[int, ...]) -> None:
 
 
 # --- month ends --------------------------------------------------------------------------------------
-
-
-def month_end(day: date, months: int = 0) -> date:
-    """The last day of the month `months` months after (before, when negative) the month of `day`."""
-    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
-    return date(year, month + 1, calendar.monthrange(year, month + 1)[1])
-
-
-def month_ends_between(first: date, last: date) -> list[date]:
-    """The month ends of the months of `first` to `last`, both included, oldest first."""
-    count = (last.year - first.year) * 12 + last.month - first.month + 1
-    return [month_end(first, offset) for offset in range(max(count, 0))]
 
 
 def series_periods(start: date, end: date, as_of: date | None = None) -> list[date]:
@@ -247,13 +182,8 @@ def month_end_balances(
     kept = [day for day in wanted if day in stored]
     missing = [day for day in wanted if day not in stored]
     if kept:
-        try:
-            # Summed per customer when the data was written: a small table, not every item of each date.
-            frames.append(con.sql(query("month_end_balances_stored"), params={"dates": kept}).pl())
-        except duckdb.CatalogException:
-            # A generation written before balances were stored.
-            params = {"dates": kept, "over_days": OVER_DAYS}
-            frames.append(con.sql(query("month_end_balances"), params=params).pl())
+        # Summed per customer when the data was written: a small table, not every item of each date.
+        frames.append(con.sql(query("month_end_balances_stored"), params={"dates": kept}).pl())
     if missing:
         params = {"dates": missing, "over_days": OVER_DAYS}
         frames.append(con.sql(query("month_end_balances_derived"), params=params).pl())
@@ -390,16 +320,11 @@ def settled_invoices_view(
     con: duckdb.DuckDBPyConnection, after: date, until: date, *, materialise: bool = False
 ) -> None:
     """Define settled_invoices on `con`: the invoices settled after `after` and on or before `until`,
-    known from the payments up to `until` (queries/settled_invoices.sql). Read from the settlements
-    stored with the data where `con` has them (Store.connect), else settled from the payments. A view,
-    or a table when it will be read several times (settling every invoice from the payments is the
-    costly part of these figures)."""
+    known from the payments up to `until`, read from the settlements stored with the data
+    (Store.connect; tests/oracle/settled_invoices.sql is their definition). A view, or a table when it
+    will be read several times."""
     params = {"after": after, "until": until}
-    try:
-        relation = con.sql(query("settled_invoices_stored"), params=params)
-    except duckdb.CatalogException:
-        # A generation written before settlements were stored.
-        relation = con.sql(query("settled_invoices"), params=params)
+    relation = con.sql(query("settled_invoices_stored"), params=params)
     if materialise:
         # Settled once into a table of its own; the view then reads that table, however often.
         table = f"settled_invoices_{uuid.uuid4().hex[:8]}"
@@ -488,7 +413,7 @@ _COUNTS = ("settled_invoices",)
 
 
 def _standard(ar: pl.Expr, *, rounded: bool = True) -> pl.Expr:
-    """standard_dso over the grid: AR / sales of 3 months * their days; AR <= 0: 0; no sales: null."""
+    """Standard DSO over the grid: AR / sales of 3 months * their days; AR <= 0: 0; no sales: null."""
     days = ar / pl.col("_sales_3m") * pl.col("_days_3m")
     return (
         pl.when(ar <= 0)
@@ -499,7 +424,7 @@ def _standard(ar: pl.Expr, *, rounded: bool = True) -> pl.Expr:
 
 
 def _countback(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """countback_dso over the grid, one month of the walk a step: each month counts
+    """Countback DSO over the grid (DESIGN.md), one month of the walk a step: each month counts
     clip((AR - sales of the later months) / its sales, 0, 1) of its days, as long as every month so far
     had sales > 0; the month that exhausts the AR counts its share and the months after it count 0."""
     ar = pl.col("_ar")
@@ -537,7 +462,7 @@ def latest_cost_of_delay(series: pl.DataFrame) -> pl.DataFrame:
     """For the latest month of a series (of each group): add, daily_sales (the cash value of one day of
     DSO: average daily sales of the 3 months) and cost_of_delay (cash tied up by late payment: ADD x
     daily sales). The series multiplies the unrounded ADD: cost_of_delay() on the rounded ADD shown can
-    be off by up to half a hundredth of a day of sales."""
+    be off by up to half a hundredth of a day of sales from the rounded ADD times daily sales."""
     keys = [name for name in series.columns if name not in SERIES_COLUMNS]
     latest = series.filter(pl.col("period") == pl.col("period").max())
     return latest.select(*keys, "period", "add", "daily_sales", "cost_of_delay")
@@ -599,7 +524,7 @@ def customer_payment_days(
 
 
 def rating_expression(days_late: pl.Expr, boundaries: tuple[int, ...] = RATING_BOUNDARIES) -> pl.Expr:
-    """payer_rating as a Polars expression."""
+    """The payer rating (A-D from amount-weighted days late, payer_rating) as a Polars expression."""
     _check_rating_boundaries(boundaries)
     expression = pl.when(days_late.is_null()).then(pl.lit(NO_RATING))
     for rating, boundary in zip(RATINGS, boundaries, strict=False):

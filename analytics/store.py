@@ -4,8 +4,11 @@ Layout of a data folder:
 
     current -> generations/g-...      the live generation (a symbolic link, swapped with one rename)
     generations/g-.../
-        manifest.json                 functional currency, data date, month ends, row counts
+        manifest.json                 format version, functional currency, data date, month ends,
+                                      row counts
         customers.parquet, documents.parquet, payments.parquet
+        installments.parquet          the documents' installments (no rows: none)
+        exchange_rates.parquet        the currencies' rates to the functional currency (no rows: none)
         balance_periods.parquet       each document's open amount over time, derived from documents and
                                       payments: one row per period during which it stays the same
                                       non-zero amount (open items at any date are a filter on it)
@@ -32,10 +35,15 @@ connection across two writes finds its files gone and fails, naming a file of it
 `current` must be a symbolic link to a generation inside generations/. When it is anything else (a
 file, a folder, a dangling link, a link elsewhere) the folder is damaged: readers and writers raise
 DataFolderDamaged and change nothing, rather than taking the folder for empty and cleaning it up.
+
+Every figure reads the stored files of the format it was written in (FORMAT, in the manifest): a
+generation of an older format lacks some of them and is refused (DataFolderOutdated) until `snapshot`
+rewrites it (Store.upgrade); nothing re-derives a missing file at a read.
 """
 
 from __future__ import annotations
 
+import calendar
 import errno
 import fcntl
 import json
@@ -48,7 +56,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -62,7 +69,13 @@ MONTH_END_HISTORY = 24
 BALANCE_PERIODS = "balance_periods.parquet"
 SETTLEMENTS = "settlements.parquet"
 CASH_PERIODS = "cash_periods.parquet"
+INSTALLMENTS = "installments.parquet"
+EXCHANGE_RATES = "exchange_rates.parquet"
 MONTH_END_BALANCES = "month_end_balances.parquet"
+# The format of a generation: the stored files it holds. 1 (no version in the manifest): before cash
+# periods, settlements and balances were all stored; 2: before installments; 3: every file of the
+# layout above.
+FORMAT = 3
 # The stored balances' overdue part: AR more than this many days past due (kpis.OVER_DAYS).
 BALANCE_OVER_DAYS = 90
 DUCKDB_THREADS = 2
@@ -137,6 +150,21 @@ class DataFolderDamaged(RuntimeError):
         )
 
 
+class DataFolderOutdated(DataFolderDamaged):
+    """The live generation was written in an older format (FORMAT): it lacks stored files every figure
+    reads, so nothing is read until `snapshot` brings it up to date (Store.upgrade)."""
+
+    def __init__(self, root: Path, found: int) -> None:
+        self.root = root
+        self.found = found
+        RuntimeError.__init__(
+            self,
+            f"the data folder {root} is of an older format ({found}; this version reads {FORMAT}); "
+            f"nothing was read or changed: run `python -m analytics snapshot` to bring it up to date "
+            f"(python -m analytics snapshot --data {root} --as-of YYYY-MM-DD)",
+        )
+
+
 @contextmanager
 def _writing(root: Path) -> Iterator[None]:
     """Word a failure to write the data folder as DataFolderUnwritable."""
@@ -165,22 +193,30 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+# --- month ends: the one calendar every figure uses (kpis, pages and the store re-use these) --------
+
+
+def month_end(day: date, months: int = 0) -> date:
+    """The last day of the month `months` months after (before, when negative) the month of `day`."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return date(year, month + 1, calendar.monthrange(year, month + 1)[1])
+
+
+def previous_month_end(day: date) -> date:
+    """The last month end strictly before the month of `day`."""
+    return month_end(day, -1)
+
+
+def month_ends_between(first: date, last: date) -> list[date]:
+    """The month ends of the months of `first` to `last`, both included, oldest first."""
+    count = (last.year - first.year) * 12 + last.month - first.month + 1
+    return [month_end(first, offset) for offset in range(max(count, 0))]
+
+
 def month_ends_before(as_of: date, count: int = MONTH_END_HISTORY) -> list[date]:
     """The last `count` month ends on or before `as_of`, oldest first."""
-    ends = []
-    year, month = as_of.year, as_of.month
-    end = _month_end(year, month)
-    if end > as_of:
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    while len(ends) < count:
-        ends.append(_month_end(year, month))
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return sorted(ends)
-
-
-def _month_end(year: int, month: int) -> date:
-    next_first = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-    return date.fromordinal(next_first.toordinal() - 1)
+    last = as_of if month_end(as_of) == as_of else previous_month_end(as_of)
+    return [month_end(last, -offset) for offset in range(count - 1, -1, -1)]
 
 
 @dataclass(frozen=True)
@@ -208,6 +244,7 @@ class Manifest:
     customers: int
     documents: int
     payments: int
+    format: int = FORMAT
 
     def to_json(self) -> str:
         payload = asdict(self)
@@ -220,11 +257,18 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         payload = json.loads(text)
+        payload["format"] = _format_of(text)
         payload["data_as_of"] = date.fromisoformat(payload["data_as_of"]) if payload["data_as_of"] else None
         payload["month_ends"] = tuple(date.fromisoformat(d) for d in payload["month_ends"])
         payload["snapshot_dates"] = tuple(date.fromisoformat(d) for d in payload["snapshot_dates"])
         payload["derived_dates"] = tuple(date.fromisoformat(d) for d in payload["derived_dates"])
         return cls(**payload)
+
+
+@lru_cache(maxsize=16)
+def _format_of(text: str) -> int:
+    """The format of a manifest.json's text (1 when it names none: written before formats were)."""
+    return int(json.loads(text).get("format", 1))
 
 
 @lru_cache(maxsize=16)
@@ -245,6 +289,10 @@ class Tables:
     snapshots: pl.DataFrame | None = None
     # False drops every stored snapshot (a new company); True carries the other dates over.
     keep_snapshots: bool = True
+    # The documents' installments (contract.INSTALLMENTS); None: none.
+    installments: pl.DataFrame | None = None
+    # The currencies' exchange rates (contract.EXCHANGE_RATES); None: none.
+    exchange_rates: pl.DataFrame | None = None
 
 
 class Store:
@@ -258,7 +306,17 @@ class Store:
     @property
     def current(self) -> Path | None:
         """The live generation's folder; None when there is no data yet. Raises DataFolderDamaged when
-        `current` is there but is not a link to a generation inside generations/."""
+        `current` is there but is not a link to a generation inside generations/, DataFolderOutdated
+        when that generation is of an older format."""
+        target = self._live()
+        if target is not None:
+            found = _format_of((target / "manifest.json").read_text(encoding="utf-8"))
+            if found < FORMAT:
+                raise DataFolderOutdated(self.root, found)
+        return target
+
+    def _live(self) -> Path | None:
+        """The live generation's folder, whatever its format (Store.current checks it)."""
         link = self.root / "current"
         if not os.path.lexists(link):
             return None
@@ -292,8 +350,9 @@ class Store:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with views over the live generation: customers, documents,
-        payments, open_balances (queries/open_balances.sql), open_item_snapshots (all stored
-        snapshots: imported and month ends)."""
+        payments, the stored derivations (balance_periods, cash_periods, settlements, stored_balances),
+        open_balances (queries/open_balances.sql), open_item_snapshots (all stored snapshots: imported
+        and month ends)."""
         con = connect()
         current = self.current
         for table in (contract.CUSTOMERS, contract.DOCUMENTS, contract.PAYMENTS):
@@ -309,29 +368,23 @@ class Store:
         else:
             empty = pl.DataFrame(schema={**contract.DOCUMENTS.schema, "file_row_number": pl.Int64()})
             con.from_arrow(empty.to_arrow()).create_view("document_rows")
-        periods = current / BALANCE_PERIODS if current else None
-        if periods is not None and periods.is_file():
-            con.read_parquet(str(periods)).create_view("balance_periods")
-        else:
-            # No data yet, or a generation written before balance periods were stored: derive them.
-            derived = balance_periods(self.read(contract.DOCUMENTS), self.read(contract.PAYMENTS))
-            con.register("balance_periods", derived.to_arrow())
+        # Each stored derivation as it was written with the data: a generation of the current format
+        # has every file (an older one was refused above); no data yet reads empty tables.
+        for view, file in (
+            ("balance_periods", BALANCE_PERIODS),
+            ("cash_periods", CASH_PERIODS),
+            ("settlements", SETTLEMENTS),
+            ("stored_balances", MONTH_END_BALANCES),
+        ):
+            if current is not None:
+                con.read_parquet(str(current / file)).create_view(view)
+            else:
+                con.from_arrow(_empty_derivations()[view]).create_view(view)
         con.sql(query("open_balances")).create_view("open_balances")
-        cash_file = current / CASH_PERIODS if current else None
-        if cash_file is not None and cash_file.is_file():
-            con.read_parquet(str(cash_file)).create_view("cash_periods")
+        if current is not None:
+            con.read_parquet(str(current / INSTALLMENTS)).create_view("installments")
         else:
-            derived = cash_periods(self.read(contract.DOCUMENTS), self.read(contract.PAYMENTS))
-            con.register("cash_periods", derived.to_arrow())
-        settlements_file = current / SETTLEMENTS if current else None
-        if settlements_file is not None and settlements_file.is_file():
-            # A generation written before settlements were stored has no such view: readers then
-            # settle invoices from the payments (analytics.kpis.settled_invoices_view).
-            con.read_parquet(str(settlements_file)).create_view("settlements")
-        balances_file = current / MONTH_END_BALANCES if current else None
-        if balances_file is not None and balances_file.is_file():
-            # Without it (a generation written before balances were stored), readers sum the snapshots.
-            con.read_parquet(str(balances_file)).create_view("stored_balances")
+            con.from_arrow(_installments_frame(None).to_arrow()).create_view("installments")
         globs = [
             str(current / folder / "*" / "*.parquet")
             for folder in ("imported_snapshots", "derived_snapshots")
@@ -342,7 +395,7 @@ class Store:
                 "open_item_snapshots"
             )
         else:
-            empty = pl.DataFrame(schema=contract.OPEN_ITEMS.schema)
+            empty = pl.DataFrame(schema={**contract.OPEN_ITEMS.schema, "installment": pl.Int32()})
             con.from_arrow(empty.to_arrow()).create_view("open_item_snapshots")
         return con
 
@@ -422,11 +475,36 @@ class Store:
         with _writing(self.root), self.lock():
             return self._write_locked(tables, record, functional_currency, progress)
 
+    def upgrade(self, progress: Progress = no_progress) -> bool:
+        """Bring a data folder of an older format up to date: rewrite its live generation from its
+        customers, documents, payments and imported snapshots, so that it holds every stored file of
+        FORMAT (the derived snapshots of the dates asked for are derived again). True when it did;
+        False when the folder is empty or already up to date."""
+        with _writing(self.root), self.lock():
+            live = self._live()
+            if live is None or _format_of((live / "manifest.json").read_text(encoding="utf-8")) >= FORMAT:
+                return False
+            previous = Manifest.from_json((live / "manifest.json").read_text(encoding="utf-8"))
+            tables = Tables(
+                *(pl.read_parquet(live / f"{t.name}.parquet") for t in _LEDGER), keep_snapshots=True
+            )
+            if (live / INSTALLMENTS).is_file():
+                tables = replace(tables, installments=pl.read_parquet(live / INSTALLMENTS))
+            if (live / EXCHANGE_RATES).is_file():
+                tables = replace(tables, exchange_rates=pl.read_parquet(live / EXCHANGE_RATES))
+            self._write_locked(tables, None, previous.functional_currency, progress)
+            return True
+
     def _write_locked(
-        self, tables: Tables, record: ImportRecord, functional_currency: str | None, progress: Progress
+        self, tables: Tables, record: ImportRecord | None, functional_currency: str | None, progress: Progress
     ) -> Manifest:
-        previous = self.manifest()
-        previous_dir = self.current
+        # Read whatever the format: a writer replaces the live generation whole (Store.upgrade).
+        previous_dir = self._live()
+        previous = (
+            Manifest.from_json((previous_dir / "manifest.json").read_text(encoding="utf-8"))
+            if previous_dir
+            else None
+        )
         currency = functional_currency or (
             previous.functional_currency if previous else contract.DEFAULT_FUNCTIONAL_CURRENCY
         )
@@ -449,11 +527,17 @@ class Store:
             customers.write_parquet(staging / "customers.parquet")
             documents.write_parquet(staging / "documents.parquet")
             payments.write_parquet(staging / "payments.parquet")
+            installments = _installments_frame(tables.installments)
+            installments.write_parquet(staging / INSTALLMENTS)
+            _contract_frame(contract.EXCHANGE_RATES, tables.exchange_rates).sort(
+                "currency", "rate_date"
+            ).write_parquet(staging / EXCHANGE_RATES)
 
             progress(0.25, "Following the open amount of every document")
             applied = applied_payments(documents, payments)
             settlements(documents, applied).write_parquet(staging / SETTLEMENTS)
             periods = balance_periods(documents, payments, applied)
+            periods = installment_periods(documents, installments, periods)
             cash = cash_periods(documents, payments, applied)
             del applied
             periods.write_parquet(staging / BALANCE_PERIODS)
@@ -478,9 +562,14 @@ class Store:
             _write_balances(staging, [*balances, _snapshot_balances(staging, ("imported_snapshots",))])
 
             progress(0.9, "Recording the import")
-            history = self.imports()
-            entry = pl.DataFrame([asdict(record)], schema=_IMPORTS_SCHEMA)
-            pl.concat([history, entry]).sort("imported_at").write_parquet(staging / "imports.parquet")
+            history = (
+                pl.read_parquet(previous_dir / "imports.parquet")
+                if previous_dir and (previous_dir / "imports.parquet").is_file()
+                else pl.DataFrame(schema=_IMPORTS_SCHEMA)
+            )
+            # An upgrade (no record) rewrites the same data: the record of imports is unchanged.
+            entries = [pl.DataFrame([asdict(record)], schema=_IMPORTS_SCHEMA)] if record else []
+            pl.concat([history, *entries]).sort("imported_at").write_parquet(staging / "imports.parquet")
 
             manifest = Manifest(
                 generation=name,
@@ -527,30 +616,12 @@ class Store:
                 (staging / "manifest.json").unlink()
                 progress(0.3, f"Deriving the open items of {as_of.isoformat()}")
                 documents = pl.read_parquet(staging / "documents.parquet")
-                payments = pl.read_parquet(staging / "payments.parquet")
-                if not (staging / SETTLEMENTS).is_file():
-                    # A generation written before settlements were stored: the new one has them.
-                    settlements(documents, applied_payments(documents, payments)).write_parquet(
-                        staging / SETTLEMENTS
-                    )
-                if (staging / BALANCE_PERIODS).is_file():
-                    periods = pl.read_parquet(staging / BALANCE_PERIODS)
-                else:
-                    # A generation written before balance periods were stored: the new one has them.
-                    periods = balance_periods(documents, payments)
-                    periods.write_parquet(staging / BALANCE_PERIODS)
-                if (staging / CASH_PERIODS).is_file():
-                    cash = pl.read_parquet(staging / CASH_PERIODS)
-                else:
-                    cash = cash_periods(documents, payments)
-                    cash.write_parquet(staging / CASH_PERIODS)
-                added = _write_derived(staging, [as_of], previous.functional_currency, documents, periods, cash)
-                if (staging / MONTH_END_BALANCES).is_file():
-                    _write_balances(staging, [pl.read_parquet(staging / MONTH_END_BALANCES), *added])
-                else:
-                    # A generation written before balances were stored: the new one has them.
-                    folders = ("imported_snapshots", "derived_snapshots")
-                    _write_balances(staging, [_snapshot_balances(staging, folders)])
+                periods = pl.read_parquet(staging / BALANCE_PERIODS)
+                cash = pl.read_parquet(staging / CASH_PERIODS)
+                added = _write_derived(
+                    staging, [as_of], previous.functional_currency, documents, periods, cash
+                )
+                _write_balances(staging, [pl.read_parquet(staging / MONTH_END_BALANCES), *added])
                 manifest = replace(
                     previous, generation=name, derived_dates=tuple(sorted({*previous.derived_dates, as_of}))
                 )
@@ -578,8 +649,10 @@ class Store:
             for (snapshot_date,), part in snapshots.partition_by("snapshot_date", as_dict=True).items():
                 folder = target / f"snapshot_date={snapshot_date.isoformat()}"
                 folder.mkdir(parents=True)
-                part.drop("snapshot_date").cast(
-                    {k: v for k, v in contract.OPEN_ITEMS.schema.items() if k != "snapshot_date"}
+                # With the columns of a derived snapshot: an imported one has no installments.
+                columns = {k: v for k, v in contract.OPEN_ITEMS.schema.items() if k != "snapshot_date"}
+                part.drop("snapshot_date").cast(columns).with_columns(
+                    pl.lit(None, pl.Int32).alias("installment")
                 ).write_parquet(folder / "data_0.parquet")
         if previous_dir is not None and (previous_dir / "imported_snapshots").is_dir():
             for folder in sorted((previous_dir / "imported_snapshots").iterdir()):
@@ -623,6 +696,37 @@ class Store:
 
 # The data folders whose write lock this thread holds (Store.lock).
 _held_locks = threading.local()
+_LEDGER = (contract.CUSTOMERS, contract.DOCUMENTS, contract.PAYMENTS)
+
+
+def _installments_frame(frame: pl.DataFrame | None) -> pl.DataFrame:
+    """Installments as stored: the contract's columns and types (no rows when there are none)."""
+    return _contract_frame(contract.INSTALLMENTS, frame)
+
+
+def _contract_frame(table: contract.Table, frame: pl.DataFrame | None) -> pl.DataFrame:
+    """An optional table as stored: the contract's columns and types (no rows when there are none)."""
+    if frame is None:
+        return pl.DataFrame(schema=table.schema)
+    return frame.select(table.names).cast(table.schema)
+
+
+@cache
+def _empty_derivations() -> dict[str, object]:
+    """The stored derivations of no data, as Arrow tables of their schemas (Store.connect on an empty
+    folder): derived once from empty tables, so that their schemas are the writer's own."""
+    documents = pl.DataFrame(schema=contract.DOCUMENTS.schema)
+    payments = pl.DataFrame(schema=contract.PAYMENTS.schema)
+    applied = applied_payments(documents, payments)
+    return {
+        "balance_periods": installment_periods(
+            documents, None, balance_periods(documents, payments, applied)
+        ).to_arrow(),
+        "cash_periods": cash_periods(documents, payments, applied).to_arrow(),
+        "settlements": settlements(documents, applied).to_arrow(),
+        "stored_balances": customer_balances(pl.DataFrame(schema=_BALANCE_INPUT)).to_arrow(),
+    }
+
 
 _IMPORTS_SCHEMA = {
     "source": pl.String(),
@@ -652,7 +756,7 @@ def applied_payments(documents: pl.DataFrame, payments: pl.DataFrame) -> pl.Data
             .join(rows.lazy(), on="document_id", how="inner")
             .select(
                 _movement_key(pl.col("document_row"), pl.col("payment_date")),
-                _cents(pl.col("amount")),
+                contract.cents(pl.col("amount")),
                 (pl.col("method") == "cash").fill_null(False).alias("cash"),
                 "payment_row",
             )
@@ -675,7 +779,7 @@ def balance_periods(
     # ordering them is a merge of two sorted columns; amounts in integer cents.
     issued = documents.select(
         _movement_key(pl.int_range(pl.len(), dtype=pl.Int64), pl.col("document_date")),
-        _cents(pl.col("amount_functional")).alias("change"),
+        contract.cents(pl.col("amount_functional")).alias("change"),
     )
     if applied is None:
         applied = applied_payments(documents, payments)
@@ -716,9 +820,7 @@ def balance_periods(
             amounts = documents.select("amount", "amount_functional").gather(part.get_column("document_row"))
             part = part.with_columns(
                 *amounts.get_columns(),
-                (pl.col("balance").cast(pl.Decimal(38, 0)) * _CENT)
-                .cast(contract.MONEY)
-                .alias("open_amount_functional"),
+                contract.money(pl.col("balance")).alias("open_amount_functional"),
             ).drop("balance")
             con.register("periods", part.to_arrow())
             parts.append(con.sql(query("balance_periods")).pl())
@@ -726,6 +828,81 @@ def balance_periods(
         return pl.concat(parts)
     finally:
         con.close()
+
+
+def installment_periods(
+    documents: pl.DataFrame, installments: pl.DataFrame | None, periods: pl.DataFrame
+) -> pl.DataFrame:
+    """balance_periods with each period of a document that has installments split into one row per
+    installment still open (DESIGN.md, "Installments"): what has been paid on the document (its amount
+    less its open amount) settles its installments in due-date order, the earliest first; the last
+    installment takes what is left, so that the installments' open amounts always add up to the
+    document's (an overpayment, a reversal). Adds `installment` (1, 2, ... in due-date order, then in
+    the file's order; null: no installments) and `installment_due_date`; `open_amount` is each
+    installment's document-currency share, as queries/balance_periods.sql computes it."""
+    numbered = {"installment": pl.Int32(), "installment_due_date": pl.Date()}
+    if installments is None or installments.is_empty():
+        return periods.with_columns(pl.lit(None, kind).alias(name) for name, kind in numbered.items())
+    rows = documents.select(
+        "document_id", "amount", contract.cents(pl.col("amount_functional")).alias("document_amount")
+    ).with_row_index("document_row")
+    parts = (
+        installments.with_row_index("_order")
+        .join(rows, on="document_id", how="inner")
+        .sort("document_row", "due_date", "_order")
+        .select(
+            pl.col("document_row").cast(periods.schema["document_row"]),
+            (pl.int_range(pl.len()).over("document_row") + 1).cast(pl.Int32).alias("installment"),
+            pl.col("due_date").alias("installment_due_date"),
+            contract.cents(pl.col("amount_functional")).alias("_part"),
+            "document_amount",
+        )
+        .with_columns(
+            pl.col("_part").cum_sum().over("document_row").alias("_through"),
+            (pl.col("installment") == pl.col("installment").max().over("document_row")).alias("_last"),
+        )
+    )
+    split_rows = pl.col("document_row").is_in(parts.get_column("document_row").unique().implode())
+    # A credit note's installments are negative: settled on their absolute values.
+    sign = pl.when(pl.col("document_amount") < 0).then(-1).otherwise(1)
+    paid = pl.col("document_amount") - pl.col("_balance")
+    earlier = sign * (sign * (pl.col("_through") - paid)).clip(0, sign * pl.col("_part"))
+    split = (
+        periods.filter(split_rows)
+        .with_row_index("_period")
+        .with_columns(contract.cents(pl.col("open_amount_functional")).alias("_balance"))
+        .join(parts, on="document_row", how="inner")
+        .with_columns(pl.when(~pl.col("_last")).then(earlier).alias("_open"))
+        .with_columns(pl.col("_open").fill_null(pl.col("_balance") - pl.col("_open").sum().over("_period")))
+        .filter(pl.col("_open") != 0)
+        .sort("_period", "installment")
+    )
+    amounts = documents.select("amount", "amount_functional").gather(split.get_column("document_row"))
+    con = connect()
+    try:
+        con.register(
+            "periods",
+            split.select(
+                "document_row",
+                "valid_from",
+                "valid_to",
+                contract.money(pl.col("_open")).alias("open_amount_functional"),
+            )
+            .hstack(amounts)
+            .to_arrow(),
+        )
+        shares = con.sql(query("balance_periods")).pl()
+    finally:
+        con.close()
+    split = shares.select(periods.columns).hstack(split.select(*numbered))
+    return pl.concat(
+        [
+            periods.filter(~split_rows).with_columns(
+                pl.lit(None, kind).alias(name) for name, kind in numbered.items()
+            ),
+            split,
+        ]
+    )
 
 
 def cash_periods(
@@ -748,7 +925,7 @@ def cash_periods(
         applied.get_column("payment_row").filter(early)
     ].with_columns(issued_on.filter(early).alias("issued_on"))
     unapplied = payments.filter(pl.col("document_id").is_null())
-    cents = _cents(pl.col("amount"))
+    cents = contract.cents(pl.col("amount"))
     movements = pl.concat(
         [
             unapplied.select("payment_id", "customer_id", pl.col("payment_date").alias("day"), -cents),
@@ -762,21 +939,25 @@ def cash_periods(
         .sort("payment_id", "day")
     )
     by_payment = {"partition_by": "payment_id"}
-    return daily.select(
-        pl.col("payment_id").alias("document_id"),
-        pl.col("customer_id").first().over(**by_payment),
-        pl.col("day").min().over(**by_payment).alias("first_day"),
-        pl.col("day").alias("valid_from"),
-        pl.col("day").shift(-1).over(**by_payment).alias("valid_to"),
-        pl.col("amount").cum_sum().over(**by_payment).alias("balance"),
-    ).filter(pl.col("balance") != 0).select(
-        "document_id",
-        "customer_id",
-        pl.col("first_day").alias("document_date"),
-        pl.col("first_day").alias("due_date"),
-        "valid_from",
-        "valid_to",
-        (pl.col("balance").cast(pl.Decimal(38, 0)) * _CENT).cast(contract.MONEY).alias("open_amount_functional"),
+    return (
+        daily.select(
+            pl.col("payment_id").alias("document_id"),
+            pl.col("customer_id").first().over(**by_payment),
+            pl.col("day").min().over(**by_payment).alias("first_day"),
+            pl.col("day").alias("valid_from"),
+            pl.col("day").shift(-1).over(**by_payment).alias("valid_to"),
+            pl.col("amount").cum_sum().over(**by_payment).alias("balance"),
+        )
+        .filter(pl.col("balance") != 0)
+        .select(
+            "document_id",
+            "customer_id",
+            pl.col("first_day").alias("document_date"),
+            pl.col("first_day").alias("due_date"),
+            "valid_from",
+            "valid_to",
+            contract.money(pl.col("balance")).alias("open_amount_functional"),
+        )
     )
 
 
@@ -788,7 +969,7 @@ def settlements(documents: pl.DataFrame, applied: pl.DataFrame) -> pl.DataFrame:
     `applied`: applied_payments(documents, payments).
 
     Known at a date `until`, an invoice is settled, on settled_on and paid on paid_on, exactly when one
-    of its rows has settled_on <= until < valid_to: the rows queries/settled_invoices.sql gives from
+    of its rows has settled_on <= until < valid_to: the rows tests/oracle/settled_invoices.sql gives from
     the payments up to `until` (a test holds them to it)."""
     key = pl.col("key")
     document = key // _DAYS
@@ -813,7 +994,7 @@ def settlements(documents: pl.DataFrame, applied: pl.DataFrame) -> pl.DataFrame:
     )
     invoices = documents.select(
         ((pl.col("document_type") == "invoice") & (pl.col("amount_functional") > 0)).alias("invoice"),
-        _cents(pl.col("amount_functional")).alias("invoice_amount"),
+        contract.cents(pl.col("amount_functional")).alias("invoice_amount"),
     )
     days = days.filter(pl.col("cash_key").is_not_null())
     days = days.hstack(invoices.gather(days.get_column("document_row")))
@@ -833,17 +1014,11 @@ def _day(key: pl.Series) -> pl.Series:
 
 # A movement's key: document row * _DAYS + its day, counted from the middle of the range of dates.
 _DAYS = 2**32
-_CENT = pl.lit(Decimal("0.01"))
 _PERIODS_AT_ONCE = 2_000_000
 
 
 def _movement_key(document_row: pl.Expr, day: pl.Expr) -> pl.Expr:
     return (document_row.cast(pl.Int64) * _DAYS + day.cast(pl.Int32).cast(pl.Int64) + _DAYS // 2).alias("key")
-
-
-def _cents(amount: pl.Expr) -> pl.Expr:
-    """A Decimal(18, 2) amount as integer cents (its physical value)."""
-    return amount.to_physical().cast(pl.Int64)
 
 
 def _write_derived(
@@ -861,9 +1036,8 @@ def _write_derived(
     Returns the customers' balances of each date (customer_balances)."""
     if not dates:
         return []
-    columns = documents.select(
-        "document_id", "customer_id", "document_type", "document_date", "due_date", "currency"
-    )
+    columns = documents.select("document_id", "customer_id", "document_type", "document_date", "currency")
+    due_dates = documents.get_column("due_date")
     balances: list[pl.DataFrame] = []
     cash = cash_periods.sort("document_id").select(
         "document_id",
@@ -874,6 +1048,7 @@ def _write_derived(
         pl.lit(currency).alias("currency"),
         pl.col("open_amount_functional").alias("open_amount"),
         "open_amount_functional",
+        pl.lit(None, pl.Int32).alias("installment"),
         "valid_from",
         "valid_to",
     )
@@ -885,9 +1060,25 @@ def _write_derived(
             pl.col("valid_from") <= snapshot_date,
             pl.col("valid_to").is_null() | (pl.col("valid_to") > snapshot_date),
         )
-        open_now = open_now[rank.gather(open_now.get_column("document_row")).arg_sort()]
-        items = columns.gather(open_now.get_column("document_row")).with_columns(
-            open_now.get_column("open_amount"), open_now.get_column("open_amount_functional")
+        # Sorted by document (its rank), then installment (in due-date order within it).
+        order = rank.gather(open_now.get_column("document_row"))
+        if open_now.get_column("installment").null_count() < open_now.height:
+            open_now = open_now.with_columns(_rank=order).sort("_rank", "installment", nulls_last=True)
+        else:
+            open_now = open_now[order.arg_sort()]
+        rows = open_now.get_column("document_row")
+        # An installment ages on its own due date.
+        due = open_now.get_column("installment_due_date").fill_null(due_dates.gather(rows))
+        items = columns.gather(rows).select(
+            "document_id",
+            "customer_id",
+            "document_type",
+            "document_date",
+            due.alias("due_date"),
+            "currency",
+            open_now.get_column("open_amount"),
+            open_now.get_column("open_amount_functional"),
+            open_now.get_column("installment"),
         )
         on_account = cash.filter(
             pl.col("valid_from") <= snapshot_date,
@@ -905,8 +1096,8 @@ def _write_derived(
 def customer_balances(items: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """One row per (snapshot_date, customer_id) of open items with a snapshot_date column: ar_total,
     ar_current (not yet due) and ar_over_days (more than BALANCE_OVER_DAYS days past due), Decimal:
-    the rows queries/month_end_balances.sql sums from the same items (a test holds them to it)."""
-    cents = _cents(pl.col("open_amount_functional").cast(contract.MONEY))
+    the rows tests/oracle/month_end_balances.sql sums from the same items (a test holds them to it)."""
+    cents = contract.cents(pl.col("open_amount_functional").cast(contract.MONEY))
     overdue_days = (pl.col("snapshot_date") - pl.col("due_date")).dt.total_days()
     sums = (
         items.lazy()
@@ -919,9 +1110,9 @@ def customer_balances(items: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         .collect()
     )
     money = ["ar_total", "ar_current", "ar_over_days"]
-    return sums.with_columns(
-        (pl.col(name).cast(pl.Decimal(18, 0)) * _CENT).cast(contract.MONEY) for name in money
-    ).select(pl.col("snapshot_date").cast(pl.Date), "customer_id", *money)
+    return sums.with_columns(contract.money(pl.col(name)) for name in money).select(
+        pl.col("snapshot_date").cast(pl.Date), "customer_id", *money
+    )
 
 
 def _snapshot_balances(staging: Path, folders: tuple[str, ...]) -> pl.DataFrame:

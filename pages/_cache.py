@@ -36,14 +36,15 @@ def _dimension_values(root: str, version: str, rights: Scope) -> dict[str, list[
 
 
 @st.cache_resource(ttl=900, max_entries=12, show_spinner=False)
-def aged_items(root: str, version: str, as_of: date, scope: Scope):
-    """The aged open items of a date and scope, shared by every session (Polars frames are not copied:
-    callers must not modify them). Keyed on the data version, so an import is seen at once."""
-    return aging.aged_items(Store(root), as_of, scope)
+def aged_items(root: str, version: str, as_of: date, scope: Scope, revalue: bool = False):
+    """The aged open items of a date and scope (revalued at the latest exchange rates with `revalue`),
+    shared by every session (Polars frames are not copied: callers must not modify them). Keyed on the
+    data version, so an import is seen at once."""
+    return aging.aged_items(Store(root), as_of, scope, revalue=revalue)
 
 
-def items_for(ctx: Context, as_of: date | None = None):
-    return aged_items(str(ctx.store.root), ctx.store.version(), as_of or ctx.as_of, ctx.scope)
+def items_for(ctx: Context, as_of: date | None = None, revalue: bool = False):
+    return aged_items(str(ctx.store.root), ctx.store.version(), as_of or ctx.as_of, ctx.scope, revalue)
 
 
 @st.cache_data(ttl=900, max_entries=32, show_spinner=False)

@@ -11,16 +11,15 @@ the address wins when they differ (a shared link, the browser's back button, a r
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import aging, contract
+from analytics import aging, contract, kpis, revaluation
 from analytics.item_states import STATES
 from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
@@ -43,14 +42,6 @@ OPEN_ROW = "drill_open"
 CHARTED = "aging_charted"
 # Rows sent to the browser at once: a page of the drill table (the export has every row).
 PAGE_ROWS = 1_000
-
-
-def previous_month_end(day: date) -> date:
-    return day.replace(day=1) - timedelta(days=1)
-
-
-def month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 # --- drill state: session state, mirrored in the address --------------------------------------------
@@ -199,6 +190,21 @@ def chart(result: aging.Aging, level: str, names: list[str], labels: dict[str, s
     st.plotly_chart(figure, key=chart_key, on_select="rerun", selection_mode="points", width="stretch")
 
 
+def revalued(ctx, figures: dict[str, Decimal]) -> None:
+    """The booked total of the revalued items and their revaluation, beside the headline."""
+    booked, change = st.columns(6)[:2]
+    booked.metric(
+        f"Booked ({ctx.currency})",
+        _format.compact_money(figures["booked"]),
+        help=f"{_format.money(figures['booked'], ctx.currency)} at the rates the documents were booked at",
+    )
+    change.metric(
+        "Revaluation",
+        f"{figures['revaluation']:+,.2f}",
+        help="Total AR at the latest rates on or before the date, less the booked total",
+    )
+
+
 def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
     config = {name: _format.money_column(labels[name]) for name in names}
     return config | {
@@ -206,6 +212,8 @@ def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
         "overdue": _format.money_column("Overdue"),
         "open_amount": _format.money_column("Open (doc. currency)"),
         "open_amount_functional": _format.money_column(f"Open ({ctx.currency})"),
+        "open_amount_booked": _format.money_column(f"Booked ({ctx.currency})"),
+        "revaluation": _format.money_column("Revaluation"),
         "share": st.column_config.NumberColumn("% of total", format="%.1f%%"),
         "items": st.column_config.NumberColumn("Items", format="%d"),
         "days_past_due": st.column_config.NumberColumn("Days past due", format="%d"),
@@ -217,6 +225,7 @@ def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
         "document_date": st.column_config.DateColumn("Date"),
         "due_date": st.column_config.DateColumn("Due"),
         "document_id": st.column_config.TextColumn("Document"),
+        "installment": st.column_config.NumberColumn("Installment", format="%d"),
         "document_type": st.column_config.TextColumn("Type"),
         "currency": st.column_config.TextColumn("Cur."),
     }
@@ -225,6 +234,8 @@ def column_config(ctx, names: list[str], labels: dict[str, str]) -> dict:
 def with_states(ctx, rows: pl.DataFrame) -> pl.DataFrame:
     """Document rows with their collections state (qualification, promise, next action)."""
     states = _cache.item_states(ctx).select("document_id", "state", "promise_status", "next_action_date")
+    # A document is qualified as a whole: its installments share its state (one row each).
+    states = states.unique("document_id", keep="first", maintain_order=True)
     return rows.join(states, on="document_id", how="left", maintain_order="left").with_columns(
         pl.col("state").fill_null("none")
     )
@@ -232,9 +243,14 @@ def with_states(ctx, rows: pl.DataFrame) -> pl.DataFrame:
 
 def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     """The rows of the level, a page at a time; a row opens the next level (documents: the side panel)."""
-    shown = result.rows.select(*aging.level_keys(level), *names, "total", "overdue", "items", "share")
+    keys = [
+        name for name in result.rows.columns if name in (*aging.level_keys(level), *aging.REVALUED_COLUMNS)
+    ]
+    shown = result.rows.select(*keys, *names, "total", "overdue", "items", "share")
     if level == aging.DOCUMENT:
-        shown = shown.sort(["days_past_due", "document_id"], descending=[True, False])
+        shown = shown.sort(
+            ["days_past_due", "document_id", "installment"], descending=[True, False, False], nulls_last=True
+        )
     nonce = st.session_state.get(NONCE, 0)
     next_level = "" if level == path[-1] else contract.DIMENSION_LABELS[path[len(drill) + 1]].lower()
     st.caption(
@@ -411,9 +427,15 @@ def aging_balance() -> None:
         "(overdue is still by due date).",
     )
     age_by = AGE_BY[age_by_label or "due date"]
+    revalue = controls[1].toggle(
+        "Revalue at the latest rates",
+        key="revalue",
+        help="Value open items in another currency at the latest exchange rate on or before the date "
+        "(Data: the exchange rates file); the booked amount and the revaluation are shown beside.",
+    )
     compare_with = controls[2].date_input(
         "Compare with",
-        value=previous_month_end(ctx.as_of),
+        value=kpis.month_end(ctx.as_of, -1),
         key="compare",
         format="YYYY-MM-DD",
         help="Headline changes and the rejuvenation view compare the as-of date with this date.",
@@ -474,16 +496,22 @@ def aging_balance() -> None:
         min_amount=Decimal(str(min_amount)) if min_amount else None,
         age_by=age_by,
     )
-    items = _cache.items_for(ctx)
+    try:
+        items = _cache.items_for(ctx, revalue=revalue)
+        items_then = _cache.items_for(ctx, compare_with, revalue=revalue)
+    except revaluation.MissingRate as missing:
+        st.error(_format.markdown_text(missing))
+        return
     if qualification_filter:
         qualified = _cache.item_states(ctx).filter(pl.col("state").is_in(qualification_filter))
         items = items.join(qualified.select("document_id"), on="document_id", how="semi")
-    items_then = _cache.items_for(ctx, compare_with)
     request_then = aging.AgingQuery(**{**request.__dict__, "as_of": compare_with})
 
     headline(
         ctx, request, aging.headline(items, request), aging.headline(items_then, request_then), compare_with
     )
+    if revalue:
+        revalued(ctx, aging.revaluation_headline(items, request))
     result = aging.aging(items, request)
     # Only the open tab runs (a tab switch reruns this fragment).
     balance_tab, rejuvenation_tab = st.tabs(["Balance", "Rejuvenation"], key="aging_tabs", on_change="rerun")

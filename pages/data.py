@@ -26,6 +26,8 @@ FILE_LABELS = {
     "documents": "Documents (invoices, credit and debit notes)",
     "payments": "Payments",
     "open_items": "Open items snapshot (optional)",
+    "installments": "Installments (optional: the due dates of invoices paid in parts)",
+    "exchange_rates": "Exchange rates (optional: for revaluing foreign-currency items)",
 }
 
 ctx = _session.context()

@@ -1,6 +1,6 @@
 -- One row per (date of $dates, customer) with the receivables balance of the items open then, as
 -- open_items_as_of.sql has them at one date (the documents' balance periods and the cash periods), summed
--- per customer without building every item: the same figures month_end_balances.sql sums from a snapshot.
+-- per customer without building every item: the same figures tests/oracle/month_end_balances.sql sums from a snapshot.
 with snapshot_dates as (
     select unnest($dates::date[]) as snapshot_date
 ),

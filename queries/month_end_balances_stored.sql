@@ -1,5 +1,5 @@
 -- One row per (snapshot date, customer) with the receivables balance at each of $dates, read from the balances
--- stored with the data (store.customer_balances): the rows month_end_balances.sql sums from the snapshots.
+-- stored with the data (store.customer_balances): the rows tests/oracle/month_end_balances.sql sums from the snapshots.
 select
     snapshot_date,
     customer_id,

@@ -10,6 +10,7 @@ select
     currency,
     open_amount,
     open_amount_functional,
+    installment,
 from open_balances
 where valid_from <= $as_of
     and (valid_to is null or valid_to > $as_of)
@@ -23,6 +24,7 @@ select
     $functional_currency as currency,
     open_amount_functional as open_amount,
     open_amount_functional,
+    null::integer as installment,
 from cash_periods
 where valid_from <= $as_of
     and (valid_to is null or valid_to > $as_of)

@@ -1,5 +1,5 @@
 -- One row per invoice settled after $after and on or before $until, from the payments known at $until,
--- read from the settlements stored with the data (store.settlements): the rows of queries/settled_invoices.sql.
+-- read from the settlements stored with the data (store.settlements): the rows of tests/oracle/settled_invoices.sql.
 select
     document_id,
     customer_id,

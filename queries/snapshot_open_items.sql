@@ -8,5 +8,6 @@ select
     currency,
     open_amount,
     open_amount_functional,
+    installment,
 from open_item_snapshots
 where snapshot_date = $as_of

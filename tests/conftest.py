@@ -22,6 +22,7 @@ The ledger (functional currency EUR):
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from analytics import demo, ingest  # noqa: E402
+from analytics import store as store_module  # noqa: E402
 from analytics.store import Store  # noqa: E402
 
 CUSTOMERS_CSV = """customer_id,customer_name,entity,division,region,portfolio,segment,salesperson,collector,credit_limit,payment_terms_days,risk_class,country
@@ -143,9 +145,13 @@ def chromium():
 
 @pytest.fixture
 def page(chromium):
-    """A fresh browser context and page, closed after the test."""
+    """A fresh browser context and page, closed after the test. `expect` waits as long as any other
+    wait does: a fresh context loads and compiles the app's element code again (each context has a
+    cache of its own), which on a busy machine takes longer than Playwright's 5 s default."""
     import browser
+    from playwright.sync_api import expect
 
+    expect.set_options(timeout=browser.APP_RUN_MS)
     context = chromium.new_context(viewport=browser.VIEWPORT)
     context.set_default_timeout(browser.APP_RUN_MS)
     try:
@@ -208,3 +214,15 @@ def collections_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
         backend = request.getfixturevalue("collections_backend")
         if backend.kind == "postgresql":
             monkeypatch.setenv("AR_COLLECTIONS_URL", backend.url())
+
+
+def write_older_format(store: Store) -> None:
+    """Make the live generation one of format 1: its manifest names no format, and the files stored
+    since then are not there."""
+    current = store.current
+    for name in (store_module.BALANCE_PERIODS, store_module.CASH_PERIODS, store_module.SETTLEMENTS):
+        (current / name).unlink()
+    (current / store_module.MONTH_END_BALANCES).unlink()
+    manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["format"]
+    (current / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import write_older_format
 from streamlit.runtime.state.common import user_key_from_element_id
 from streamlit.testing.v1 import AppTest
 
@@ -230,7 +231,8 @@ def many_items(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_document_level_is_sent_a_page_at_a_time(
     many_items: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The open items, oldest first, 1,000 a page; the second page follows the first."""
+    """The open items (an installment is one), oldest first, 1,000 a page; the second page follows the
+    first."""
     monkeypatch.setenv("AR_DATA_DIR", str(many_items))
     monkeypatch.setenv("AR_NO_DEMO", "1")
     at = AppTest.from_file(APP, default_timeout=120)
@@ -250,7 +252,12 @@ def test_the_document_level_is_sent_a_page_at_a_time(
     assert f"Rows 1,001 to {min(2_000, total):,} of {total:,}" in " ".join(c.value for c in at.caption)
     assert len(second) == min(1_000, total - 1_000)
     assert second["days_past_due"].iloc[0] <= first["days_past_due"].iloc[-1]
-    assert not set(second["document_id"]) & set(first["document_id"])
+
+    # An item is a document or one of its installments (the demo has some): no item on both pages.
+    def items(page) -> set[tuple[str, str]]:
+        return set(zip(page["document_id"], page["installment"].astype(str), strict=True))
+
+    assert not items(second) & items(first)
 
 
 def test_each_drill_opens_the_row_clicked_at_its_own_level(
@@ -319,3 +326,20 @@ def test_age_by_document_date_is_kept_in_the_address(
     linked.switch_page("pages/aging.py").run()
     assert not linked.exception, linked.exception
     assert list(drill_table(linked).columns)[1] == "d0_30"
+
+
+def test_a_data_folder_of_an_older_format_shows_what_to_run(
+    ledger_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a data folder written in an older format (no stored periods), the app shows no page and no
+    figure but the refusal, naming the command that brings the folder up to date."""
+    write_older_format(ledger_store)
+    monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    shown = [error.value for error in at.error]
+    assert any(
+        markdown_text("run `python -m analytics snapshot` to bring it up to date") in text for text in shown
+    ), shown
+    assert not at.metric

@@ -11,68 +11,76 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import write_older_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics import contract, ingest, kpis
+from analytics import cli, contract, ingest, kpis
+from analytics import store as store_module
 from analytics.scope import Scope
-from analytics.store import ImportRecord, Store, Tables
+from analytics.store import DataFolderOutdated, ImportRecord, Store, Tables
 
 # --- the formulas ----------------------------------------------------------------------------------
+
+
+def countback(ar, months):
+    return kpis.month_figures(ar, 0, months)["dso_countback"]
 
 
 def test_countback_dso_worked_example() -> None:
     """AR 212,000; sales 100,000 / 80,000 / 70,000, latest first, 30-day months: two months whole
     (60 days, 32,000 left), then 32,000 / 70,000 * 30 = 13.714: 73.71 days."""
     months = [(100_000, 30), (80_000, 30), (70_000, 30)]
-    assert kpis.countback_dso(212_000, months) == 73.71
-    assert kpis.countback_dso(Decimal("212000.00"), [(Decimal(s), d) for s, d in months]) == 73.71
+    assert countback(212_000, months) == 73.71
+    assert countback(Decimal("212000.00"), [(Decimal(s), d) for s, d in months]) == 73.71
 
 
 def test_countback_dso_edge_cases() -> None:
     """AR <= 0 gives 0; a month without sales stops the walk (the latest one: nothing counted, None);
     AR equal to the months' sales covers them whole; months running out: the days counted."""
-    assert kpis.countback_dso(0, [(100, 30)]) == 0.0
-    assert kpis.countback_dso(-50, [(100, 30)]) == 0.0
-    assert kpis.countback_dso(500, [(0, 31), (1_000, 30)]) is None
-    assert kpis.countback_dso(500, []) is None
+    assert countback(0, [(100, 30)]) == 0.0
+    assert countback(-50, [(100, 30)]) == 0.0
+    assert countback(500, [(0, 31), (1_000, 30)]) is None
+    assert countback(500, []) is None
     # 100 covers March (31 days), February has no sales: the walk stops with 400 uncounted.
-    assert kpis.countback_dso(500, [(100, 31), (0, 28), (1_000, 31)]) == 31.0
-    assert kpis.countback_dso(500, [(100, 31), (-20, 28), (1_000, 31)]) == 31.0
-    assert kpis.countback_dso(300, [(100, 31), (200, 28)]) == 59.0
-    assert kpis.countback_dso(900, [(100, 31), (200, 28)]) == 59.0
-    assert kpis.countback_dso(150, [(100, 31), (200, 28)]) == 38.0  # 31 + 50/200*28
+    assert countback(500, [(100, 31), (0, 28), (1_000, 31)]) == 31.0
+    assert countback(500, [(100, 31), (-20, 28), (1_000, 31)]) == 31.0
+    assert countback(300, [(100, 31), (200, 28)]) == 59.0
+    assert countback(900, [(100, 31), (200, 28)]) == 59.0
+    assert countback(150, [(100, 31), (200, 28)]) == 38.0  # 31 + 50/200*28
 
 
 def test_standard_dso_bpdso_add_worked_example() -> None:
     """AR 15,000, current 4,000, sales 10,000 over 30 days: DSO 15/10*30 = 45, BPDSO 4/10*30 = 12,
     ADD 33; no sales: None; AR <= 0: 0."""
-    dso = kpis.standard_dso(15_000, 10_000, 30)
-    bpdso = kpis.best_possible_dso(4_000, 10_000, 30)
-    assert (dso, bpdso, kpis.average_days_delinquent(dso, bpdso)) == (45.0, 12.0, 33.0)
-    assert kpis.standard_dso(15_000, 0, 30) is None
-    assert kpis.standard_dso(15_000, -10, 30) is None
-    assert kpis.standard_dso(-1, 10_000, 30) == 0.0
-    assert kpis.average_days_delinquent(None, 12.0) is None
+    figures = kpis.month_figures(15_000, 4_000, [(10_000, 30)])
+    assert (figures["dso_standard"], figures["bpdso"], figures["add"]) == (45.0, 12.0, 33.0)
+    assert kpis.month_figures(15_000, 0, [(0, 30)])["dso_standard"] is None
+    assert kpis.month_figures(15_000, 0, [(-10, 30)])["dso_standard"] is None
+    assert kpis.month_figures(15_000, 0, [(0, 30)])["add"] is None
+    assert kpis.month_figures(-1, 0, [(10_000, 30)])["dso_standard"] == 0.0
 
 
 def test_cei_worked_examples() -> None:
     """The Credit Research Foundation's quarter: (12,327,157 + 47,881,064 / 3 - 13,663,598) /
     (12,327,157 + 47,881,064 / 3 - 7,846,547) = 14,623,913.67 / 20,440,964.67 = 71.54.
     A month: start 1,000, sales 300, end 950, current 0: 350 / 1,300 = 26.92. Zero denominator: None."""
-    assert kpis.quarterly_cei(12_327_157, 47_881_064, 13_663_598, 7_846_547) == 71.54
-    assert kpis.cei(Decimal("1000.00"), Decimal("300.00"), Decimal("950.00"), Decimal("0.00")) == 26.92
-    assert kpis.cei(100, 0, 50, 100) is None
-    assert kpis.quarterly_cei(0, 0, 0, 0) is None
+    quarter = kpis.month_figures(13_663_598, 7_846_547, [(47_881_064, 90)], ar_quarter_start=12_327_157)
+    assert quarter["cei_quarterly"] == 71.54
+    month = kpis.month_figures(
+        Decimal("950.00"), Decimal("0.00"), [(Decimal("300.00"), 31)], ar_previous=1000
+    )
+    assert month["cei"] == 26.92
+    assert kpis.month_figures(50, 100, [(0, 30)], ar_previous=100)["cei"] is None
+    assert kpis.month_figures(0, 0, [(0, 90)], ar_quarter_start=0)["cei_quarterly"] is None
 
 
 def test_cost_of_delay_worked_example() -> None:
-    """ADD 33 days x average daily sales 10,000 / 30 = 333.33: 11,000.00 tied up by late payment."""
-    assert kpis.cost_of_delay(33.0, 10_000, 30) == Decimal("11000.00")
-    assert kpis.dso_day_value(10_000, 30) == Decimal("333.33")
-    assert kpis.cost_of_delay(None, 10_000, 30) is None
-    assert kpis.cost_of_delay(33.0, 0, 30) is None
-    assert kpis.dso_day_value(10_000, 0) is None
+    """ADD 33 days (AR 15,000, current 4,000, sales 10,000 over 30 days) x average daily sales
+    10,000 / 30 = 333.33: 11,000.00 tied up by late payment (the overdue AR itself)."""
+    figures = kpis.month_figures(15_000, 4_000, [(10_000, 30)])
+    assert (figures["daily_sales"], figures["cost_of_delay"]) == (Decimal("333.33"), Decimal("11000.00"))
+    assert kpis.month_figures(15_000, 4_000, [(0, 30)])["cost_of_delay"] is None
 
 
 def test_payer_rating_boundaries() -> None:
@@ -449,27 +457,47 @@ def test_groups_add_up_and_the_series_follows_the_formulas(tmp_path_factory, tab
     close = pytest.approx
     for i, row in enumerate(rows):
         months = [(r["sales"], r["period"].day) for r in reversed(rows[max(0, i - 23) : i + 1])]
-        assert row["dso_countback"] == close(kpis.countback_dso(row["ar_total"], months), abs=0.0101)
         window = months[:3]
         sales_3m = sum((s for s, _ in window), Decimal(0))
         days_3m = sum(d for _, d in window)
-        if len(window) == 3:
+        assert row["dso_countback"] == close(by_hand_countback(row["ar_total"], months), abs=0.0101)
+        if len(window) == 3 and sales_3m > 0:
             assert row["dso_standard"] == close(
-                kpis.standard_dso(row["ar_total"], sales_3m, days_3m), abs=0.0101
+                max(float(row["ar_total"]), 0) / float(sales_3m) * days_3m, abs=0.0101
             )
             assert row["bpdso"] == close(
-                kpis.best_possible_dso(row["ar_current"], sales_3m, days_3m), abs=0.0101
+                max(float(row["ar_current"]), 0) / float(sales_3m) * days_3m, abs=0.0101
             )
         if i > 0:
             previous = rows[i - 1]["ar_total"]
-            assert row["cei"] == close(
-                kpis.cei(previous, row["sales"], row["ar_total"], row["ar_current"]), abs=0.0101
+            collectible = previous + row["sales"] - row["ar_current"]
+            expected = (
+                (previous + row["sales"] - row["ar_total"]) / collectible * 100 if collectible else None
             )
+            assert row["cei"] == (None if expected is None else close(float(expected), abs=0.0101))
         if i >= 3 and row["period"].month % 3 == 0:
-            quarter = kpis.quarterly_cei(
-                rows[i - 3]["ar_total"], sales_3m, row["ar_total"], row["ar_current"]
-            )
-            assert row["cei_quarterly"] == close(quarter, abs=0.0101)
+            start = rows[i - 3]["ar_total"]
+            collectible = float(start - row["ar_current"]) + float(sales_3m) / 3
+            collected = float(start - row["ar_total"]) + float(sales_3m) / 3
+            expected = collected / collectible * 100 if collectible else None
+            assert row["cei_quarterly"] == (None if expected is None else close(expected, abs=0.0101))
+
+
+def by_hand_countback(ar: Decimal, months: list[tuple[Decimal, int]]) -> float | None:
+    """DESIGN.md's countback walk, month by month, as a person does it."""
+    remaining = float(ar)
+    if remaining <= 0:
+        return 0.0
+    counted = 0.0
+    for position, (sales, days) in enumerate(months):
+        if sales <= 0:
+            return None if position == 0 else round(counted, 2)
+        if remaining >= float(sales):
+            counted += days
+            remaining -= float(sales)
+        else:
+            return round(counted + remaining / float(sales) * days, 2)
+    return round(counted, 2)
 
 
 def open_items_by_definition(tables: Tables, day: date) -> pl.DataFrame:
@@ -527,12 +555,32 @@ def test_month_end_balances_match_the_definition(tmp_path_factory, tables: Table
     assert balances.rows() == expected.rows()
 
 
-def test_a_data_folder_without_stored_settlements_gives_the_same_figures(payer_store: Store) -> None:
-    """A generation written before settlements were stored (no settlements.parquet) settles the
-    invoices from the payments: the same days to pay, days late and payer ratings."""
+def test_a_data_folder_of_an_older_format_is_refused_until_snapshot_brings_it_up_to_date(
+    payer_store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A generation written before the stored derivations (format 1: no version in its manifest, no
+    balance or cash periods, settlements or customer balances): every reader refuses it, naming the
+    command that brings it up to date; `snapshot` rewrites it, and the figures are those of before
+    (days late of May 2026 40.25) with the record of imports unchanged."""
     series = kpis.month_end_series(payer_store, date(2025, 7, 1), date(2026, 6, 30))
     payers = kpis.payer_behaviour(payer_store, date(2026, 6, 30))
-    (payer_store.current / "settlements.parquet").unlink()
+    imports = payer_store.imports()
+    write_older_format(payer_store)
+
+    with pytest.raises(DataFolderOutdated, match="run `python -m analytics snapshot` to bring it up to date"):
+        kpis.month_end_series(payer_store, date(2025, 7, 1), date(2026, 6, 30))
+    data = str(payer_store.root)
+    assert cli.main(["report", "dso", "--data", data, "--from", "2026-01", "--to", "2026-06"]) == 1
+    assert "run `python -m analytics snapshot` to bring it up to date" in capsys.readouterr().err
+
+    assert cli.main(["snapshot", "--data", data, "--as-of", "2026-06-15"]) == 0
+    assert f"Brought {payer_store.root} up to date" in capsys.readouterr().out
+    assert payer_store.manifest().format == store_module.FORMAT
+    assert date(2026, 6, 15) in payer_store.manifest().derived_dates
     assert kpis.month_end_series(payer_store, date(2025, 7, 1), date(2026, 6, 30)).equals(series)
     assert kpis.payer_behaviour(payer_store, date(2026, 6, 30)).equals(payers)
     assert series.filter(pl.col("period") == date(2026, 5, 31))["days_late"].to_list() == [40.25]
+    assert payer_store.imports().equals(imports)
+    # Up to date, `snapshot` only adds its date.
+    assert cli.main(["snapshot", "--data", data, "--as-of", "2026-06-16"]) == 0
+    assert "up to date" not in capsys.readouterr().out

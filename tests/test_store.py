@@ -311,7 +311,7 @@ def test_stored_settlements_follow_the_definition(
     tmp_path_factory: pytest.TempPathFactory, tables: Tables, windows: list[tuple[int, int]]
 ) -> None:
     """On any ledger, the invoices settled in any window, as known at its end, read from the stored
-    settlements (settlements.parquet) are exactly those queries/settled_invoices.sql settles from the
+    settlements (settlements.parquet) are exactly those tests/oracle/settled_invoices.sql settles from the
     payments: same invoices, settled on the same day, paid on the same day."""
     store = Store(tmp_path_factory.mktemp("tangled") / "data")
     store.write(tables, ImportRecord("test", "-", "-", 1, 0, 0, 0), functional_currency="EUR")
@@ -320,27 +320,27 @@ def test_stored_settlements_follow_the_definition(
     for start, length in windows:
         after = date(2026, 1, 1) + timedelta(days=start)
         params = {"after": after, "until": after + timedelta(days=length)}
-        definition = con.sql(store_module.query("settled_invoices"), params=params).pl()
+        definition = con.sql(oracle("settled_invoices"), params=params).pl()
         stored = con.sql(store_module.query("settled_invoices_stored"), params=params).pl()
         assert stored.sort("document_id").equals(definition.sort("document_id")), params
 
 
 def stored_and_summed(store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The customers' balances as stored, and as queries/month_end_balances.sql sums them from every
+    """The customers' balances as stored, and as tests/oracle/month_end_balances.sql sums them from every
     stored snapshot (imported and derived), both sorted."""
     manifest = store.manifest()
     dates = sorted({*manifest.snapshot_dates, *manifest.derived_dates})
     con = store.connect()
     stored = con.sql(store_module.query("month_end_balances_stored"), params={"dates": dates}).pl()
     params = {"dates": dates, "over_days": store_module.BALANCE_OVER_DAYS}
-    summed = con.sql(store_module.query("month_end_balances"), params=params).pl()
+    summed = con.sql(oracle("month_end_balances"), params=params).pl()
     order = ["snapshot_date", "customer_id"]
     return stored.sort(order), summed.sort(order)
 
 
 def test_customer_balances_are_stored_with_the_snapshots(ledger_store: Store) -> None:
     """month_end_balances.parquet holds, for every stored snapshot date and customer, the sums
-    queries/month_end_balances.sql gives from the items: after an import, after `snapshot` of another
+    tests/oracle/month_end_balances.sql gives from the items: after an import, after `snapshot` of another
     date, and with an imported snapshot (2026-03-15: Alpha SARL's I1 600.00 and I2 400.00 alone)."""
     stored, summed = stored_and_summed(ledger_store)
     assert stored.height and stored.equals(summed)

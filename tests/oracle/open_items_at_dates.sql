@@ -3,6 +3,8 @@
 -- One row per (snapshot date, item open at that date), for every date of $dates at once:
 -- a document's balance changes only on its issue date and its payment dates, so the balance after
 -- each change holds until the next change; each snapshot date picks the balance in force then.
+-- A document with installments is one item per installment still open: what is paid on the document
+-- settles them in due-date order, the earliest first, and the last takes what is left.
 with snapshot_dates as (
     select unnest($dates::date[]) as snapshot_date
 ),
@@ -42,7 +44,7 @@ balances as (
     from daily
 ),
 
-open_documents as (
+document_balances as (
     select
         snapshot_dates.snapshot_date,
         documents.document_id,
@@ -51,11 +53,9 @@ open_documents as (
         documents.document_date,
         documents.due_date,
         documents.currency,
-        case
-            when documents.amount_functional = 0 then documents.amount
-            else round(documents.amount * balances.open_amount_functional / documents.amount_functional, 2)
-        end::decimal(18, 2) as open_amount,
-        balances.open_amount_functional::decimal(18, 2) as open_amount_functional,
+        documents.amount,
+        documents.amount_functional,
+        balances.open_amount_functional,
     from balances
     inner join snapshot_dates
         on snapshot_dates.snapshot_date >= balances.valid_from
@@ -63,6 +63,83 @@ open_documents as (
     inner join documents using (document_id)
     where balances.open_amount_functional <> 0
         and documents.document_date <= snapshot_dates.snapshot_date
+),
+
+installment_parts as (
+    select
+        document_id,
+        due_date,
+        amount_functional as part,
+        row_number() over (partition by document_id order by due_date) as installment,
+        count(*) over (partition by document_id) as parts,
+        sum(amount_functional) over (
+            partition by document_id order by due_date rows between unbounded preceding and current row
+        ) as through,
+    from installments
+),
+
+installment_balances as (
+    select
+        document_balances.* exclude (due_date, open_amount_functional),
+        installment_parts.due_date,
+        installment_parts.installment,
+        case
+            when installment_parts.installment < installment_parts.parts then
+                -- paid so far settles the earlier installments first (signs: as the document's)
+                (case when document_balances.amount_functional < 0 then -1 else 1 end) * greatest(
+                    0,
+                    least(
+                        (case when document_balances.amount_functional < 0 then -1 else 1 end) * (
+                            installment_parts.through
+                            - (document_balances.amount_functional - document_balances.open_amount_functional)
+                        ),
+                        abs(installment_parts.part)
+                    )
+                )
+        end as earlier_open,
+        document_balances.open_amount_functional as balance,
+    from document_balances
+    inner join installment_parts using (document_id)
+),
+
+installment_items as (
+    select
+        * exclude (earlier_open, balance),
+        coalesce(
+            earlier_open,
+            balance - coalesce(sum(earlier_open) over (partition by snapshot_date, document_id), 0)
+        ) as open_amount_functional,
+    from installment_balances
+),
+
+open_items_of_documents as (
+    select
+        * exclude (open_amount_functional),
+        null::integer as installment,
+        open_amount_functional,
+    from document_balances
+    where document_id not in (select document_id from installments)
+    union all by name
+    select * from installment_items
+),
+
+open_documents as (
+    select
+        snapshot_date,
+        document_id,
+        customer_id,
+        document_type,
+        document_date,
+        due_date,
+        currency,
+        case
+            when amount_functional = 0 then amount
+            else round(amount * open_amount_functional / amount_functional, 2)
+        end::decimal(18, 2) as open_amount,
+        open_amount_functional::decimal(18, 2) as open_amount_functional,
+        installment,
+    from open_items_of_documents
+    where open_amount_functional <> 0
 ),
 
 cash_rows as (
@@ -108,6 +185,7 @@ unapplied_cash as (
         $functional_currency as currency,
         (-cash_at_dates.amount)::decimal(18, 2) as open_amount,
         (-cash_at_dates.amount)::decimal(18, 2) as open_amount_functional,
+        null::integer as installment,
     from cash_at_dates
     inner join first_dates using (payment_id)
     where cash_at_dates.amount <> 0
