@@ -94,6 +94,7 @@ def timeline_comments(page: Page) -> list[str]:
     """The comments of the timeline's rows the grid shows, newest first."""
     timeline = page.locator("[data-testid='stDataFrame']").filter(has_text=FIRST_CALL)
     expect(timeline.locator("table[role='grid']")).to_contain_text("Call (reached)")
+    timeline.scroll_into_view_if_needed()
     return browser.grid_column(timeline, "Comment")
 
 
