@@ -197,7 +197,10 @@ class SimulatedUser:
             raise UserError("the worklist shows no customer to work on")
         tables = [frame.value for frame in at.dataframe if "priority_score" in frame.value.columns]
         position = self.random.randrange(len(sections))
-        nonce = at.session_state["worklist_nonce"] if "worklist_nonce" in at.session_state else 0
+        # The table's key as pages/worklist.py gives it: a nonce per section (bumped when the selection
+        # moves to another section); no page suffix, a section's customers fitting one page here.
+        nonce_key = f"worklist_nonce_{sections[position]}"
+        nonce = at.session_state[nonce_key] if nonce_key in at.session_state else 0
         at.session_state[f"worklist_{sections[position]}_{nonce}"] = {
             "selection": {"rows": [self.random.randrange(len(tables[position]))], "columns": [], "cells": []}
         }
