@@ -67,12 +67,14 @@ def start_server(
     port: int | None = None,
     secrets_file: Path | None = None,
     run_log: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Server:
     """Serve app.py over `data_dir` as run.py does (`streamlit run serve.py`) (no demo generation) and wait until /_stcore/health answers "ok".
 
     `port` defaults to a free one (pass one when a setting must name it beforehand, as the identity
     provider's redirect_uri does); `secrets_file` replaces the secrets.toml files Streamlit would read;
-    `run_log` is the file the app records its script runs in (pages/_runs.py), for counting them.
+    `run_log` is the file the app records its script runs in (pages/_runs.py), for counting them;
+    `env`: variables set for the server on top of this process's (AR_COLLECTIONS_URL, for one).
     Raises RuntimeError with the server's output when it exits or does not answer within `timeout`.
     """
     port = port or free_port()
@@ -95,11 +97,11 @@ def start_server(
     ]
     if secrets_file is not None:
         command += ["--secrets.files", str(secrets_file)]
-    env = {**os.environ, "AR_DATA_DIR": str(data_dir), "AR_NO_DEMO": "1"}
+    variables = {**os.environ, **(env or {}), "AR_DATA_DIR": str(data_dir), "AR_NO_DEMO": "1"}
     if run_log is not None:
-        env["AR_RUN_LOG"] = str(run_log)
+        variables["AR_RUN_LOG"] = str(run_log)
     with open(log, "wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=variables, stdout=output, stderr=subprocess.STDOUT)
     server = Server(process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

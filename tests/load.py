@@ -43,6 +43,7 @@ from streamlit.testing.v1 import AppTest, app_test, local_script_runner
 from analytics import access, worklist
 from analytics.collections import CollectionsDB
 from analytics.export import markdown_text
+from analytics.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -196,7 +197,10 @@ class SimulatedUser:
             raise UserError("the worklist shows no customer to work on")
         tables = [frame.value for frame in at.dataframe if "priority_score" in frame.value.columns]
         position = self.random.randrange(len(sections))
-        nonce = at.session_state["worklist_nonce"] if "worklist_nonce" in at.session_state else 0
+        # The table's key as pages/worklist.py gives it: a nonce per section (bumped when the selection
+        # moves to another section); no page suffix, a section's customers fitting one page here.
+        nonce_key = f"worklist_nonce_{sections[position]}"
+        nonce = at.session_state[nonce_key] if nonce_key in at.session_state else 0
         at.session_state[f"worklist_{sections[position]}_{nonce}"] = {
             "selection": {"rows": [self.random.randrange(len(tables[position]))], "columns": [], "cells": []}
         }
@@ -308,12 +312,15 @@ def run_crowd(
     seed: int = 0,
     signed_in: bool = False,
     pace: tuple[float, float] | None = None,
+    numbers: list[int] | None = None,
 ) -> CrowdResult:
     """`len(names)` users at once, each a thread driving an AppTest session, for `seconds` (each
     user does one round at least and finishes the round in course), their comments starting with
     `tag`. Call inside `one_runtime()`, with AR_DATA_DIR naming the data folder. `signed_in`: each
     signs in as `user-N` (see add_users). `pace`: each user pauses between these many seconds after
-    each interaction (SimulatedUser.pace); the users start spread over the longest pause."""
+    each interaction (SimulatedUser.pace); the users start spread over the longest pause. `numbers`:
+    the users' numbers (user-N), 1 to len(names) by default; a crowd spread over several processes
+    gives each its own."""
     users = [
         SimulatedUser(
             number,
@@ -324,7 +331,7 @@ def run_crowd(
             password=PASSWORD if signed_in else None,
             pace=pace,
         )
-        for number, name in enumerate(names, start=1)
+        for number, name in zip(numbers or range(1, len(names) + 1), names, strict=True)
     ]
     ready = threading.Barrier(len(users) + 1)
     until = [0.0]
@@ -369,8 +376,9 @@ def check_writes(data_dir: Path, tag: str, writes: list[Write]) -> list[str]:
     """What is wrong with the writes of crowds (comments starting with `tag` and a space) in the
     collections database: a write told "Saved" that is missing or there twice (an action is one row, a
     qualification one row per item), or a write that no user was told about. Empty when every write
-    is there exactly once."""
-    with CollectionsDB(Path(data_dir) / "collections.duckdb") as db:
+    is there exactly once. The database is the data folder's (PostgreSQL when AR_COLLECTIONS_URL is
+    set)."""
+    with CollectionsDB.for_store(Store(data_dir)) as db:
         events, actions = db.events(), db.actions()
     ours = pl.col("comment").str.starts_with(f"{tag} ")
     found = {

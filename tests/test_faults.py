@@ -16,7 +16,9 @@ app would: the aging report of `python -m analytics report aging` is identical, 
 before the kill or to the one of the completed write; the live generation is a complete one (never a
 staging folder) whose every stored snapshot holds the rows the definition gives; the collections
 database opens and holds every row of a submission or none. Then a new write succeeds and leaves no
-remains of the killed one.
+remains of the killed one. The kills of collections writes run on both back ends: the embedded file and
+PostgreSQL (a server of tests/postgres.py, a new database each test, AR_COLLECTIONS_URL passed to the
+child), where a killed client's open transaction is rolled back by the server.
 
 The ledgers: the hand-worked ledger of conftest.py is the previous data; the new data is 100,000
 invoices of 100.00 (1,000 customers K0..K999, 100 invoices each, dated 2025-06-01, due 2025-07-01,
@@ -38,7 +40,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import CUSTOMERS_CSV, DOCUMENTS_CSV, PAYMENTS_CSV, ROOT, oracle, write
+from conftest import (
+    CUSTOMERS_CSV,
+    DOCUMENTS_CSV,
+    PAYMENTS_CSV,
+    ROOT,
+    CollectionsBackend,
+    oracle,
+    write,
+)
 
 from analytics import ingest
 from analytics.collections import CollectionsDB
@@ -386,26 +396,46 @@ import time
 time.sleep(60)
 """
 
-# The first transaction of the child is the schema's migration on opening: the submission's is the 2nd.
-SUBMIT_PAUSES = [
-    Pause("writing", "tx.cur.begin()", completed=False, nth=2),
-    Pause("_append", "tx.insert(action_rows", completed=False),
-    Pause("writing", "tx.cur.commit()", completed=False, nth=2),
-    Pause("writing", "if tx.was_replaced", completed=True, nth=2),
-]
+# Where a submission is stopped, on each back end. The first transaction of the child is the schema's
+# migration on opening: the submission's is the 2nd. With PostgreSQL the commit is psycopg's: before
+# it sends COMMIT, and once the server has answered it.
+SUBMIT_PAUSES = {
+    "before its transaction": {
+        "duckdb": Pause("writing", "tx.cur.begin()", completed=False, nth=2),
+        "postgresql": Pause("writing", 'conn.execute(pg_query("collections_state_write"))', completed=False),
+    },
+    "between its inserts": {
+        "duckdb": Pause("_append", "tx.insert(action_rows", completed=False),
+        "postgresql": Pause("_append", "tx.insert(action_rows", completed=False),
+    },
+    "just before its commit": {
+        "duckdb": Pause("writing", "tx.cur.commit()", completed=False, nth=2),
+        "postgresql": Pause(
+            "_commit_gen", "for command in self._get_commit_commands():", completed=False, nth=2
+        ),
+    },
+    "just after its commit": {
+        "duckdb": Pause("writing", "if tx.was_replaced", completed=True, nth=2),
+        "postgresql": Pause("_exit_gen", "return False", completed=True, nth=2),
+    },
+}
 
 
 def recorded(root: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The qualifications and actions in the collections database, opened afresh."""
-    with CollectionsDB(root / "collections.duckdb") as db:
+    """The qualifications and actions in the collections database (the file, or PostgreSQL when
+    AR_COLLECTIONS_URL is set), opened afresh."""
+    with CollectionsDB.for_store(Store(root)) as db:
         return db.events(), db.actions()
 
 
-@pytest.mark.parametrize("pause", SUBMIT_PAUSES, ids=str)
-def test_a_submission_killed_at_each_step(previous: Path, pause: Pause) -> None:
+@pytest.mark.parametrize("step", SUBMIT_PAUSES)
+def test_a_submission_killed_at_each_step(
+    previous: Path, collections_backend: CollectionsBackend, step: str
+) -> None:
     """A side-panel submit (promises on I1 and I2 with a call) killed before its transaction begins,
-    between its inserts, just before its commit, and just after it: the database opens and holds the
-    two promises and the call, or none of them."""
+    between its inserts, just before its commit, and just after it, on each back end: the database
+    opens and holds the two promises and the call, or none of them."""
+    pause = SUBMIT_PAUSES[step][collections_backend.kind]
     run_until_paused(SUBMIT, pause, previous)
     events, actions = recorded(previous)
     if pause.completed:
@@ -421,7 +451,9 @@ def test_a_submission_killed_at_each_step(previous: Path, pause: Pause) -> None:
         assert (events.height, actions.height) == (0, 0)
 
 
-def test_a_submission_survives_a_kill_once_saved(previous: Path) -> None:
+def test_a_submission_survives_a_kill_once_saved(
+    previous: Path, collections_backend: CollectionsBackend
+) -> None:
     """The child reports the submit done and is killed at once: the database holds all of it."""
     process = child(SUBMIT, None, previous)
     assert process.stdout.readline().strip() == "done"
@@ -459,7 +491,9 @@ for number in range(first, first + 1000):
 """
 
 
-def test_a_stream_of_submissions_killed_at_several_points(ledgers: Ledgers, tmp_path: Path) -> None:
+def test_a_stream_of_submissions_killed_at_several_points(
+    ledgers: Ledgers, tmp_path: Path, collections_backend: CollectionsBackend
+) -> None:
     """A child saves submission after submission (3 then 60 promises of one customer's invoices with a
     call, so both ways of inserting are used) and is killed right after it reports the n-th saved:
     the next is then on its way. Restarted five times on the same database, killed after 1, 2, 3, 5
