@@ -164,6 +164,12 @@ SELECTED = "worklist_customer"
 SELECTED_SECTION = "worklist_selected_section"
 
 
+GONE = (
+    "{customer} is no longer on this worklist: its items were worked on or settled since the list was "
+    "drawn. Choose another customer."
+)
+
+
 def nonce_key(section: str) -> str:
     return f"worklist_nonce_{section}"
 
@@ -250,7 +256,9 @@ def show_selected() -> None:
     day = live.worklist(db, request)
     items = day.items.filter(pl.col("customer_id") == selected_customer)
     if items.is_empty():
+        # Another collector's promise or a payment took the customer off the list since it was drawn.
         st.session_state.pop(SELECTED, None)
+        st.info(GONE.format(customer=_format.markdown_text(selected_customer)))
         keep_panel_open()
         return
     name = items.get_column("customer_name")[0]

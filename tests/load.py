@@ -59,6 +59,10 @@ KINDS = (
     "fill panel",
     "save",
 )
+# How many times a user chooses a customer before giving up when each has just left the worklist.
+SELECTION_TRIES = 3
+# The end of what the worklist says of a selected customer that another user's work took off the list.
+GONE_END = "Choose another customer."
 SECTION_OF_LABEL = {label: section for section, label in worklist.SECTION_LABELS.items()}
 
 
@@ -188,26 +192,19 @@ class SimulatedUser:
         self._timed(at, "drill", lambda: at.run())
 
         self._timed(at, "open worklist", lambda: at.switch_page("pages/worklist.py").run())
-        sections = [
-            SECTION_OF_LABEL[e.label.rsplit(" (", 1)[0]]
-            for e in at.expander
-            if e.label.rsplit(" (", 1)[0] in SECTION_OF_LABEL
-        ]
-        if not sections:
-            raise UserError("the worklist shows no customer to work on")
-        tables = [frame.value for frame in at.dataframe if "priority_score" in frame.value.columns]
-        position = self.random.randrange(len(sections))
-        # The table's key as pages/worklist.py gives it: a nonce per section (bumped when the selection
-        # moves to another section); no page suffix, a section's customers fitting one page here.
-        nonce_key = f"worklist_nonce_{sections[position]}"
-        nonce = at.session_state[nonce_key] if nonce_key in at.session_state else 0
-        at.session_state[f"worklist_{sections[position]}_{nonce}"] = {
-            "selection": {"rows": [self.random.randrange(len(tables[position]))], "columns": [], "cells": []}
-        }
-        self._timed(at, "select customer", lambda: at.run())
-        if not any(b.key == "worklist_panel" for b in at.button):
-            raise UserError("no side-panel button under the selected customer")
-        self._timed(at, "open panel", lambda: at.button(key="worklist_panel").click().run())
+        for _ in range(SELECTION_TRIES):
+            self._select_customer(at)
+            if any(b.key == "worklist_panel" for b in at.button):
+                self._timed(at, "open panel", lambda: at.button(key="worklist_panel").click().run())
+                if any(s.key == "panel_kind" for s in at.selectbox):
+                    break
+            # Another user's promise took the customer off the list since this one drew it: the page
+            # says so, and the user chooses again from the list as it is now.
+            if not any(i.value.endswith(GONE_END) for i in at.info):
+                raise UserError("no side panel on the selected customer")
+            self._timed(at, "open worklist", lambda: at.switch_page("pages/worklist.py").run())
+        else:
+            raise UserError(f"every customer selected in {SELECTION_TRIES} tries had left the worklist")
 
         self.rounds += 1
         comment = f"{self.tag} user {self.number} round {self.rounds}"
@@ -229,6 +226,25 @@ class SimulatedUser:
         if not saved:
             raise UserError(f"no 'Saved' after the save ({[e.value for e in at.error]})")
         self.writes.append(Write(self.number, kind, comment, items))
+
+    def _select_customer(self, at: AppTest) -> None:
+        sections = [
+            SECTION_OF_LABEL[e.label.rsplit(" (", 1)[0]]
+            for e in at.expander
+            if e.label.rsplit(" (", 1)[0] in SECTION_OF_LABEL
+        ]
+        if not sections:
+            raise UserError("the worklist shows no customer to work on")
+        tables = [frame.value for frame in at.dataframe if "priority_score" in frame.value.columns]
+        position = self.random.randrange(len(sections))
+        # The table's key as pages/worklist.py gives it: a nonce per section (bumped when the selection
+        # moves to another section); no page suffix, a section's customers fitting one page here.
+        nonce_key = f"worklist_nonce_{sections[position]}"
+        nonce = at.session_state[nonce_key] if nonce_key in at.session_state else 0
+        at.session_state[f"worklist_{sections[position]}_{nonce}"] = {
+            "selection": {"rows": [self.random.randrange(len(tables[position]))], "columns": [], "cells": []}
+        }
+        self._timed(at, "select customer", lambda: at.run())
 
     # --- running -----------------------------------------------------------------------------------
 
