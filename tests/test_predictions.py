@@ -307,3 +307,65 @@ def test_customer_page_shows_expected_dates_and_how_good(
     assert scope["late_right"] == pytest.approx(overall["late_accuracy"])
     assert scope["baseline_late_right"] == pytest.approx(overall["baseline_late_accuracy"])
     assert any(predictions.summary(figures) == caption.value for caption in at.caption)
+
+
+def test_worklist_page_lists_the_likely_late_invoice(habits: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worklist at the data's last date, 2026-01-20 (LATE-12 paid that day: nothing is overdue).
+    While the predictions are worked out (held behind the one running before them) the page says so
+    and does not wait. Once they are ready, "Likely to be paid late (not yet due)" lists Late Payer
+    first with LATE-OPEN's 100.00 open and 100.00 x p_late at risk (the command line's p_late), and
+    not On Time. Selecting Late Payer shows LATE-OPEN, due 2026-01-31, with its expected payment;
+    the side panel opens on it."""
+    from streamlit.testing.v1 import AppTest
+
+    from pages import _cache
+
+    monkeypatch.setenv("AR_DATA_DIR", str(habits.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    as_of = habits.manifest().data_as_of
+    assert as_of == date(2026, 1, 20)
+    at = AppTest.from_file(APP, default_timeout=60)
+    with _cache._PREDICTION_SLOT:
+        at.run()
+        at.switch_page("pages/worklist.py").run()
+        assert not at.exception, at.exception
+        assert [info.value for info in at.info] == ["Nothing to do for this collector at this date."]
+        assert any("likely to be paid late are being worked out" in caption.value for caption in at.caption)
+        assert not any(expander.label.startswith("Likely to be paid late") for expander in at.expander)
+    job = _cache._prediction_job(str(habits.root), habits.version(), as_of)
+    assert job.wait(60) and job.failed is None
+    at.run()
+    assert not at.exception, at.exception
+    made = predictions.predict(habits, as_of).filter(pl.col("document_id") == "LATE-OPEN").row(0, named=True)
+    titles = [
+        expander.label for expander in at.expander if expander.label.startswith("Likely to be paid late")
+    ]
+    assert titles == ["Likely to be paid late (not yet due) (2 customers)"]
+    rows = next(frame.value for frame in at.dataframe if "amount_at_risk" in frame.value.columns)
+    assert "ONTIME" not in rows["customer_id"].to_list()
+    late = rows.iloc[0]
+    assert (late["customer_id"], late["customer_name"], late["items"]) == ("LATE", "Late Payer", 1)
+    assert late["total_open_amount"] == 100.0
+    assert late["amount_at_risk"] == pytest.approx(100 * made["p_late"], abs=0.01)
+    assert late["p_late"] == pytest.approx(made["p_late"] * 100)
+    assert late["due_date"].date() == date(2026, 1, 31)
+    (key,) = [key for key in at.session_state if str(key).startswith("worklist_likely_late_")]
+    at.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+    assert [h.value for h in at.subheader] == ["Late Payer (LATE)"]
+    items = next(frame.value for frame in at.dataframe if "section" in frame.value.columns)
+    assert items["document_id"].to_list() == ["LATE-OPEN"]
+    assert items["section"].to_list() == ["likely_late"]
+    assert items["open_amount_functional"].to_list() == [100.0]
+    assert [d.date() for d in items["due_date"]] == [date(2026, 1, 31)]
+    assert [d.date() for d in items["predicted_payment_date"]] == [made["predicted_payment_date"]]
+    at.button(key="worklist_panel").click().run()
+    assert not at.exception, at.exception
+    panel = next(
+        frame.value
+        for frame in at.dataframe
+        if list(frame.value.columns)[:2] == ["document_id", "document_type"]
+    )
+    assert panel["document_id"].to_list() == ["LATE-OPEN"]
+    assert any(markdown.value.startswith("**1 item(s)** of Late Payer") for markdown in at.markdown)
