@@ -254,6 +254,37 @@ def test_worklist_likely_late_reason_before_the_due_date(habits: Store) -> None:
     assert amounts == sorted(amounts, reverse=True)
 
 
+def test_pre_due_list_leaves_out_what_is_waited_on_or_already_a_task(habits: Store) -> None:
+    """At 2026-01-20 the pre-due list has LATE-OPEN and NEW-OPEN (a newcomer takes its segment's
+    habit: likely late too), by customer, 100.00 open each. NEW-OPEN disputed: it is waited on and
+    leaves the list. A call on LATE-OPEN setting a next action for 2026-01-20: it is the next action
+    section's task, not the pre-due list's; the list is then empty."""
+    from analytics import worklist
+    from analytics.aging import aged_items
+    from analytics.collections import Action, CollectionsDB, Qualification, Submission
+    from analytics.scope import EVERYTHING
+
+    as_of = date(2026, 1, 20)
+    made = predictions.predict(habits, as_of)
+    db = CollectionsDB.for_store(habits)
+    request = worklist.WorklistQuery(as_of)
+    live = worklist.LiveWorklist(habits, as_of, EVERYTHING, aged_items(habits, as_of))
+    listed = live.likely_late(db, request, made)
+    assert listed.items["document_id"].to_list() == ["LATE-OPEN", "NEW-OPEN"]
+    assert listed.customers["customer_id"].to_list() == ["LATE", "NEW"]
+    assert [str(amount) for amount in listed.customers["total_open_amount"]] == ["100.00", "100.00"]
+    dispute = Qualification(
+        "NEW-OPEN", "disputed", comment="Wrong price", dispute_reason="price", internal_owner="Sales"
+    )
+    db.submit(Submission((dispute,)), store=habits, as_of=as_of, scope=EVERYTHING, user="Anna")
+    assert live.likely_late(db, request, made).items["document_id"].to_list() == ["LATE-OPEN"]
+    call = Action("LATE", "call", "reached", document_ids=("LATE-OPEN",), next_action_date=as_of)
+    db.submit(Submission(action=call), store=habits, as_of=as_of, scope=EVERYTHING, user="Anna")
+    assert live.worklist(db, request).items["section"].to_list() == ["next_action"]
+    assert live.likely_late(db, request, made).items.is_empty()
+    db.close()
+
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
