@@ -329,10 +329,14 @@ def show_selected() -> None:
         # A fragment's run knows the app's pages from the session's last full run; a session driven by
         # AppTest (the load benchmark's users) has none in a fragment's run: the link waits for the next.
         pass
-    columns = ITEM_COLUMNS if job.predictions is None else ITEM_COLUMNS | PREDICTION_ITEM_COLUMNS
     listed = with_predictions(items.select(*ITEM_COLUMNS))
     chosen = (
-        widgets.item_table(listed, f"worklist_items_{selected_customer}", ctx.currency, columns)
+        widgets.item_table(
+            listed,
+            f"worklist_items_{selected_customer}",
+            ctx.currency,
+            ITEM_COLUMNS | PREDICTION_ITEM_COLUMNS,
+        )
         or listed.get_column("document_id").to_list()
     )
     st.caption("Select items, or none to work on all of this customer's items listed here.")
@@ -353,10 +357,14 @@ def customer_items(customer_id: str) -> pl.DataFrame:
 
 
 def with_predictions(items: pl.DataFrame) -> pl.DataFrame:
-    """The items with their predicted payment date and p_late (in %) once the predictions are ready."""
-    if job.predictions is None:
-        return items
-    made = job.predictions.join(items.select("document_id"), on="document_id", how="semi").select(
+    """The items with their predicted payment date and p_late (in %), empty until the predictions are
+    ready (the table keeps its columns, so that it is the same table once they are)."""
+    made = job.predictions
+    if made is None:
+        return items.with_columns(
+            predicted_payment_date=pl.lit(None, pl.Date), p_late=pl.lit(None, pl.Float64)
+        )
+    made = made.join(items.select("document_id"), on="document_id", how="semi").select(
         "document_id", "predicted_payment_date", p_late=pl.col("p_late") * 100
     )
     return items.join(made, on="document_id", how="left", maintain_order="left")
