@@ -13,6 +13,11 @@ Every overdue or followed-up item falls in the first of these sections that appl
 
 Only items with a positive open amount are worked (credit notes and cash on account are not chased).
 
+Beside the sections, the pre-due call list (`likely_late`, from the payment predictions of
+analytics.predictions, which a caller may have later than the worklist): invoices not yet due whose
+p_late is at least 0.6, in no section, nothing waiting on them (as for `overdue`), ranked by amount at
+risk (open amount x p_late); `likely_late_of` groups them by customer like the sections.
+
 Priority score = open amount (functional currency) x age factor x risk factor, where
   age factor  = 1 + min(days past due, 180) / 30   (1 at the due date, 2 at 30 days, at most 7)
   risk factor = A 1.0, B 1.2, C 1.5, D 2.0, any other or no risk class 1.2.
@@ -233,6 +238,8 @@ class LiveWorklist:
         self._lock = threading.Lock()
         self._inputs: CollectionsInputs | None = None
         self._built: dict[tuple, Worklist] = {}
+        # Per key, the predictions the pre-due list was made from (compared by identity) and the list.
+        self._likely: dict[tuple, tuple[pl.DataFrame, LikelyLate]] = {}
 
     def refresh(self, db: CollectionsDB) -> CollectionsInputs:
         """The inputs as the collections database has them now."""
@@ -243,7 +250,7 @@ class LiveWorklist:
             else:
                 inputs = refreshed_inputs(self._inputs, *arguments, grace_days=self.grace_days)
             if inputs is not self._inputs:
-                self._inputs, self._built = inputs, {}
+                self._inputs, self._built, self._likely = inputs, {}, {}
             return inputs
 
     def worklist(self, db: CollectionsDB, request: WorklistQuery) -> Worklist:
@@ -260,6 +267,30 @@ class LiveWorklist:
                 if self._inputs is inputs:
                     self._built[key] = built
         return built
+
+    def likely_late(
+        self,
+        db: CollectionsDB,
+        request: WorklistQuery,
+        predictions: pl.DataFrame,
+        threshold: float | None = None,
+    ) -> LikelyLate:
+        """The pre-due call list of `request` (likely_late_of, at `threshold` or LIKELY_LATE_P) from
+        `predictions` (the whole company's at this worklist's date), kept until the next write or other
+        predictions."""
+        threshold = LIKELY_LATE_P if threshold is None else threshold
+        day = self.worklist(db, request)
+        inputs = self.refresh(db)
+        key = (inputs.marks, request.collector, request.user, request.new_overdue_days, threshold)
+        with self._lock:
+            made = self._likely.get(key) if self._inputs is inputs else None
+        if made is not None and made[0] is predictions:
+            return made[1]
+        listed = likely_late_of(self.items, inputs, day, predictions, request, threshold)
+        with self._lock:
+            if self._inputs is inputs:
+                self._likely[key] = (predictions, listed)
+        return listed
 
 
 def worklist(
@@ -474,3 +505,100 @@ def likely_late(predictions: pl.DataFrame, as_of: date, threshold: float = LIKEL
         .sort(["amount_at_risk", "document_id"], descending=[True, False])
         .select(LIKELY_LATE_COLUMNS)
     )
+
+
+LIKELY_LATE_RANK = len(SECTIONS) + 1
+LIKELY_LATE_ITEM_COLUMNS = (
+    "section",
+    "section_rank",
+    "customer_id",
+    "customer_name",
+    "collector",
+    "risk_class",
+    "document_id",
+    "document_type",
+    "due_date",
+    "days_past_due",
+    "currency",
+    "open_amount",
+    "open_amount_functional",
+    "state",
+    "last_action_date",
+    "next_action_date",
+    "p_late",
+    "predicted_payment_date",
+    "predicted_days_late",
+    "amount_at_risk",
+)
+
+
+@dataclass(frozen=True)
+class LikelyLate:
+    """The pre-due call list: items (LIKELY_LATE_ITEM_COLUMNS, by descending amount at risk) and
+    customers (one row per customer: its items, their open total and amount at risk, the highest
+    p_late, the first due date and predicted payment, the last action; by descending amount at risk)."""
+
+    customers: pl.DataFrame
+    items: pl.DataFrame
+
+
+def likely_late_of(
+    items: pl.DataFrame,
+    inputs: CollectionsInputs,
+    day: Worklist,
+    predictions: pl.DataFrame,
+    request: WorklistQuery,
+    threshold: float = LIKELY_LATE_P,
+) -> LikelyLate:
+    """The pre-due call list of `request`: the likely_late invoices among `items` (aging.aged_items in
+    scope, the request's collector's), with a positive open amount, in none of `day`'s sections and
+    with nothing waiting on them (no dispute, litigation, bad debt proposal or open promise)."""
+    if request.collector is not None:
+        items = items.filter(pl.col("collector") == request.collector)
+    reason = likely_late(predictions, request.as_of, threshold)
+    states = inputs.states.select(
+        "document_id", "state", "promise_status", "last_action_date", "next_action_date"
+    )
+    waiting = pl.col("state").is_in(list(WAITING_STATES)) | (
+        (pl.col("state") == "promise_to_pay") & (pl.col("promise_status") == "open")
+    )
+    listed = (
+        items.filter(pl.col(AMOUNT) > 0)
+        .select(
+            "document_id",
+            "customer_name",
+            "collector",
+            "risk_class",
+            "document_type",
+            "days_past_due",
+            "currency",
+            "open_amount",
+        )
+        .unique("document_id", keep="first")
+        .join(reason, on="document_id", how="inner")
+        .join(day.items.select("document_id"), on="document_id", how="anti")
+        .join(states, on="document_id", how="left")
+        .with_columns(pl.col("state").fill_null("none"))
+        .filter(~waiting.fill_null(False))
+        .with_columns(
+            section=pl.lit(LIKELY_LATE),
+            section_rank=pl.lit(LIKELY_LATE_RANK),
+        )
+        .sort(["amount_at_risk", "document_id"], descending=[True, False])
+        .select(LIKELY_LATE_ITEM_COLUMNS)
+    )
+    customers = (
+        listed.group_by("section", "section_rank", "customer_id", "customer_name", "collector", "risk_class")
+        .agg(
+            pl.col("document_id").alias("document_ids"),
+            pl.len().alias("items"),
+            pl.col(AMOUNT).sum().cast(contract.MONEY).alias("total_open_amount"),
+            pl.col("amount_at_risk").sum().round(2).alias("amount_at_risk"),
+            pl.col("p_late").max().alias("p_late"),
+            pl.col("due_date").min().alias("due_date"),
+            pl.col("predicted_payment_date").min().alias("predicted_payment_date"),
+            pl.col("last_action_date").max().alias("last_action_date"),
+        )
+        .sort(["amount_at_risk", "customer_id"], descending=[True, False])
+    )
+    return LikelyLate(customers=customers, items=listed)

@@ -1,6 +1,9 @@
 """The collector's day: broken promises, promises due, next actions, new overdue items, disputes
 waiting, then the other overdue items by priority; grouped by customer so that one call covers several
-invoices. Selecting a customer shows its items; selected items open the side panel.
+invoices. Below them the pre-due call list: invoices not yet due that are likely to be paid late, by
+amount at risk, from the payment predictions worked out in a background thread (pages._cache's
+prediction job): until they are ready a caption says so and the page does not wait. Selecting a
+customer in any section shows its items; selected items open the side panel.
 
 Three fragments hold what a click changes: `worklist_counts` (the figures at the top),
 `worklist_customers` (the customers by section) and `worklist_selected` (the selected customer's items
@@ -43,6 +46,7 @@ request = worklist.WorklistQuery(
     as_of=ctx.as_of, collector=None if collector == ALL else collector, scope=ctx.scope, user=me
 )
 live = _cache.live_worklist(ctx)
+job = _cache.prediction_job(ctx)
 FRAGMENTS = ["worklist_counts", "worklist_customers", "worklist_selected"]
 
 
@@ -148,6 +152,35 @@ ITEM_COLUMNS = {
     "next_action_date": st.column_config.DateColumn("Next action"),
     "priority_score": st.column_config.NumberColumn("Score", format="%,.0f"),
 }
+LIKELY_LATE_CUSTOMER_COLUMNS = {
+    "customer_name": st.column_config.TextColumn("Customer"),
+    "customer_id": st.column_config.TextColumn("Id"),
+    "items": st.column_config.NumberColumn("Items", format="%d"),
+    "total_open_amount": _format.money_column(f"Open ({ctx.currency})"),
+    "amount_at_risk": _format.money_column(
+        f"At risk ({ctx.currency})", help="Open amount x the chance it is paid after its due date"
+    ),
+    "p_late": st.column_config.NumberColumn("Likely late", format="%.0f%%"),
+    "due_date": st.column_config.DateColumn("First due"),
+    "predicted_payment_date": st.column_config.DateColumn("Expected payment"),
+    "last_action_date": st.column_config.DateColumn("Last action"),
+}
+PREDICTION_ITEM_COLUMNS = {
+    "predicted_payment_date": st.column_config.DateColumn(
+        "Expected payment", help="Predicted from the customer's payment history and this invoice."
+    ),
+    "p_late": st.column_config.NumberColumn(
+        "Likely late", format="%.0f%%", help="How likely the invoice is paid after its due date."
+    ),
+}
+
+
+def likely_late_list():
+    """The pre-due call list (analytics.worklist.LikelyLate), or None while the predictions are
+    worked out (or when they failed)."""
+    if job.predictions is None:
+        return None
+    return live.likely_late(db, request, job.predictions)
 
 
 def keep_panel_open() -> None:
@@ -213,33 +246,63 @@ def show_customers() -> None:
     day = live.worklist(db, request)
     if day.customers.is_empty():
         st.info("Nothing to do for this collector at this date.")
-        return
     for section in worklist.SECTIONS:
         rows = day.customers.filter(pl.col("section") == section)
-        if rows.is_empty():
-            continue
-        title = (
-            f"{worklist.SECTION_LABELS[section]} ({rows.height} customer{'s' if rows.height != 1 else ''})"
+        if not rows.is_empty():
+            section_table(section, worklist.SECTION_LABELS[section], rows, CUSTOMER_COLUMNS)
+    show_likely_late()
+
+
+def customers_title(label: str, rows: pl.DataFrame) -> str:
+    return f"{label} ({rows.height} customer{'s' if rows.height != 1 else ''})"
+
+
+def section_table(section: str, label: str, rows: pl.DataFrame, columns: dict[str, object]) -> None:
+    """One section's customers, in an expander (a long list of plain overdue items folded), one
+    selectable."""
+    with st.expander(customers_title(label, rows), expanded=section != "overdue" or rows.height <= 15):
+        page = _paging.paged(rows.select(*columns), key=f"worklist_{section}_page", rows=500)
+        nonce = st.session_state.get(nonce_key(section), 0)
+        table_key = f"worklist_{section}_{nonce}{page.key}"
+        customer_ids = page.rows.get_column("customer_id").to_list()
+        event = st.dataframe(
+            _format.for_display(page.rows),
+            hide_index=True,
+            width="stretch",
+            on_select=functools.partial(select_customer, section, table_key, customer_ids),
+            selection_mode="single-row",
+            key=table_key,
+            column_config=columns,
         )
-        with st.expander(title, expanded=section != "overdue" or rows.height <= 15):
-            page = _paging.paged(rows.select(*CUSTOMER_COLUMNS), key=f"worklist_{section}_page", rows=500)
-            nonce = st.session_state.get(nonce_key(section), 0)
-            table_key = f"worklist_{section}_{nonce}{page.key}"
-            customer_ids = page.rows.get_column("customer_id").to_list()
-            event = st.dataframe(
-                _format.for_display(page.rows),
-                hide_index=True,
-                width="stretch",
-                on_select=functools.partial(select_customer, section, table_key, customer_ids),
-                selection_mode="single-row",
-                key=table_key,
-                column_config=CUSTOMER_COLUMNS,
-            )
-            rows_checked = list(event.selection.rows) if event and event.selection else []
-            if rows_checked and rows_checked != st.session_state.get(taken_key(table_key)):
-                # A selection its callback did not take (one set in session state alone, as AppTest
-                # does): the selected customer's part, later in this run, shows it.
-                take_selection(section, table_key, customer_ids)
+        rows_checked = list(event.selection.rows) if event and event.selection else []
+        if rows_checked and rows_checked != st.session_state.get(taken_key(table_key)):
+            # A selection its callback did not take (one set in session state alone, as AppTest
+            # does): the selected customer's part, later in this run, shows it.
+            take_selection(section, table_key, customer_ids)
+
+
+def show_likely_late() -> None:
+    """The pre-due call list once the predictions are ready; a caption until then."""
+    listed = likely_late_list()
+    if listed is None:
+        st.caption(
+            "The invoices not yet due that are likely to be paid late are being worked out in the "
+            "background: they show when this list is next drawn."
+            if job.failed is None
+            else "The invoices likely to be paid late could not be worked out: "
+            f"{_format.markdown_text(job.failed)}"
+        )
+        return
+    if listed.customers.is_empty():
+        st.caption("No invoice not yet due is likely to be paid late.")
+        return
+    rows = listed.customers.with_columns(pl.col("p_late") * 100)
+    section_table(worklist.LIKELY_LATE, worklist.LIKELY_LATE_LABEL, rows, LIKELY_LATE_CUSTOMER_COLUMNS)
+    st.caption(
+        f"Invoices not yet due whose chance of being paid after the due date is at least "
+        f"{worklist.LIKELY_LATE_P:.0%}, ranked by amount at risk (open amount x that chance): a call "
+        "before the due date."
+    )
 
 
 show_customers()
@@ -253,8 +316,7 @@ def show_selected() -> None:
     if not selected_customer:
         keep_panel_open()
         return
-    day = live.worklist(db, request)
-    items = day.items.filter(pl.col("customer_id") == selected_customer)
+    items = customer_items(selected_customer)
     if items.is_empty():
         # Another collector's promise or a payment took the customer off the list since it was drawn.
         st.session_state.pop(SELECTED, None)
@@ -275,13 +337,45 @@ def show_selected() -> None:
         # A fragment's run knows the app's pages from the session's last full run; a session driven by
         # AppTest (the load benchmark's users) has none in a fragment's run: the link waits for the next.
         pass
-    listed = items.select(*ITEM_COLUMNS)
+    listed = with_predictions(items.select(*ITEM_COLUMNS))
     chosen = (
-        widgets.item_table(listed, f"worklist_items_{selected_customer}", ctx.currency, ITEM_COLUMNS)
+        widgets.item_table(
+            listed,
+            f"worklist_items_{selected_customer}",
+            ctx.currency,
+            ITEM_COLUMNS | PREDICTION_ITEM_COLUMNS,
+        )
         or listed.get_column("document_id").to_list()
     )
     st.caption("Select items, or none to work on all of this customer's items listed here.")
     _panel.panel_button(ctx, chosen, key="worklist_panel", rerun=FRAGMENTS)
+
+
+def customer_items(customer_id: str) -> pl.DataFrame:
+    """The customer's items on this worklist: those of the sections, then those of the pre-due call
+    list (once the predictions are ready)."""
+    items = live.worklist(db, request).items.filter(pl.col("customer_id") == customer_id)
+    listed = likely_late_list()
+    if listed is None:
+        return items
+    likely = listed.items.filter(pl.col("customer_id") == customer_id).select(
+        pl.exclude("p_late", "predicted_payment_date", "predicted_days_late", "amount_at_risk")
+    )
+    return pl.concat([items, likely], how="diagonal_relaxed")
+
+
+def with_predictions(items: pl.DataFrame) -> pl.DataFrame:
+    """The items with their predicted payment date and p_late (in %), empty until the predictions are
+    ready (the table keeps its columns, so that it is the same table once they are)."""
+    made = job.predictions
+    if made is None:
+        return items.with_columns(
+            predicted_payment_date=pl.lit(None, pl.Date), p_late=pl.lit(None, pl.Float64)
+        )
+    made = made.join(items.select("document_id"), on="document_id", how="semi").select(
+        "document_id", "predicted_payment_date", p_late=pl.col("p_late") * 100
+    )
+    return items.join(made, on="document_id", how="left", maintain_order="left")
 
 
 show_selected()

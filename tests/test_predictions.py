@@ -254,6 +254,37 @@ def test_worklist_likely_late_reason_before_the_due_date(habits: Store) -> None:
     assert amounts == sorted(amounts, reverse=True)
 
 
+def test_pre_due_list_leaves_out_what_is_waited_on_or_already_a_task(habits: Store) -> None:
+    """At 2026-01-20 the pre-due list has LATE-OPEN and NEW-OPEN (a newcomer takes its segment's
+    habit: likely late too), by customer, 100.00 open each. NEW-OPEN disputed: it is waited on and
+    leaves the list. A call on LATE-OPEN setting a next action for 2026-01-20: it is the next action
+    section's task, not the pre-due list's; the list is then empty."""
+    from analytics import worklist
+    from analytics.aging import aged_items
+    from analytics.collections import Action, CollectionsDB, Qualification, Submission
+    from analytics.scope import EVERYTHING
+
+    as_of = date(2026, 1, 20)
+    made = predictions.predict(habits, as_of)
+    db = CollectionsDB.for_store(habits)
+    request = worklist.WorklistQuery(as_of)
+    live = worklist.LiveWorklist(habits, as_of, EVERYTHING, aged_items(habits, as_of))
+    listed = live.likely_late(db, request, made)
+    assert listed.items["document_id"].to_list() == ["LATE-OPEN", "NEW-OPEN"]
+    assert listed.customers["customer_id"].to_list() == ["LATE", "NEW"]
+    assert [str(amount) for amount in listed.customers["total_open_amount"]] == ["100.00", "100.00"]
+    dispute = Qualification(
+        "NEW-OPEN", "disputed", comment="Wrong price", dispute_reason="price", internal_owner="Sales"
+    )
+    db.submit(Submission((dispute,)), store=habits, as_of=as_of, scope=EVERYTHING, user="Anna")
+    assert live.likely_late(db, request, made).items["document_id"].to_list() == ["LATE-OPEN"]
+    call = Action("LATE", "call", "reached", document_ids=("LATE-OPEN",), next_action_date=as_of)
+    db.submit(Submission(action=call), store=habits, as_of=as_of, scope=EVERYTHING, user="Anna")
+    assert live.worklist(db, request).items["section"].to_list() == ["next_action"]
+    assert live.likely_late(db, request, made).items.is_empty()
+    db.close()
+
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
@@ -307,3 +338,65 @@ def test_customer_page_shows_expected_dates_and_how_good(
     assert scope["late_right"] == pytest.approx(overall["late_accuracy"])
     assert scope["baseline_late_right"] == pytest.approx(overall["baseline_late_accuracy"])
     assert any(predictions.summary(figures) == caption.value for caption in at.caption)
+
+
+def test_worklist_page_lists_the_likely_late_invoice(habits: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worklist at the data's last date, 2026-01-20 (LATE-12 paid that day: nothing is overdue).
+    While the predictions are worked out (held behind the one running before them) the page says so
+    and does not wait. Once they are ready, "Likely to be paid late (not yet due)" lists Late Payer
+    first with LATE-OPEN's 100.00 open and 100.00 x p_late at risk (the command line's p_late), and
+    not On Time. Selecting Late Payer shows LATE-OPEN, due 2026-01-31, with its expected payment;
+    the side panel opens on it."""
+    from streamlit.testing.v1 import AppTest
+
+    from pages import _cache
+
+    monkeypatch.setenv("AR_DATA_DIR", str(habits.root))
+    monkeypatch.setenv("AR_NO_DEMO", "1")
+    as_of = habits.manifest().data_as_of
+    assert as_of == date(2026, 1, 20)
+    at = AppTest.from_file(APP, default_timeout=60)
+    with _cache._PREDICTION_SLOT:
+        at.run()
+        at.switch_page("pages/worklist.py").run()
+        assert not at.exception, at.exception
+        assert [info.value for info in at.info] == ["Nothing to do for this collector at this date."]
+        assert any("likely to be paid late are being worked out" in caption.value for caption in at.caption)
+        assert not any(expander.label.startswith("Likely to be paid late") for expander in at.expander)
+    job = _cache._prediction_job(str(habits.root), habits.version(), as_of)
+    assert job.wait(60) and job.failed is None
+    at.run()
+    assert not at.exception, at.exception
+    made = predictions.predict(habits, as_of).filter(pl.col("document_id") == "LATE-OPEN").row(0, named=True)
+    titles = [
+        expander.label for expander in at.expander if expander.label.startswith("Likely to be paid late")
+    ]
+    assert titles == ["Likely to be paid late (not yet due) (2 customers)"]
+    rows = next(frame.value for frame in at.dataframe if "amount_at_risk" in frame.value.columns)
+    assert "ONTIME" not in rows["customer_id"].to_list()
+    late = rows.iloc[0]
+    assert (late["customer_id"], late["customer_name"], late["items"]) == ("LATE", "Late Payer", 1)
+    assert late["total_open_amount"] == 100.0
+    assert late["amount_at_risk"] == pytest.approx(100 * made["p_late"], abs=0.01)
+    assert late["p_late"] == pytest.approx(made["p_late"] * 100)
+    assert late["due_date"].date() == date(2026, 1, 31)
+    (key,) = [key for key in at.session_state if str(key).startswith("worklist_likely_late_")]
+    at.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+    assert [h.value for h in at.subheader] == ["Late Payer (LATE)"]
+    items = next(frame.value for frame in at.dataframe if "section" in frame.value.columns)
+    assert items["document_id"].to_list() == ["LATE-OPEN"]
+    assert items["section"].to_list() == ["likely_late"]
+    assert items["open_amount_functional"].to_list() == [100.0]
+    assert [d.date() for d in items["due_date"]] == [date(2026, 1, 31)]
+    assert [d.date() for d in items["predicted_payment_date"]] == [made["predicted_payment_date"]]
+    at.button(key="worklist_panel").click().run()
+    assert not at.exception, at.exception
+    panel = next(
+        frame.value
+        for frame in at.dataframe
+        if list(frame.value.columns)[:2] == ["document_id", "document_type"]
+    )
+    assert panel["document_id"].to_list() == ["LATE-OPEN"]
+    assert any(markdown.value.startswith("**1 item(s)** of Late Payer") for markdown in at.markdown)
