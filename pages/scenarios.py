@@ -320,7 +320,7 @@ def steps_of_today() -> None:
                 "open_amount": _format.money_column("Open (document currency)"),
                 "open_amount_functional": _format.money_column(f"Open ({ctx.currency})"),
                 "interest": _format.money_column("Interest (document currency)"),
-                "fee": _format.money_column(f"Fee ({ctx.currency})"),
+                "fee": _format.money_column("Fee (document currency)"),
             },
         )
         recipient = st.text_input(
