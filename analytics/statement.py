@@ -22,7 +22,7 @@ from email.message import EmailMessage
 
 import polars as pl
 
-from analytics import contract, reminders, scenarios
+from analytics import contract, labels, reminders, scenarios
 from analytics.aging import aged_items
 from analytics.collections import Action, CollectionsDB, Submission
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
@@ -37,12 +37,6 @@ ITEM_COLUMNS = (
     "currency",
     "open_amount",
 )
-TYPE_LABELS = {
-    "invoice": "Invoice",
-    "credit_note": "Credit note",
-    "debit_note": "Debit note",
-    "unapplied_cash": "Payment on account",
-}
 
 
 class StatementError(Exception):
@@ -194,7 +188,7 @@ def statement_pdf(account: Statement, *, compress: bool = True) -> bytes:
         row(
             [
                 str(item["document_id"])[:24],
-                TYPE_LABELS.get(item["document_type"], str(item["document_type"])),
+                labels.value(item["document_type"]),
                 item["document_date"].isoformat(),
                 item["due_date"].isoformat(),
                 str(max(item["days_past_due"], 0)),

@@ -160,7 +160,7 @@ def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currenc
                 else ""
             )
         )
-        st.dataframe(refused.table(), hide_index=True, width="stretch", key="import_problems")
+        _format.dataframe(refused.table(), hide_index=True, width="stretch", key="import_problems")
         return False
     except OSError as error:
         bar.empty()
@@ -178,7 +178,7 @@ with history_tab:
     elif imports.is_empty():
         st.info("Nothing imported yet.")
     else:
-        st.dataframe(
+        _format.dataframe(
             imports.select(
                 "imported_at",
                 "source",

@@ -90,7 +90,7 @@ def send_all(automatic: pl.DataFrame, items: pl.DataFrame) -> None:
         frame = pl.DataFrame(outcomes, schema=DELIVERY_SCHEMA)
         sent = frame.filter(pl.col("status").is_in(["sent", "written"])).height
         st.success(f"Sent {sent} of {frame.height} automatic step(s).")
-        st.dataframe(
+        _format.dataframe(
             frame.select(
                 "customer_name", "customer_id", "step_label", "channel", "recipient", "status", "detail"
             ),
@@ -146,7 +146,7 @@ def send_all(automatic: pl.DataFrame, items: pl.DataFrame) -> None:
                 else:
                     preview["goes_out"] = f"e-mail to {message.recipient}"
             previews.append(preview)
-        st.dataframe(
+        _format.dataframe(
             pl.DataFrame(previews),
             hide_index=True,
             width="stretch",
@@ -247,7 +247,7 @@ def steps_of_today() -> None:
             nonce += 1
             st.session_state[NONCE] = nonce
         st.session_state[LISTED] = table.get_column("customer_id").to_list()
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(table),
             hide_index=True,
             width="stretch",
@@ -307,7 +307,7 @@ def steps_of_today() -> None:
             ctx.as_of,
             current.penalties,
         )
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(concerned.drop("document_type", "days_late")),
             hide_index=True,
             width="stretch",
@@ -465,7 +465,7 @@ def steps_of_today() -> None:
                 notice(done)
 
     with st.expander(f"Where every customer stands ({found.height})"):
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(
                 found.with_columns(pl.col("status").replace_strict(scenarios.STATUS_LABELS)).select(
                     "customer_name",
@@ -527,7 +527,7 @@ def scenario_editor() -> None:
             "changed_by": pl.String(),
         },
     ).join(per_scenario, on="scenario_id", how="left")
-    st.dataframe(
+    _format.dataframe(
         overview.drop("scenario_id").with_columns(pl.col("customers").fill_null(0)),
         hide_index=True,
         width="stretch",
@@ -585,7 +585,7 @@ def scenario_editor() -> None:
                 help="Negative: before the due date of the customer's oldest unsettled item",
             ),
             "action_type": st.column_config.SelectboxColumn(
-                "Action", options=list(scenarios.ACTION_TYPES), required=True
+                "Action", options=list(scenarios.ACTION_TYPES), required=True, format_func=_format.label
             ),
             "template": st.column_config.SelectboxColumn(
                 "Template", options=reminders.template_names(), help="Empty: the action's usual template"
@@ -656,7 +656,7 @@ def scenario_editor() -> None:
                 st.session_state["scenario_edit_next"] = NEW
                 notice(f"Archived: {edited_scenario.name} (its customers follow the rules again).")
         with st.expander("Versions"):
-            st.dataframe(
+            _format.dataframe(
                 scenarios.scenario_versions(db, edited_scenario.scenario_id),
                 hide_index=True,
                 width="stretch",
@@ -709,7 +709,10 @@ if assignment.open:
                     help="Rules apply in this order (ties: in the order listed)",
                 ),
                 "dimension": st.column_config.SelectboxColumn(
-                    "Customer dimension", options=list(contract.DIMENSIONS), required=True
+                    "Customer dimension",
+                    options=list(contract.DIMENSIONS),
+                    required=True,
+                    format_func=contract.DIMENSION_LABELS.get,
                 ),
                 "value": st.column_config.TextColumn("Value", required=True),
                 "scenario": st.column_config.SelectboxColumn(
@@ -775,7 +778,7 @@ if assignment.open:
                 refused(error)
             else:
                 notice(f"{labels[customer_id]} now follows {names.get(target, 'the rules')}.")
-        st.dataframe(
+        _format.dataframe(
             assigned.select(
                 "customer_name", "customer_id", "scenario", "assignment", "assignment_reason"
             ).head(5000),
@@ -806,7 +809,7 @@ if alerting.open:
         if raised.is_empty():
             st.info("No alert.")
         else:
-            st.dataframe(
+            _format.dataframe(
                 _format.for_display(
                     raised.with_columns(pl.col("alert").replace_strict(scenarios.ALERT_LABELS))
                 ),

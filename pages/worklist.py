@@ -81,7 +81,7 @@ if request.collector:
 if not alerts.is_empty():
     st.warning(f"Alerts: {widgets.alerts_summary(alerts)}.")
     with st.expander(f"Alerts ({alerts.height})"):
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(alerts),
             hide_index=True,
             width="stretch",
@@ -93,7 +93,7 @@ with st.expander(f"Recovery steps due ({to_decide.height} to decide)", expanded=
     if proposals.is_empty():
         st.caption("No recovery step is due.")
     else:
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(
                 proposals.select(
                     "customer_name",
@@ -220,7 +220,7 @@ def show_customers() -> None:
             nonce = st.session_state.get(nonce_key(section), 0)
             table_key = f"worklist_{section}_{nonce}{page.key}"
             customer_ids = page.rows.get_column("customer_id").to_list()
-            event = st.dataframe(
+            event = _format.dataframe(
                 _format.for_display(page.rows),
                 hide_index=True,
                 width="stretch",
