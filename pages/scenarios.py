@@ -570,8 +570,13 @@ def scenario_editor() -> None:
     description = st.text_input(
         "Description", value=edited_scenario.description, key=f"scenario_description_{form_key}"
     )
+    # The editor shows the actions' labels; they are read back as codes.
+    action_labels = {code: _format.label(code) for code in scenarios.ACTION_TYPES}
+    action_codes = {text: code for code, text in action_labels.items()}
     steps = st.data_editor(
-        scenarios.steps_frame(edited_scenario.steps),
+        scenarios.steps_frame(edited_scenario.steps).with_columns(
+            pl.col("action_type").replace_strict(action_labels, default=pl.col("action_type"))
+        ),
         num_rows="dynamic",
         width="stretch",
         key=f"scenario_steps_{form_key}",
@@ -585,7 +590,7 @@ def scenario_editor() -> None:
                 help="Negative: before the due date of the customer's oldest unsettled item",
             ),
             "action_type": st.column_config.SelectboxColumn(
-                "Action", options=list(scenarios.ACTION_TYPES), required=True, format_func=_format.label
+                "Action", options=list(action_labels.values()), required=True
             ),
             "template": st.column_config.SelectboxColumn(
                 "Template", options=reminders.template_names(), help="Empty: the action's usual template"
@@ -618,7 +623,11 @@ def scenario_editor() -> None:
                 scenarios.Scenario(
                     edited_scenario.scenario_id,
                     name,
-                    scenarios.steps_from_frame(steps),
+                    scenarios.steps_from_frame(
+                        steps.with_columns(
+                            pl.col("action_type").replace_strict(action_codes, default=pl.col("action_type"))
+                        )
+                    ),
                     friendly_phase_end_days=int(friendly),
                     description=description,
                 ),
@@ -683,7 +692,7 @@ if assignment.open:
             [
                 {
                     "priority": position,
-                    "dimension": r.dimension,
+                    "dimension": contract.DIMENSION_LABELS.get(r.dimension, r.dimension),
                     "value": r.value,
                     "scenario": names.get(r.scenario_id, r.scenario_id),
                 }
@@ -710,9 +719,8 @@ if assignment.open:
                 ),
                 "dimension": st.column_config.SelectboxColumn(
                     "Customer dimension",
-                    options=list(contract.DIMENSIONS),
+                    options=[contract.DIMENSION_LABELS[name] for name in contract.DIMENSIONS],
                     required=True,
-                    format_func=contract.DIMENSION_LABELS.get,
                 ),
                 "value": st.column_config.TextColumn("Value", required=True),
                 "scenario": st.column_config.SelectboxColumn(
@@ -721,6 +729,7 @@ if assignment.open:
             },
         )
         ids_by_name = {v: k for k, v in names.items()}
+        dimension_codes = {contract.DIMENSION_LABELS[name]: name for name in contract.DIMENSIONS}
         default_options = [*names, NONE]
         default = st.selectbox(
             "Default scenario",
@@ -739,7 +748,7 @@ if assignment.open:
                     scenarios.Rules(
                         tuple(
                             scenarios.Rule(
-                                row["dimension"] or "",
+                                dimension_codes.get(row["dimension"] or "", row["dimension"] or ""),
                                 row["value"] or "",
                                 ids_by_name.get(row["scenario"] or "", ""),
                             )
