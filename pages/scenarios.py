@@ -573,9 +573,12 @@ def scenario_editor() -> None:
     # The editor shows the actions' labels; they are read back as codes.
     action_labels = {code: _format.label(code) for code in scenarios.ACTION_TYPES}
     action_codes = {text: code for code, text in action_labels.items()}
+    template_labels = {name: _format.label(name) for name in reminders.template_names()}
+    template_codes = {text: name for name, text in template_labels.items()}
     steps = st.data_editor(
         scenarios.steps_frame(edited_scenario.steps).with_columns(
-            pl.col("action_type").replace_strict(action_labels, default=pl.col("action_type"))
+            pl.col("action_type").replace_strict(action_labels, default=pl.col("action_type")),
+            pl.col("template").replace_strict(template_labels, default=pl.col("template")),
         ),
         num_rows="dynamic",
         width="stretch",
@@ -593,7 +596,7 @@ def scenario_editor() -> None:
                 "Action", options=list(action_labels.values()), required=True
             ),
             "template": st.column_config.SelectboxColumn(
-                "Template", options=reminders.template_names(), help="Empty: the action's usual template"
+                "Template", options=list(template_labels.values()), help="Empty: the action's usual template"
             ),
             "min_amount": st.column_config.NumberColumn(
                 f"Minimum amount ({ctx.currency})", min_value=0.0, format="%.2f"
@@ -625,7 +628,8 @@ def scenario_editor() -> None:
                     name,
                     scenarios.steps_from_frame(
                         steps.with_columns(
-                            pl.col("action_type").replace_strict(action_codes, default=pl.col("action_type"))
+                            pl.col("action_type").replace_strict(action_codes, default=pl.col("action_type")),
+                            pl.col("template").replace_strict(template_codes, default=pl.col("template")),
                         )
                     ),
                     friendly_phase_end_days=int(friendly),
