@@ -50,6 +50,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from analytics import contract
+from analytics.labels import ROLE_LABELS
 from analytics.scope import Scope
 
 USERS_FILE = "users.json"
@@ -62,13 +63,6 @@ TEAM_LEAD = "team_lead"
 COLLECTOR = "collector"
 VIEWER = "viewer"
 ROLES = (ADMIN, CREDIT_MANAGER, TEAM_LEAD, COLLECTOR, VIEWER)
-ROLE_LABELS = {
-    ADMIN: "Administrator",
-    CREDIT_MANAGER: "Credit manager",
-    TEAM_LEAD: "Team lead",
-    COLLECTOR: "Collector",
-    VIEWER: "Viewer (read-only)",
-}
 
 # What each role may do beyond reading its scope.
 WRITE = "write"  # qualify items, log actions

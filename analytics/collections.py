@@ -40,7 +40,7 @@ from pathlib import Path
 
 import polars as pl
 
-from analytics import collections_db, contract
+from analytics import collections_db, contract, labels
 from analytics.store import Store
 
 FILE_NAME = "collections.duckdb"
@@ -141,6 +141,11 @@ class CollectionsRefused(Exception):
 def utc_now() -> datetime:
     """The current UTC time, naive (as every timestamp of the project is stored)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _label_of(column: str) -> pl.Expr:
+    """A code column's values as their labels (analytics.labels), for the sentences a person reads."""
+    return pl.col(column).replace_strict(labels.VALUES, default=pl.col(column), return_dtype=pl.String)
 
 
 def _between(frame: pl.DataFrame, column: str, since: date | None, until: date | None) -> pl.DataFrame:
@@ -469,14 +474,18 @@ def history(
         .when(kind == "disputed")
         .then(
             pl.concat_str(
-                pl.format("{} dispute of {}", pl.col("dispute_reason"), pl.col("disputed_amount")),
+                pl.format(
+                    "{} dispute of {}",
+                    _label_of("dispute_reason").str.to_lowercase(),
+                    pl.col("disputed_amount"),
+                ),
                 part(", owner {}", "internal_owner"),
                 part(", expected by {}", "expected_resolution"),
                 ignore_nulls=True,
             )
         )
         .when(kind == "dispute_resolved")
-        .then(pl.format("resolved: {}", pl.col("outcome")))
+        .then(pl.format("resolved: {}", _label_of("outcome").str.to_lowercase()))
         .when(kind == "litigation")
         .then(pl.lit("sent to litigation"))
         .when(kind == "bad_debt_proposed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -76,9 +77,12 @@ def to_json(frame: pl.DataFrame) -> bytes:
     return (json.dumps(rows, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def to_xlsx(frame: pl.DataFrame, sheet: str = "Aging") -> bytes:
-    """An Excel workbook with one sheet; Decimal amounts become numbers with 2 decimals; text is a text
-    cell as written (a value like '=HYPERLINK(...)' is text, not a formula, and is not escaped)."""
+def to_xlsx(frame: pl.DataFrame, sheet: str = "Aging", about: Sequence[tuple[str, str]] = ()) -> bytes:
+    """An Excel workbook with one sheet; Decimal amounts become numbers with thousands separators and
+    2 decimals; text is a text cell as written (a value like '=HYPERLINK(...)' is text, not a formula,
+    and is not escaped). `about`: rows of (what, value) above the table, in bold, a blank row after
+    them: the as-of date, the scope, the filters, the buckets, so that a file mailed on says what it
+    is."""
     buffer = io.BytesIO()
     money = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.Decimal)]
     numeric = frame.with_columns(pl.col(money).cast(pl.Float64))
@@ -92,13 +96,21 @@ def to_xlsx(frame: pl.DataFrame, sheet: str = "Aging") -> bytes:
             "strings_to_numbers": False,
         },
     )
+    name = sheet[:31]
     with workbook:
         numeric.write_excel(
             workbook,
-            worksheet=sheet[:31],
-            column_formats={name: "#,##0.00" for name in money},
+            worksheet=name,
+            position=(len(about) + 1, 0) if about else (0, 0),
+            column_formats={column: "#,##0.00" for column in money},
             autofit=True,
         )
+        if about:
+            worksheet = workbook.get_worksheet_by_name(name)
+            bold = workbook.add_format({"bold": True})
+            for row, (what, value) in enumerate(about):
+                worksheet.write_string(row, 0, what, bold)
+                worksheet.write_string(row, 1, value)
     return buffer.getvalue()
 
 

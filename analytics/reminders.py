@@ -8,18 +8,17 @@ gets: customer (customer_id, customer_name, contact_name, email, postal_address)
 item: document_id, document_date, due_date, days_late, currency, open_amount, open_amount_functional,
 interest, fee), totals (one dict per currency, by currency: currency, open, interest, fees, due),
 charged (whether any interest or fee is charged), penalties, sender, step (scenario, label,
-action_type, offset_days), as_of and fee_currency (the functional currency, in which the fixed fee
-is set). The filter `amounts` writes one figure of the totals in every currency: `totals|amounts("due")`
+action_type, offset_days) and as_of. The filter `amounts` writes one figure of the totals in every currency: `totals|amounts("due")`
 gives '600.00 GBP and 400.00 EUR'. In the plain text, lines that start with two spaces are the table
 of items: the PDF letter prints them in a monospaced font.
 
 A customer reads their own currency: every amount of a reminder is in the document's currency, with
-one total per currency; the functional currency (the credit team's unit) appears only for the fixed
-fee, which is set in it.
+one total per currency; the functional currency (the credit team's unit) never appears.
 
 Penalties (when enabled): interest = open amount (document currency) x annual rate / 100 x days late /
-365 per overdue item, plus a fixed fee (functional currency) per overdue invoice or debit note; both
-rounded half up to the cent.
+365 per overdue item, plus a fixed fee per overdue invoice or debit note, set in the functional
+currency and charged in the document's currency at the document's booked rate (fee x open_amount /
+open_amount_functional); both rounded half up to the cent.
 
 Sending needs an SMTP server (`SmtpSettings`): the data folder's settings file describes it
 (`analytics.settings.smtp`, section [mail]; the password from AR_SMTP_PASSWORD).
@@ -76,7 +75,8 @@ class ReminderError(Exception):
 @dataclass(frozen=True)
 class Penalties:
     """Late-payment penalties shown in reminders when enabled: interest at `annual_rate` percent a year
-    on the days late, and `fixed_fee` per overdue invoice (functional currency)."""
+    on the days late, and `fixed_fee` per overdue invoice (set in the functional currency, charged in the
+    document's at its booked rate)."""
 
     enabled: bool = False
     annual_rate: Decimal = Decimal("10.00")
@@ -163,9 +163,9 @@ def _cents(value: Decimal) -> Decimal:
 
 
 def with_penalties(items: pl.DataFrame, as_of: date, penalties: Penalties) -> pl.DataFrame:
-    """The items (document_id, document_type, due_date, currency, open_amount, ...) with days_late (0
-    when not past due), interest (in the document's currency) and fee (in the functional currency),
-    both zero when penalties are disabled."""
+    """The items (document_id, document_type, due_date, currency, open_amount, open_amount_functional,
+    ...) with days_late (0 when not past due), interest and fee, both in the document's currency and
+    zero when penalties are disabled."""
     rows = []
     rate = Decimal(penalties.annual_rate) / 100
     for row in items.iter_rows(named=True):
@@ -175,7 +175,7 @@ def with_penalties(items: pl.DataFrame, as_of: date, penalties: Penalties) -> pl
         if penalties.enabled and days_late > 0 and amount > 0:
             interest = _cents(amount * rate * days_late / DAYS_IN_YEAR)
             if row.get("document_type", "invoice") in FEE_DOCUMENT_TYPES:
-                fee = _cents(Decimal(penalties.fixed_fee))
+                fee = _cents(Decimal(penalties.fixed_fee) * _booked_rate(row))
         rows.append({"days_late": days_late, "interest": interest, "fee": fee})
     extra = pl.DataFrame(
         rows, schema={"days_late": pl.Int64(), "interest": pl.Decimal(18, 2), "fee": pl.Decimal(18, 2)}
@@ -183,9 +183,18 @@ def with_penalties(items: pl.DataFrame, as_of: date, penalties: Penalties) -> pl
     return pl.concat([items.drop("days_late", "interest", "fee", strict=False), extra], how="horizontal")
 
 
-def totals(items: pl.DataFrame, fee_currency: str) -> dict[str, dict[str, Decimal]]:
-    """One total per currency of items from with_penalties, by currency: open and interest in each
-    document currency, fees in `fee_currency`, and due (their sum in that currency)."""
+def _booked_rate(row: Mapping[str, object]) -> Decimal:
+    """Document-currency units per functional unit of an item, as booked (1 without the functional
+    amount, or in the functional currency)."""
+    functional = row.get("open_amount_functional")
+    if not functional:
+        return Decimal(1)
+    return Decimal(row["open_amount"]) / Decimal(functional)
+
+
+def totals(items: pl.DataFrame) -> dict[str, dict[str, Decimal]]:
+    """One total per currency of items from with_penalties, by currency: open, interest and fees in
+    each document currency, and due (their sum in that currency)."""
     sums: dict[str, dict[str, Decimal]] = {}
 
     def add(currency: str, part: str, value: Decimal) -> None:
@@ -198,7 +207,7 @@ def totals(items: pl.DataFrame, fee_currency: str) -> dict[str, dict[str, Decima
         if row["interest"]:
             add(row["currency"], "interest", Decimal(row["interest"]))
         if row["fee"]:
-            add(fee_currency, "fees", Decimal(row["fee"]))
+            add(row["currency"], "fees", Decimal(row["fee"]))
     return {currency: {k: _cents(v) for k, v in sums[currency].items()} for currency in sorted(sums)}
 
 
@@ -227,14 +236,14 @@ def render(
 ) -> Reminder:
     """The reminder of `template` for a customer (customer_id, customer_name and optionally contact_name,
     email, postal_address) about `items` (document_id, document_type, document_date, due_date,
-    currency, open_amount, open_amount_functional) at `as_of`. `currency` is the functional currency
-    (the fixed fee's). `step` describes the scenario step (scenario, label, action_type, offset_days)."""
+    currency, open_amount, open_amount_functional) at `as_of`. `currency` is the functional currency,
+    in which the fixed fee is set. `step` describes the scenario step (scenario, label, action_type, offset_days)."""
     if template not in template_names():
         raise ReminderError(
             f"unknown reminder template {template!r}; choose one of: {', '.join(template_names())}"
         )
     priced = with_penalties(items.sort("due_date", "document_id"), as_of, penalties)
-    summed = totals(priced, currency)
+    summed = totals(priced)
     context = {
         "customer": {
             "customer_id": customer["customer_id"],
@@ -250,7 +259,6 @@ def render(
         "sender": sender,
         "step": dict(step),
         "as_of": as_of,
-        "fee_currency": currency,
     }
     env = environment()
     try:

@@ -58,6 +58,8 @@ from analytics.aging import aged_items
 from analytics.collections import CollectionsDB, CollectionsRefused, utc_now
 from analytics.collections_db import Conflict
 from analytics.item_states import item_states
+from analytics.labels import ALERT_LABELS
+from analytics.labels import STATUS_LABELS as STATUS_LABELS
 from analytics.promises import PROMISE_GRACE_DAYS, promise_outcomes
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
 from analytics.settings import SettingsInvalid, smtp_of
@@ -109,22 +111,7 @@ CHANNELS = ("smtp", "eml", "pdf", "manual", "none")
 # The outcome of an action logged for a written reminder (collections.ACTION_OUTCOMES).
 SENT_OUTCOME = "other"
 STATUSES = ("due", "waiting", "paused", "upcoming", "finished", "out_of_scenario", "no_scenario")
-STATUS_LABELS = {
-    "due": "Step due",
-    "waiting": "Waiting for the minimum interval",
-    "paused": "Paused by a promise to pay",
-    "upcoming": "Next step ahead",
-    "finished": "Every step done",
-    "out_of_scenario": "Items in dispute or litigation",
-    "no_scenario": "No scenario",
-}
 ALERT_KINDS = ("new_overdue", "broken_promise", "over_credit_limit", "large_overdue_no_action")
-ALERT_LABELS = {
-    "new_overdue": "Fell due unpaid",
-    "broken_promise": "Promise broken",
-    "over_credit_limit": "Over credit limit",
-    "large_overdue_no_action": "Large overdue, no action",
-}
 AMOUNT = "open_amount_functional"
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")

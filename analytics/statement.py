@@ -2,7 +2,9 @@
 credit notes, cash on account), each in its document's currency, with one total per currency, as a
 PDF the collector sends from the customer page and a scenario step can attach to its e-mail.
 
-A customer reads their own currency: the functional currency appears nowhere on a statement. The
+A customer reads their own currency: the functional currency appears nowhere on a statement. Cash on
+account (recorded in the functional currency) is shown in the currency of the customer's latest open
+document, at that document's booked rate, when that currency is another one. The
 totals come from analytics.reminders (`totals`, no penalties: a statement charges nothing) and are
 written with its `amounts` filter ('950.00 EUR and 1,200.00 USD'); the PDF is drawn with fpdf2's core
 fonts, as the reminders' letters without a Unicode font (characters outside Latin-1 replaced).
@@ -15,12 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from email.message import EmailMessage
 
 import polars as pl
 
-from analytics import reminders, scenarios, submissions
+from analytics import contract, labels, reminders, scenarios, submissions
 from analytics.aging import aged_items
 from analytics.collections import CollectionsDB
 from analytics.scope import EVERYTHING, Scope, customers_in_scope
@@ -36,12 +38,6 @@ ITEM_COLUMNS = (
     "currency",
     "open_amount",
 )
-TYPE_LABELS = {
-    "invoice": "Invoice",
-    "credit_note": "Credit note",
-    "debit_note": "Debit note",
-    "unapplied_cash": "Payment on account",
-}
 
 
 class StatementError(Exception):
@@ -80,7 +76,32 @@ def file_name(customer_id: str, as_of: date) -> str:
 
 def _by_currency(items: pl.DataFrame) -> dict[str, Decimal]:
     priced = reminders.with_penalties(items, date.min, reminders.Penalties())
-    return {currency: figures["open"] for currency, figures in reminders.totals(priced, "").items()}
+    return {currency: figures["open"] for currency, figures in reminders.totals(priced).items()}
+
+
+def in_customer_currency(items: pl.DataFrame) -> pl.DataFrame:
+    """One customer's items with its cash on account in the currency of its latest open document
+    (by document date, then id) at that document's booked rate; as they are when the customer has no
+    other open document or that document is in the functional currency."""
+    documents = items.filter(
+        pl.col("document_type") != contract.UNAPPLIED_CASH, pl.col("open_amount_functional") != 0
+    ).sort("document_date", "document_id")
+    if documents.is_empty():
+        return items
+    latest = documents.row(-1, named=True)
+    rate = Decimal(latest["open_amount"]) / Decimal(latest["open_amount_functional"])
+    cash = pl.col("document_type") == contract.UNAPPLIED_CASH
+    converted = [
+        (Decimal(amount) * rate).quantize(reminders.CENT, ROUND_HALF_UP)
+        for amount in items.get_column("open_amount_functional").to_list()
+    ]
+    return items.with_columns(
+        pl.when(cash)
+        .then(pl.Series(converted, dtype=items.schema["open_amount"]))
+        .otherwise(pl.col("open_amount"))
+        .alias("open_amount"),
+        pl.when(cash).then(pl.lit(latest["currency"])).otherwise(pl.col("currency")).alias("currency"),
+    )
 
 
 def statement(
@@ -101,7 +122,7 @@ def statement(
     if known.is_empty():
         raise StatementError(f"no customer {customer_id!r} in scope ({scope.describe()})")
     name = known.get_column("customer_name")[0]
-    mine = mine.select(ITEM_COLUMNS).sort("due_date", "document_id")
+    mine = in_customer_currency(mine).select(ITEM_COLUMNS).sort("due_date", "document_id")
     open_totals = _by_currency(mine)
     overdue = _by_currency(mine.filter(pl.col("days_past_due") > 0))
     totals = {
@@ -168,7 +189,7 @@ def statement_pdf(account: Statement, *, compress: bool = True) -> bytes:
         row(
             [
                 str(item["document_id"])[:24],
-                TYPE_LABELS.get(item["document_type"], str(item["document_type"])),
+                labels.value(item["document_type"]),
                 item["document_date"].isoformat(),
                 item["due_date"].isoformat(),
                 str(max(item["days_past_due"], 0)),

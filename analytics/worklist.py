@@ -43,19 +43,12 @@ from analytics import contract
 from analytics.aging import aged_items
 from analytics.collections import CollectionsDB
 from analytics.item_states import NARROW_READ_ITEMS, item_states
+from analytics.labels import SECTION_LABELS as SECTION_LABELS
 from analytics.promises import PROMISE_GRACE_DAYS
 from analytics.scope import EVERYTHING, Scope
 from analytics.store import Store
 
 SECTIONS = ("broken_promise", "promise_due", "next_action", "new_overdue", "dispute_waiting", "overdue")
-SECTION_LABELS = {
-    "broken_promise": "Broken promises",
-    "promise_due": "Promises due today",
-    "next_action": "Next actions due or late",
-    "new_overdue": "New overdue items",
-    "dispute_waiting": "Disputes waiting on an internal owner",
-    "overdue": "Other overdue items",
-}
 RISK_FACTORS = {"A": 1.0, "B": 1.2, "C": 1.5, "D": 2.0}
 UNKNOWN_RISK_FACTOR = 1.2
 AGE_FACTOR_CAP_DAYS = 180

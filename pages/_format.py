@@ -1,5 +1,6 @@
 """How text and numbers read on a page: Markdown-safe text, chart-safe text, money and compact
-money, the grid's money columns, labels of the contract's values."""
+money, the grid's money columns, and tables whose headers and code cells read as labels
+(analytics.labels)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
-from analytics import export
+from analytics import export, labels
 
 # Streamlit's Markdown also turns text into links and pictures after the escapes are read: a bare
 # http:// or www. address and an e-mail address become links, a :shortcode: an emoji. A word joiner
@@ -65,5 +66,16 @@ def for_display(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def label(value: str | None) -> str:
-    """promise_to_pay -> 'Promise to pay'."""
-    return "-" if value is None else value.replace("_", " ").capitalize()
+    """promise_to_pay -> 'Promise to pay' (analytics.labels)."""
+    return labels.value(value)
+
+
+def dataframe(data: object, *, column_config: dict[str, object] | None = None, **kwargs: object) -> object:
+    """st.dataframe of a Polars frame as a person reads it: every header a label (the page's own
+    column configuration first, analytics.labels for the others), code cells labelled, empty text
+    cells empty, money as floats for the grid. Returns what st.dataframe returns (the selection)."""
+    if isinstance(data, pl.DataFrame):
+        config: dict[str, object] = {name: labels.column(name) for name in data.columns}
+        config.update(column_config or {})
+        return st.dataframe(labels.display(for_display(data)), column_config=config, **kwargs)
+    return st.dataframe(data, column_config=column_config, **kwargs)

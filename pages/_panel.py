@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.delta_generator_singletons import get_dg_singleton_instance
 
 from analytics import access, collections, submissions
-from pages import _runs
+from pages import _format, _runs
 from pages._cache import collections_db, items_for, warm_after_save
 from pages._format import for_display, label, markdown_text, money, money_column
 from pages._session import Context, audit, can, current_user, refusal, user_name
@@ -231,7 +231,7 @@ def _panel(ctx: Context, rerun: str | list[str] | None = None) -> None:
         + ", ".join(markdown_text(name) for name in sorted(set(items.get_column("customer_name").to_list())))
         + f" · open {money(items.get_column('open_amount_functional').sum(), ctx.currency)} · as of {ctx.as_of}"
     )
-    st.dataframe(
+    _format.dataframe(
         for_display(
             items.select(
                 "document_id", "document_type", "due_date", "days_past_due", "open_amount_functional"
@@ -252,7 +252,7 @@ def _panel(ctx: Context, rerun: str | list[str] | None = None) -> None:
         if story.is_empty():
             st.caption("Nothing recorded on these items yet.")
         else:
-            st.dataframe(
+            _format.dataframe(
                 story.select("date", "type", "details", "comment", "user_name"),
                 hide_index=True,
                 width="stretch",

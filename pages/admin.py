@@ -20,7 +20,7 @@ st.caption(
 )
 if notice := st.session_state.pop("admin_notice", None):
     st.success(_format.markdown_text(notice))
-st.dataframe(
+_format.dataframe(
     pl.DataFrame(
         [
             {
@@ -79,7 +79,7 @@ st.caption(
     f"{trail.height:,} entries, newest first · {failures:,} failed sign-ins · times in UTC"
     + ("" if newest is None else f" · among the newest {newest:,} entries read")
 )
-st.dataframe(
+_format.dataframe(
     trail.head(5000),
     hide_index=True,
     width="stretch",

@@ -21,6 +21,7 @@ import streamlit as st
 
 from analytics import aging, contract, kpis, revaluation
 from analytics.item_states import STATES
+from analytics.labels import aging_about
 from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
@@ -241,7 +242,7 @@ def with_states(ctx, rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def drill_table(ctx, result, level, path, drill, names, labels) -> None:
+def drill_table(ctx, about, result, level, path, drill, names, labels) -> None:
     """The rows of the level, a page at a time; a row opens the next level (documents: the side panel)."""
     keys = [
         name for name in result.rows.columns if name in (*aging.level_keys(level), *aging.REVALUED_COLUMNS)
@@ -272,7 +273,7 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
     display = _format.for_display(rows)
     if level == aging.DOCUMENT:
         # Items are selected for the side panel: a new view (its nonce) starts with none selected.
-        selection = st.dataframe(
+        selection = _format.dataframe(
             display,
             hide_index=True,
             width="stretch",
@@ -302,7 +303,7 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
         selection = None
         # A table that selects nothing has no element id, so no key class: its container gives it one.
         with st.container(key=f"drill_table_{page}"):
-            st.dataframe(display, hide_index=True, width="stretch", column_config=config)
+            _format.dataframe(display, hide_index=True, width="stretch", column_config=config)
     if level == aging.DOCUMENT:
         picked = selection.selection.rows if selection and selection.selection else []
         _panel.panel_button(ctx, [rows.get_column("document_id")[row] for row in picked], key="aging_panel")
@@ -311,7 +312,7 @@ def drill_table(ctx, result, level, path, drill, names, labels) -> None:
         return with_states(ctx, shown) if level == aging.DOCUMENT else shown
 
     stem = f"aging_{level}_{ctx.as_of.isoformat()}"
-    widgets.export_buttons(table, stem, "aging table", key="aging_export")
+    widgets.export_buttons(table, stem, "aging table", key="aging_export", about=about)
 
 
 def rejuvenation(ctx, items, items_then, request, request_then, result, level, names, labels, compare_with):
@@ -388,7 +389,7 @@ def rejuvenation(ctx, items, items_then, request, request_then, result, level, n
     st.subheader(f"Change by {contract.DIMENSION_LABELS[level].lower()}")
     change_columns = [c for c in changes.columns if c.startswith(("total_", "overdue_", f"{last}_"))]
     keys = [c for c in changes.columns if not c.endswith(("_then", "_now", "_change"))]
-    st.dataframe(
+    _format.dataframe(
         _format.for_display(changes.select(*keys, *change_columns).head(2_000)),
         hide_index=True,
         width="stretch",
@@ -506,6 +507,9 @@ def aging_balance() -> None:
         qualified = _cache.item_states(ctx).filter(pl.col("state").is_in(qualification_filter))
         items = items.join(qualified.select("document_id"), on="document_id", how="semi")
     request_then = aging.AgingQuery(**{**request.__dict__, "as_of": compare_with})
+    about = aging_about(request)
+    if qualification_filter:
+        about.append(("Qualifications", ", ".join(_format.label(state) for state in qualification_filter)))
 
     headline(
         ctx, request, aging.headline(items, request), aging.headline(items_then, request_then), compare_with
@@ -525,7 +529,7 @@ def aging_balance() -> None:
             else:
                 if level != aging.DOCUMENT:
                     chart(result, level, names, labels)
-                drill_table(ctx, result, level, path, drill, names, labels)
+                drill_table(ctx, about, result, level, path, drill, names, labels)
     if rejuvenation_tab.open:
         with rejuvenation_tab:
             if age_by != contract.AGE_BY_DUE:

@@ -16,7 +16,7 @@ import polars as pl
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from analytics import access, aging, coaching, coaching_notes, collections, contract, kpis
+from analytics import access, aging, coaching, coaching_notes, collections, contract, kpis, labels
 from analytics.scope import Scope
 from analytics.store import Store, month_ends_before
 from pages import _cache, _format, _runs, _session, widgets
@@ -62,51 +62,7 @@ GROUPS = {
     ],
 }
 ALL = "All"
-LABELS = {
-    "collector": "Collector",
-    "customers": "Customers",
-    "customers_change": "Customers ±",
-    "ar": "AR",
-    "ar_change": "AR ±",
-    "overdue": "Overdue",
-    "overdue_change": "Overdue ±",
-    "over_30": "+30",
-    "over_30_change": "+30 ±",
-    "over_90": "+90",
-    "over_90_change": "+90 ±",
-    "pct_overdue": "% overdue",
-    "pct_overdue_change": "% overdue ± (pts)",
-    "pct_over_90": "+90 share %",
-    "pct_over_90_change": "+90 share ± (pts)",
-    "cash_collected": "Cash collected",
-    "cei": "CEI %",
-    "dso_countback": "Countback DSO",
-    "add": "ADD",
-    "overdue_reduced": "Overdue reduced",
-    "over_90_reduced": "+90 reduced",
-    "promises_obtained": "Promises obtained",
-    "promises_kept": "Promises kept",
-    "promises_broken": "Promises broken",
-    "promise_kept_rate": "Kept rate %",
-    "disputes_resolved": "Disputes resolved",
-    "avg_resolution_days": "Days to resolve",
-    "write_offs": "Write-offs",
-    "working_days": "Working days",
-    "actions": "Actions",
-    "actions_per_day": "Actions / day",
-    "calls_per_day": "Calls / day",
-    "emails_per_day": "Emails / day",
-    "letters_per_day": "Letters / day",
-    "reach_rate": "Reach rate %",
-    "coverage_14": "Coverage 14d %",
-    "coverage_30": "Coverage 30d %",
-    "untouched_items": "Never touched",
-    "untouched_amount": "Never touched (amount)",
-    "untouched_share": "Never touched %",
-    "late_next_actions": "Late next actions",
-    "flag_count": "Flags",
-    "flags": "Why flagged",
-}
+LABELS = labels.COLLECTOR_COLUMNS
 HELP = {
     "overdue_reduced": "Cash and credit notes applied in the period to the items overdue at its start",
     "over_90_reduced": "Cash and credit notes applied in the period to the items over 90 days at its start",
@@ -342,7 +298,7 @@ if shown and shown["selection"]["rows"]:
     st.session_state[NONCE] = nonce
 st.session_state[GRID_NAMES] = grid_names
 table_key = f"collectors_table_{nonce}"
-st.dataframe(
+_format.dataframe(
     _format.for_display(grid),
     hide_index=True,
     width="stretch",
@@ -353,7 +309,18 @@ st.dataframe(
 )
 
 stem = f"collectors_{table.request.period}_{table.end.isoformat()}"
-widgets.export_buttons(table.with_median(), stem, "collectors", key="collectors_export", sheet="Collectors")
+widgets.export_buttons(
+    table.with_median(),
+    stem,
+    "collectors",
+    key="collectors_export",
+    sheet="Collectors",
+    about=[
+        ("Period", f"{first_day.isoformat()} to {table.end.isoformat()}"),
+        ("Flagged at", f"{table.request.threshold:g}x the team median"),
+    ],
+    names=LABELS,
+)
 
 
 # --- the team on one figure ------------------------------------------------------------------------
@@ -651,7 +618,7 @@ def collector_record(
         st.plotly_chart(comparison_chart, width="stretch", key="collectors_comparison")
 
     with st.expander(f"Actions by type and outcome ({row['actions']} in the period)"):
-        st.dataframe(
+        _format.dataframe(
             breakdown,
             hide_index=True,
             width="stretch",
@@ -669,7 +636,7 @@ def collector_record(
     if at_risk.is_empty():
         st.info("No customer at risk in this portfolio.")
     else:
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(at_risk.head(15)),
             hide_index=True,
             width="stretch",
@@ -720,7 +687,7 @@ def collector_record(
             pl.col("text").fill_null(""),
             pl.col("comment").fill_null(""),
         )
-        st.dataframe(
+        _format.dataframe(
             listed,
             hide_index=True,
             width="stretch",

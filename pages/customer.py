@@ -200,7 +200,7 @@ def show_customer() -> None:
     with right:
         st.subheader("By bucket")
         result = aging.aging(items, aging.AgingQuery(ctx.as_of, by="entity"))
-        st.dataframe(
+        _format.dataframe(
             pl.DataFrame(
                 {
                     "bucket": [aging.bucket_label(name) for name in result.buckets],
@@ -251,7 +251,7 @@ def show_items(customer_id: str, items: pl.DataFrame) -> None:
     table, expected_label = with_predictions(table, job)
     page = _paging.paged(table, key=f"customer_items_page_{customer_id}")
     table = page.rows
-    picked = st.dataframe(
+    picked = _format.dataframe(
         _format.for_display(table),
         hide_index=True,
         width="stretch",
@@ -344,7 +344,7 @@ def how_good(customer_id: str, job: _cache.PredictionJob) -> None:
                     "baseline_late_right": overall["baseline_late_accuracy"],
                 }
             )
-        st.dataframe(
+        _format.dataframe(
             pl.DataFrame(rows),
             hide_index=True,
             width="stretch",
@@ -394,7 +394,7 @@ def show_timeline(customer_id: str) -> None:
         pl.col("qualification").map_elements(_format.label, return_dtype=pl.String),
         ignore_nulls=True,
     )
-    st.dataframe(
+    _format.dataframe(
         story.with_columns(
             what.alias("what"), pl.col("recorded_at").dt.strftime("%H:%M").alias("time")
         ).select(

@@ -162,7 +162,7 @@ def _run_import(sources: ingest.Sources, mapping: ingest.Mapping | None, currenc
                 else ""
             )
         )
-        st.dataframe(refused.table(), hide_index=True, width="stretch", key="import_problems")
+        _format.dataframe(refused.table(), hide_index=True, width="stretch", key="import_problems")
         return False
     except OSError as error:
         bar.empty()
@@ -180,7 +180,7 @@ with history_tab:
     elif imports.is_empty():
         st.info("Nothing imported yet.")
     else:
-        st.dataframe(
+        _format.dataframe(
             imports.select(
                 "imported_at",
                 "source",

@@ -56,7 +56,7 @@ with left:
         )
         chart.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(tickformat=",.0f"))
         st.plotly_chart(chart, width="stretch", key="disputes_by_reason")
-    st.dataframe(
+    _format.dataframe(
         _format.for_display(summary.by_age),
         hide_index=True,
         width="stretch",
@@ -65,7 +65,7 @@ with left:
     )
 with right:
     st.subheader("Waiting on internal owners")
-    st.dataframe(
+    _format.dataframe(
         _format.for_display(summary.by_owner),
         hide_index=True,
         width="stretch",
@@ -79,7 +79,7 @@ with right:
         },
     )
     st.subheader("Resolution time by reason (12 months)")
-    st.dataframe(
+    _format.dataframe(
         summary.resolution_by_reason,
         hide_index=True,
         width="stretch",
@@ -156,7 +156,7 @@ open_disputes_list(ctx, summary.open_disputes)
 promises_column, broken_column = st.columns(2)
 with promises_column:
     st.subheader("Promises due this week")
-    st.dataframe(
+    _format.dataframe(
         _format.for_display(shown_at_most(summary.promises_due_this_week, "promises")),
         hide_index=True,
         width="stretch",
@@ -170,7 +170,7 @@ with promises_column:
     )
 with broken_column:
     st.subheader("Broken promises")
-    st.dataframe(
+    _format.dataframe(
         _format.for_display(shown_at_most(summary.broken_promises, "broken promises")),
         hide_index=True,
         width="stretch",
@@ -203,7 +203,7 @@ trend.update_layout(
     barmode="group", height=300, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.15)
 )
 st.plotly_chart(trend, width="stretch", key="disputes_monthly")
-st.dataframe(
+_format.dataframe(
     summary.qualification_by_collector.with_columns(pl.col(pl.Decimal).cast(pl.Float64)),
     hide_index=True,
     width="stretch",

@@ -164,7 +164,7 @@ column_config = {
     "customer_name": st.column_config.TextColumn("Customer"),
 }
 nonce = st.session_state.get("dso_nonce", 0)
-selection = st.dataframe(
+selection = _format.dataframe(
     _format.for_display(table),
     hide_index=True,
     width="stretch",
@@ -180,9 +180,17 @@ if key and selection and selection.selection and selection.selection.rows:
 
 with st.expander("Month by month"):
     monthly = shown_series.sort([*keys, "period"]).select(*keys, *kpis.SERIES_COLUMNS)
-    st.dataframe(_format.for_display(monthly), hide_index=True, width="stretch", key="dso_monthly")
+    _format.dataframe(_format.for_display(monthly), hide_index=True, width="stretch", key="dso_monthly")
 
 stem = f"kpis_{by or 'scope'}_{latest_period.isoformat()}"
 widgets.export_buttons(
-    shown_series.select(*keys, *kpis.SERIES_COLUMNS), stem, "KPIs", key="dso_export", sheet="KPIs"
+    shown_series.select(*keys, *kpis.SERIES_COLUMNS),
+    stem,
+    "KPIs",
+    key="dso_export",
+    sheet="KPIs",
+    about=[
+        ("By", contract.DIMENSION_LABELS[by] if by else "The whole scope"),
+        ("Months", f"{shown_series.get_column('period').min().isoformat()} to {latest_period.isoformat()}"),
+    ],
 )

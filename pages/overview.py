@@ -199,7 +199,7 @@ overdue_rows = (
 if overdue_rows.is_empty():
     st.info("No customer has overdue items at this date.")
 else:
-    st.dataframe(
+    _format.dataframe(
         _format.for_display(overdue_rows),
         hide_index=True,
         width="stretch",
@@ -271,7 +271,7 @@ st.caption(
         else ""
     )
 )
-st.dataframe(
+_format.dataframe(
     _format.for_display(weeks.select("week", "week_start", "week_end", "expected", "items", "mape")),
     hide_index=True,
     width="stretch",

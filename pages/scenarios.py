@@ -90,7 +90,7 @@ def send_all(automatic: pl.DataFrame, items: pl.DataFrame) -> None:
         frame = pl.DataFrame(outcomes, schema=DELIVERY_SCHEMA)
         sent = frame.filter(pl.col("status").is_in(["sent", "written"])).height
         st.success(f"Sent {sent} of {frame.height} automatic step(s).")
-        st.dataframe(
+        _format.dataframe(
             frame.select(
                 "customer_name", "customer_id", "step_label", "channel", "recipient", "status", "detail"
             ),
@@ -146,7 +146,7 @@ def send_all(automatic: pl.DataFrame, items: pl.DataFrame) -> None:
                 else:
                     preview["goes_out"] = f"e-mail to {message.recipient}"
             previews.append(preview)
-        st.dataframe(
+        _format.dataframe(
             pl.DataFrame(previews),
             hide_index=True,
             width="stretch",
@@ -247,7 +247,7 @@ def steps_of_today() -> None:
             nonce += 1
             st.session_state[NONCE] = nonce
         st.session_state[LISTED] = table.get_column("customer_id").to_list()
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(table),
             hide_index=True,
             width="stretch",
@@ -307,7 +307,7 @@ def steps_of_today() -> None:
             ctx.as_of,
             current.penalties,
         )
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(concerned.drop("document_type", "days_late")),
             hide_index=True,
             width="stretch",
@@ -320,7 +320,7 @@ def steps_of_today() -> None:
                 "open_amount": _format.money_column("Open (document currency)"),
                 "open_amount_functional": _format.money_column(f"Open ({ctx.currency})"),
                 "interest": _format.money_column("Interest (document currency)"),
-                "fee": _format.money_column(f"Fee ({ctx.currency})"),
+                "fee": _format.money_column("Fee (document currency)"),
             },
         )
         recipient = st.text_input(
@@ -465,7 +465,7 @@ def steps_of_today() -> None:
                 notice(done)
 
     with st.expander(f"Where every customer stands ({found.height})"):
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(
                 found.with_columns(pl.col("status").replace_strict(scenarios.STATUS_LABELS)).select(
                     "customer_name",
@@ -527,7 +527,7 @@ def scenario_editor() -> None:
             "changed_by": pl.String(),
         },
     ).join(per_scenario, on="scenario_id", how="left")
-    st.dataframe(
+    _format.dataframe(
         overview.drop("scenario_id").with_columns(pl.col("customers").fill_null(0)),
         hide_index=True,
         width="stretch",
@@ -570,8 +570,16 @@ def scenario_editor() -> None:
     description = st.text_input(
         "Description", value=edited_scenario.description, key=f"scenario_description_{form_key}"
     )
+    # The editor shows the actions' labels; they are read back as codes.
+    action_labels = {code: _format.label(code) for code in scenarios.ACTION_TYPES}
+    action_codes = {text: code for code, text in action_labels.items()}
+    template_labels = {name: _format.label(name) for name in reminders.template_names()}
+    template_codes = {text: name for name, text in template_labels.items()}
     steps = st.data_editor(
-        scenarios.steps_frame(edited_scenario.steps),
+        scenarios.steps_frame(edited_scenario.steps).with_columns(
+            pl.col("action_type").replace_strict(action_labels, default=pl.col("action_type")),
+            pl.col("template").replace_strict(template_labels, default=pl.col("template")),
+        ),
         num_rows="dynamic",
         width="stretch",
         key=f"scenario_steps_{form_key}",
@@ -585,10 +593,10 @@ def scenario_editor() -> None:
                 help="Negative: before the due date of the customer's oldest unsettled item",
             ),
             "action_type": st.column_config.SelectboxColumn(
-                "Action", options=list(scenarios.ACTION_TYPES), required=True
+                "Action", options=list(action_labels.values()), required=True
             ),
             "template": st.column_config.SelectboxColumn(
-                "Template", options=reminders.template_names(), help="Empty: the action's usual template"
+                "Template", options=list(template_labels.values()), help="Empty: the action's usual template"
             ),
             "min_amount": st.column_config.NumberColumn(
                 f"Minimum amount ({ctx.currency})", min_value=0.0, format="%.2f"
@@ -618,7 +626,12 @@ def scenario_editor() -> None:
                 scenarios.Scenario(
                     edited_scenario.scenario_id,
                     name,
-                    scenarios.steps_from_frame(steps),
+                    scenarios.steps_from_frame(
+                        steps.with_columns(
+                            pl.col("action_type").replace_strict(action_codes, default=pl.col("action_type")),
+                            pl.col("template").replace_strict(template_codes, default=pl.col("template")),
+                        )
+                    ),
                     friendly_phase_end_days=int(friendly),
                     description=description,
                 ),
@@ -656,7 +669,7 @@ def scenario_editor() -> None:
                 st.session_state["scenario_edit_next"] = NEW
                 notice(f"Archived: {edited_scenario.name} (its customers follow the rules again).")
         with st.expander("Versions"):
-            st.dataframe(
+            _format.dataframe(
                 scenarios.scenario_versions(db, edited_scenario.scenario_id),
                 hide_index=True,
                 width="stretch",
@@ -683,7 +696,7 @@ if assignment.open:
             [
                 {
                     "priority": position,
-                    "dimension": r.dimension,
+                    "dimension": contract.DIMENSION_LABELS.get(r.dimension, r.dimension),
                     "value": r.value,
                     "scenario": names.get(r.scenario_id, r.scenario_id),
                 }
@@ -709,7 +722,9 @@ if assignment.open:
                     help="Rules apply in this order (ties: in the order listed)",
                 ),
                 "dimension": st.column_config.SelectboxColumn(
-                    "Customer dimension", options=list(contract.DIMENSIONS), required=True
+                    "Customer dimension",
+                    options=[contract.DIMENSION_LABELS[name] for name in contract.DIMENSIONS],
+                    required=True,
                 ),
                 "value": st.column_config.TextColumn("Value", required=True),
                 "scenario": st.column_config.SelectboxColumn(
@@ -718,6 +733,7 @@ if assignment.open:
             },
         )
         ids_by_name = {v: k for k, v in names.items()}
+        dimension_codes = {contract.DIMENSION_LABELS[name]: name for name in contract.DIMENSIONS}
         default_options = [*names, NONE]
         default = st.selectbox(
             "Default scenario",
@@ -736,7 +752,7 @@ if assignment.open:
                     scenarios.Rules(
                         tuple(
                             scenarios.Rule(
-                                row["dimension"] or "",
+                                dimension_codes.get(row["dimension"] or "", row["dimension"] or ""),
                                 row["value"] or "",
                                 ids_by_name.get(row["scenario"] or "", ""),
                             )
@@ -775,7 +791,7 @@ if assignment.open:
                 refused(error)
             else:
                 notice(f"{labels[customer_id]} now follows {names.get(target, 'the rules')}.")
-        st.dataframe(
+        _format.dataframe(
             assigned.select(
                 "customer_name", "customer_id", "scenario", "assignment", "assignment_reason"
             ).head(5000),
@@ -806,7 +822,7 @@ if alerting.open:
         if raised.is_empty():
             st.info("No alert.")
         else:
-            st.dataframe(
+            _format.dataframe(
                 _format.for_display(
                     raised.with_columns(pl.col("alert").replace_strict(scenarios.ALERT_LABELS))
                 ),

@@ -4,13 +4,13 @@ alerts summary."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import polars as pl
 import streamlit as st
 
-from analytics import export, scenarios
-from pages import _paging
+from analytics import export, labels, scenarios
+from pages import _format, _paging
 from pages._format import for_display, money_column
 from pages._panel import collections_notice
 from pages._session import Context, audited_export, context
@@ -74,7 +74,7 @@ def item_table(
     a time, with the items' usual headers (`column_config` adds or overrides some), several rows
     selectable. Returns the document ids of the selected rows, to open the side panel on."""
     page = _paging.paged(items, key=f"{key}_page", rows=rows)
-    picked = st.dataframe(
+    picked = _format.dataframe(
         for_display(page.rows),
         hide_index=True,
         width="stretch",
@@ -88,13 +88,29 @@ def item_table(
 
 
 def export_buttons(
-    table: pl.DataFrame | Callable[[], pl.DataFrame], stem: str, what: str, key: str, sheet: str = "Aging"
+    table: pl.DataFrame | Callable[[], pl.DataFrame],
+    stem: str,
+    what: str,
+    key: str,
+    sheet: str = "Aging",
+    about: Sequence[tuple[str, str]] = (),
+    names: Mapping[str, str] | None = None,
 ) -> None:
     """The pair of download buttons under a table: `table` (or what it returns, worked out only when
-    downloaded) as `stem`.csv and `stem`.xlsx (sheet `sheet`), each recorded when downloaded in the
+    downloaded) as `stem`.csv (the contract's column names) and `stem`.xlsx (sheet `sheet`: rows
+    naming the as-of date, the scope, then `about` (filters, buckets ...), above the table with
+    labelled headers (`names` first) and the currency in its money headers), each recorded when downloaded in the
     audit trail as '<what> <file> (<scope>)'. Keys `key`_csv and `key`_xlsx."""
     rows = table if callable(table) else lambda: table
-    scope = context().scope.describe()
+    ctx = context()
+    scope = ctx.scope.describe()
+    heading = [
+        ("Export", what[:1].upper() + what[1:]),
+        ("As of", ctx.as_of.isoformat()),
+        ("Scope", scope),
+        *about,
+        ("Amounts in", ctx.currency),
+    ]
     csv_column, xlsx_column, _ = st.columns([1, 1, 6])
     csv_column.download_button(
         "Export CSV",
@@ -106,7 +122,10 @@ def export_buttons(
     )
     xlsx_column.download_button(
         "Export XLSX",
-        audited_export(lambda: export.to_xlsx(rows(), sheet=sheet), f"{what} {stem}.xlsx ({scope})"),
+        audited_export(
+            lambda: export.to_xlsx(labels.labelled(rows(), ctx.currency, names), sheet=sheet, about=heading),
+            f"{what} {stem}.xlsx ({scope})",
+        ),
         file_name=f"{stem}.xlsx",
         mime=XLSX_MIME,
         key=f"{key}_xlsx",

@@ -85,7 +85,7 @@ if request.collector:
 if not alerts.is_empty():
     st.warning(f"Alerts: {widgets.alerts_summary(alerts)}.")
     with st.expander(f"Alerts ({alerts.height})"):
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(alerts),
             hide_index=True,
             width="stretch",
@@ -97,7 +97,7 @@ with st.expander(f"Recovery steps due ({to_decide.height} to decide)", expanded=
     if proposals.is_empty():
         st.caption("No recovery step is due.")
     else:
-        st.dataframe(
+        _format.dataframe(
             _format.for_display(
                 proposals.select(
                     "customer_name",
@@ -265,7 +265,7 @@ def section_table(section: str, label: str, rows: pl.DataFrame, columns: dict[st
         nonce = st.session_state.get(nonce_key(section), 0)
         table_key = f"worklist_{section}_{nonce}{page.key}"
         customer_ids = page.rows.get_column("customer_id").to_list()
-        event = st.dataframe(
+        event = _format.dataframe(
             _format.for_display(page.rows),
             hide_index=True,
             width="stretch",

@@ -44,7 +44,7 @@ def test_customer_view_shows_identity_items_and_buckets(app: AppTest) -> None:
     assert metrics["Terms"] == "30 days"
     table = items_table(app)
     assert table["document_id"].to_list() == ["I1", "I2", "P3"]
-    assert table["state"].to_list() == ["none", "none", "none"]
+    assert table["state"].to_list() == ["", "", ""]
     assert any("No action or qualification recorded" in info.value for info in app.info)
 
 
@@ -66,8 +66,8 @@ def test_a_promise_through_the_side_panel(app: AppTest) -> None:
         markdown_text("Saved: 2 items qualified as promise to pay and call logged.")
     ]
     table = items_table(app)
-    assert table["state"].to_list() == ["promise_to_pay", "promise_to_pay", "none"]
-    assert table["promise_status"].to_list()[:2] == ["open", "open"]
+    assert table["state"].to_list() == ["Promise to pay", "Promise to pay", ""]
+    assert table["promise_status"].to_list()[:2] == ["Open", "Open"]
     assert [d.date() if hasattr(d, "date") else d for d in table["promised_date"].to_list()[:2]] == [
         date(2026, 4, 7),
         date(2026, 4, 7),
@@ -105,7 +105,7 @@ def test_refused_input_shows_its_message_and_writes_nothing(app: AppTest, ledger
     assert "comment" in errors[0]
     assert (ledger_store.root / "collections.duckdb").exists()
     app.button(key="panel_cancel").click().run()
-    assert items_table(app)["state"].to_list() == ["none", "none", "none"]
+    assert items_table(app)["state"].to_list() == ["", "", ""]
 
 
 def test_worklist_lists_the_overdue_customer(app: AppTest) -> None:
@@ -201,6 +201,6 @@ def test_another_sessions_save_shows_at_the_next_run(app: AppTest, ledger_store:
     other.text_area(key="panel_comment").input("Price not agreed").run()
     other.button(key="panel_save").click().run()
     assert not other.exception, other.exception
-    assert items_table(other)["state"].to_list()[:2] == ["disputed", "none"]
+    assert items_table(other)["state"].to_list()[:2] == ["Disputed", ""]
     app.run()
     assert worklist_items(app)["document_id"].to_list() == ["I2"]

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import collections, disputes
+from analytics import collections, disputes, labels
 from analytics.store import Store
 from pages._format import label, markdown_text
 
@@ -84,7 +84,7 @@ def test_the_reason_filter_narrows_the_list_to_that_reason(app: AppTest, open_di
     app.selectbox(key="disputes_reason").set_value(reason).run()
     assert not app.exception, app.exception
     shown = listed(app)
-    assert set(shown.get_column("dispute_reason").to_list()) == {reason}
+    assert set(shown.get_column("dispute_reason").to_list()) == {labels.value(reason)}
     assert sorted(documents(shown)) == sorted(documents(expected))
     assert tiles(app) == figures
 
@@ -107,7 +107,7 @@ def test_reason_and_owner_together_and_back_to_all(app: AppTest, open_disputes: 
     both = of_owner.filter(pl.col("dispute_reason") == reason)
     shown = listed(app)
     assert sorted(documents(shown)) == sorted(documents(both))
-    assert shown.select("dispute_reason", "internal_owner").unique().rows() == [(reason, owner)]
+    assert shown.select("dispute_reason", "internal_owner").unique().rows() == [(labels.value(reason), owner)]
     app.selectbox(key="disputes_owner").set_value("(all)").run()
     app.selectbox(key="disputes_reason").set_value("(all)").run()
     assert sorted(documents(listed(app))) == sorted(documents(open_disputes))

@@ -159,7 +159,7 @@ def test_record_of_imports_lists_the_import(ledger_app: AppTest) -> None:
     at = open_data_page(ledger_app)
     assert import_record(at) == [
         {
-            "source": "import",
+            "source": "Import",
             "files": LEDGER_FILES,
             "customers": 3,
             "documents": 5,

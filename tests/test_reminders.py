@@ -12,6 +12,7 @@ Penalties at 10% a year and 40.00 per overdue invoice:
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from email import message_from_bytes, policy
@@ -72,7 +73,7 @@ def test_penalties_worked_by_hand(ledger_store: Store) -> None:
         ("I1", 50, Decimal("8.22"), Decimal("40.00")),
         ("I2", 24, Decimal("2.63"), Decimal("40.00")),
     ]
-    assert reminders.totals(priced, "EUR") == {
+    assert reminders.totals(priced) == {
         "EUR": {
             "open": Decimal("1000.00"),
             "interest": Decimal("10.85"),
@@ -81,7 +82,7 @@ def test_penalties_worked_by_hand(ledger_store: Store) -> None:
         }
     }
     off = reminders.with_penalties(alpha_items(ledger_store), AS_OF, Penalties(enabled=False))
-    assert reminders.totals(off, "EUR")["EUR"]["due"] == Decimal("1000.00")
+    assert reminders.totals(off)["EUR"]["due"] == Decimal("1000.00")
     not_due = reminders.with_penalties(
         alpha_items(ledger_store, date(2026, 2, 9)), date(2026, 2, 9), PENALTIES
     )
@@ -125,11 +126,14 @@ def foreign_render(store: Store, template: str, document_ids: list[str], **kwarg
 
 
 def test_a_reminder_shows_the_documents_currency_with_one_total_per_currency(ledger_store: Store) -> None:
-    """At 2026-02-10 with 10% a year and 40.00 EUR a overdue invoice:
-        I3  1,200.00 USD, 26 days late: 1,200.00 x 10% x 26 / 365 = 8.547... -> 8.55 USD, fee 40.00 EUR
+    """At 2026-02-10 with 10% a year and 40.00 EUR a overdue invoice, charged in the invoice's currency
+    at its booked rate (I3: 1,200.00 USD booked at 1,000.00 EUR, 1.2 USD a EUR):
+        I3  1,200.00 USD, 26 days late: 1,200.00 x 10% x 26 / 365 = 8.547... -> 8.55 USD,
+            fee 40.00 x 1.2 = 48.00 USD
         I1  1,000.00 EUR,  1 day late:  1,000.00 x 10% x 1 / 365 = 0.273... -> 0.27 EUR, fee 40.00 EUR
-    I3 alone, penalties off: 1,200.00 USD and never its 1,000.00 EUR; with penalties: 1,208.55 USD due
-    and the fee, 40.00 EUR. Both: EUR 1,000.00 + 0.27 + 80.00 = 1,080.27 and USD 1,208.55."""
+    I3 alone, penalties off: 1,200.00 USD and never its 1,000.00 EUR; with penalties: 1,200.00 + 8.55
+    + 48.00 = 1,256.55 USD due, no EUR at all. Both: EUR 1,000.00 + 0.27 + 40.00 = 1,040.27 and USD
+    1,256.55."""
     usd = foreign_render(ledger_store, "first_reminder", ["I3"], penalties=Penalties())
     assert usd.subject == "Payment reminder - Beta GmbH - 1,200.00 USD overdue"
     table = [line for line in usd.text.split("\n") if line.startswith("  ")]
@@ -146,29 +150,70 @@ def test_a_reminder_shows_the_documents_currency_with_one_total_per_currency(led
     }
 
     charged = foreign_render(ledger_store, "formal_notice", ["I3"])
-    assert charged.subject == "Formal notice to pay - 40.00 EUR and 1,208.55 USD"
+    assert charged.subject == "Formal notice to pay - 1,256.55 USD"
     table = [line for line in charged.text.split("\n") if line.startswith("  ")]
     assert [line.split()[-2:] for line in table[2:]] == [
         ["1,200.00", "USD"],
         ["8.55", "USD"],
-        ["40.00", "EUR"],
-        ["40.00", "EUR"],
-        ["1,208.55", "USD"],
+        ["48.00", "USD"],
+        ["1,256.55", "USD"],
     ]
-    assert table[4].lstrip().startswith("Recovery fee, 40.00 EUR per overdue invoice")
+    assert table[4].lstrip().startswith("Recovery fee per overdue invoice")
+    assert "EUR" not in charged.text and "EUR" not in charged.html
 
     both = foreign_render(ledger_store, "formal_notice", ["I1", "I3"])
-    assert both.subject == "Formal notice to pay - 1,080.27 EUR and 1,208.55 USD"
+    assert both.subject == "Formal notice to pay - 1,040.27 EUR and 1,256.55 USD"
     assert both.totals["EUR"] == {
         "open": Decimal("1000.00"),
         "interest": Decimal("0.27"),
-        "fees": Decimal("80.00"),
-        "due": Decimal("1080.27"),
+        "fees": Decimal("40.00"),
+        "due": Decimal("1040.27"),
     }
-    assert both.totals["USD"]["due"] == Decimal("1208.55")
-    assert "the sum of 1,080.27 EUR and 1,208.55 USD within 8 days" in both.text
+    assert both.totals["USD"]["due"] == Decimal("1256.55")
+    assert "the sum of 1,040.27 EUR and 1,256.55 USD within 8 days" in both.text
     html_totals = [row for row in both.html.split("\n") if "Total due" in row]
-    assert len(html_totals) == 2 and "1,080.27 EUR" in html_totals[0] and "1,208.55 USD" in html_totals[1]
+    assert len(html_totals) == 2 and "1,040.27 EUR" in html_totals[0] and "1,256.55 USD" in html_totals[1]
+
+
+def test_a_reminder_to_a_customer_of_the_demo_billed_in_gbp_reads_gbp_only(demo_data_dir) -> None:
+    """The demo company keeps its books in EUR and bills its UK customers in GBP: the reminder of a
+    GBP-only customer's step, penalties on, lists its items in GBP and totals them in GBP (the fee
+    too); no EUR figure reaches it, in the text, the HTML part or the subject."""
+    store = Store(demo_data_dir)
+    as_of = date(2026, 11, 20)
+    items = aged_items(store, as_of)
+    currencies = (
+        items.filter(pl.col("document_type") != "unapplied_cash")
+        .group_by("customer_id")
+        .agg(pl.col("currency").unique())
+    )
+    gbp_only = set(
+        currencies.filter(pl.col("currency").list.len() == 1, pl.col("currency").list.first() == "GBP")
+        .get_column("customer_id")
+        .to_list()
+    )
+    assert store.manifest().functional_currency == "EUR" and gbp_only
+    with CollectionsDB(demo_data_dir / "collections.duckdb") as db:
+        found = scenarios.proposals(db, store, as_of, EVERYTHING, items=items)
+        overdue = found.filter(
+            pl.col("customer_id").is_in(list(gbp_only)), pl.col("template") != "pre_due_reminder"
+        )
+        proposal = scenarios.Proposal.from_row(overdue.row(0, named=True))
+        current = scenarios.settings(db)
+        message = scenarios.reminder(
+            db,
+            store,
+            proposal,
+            as_of,
+            items=items,
+            current=replace(current, penalties_enabled=True),
+        )
+    table = [line for line in message.text.split("\n") if line.startswith("  ")]
+    assert len(table) >= 3 and all(line.split()[-1] == "GBP" for line in table[1:])
+    assert any(line.lstrip().startswith("Total due") for line in table)
+    assert list(message.totals) == ["GBP"] and message.totals["GBP"]["fees"] > 0
+    for text in (message.subject, message.text, message.html):
+        assert "EUR" not in text and "\u20ac" not in text
 
 
 def test_html_is_autoescaped_and_follows_an_edited_text(ledger_store: Store) -> None:

@@ -192,3 +192,39 @@ def test_a_step_sent_by_hand_attaches_the_statement_when_the_step_asks(
     ((name, pdf),) = [(p.get_filename(), p.get_content()) for p in message.iter_attachments()]
     assert name == "statement-C1-2026-02-14.pdf"
     assert "Total open 1,500.00 EUR" in pdf_text(pdf)
+
+
+def test_cash_on_account_of_a_customer_billed_in_gbp_reads_gbp(demo_data_dir) -> None:
+    """Cash on account is recorded in the functional currency (EUR in the demo): on the statement of a
+    customer billed in GBP it is shown in GBP, at the booked rate of the customer's latest open
+    document, and the statement has one total, in GBP, and no EUR anywhere."""
+    store = Store(demo_data_dir)
+    as_of = date(2026, 11, 20)
+    items = aged_items(store, as_of)
+    cash = items.filter(pl.col("document_type") == "unapplied_cash")
+    billed = (
+        items.filter(pl.col("document_type") != "unapplied_cash")
+        .group_by("customer_id")
+        .agg(pl.col("currency").unique())
+    )
+    gbp_only = billed.filter(pl.col("currency").list.len() == 1, pl.col("currency").list.first() == "GBP")
+    with_cash = gbp_only.join(cash.select("customer_id").unique(), on="customer_id").sort("customer_id")
+    customer_id = with_cash.get_column("customer_id")[0]
+    mine = items.filter(pl.col("customer_id") == customer_id, pl.col("document_type") != "unapplied_cash")
+    latest = mine.sort("document_date", "document_id").row(-1, named=True)
+    rate = latest["open_amount"] / latest["open_amount_functional"]
+    with CollectionsDB.for_store(store) as db:
+        account = statement.statement(db, store, customer_id, as_of, items=items)
+    shown = account.items.filter(pl.col("document_type") == "unapplied_cash")
+    paid = cash.filter(pl.col("customer_id") == customer_id).sort("document_id")
+    assert shown.height == paid.height and set(shown.get_column("currency")) == {"GBP"}
+    for row in paid.iter_rows(named=True):
+        expected = (row["open_amount_functional"] * rate).quantize(Decimal("0.01"))
+        figure = shown.filter(pl.col("document_id") == row["document_id"]).get_column("open_amount")[0]
+        assert abs(figure - expected) <= Decimal("0.01")
+    assert list(account.totals) == ["GBP"] and account.total.endswith(" GBP")
+    text = pdf_text(statement.statement_pdf(account))
+    assert (
+        "EUR" not in text
+        and f"Total open {reminders.format_money(account.totals['GBP']['open'])} GBP" in text
+    )
