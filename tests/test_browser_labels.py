@@ -19,7 +19,7 @@ from browser import Server
 from playwright.sync_api import Page
 from test_browser import no_exception
 
-from analytics import access, collections, demo, labels, scenarios, worklist
+from analytics import access, collections, demo, item_states, labels, scenarios, worklist
 from analytics.store import Store
 
 AS_OF = date(2026, 11, 20)
@@ -47,7 +47,7 @@ CODES = labels.CODES | {
         *collections.RESOLUTION_OUTCOMES,
         *collections.ACTION_TYPES,
         *collections.ACTION_OUTCOMES,
-        *collections.STATES,
+        *item_states.STATES,
         *scenarios.ACTION_TYPES,
         *scenarios.STATUSES,
         *scenarios.ALERT_KINDS,
