@@ -59,6 +59,8 @@ def panel_button(
     """The button that opens the side panel on the selected items, and the panel itself. `rerun`: the
     fragment(s) that show what a save changes, rerun alone after it (the whole page when None). The
     page's fragment that calls this draws the panel, so that opening it reruns that fragment only."""
+    # A document listed once per installment, or in two of a page's lists, is qualified once.
+    document_ids = list(dict.fromkeys(document_ids))
     count = len(document_ids)
     if st.button(
         f"Qualify or log an action ({count} item{'s' if count != 1 else ''})"
@@ -149,7 +151,8 @@ def _panel_submission(ctx: Context, items: pl.DataFrame):
     if kind != NO_QUALIFICATION:
         qualifications = tuple(
             submissions.Qualification(document_id=document_id, event_type=kind, comment=comment, **fields)
-            for document_id in items.get_column("document_id").to_list()
+            # One per document, whose installments are rows of their own.
+            for document_id in items.get_column("document_id").unique(maintain_order=True).to_list()
         )
     return submissions.Submission(qualifications, action), kind
 

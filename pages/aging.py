@@ -22,6 +22,7 @@ import streamlit as st
 from analytics import aging, contract, kpis, revaluation
 from analytics.item_states import STATES
 from analytics.labels import aging_about
+from analytics.labels import column as column_label
 from pages import _cache, _format, _paging, _panel, _runs, _session, widgets
 
 BUCKET_PRESETS = ["30,60,90", "30,60,90,120", "15,30,60,90", "Custom"]
@@ -292,7 +293,7 @@ def drill_table(ctx, about, result, level, path, drill, names, labels) -> None:
             values = [str(value) for value in rows.get_column(aging.level_key(level)).to_list()]
             display = display.with_columns(button_text(name))
             config[name] = st.column_config.ButtonColumn(
-                config[name]["label"] if name in config else None,
+                config[name]["label"] if name in config else column_label(name),
                 type="tertiary",
                 alignment="left",
                 help=f"Open the {next_level} level of this row",
@@ -393,7 +394,10 @@ def rejuvenation(ctx, items, items_then, request, request_then, result, level, n
         _format.for_display(changes.select(*keys, *change_columns).head(2_000)),
         hide_index=True,
         width="stretch",
-        column_config={c: _format.money_column(c.replace("_", " ")) for c in change_columns},
+        column_config={
+            **{k: st.column_config.TextColumn(column_label(k)) for k in keys},
+            **{c: _format.money_column(c.replace("_", " ")) for c in change_columns},
+        },
         key="change_table",
     )
 

@@ -159,8 +159,8 @@ def test_record_of_imports_lists_the_import(page: Page, server: Server) -> None:
     # The grid only mirrors the columns in view: the first six are (imported_at, source, files,
     # customers, documents, payments).
     header, *rows = browser.grid_rows(grid)
-    assert header[1:6] == ["source", "files", "customers", "documents", "payments"]
-    assert [row[1:6] for row in rows] == [["import", LEDGER_FILES, "3", "5", "6"]]
+    assert header[1:6] == ["Source", "Files", "Customers", "Documents", "Payments"]
+    assert [row[1:6] for row in rows] == [["Import", LEDGER_FILES, "3", "5", "6"]]
     browser.screenshot(page, "03_record_of_imports")
     no_exception(page)
 
@@ -184,7 +184,7 @@ def test_an_upload_with_an_unknown_customer_is_refused_with_its_row(page: Page, 
     problems = page.locator("[data-testid='stDataFrame']").filter(has_text="unknown customer")
     expect(problems).to_be_visible()
     assert browser.grid_rows(problems) == [
-        ["file", "row", "column", "problem"],
+        ["File", "Row", "Column", "Problem"],
         ["documents.csv", "7", "customer_id", "unknown customer 'C9'"],
     ]
     problems.scroll_into_view_if_needed()
@@ -253,7 +253,7 @@ def test_aging_page_bucket_click_and_drill(page: Page, server: Server) -> None:
     grid = page.locator("[data-testid='stDataFrame']").first
     expect(grid.locator("table[role='grid']")).to_contain_text("North")
     header, *rows = browser.grid_rows(grid)
-    assert header[0] == "division"
+    assert header[0] == "Division"
     assert [row[0] for row in rows] == ["North"]
     expect(page.get_by_role("button", name="Entity: Acme FR")).to_be_visible()
     browser.screenshot(page, "08_aging_drilled_division")
@@ -264,7 +264,7 @@ def test_aging_page_bucket_click_and_drill(page: Page, server: Server) -> None:
     grid = page.locator("[data-testid='stDataFrame']").first
     expect(grid.locator("table[role='grid']")).to_contain_text("North")
     header, *rows = browser.grid_rows(grid)
-    assert (header[0], [row[0] for row in rows]) == ("division", ["North"])
+    assert (header[0], [row[0] for row in rows]) == ("Division", ["North"])
     no_exception(page)
 
 
@@ -336,7 +336,7 @@ def test_dso_page_by_entity(page: Page, server: Server) -> None:
     grid = page.locator("[data-testid='stDataFrame']").first
     expect(grid.locator("table[role='grid']")).to_contain_text("Acme FR")
     header, *rows = browser.grid_rows(grid)
-    assert header[:3] == ["entity", "AR (EUR)", "Countback DSO"]
+    assert header[:3] == ["Entity", "AR (EUR)", "Countback DSO"]
     assert [row[0] for row in rows] == ["Acme FR", "Acme DE"]
     assert rows[0][2] == "66.75"
     browser.screenshot(page, "12_dso_by_entity")

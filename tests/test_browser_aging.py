@@ -130,13 +130,13 @@ def test_a_drill_click_and_the_breadcrumb_each_cost_one_fragment_run(
 ) -> None:
     browser.open_path(page, server, "/aging")
     expect(metric(page, "Total AR (EUR)")).to_have_text("950.00")
-    assert first_column(page) == ("entity", ["Acme FR"])
+    assert first_column(page) == ("Entity", ["Acme FR"])
     runs = Runs(run_log)
 
     click_first_row(page)
     expect(page.locator(".st-key-crumb_0 button")).to_have_text("Entity: Acme FR")
     expect(drill_grid(page).locator("table[role='grid']")).to_contain_text("North")
-    assert first_column(page) == ("division", ["North"])
+    assert first_column(page) == ("Division", ["North"])
     expect(metric(page, "Total AR (EUR)")).to_have_text("950.00")
     assert "drill=entity%3DAcme" in page.url
     assert runs.since() == (0, 1)
@@ -144,7 +144,7 @@ def test_a_drill_click_and_the_breadcrumb_each_cost_one_fragment_run(
     page.locator(".st-key-crumb_all button").click()
     browser.wait_for_app(page)
     expect(page.locator(".st-key-crumb_0")).to_have_count(0)
-    assert first_column(page) == ("entity", ["Acme FR"])
+    assert first_column(page) == ("Entity", ["Acme FR"])
     assert "drill=" not in page.url
     assert runs.since() == (0, 1)
     no_exception(page)
@@ -181,20 +181,20 @@ def test_a_chart_segment_a_pill_and_the_beyond_switch_each_cost_one_fragment_run
 def test_the_address_keeps_the_drill(page: Page, server: Server) -> None:
     browser.open_path(page, server, "/aging")
     click_first_row(page)
-    assert first_column(page) == ("division", ["North"])
+    assert first_column(page) == ("Division", ["North"])
     drilled = page.url
 
     page.go_back()
     browser.wait_for_app(page)
     expect(page.locator(".st-key-crumb_0")).to_have_count(0)
     # The breadcrumb goes before the grid is drawn again: wait for the entity level's header.
-    assert expect_level(page, "entity") == ["Acme FR"]
+    assert expect_level(page, "Entity") == ["Acme FR"]
 
     # A new session on the drilled address (a shared link, a reload) opens the division level.
     other = page.context.new_page()
     browser.open_path(other, server, drilled[len(server.url) :])
     expect(other.locator(".st-key-crumb_0 button")).to_have_text("Entity: Acme FR")
-    assert expect_level(other, "division") == ["North"]
+    assert expect_level(other, "Division") == ["North"]
     no_exception(other)
 
 
@@ -220,19 +220,19 @@ def test_each_drill_opens_the_row_clicked_at_its_own_level(
     then opens that division's collectors: each is one fragment run, acting on the row clicked in the
     table shown, never on a row of the level before; no further run follows."""
     browser.open_path(page, demo_server, "/aging")
-    entities = expect_level(page, "entity")
+    entities = expect_level(page, "Entity")
     assert len(entities) > 1
     runs = Runs(demo_run_log)
 
     click_name(page, 1)
     expect(page.locator(".st-key-crumb_0 button")).to_have_text(f"Entity: {entities[1]}")
-    divisions = expect_level(page, "division")
+    divisions = expect_level(page, "Division")
     assert runs.since() == (0, 1)
 
     click_name(page, len(divisions) - 1)
     expect(page.locator(".st-key-crumb_1 button")).to_have_text(f"Division: {divisions[-1]}")
     expect(page.locator(".st-key-crumb_0 button")).to_have_text(f"Entity: {entities[1]}")
-    expect_level(page, "collector")
+    expect_level(page, "Collector")
     assert runs.since() == (0, 1)
     page.wait_for_timeout(500)
     browser.wait_for_app(page)

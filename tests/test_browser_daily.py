@@ -53,7 +53,7 @@ def test_send_all_automatic_steps_due_sends_and_shows_the_outcome(
             header, *rows = browser.grid_rows(outcomes)
             assert header[:7] == ["Customer", "Id", "Step", "Channel", "To", "Outcome", "Detail"]
             assert [row[:7] for row in rows] == [
-                ["Alpha SARL", "C1", "+5 d e-mail", "smtp", "compta@alpha.test", "sent", SUBJECT]
+                ["Alpha SARL", "C1", "+5 d e-mail", "E-mail (mail server)", "compta@alpha.test", "Sent", SUBJECT]
             ]
             # The step sent leaves the list: nothing more to send.
             expect(page.get_by_text("Send all automatic steps due (1)")).to_have_count(0)

@@ -159,7 +159,7 @@ def test_filtering_the_open_disputes_reruns_the_list_alone(page: Page, served: S
     assert sorted(browser.grid_column(listed, "Document")) == sorted(
         of_reason.get_column("document_id").to_list()
     )
-    assert set(browser.grid_column(listed, "Dispute")) == {reason}
+    assert set(browser.grid_column(listed, "Dispute")) == {_format.label(reason)}
     assert served.ran(before) == {"disputes_open": 1}
 
     owner = sorted(of_reason.get_column("internal_owner").drop_nulls().unique().to_list())[0]

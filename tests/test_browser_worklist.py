@@ -170,10 +170,10 @@ def test_worklist_select_open_fill_save_each_rerun_one_fragment(page: Page, serv
     dialog.get_by_text(re.compile(r"^History \(\d+\)$")).click()
     browser.wait_for_app(page)
     history = dialog.locator("[data-testid='stDataFrame']").filter(
-        has=page.locator("th", has_text="user_name")
+        has=page.locator("th", has_text="User name")
     )
     history.scroll_into_view_if_needed()
-    assert "Called about the overdue items" in browser.grid_column(history, "comment")
+    assert "Called about the overdue items" in browser.grid_column(history, "Comment")
     no_exception(page)
 
 

@@ -13,9 +13,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from analytics import ingest, predictions
+from analytics import ingest, predictions, submissions, worklist
+from analytics.aging import aged_items
+from analytics.collections import CollectionsDB
+from analytics.scope import EVERYTHING
 from analytics.store import Store
+from analytics.submissions import Action, Qualification, Submission
+from pages import _cache
 from tests.test_cli import run
 from tests.test_forecast import import_ledger
 from tests.test_import import IBM_MAPPING, IBM_SAMPLE
@@ -240,7 +246,6 @@ def test_worklist_likely_late_reason_before_the_due_date(habits: Store) -> None:
     """At AS_OF, LATE-OPEN (due 2026-01-31, its customer always 20 days late) is not yet due and
     likely late: it has the reason, with 100.00 x p_late at risk. ONTIME-OPEN does not; LATE-12,
     already overdue, is the ordinary worklist's, not this one's."""
-    from analytics import worklist
 
     made = predictions.predict(habits, AS_OF)
     rows = worklist.likely_late(made, AS_OF)
@@ -259,10 +264,6 @@ def test_pre_due_list_leaves_out_what_is_waited_on_or_already_a_task(habits: Sto
     habit: likely late too), by customer, 100.00 open each. NEW-OPEN disputed: it is waited on and
     leaves the list. A call on LATE-OPEN setting a next action for 2026-01-20: it is the next action
     section's task, not the pre-due list's; the list is then empty."""
-    from analytics import worklist
-    from analytics.aging import aged_items
-    from analytics.collections import Action, CollectionsDB, Qualification, Submission
-    from analytics.scope import EVERYTHING
 
     as_of = date(2026, 1, 20)
     made = predictions.predict(habits, as_of)
@@ -276,10 +277,10 @@ def test_pre_due_list_leaves_out_what_is_waited_on_or_already_a_task(habits: Sto
     dispute = Qualification(
         "NEW-OPEN", "disputed", comment="Wrong price", dispute_reason="price", internal_owner="Sales"
     )
-    db.submit(Submission((dispute,)), store=habits, as_of=as_of, scope=EVERYTHING, user="Anna")
+    submissions.submit(db, Submission((dispute,)), store=habits, as_of=as_of, scope=EVERYTHING, user="Anna")
     assert live.likely_late(db, request, made).items["document_id"].to_list() == ["LATE-OPEN"]
     call = Action("LATE", "call", "reached", document_ids=("LATE-OPEN",), next_action_date=as_of)
-    db.submit(Submission(action=call), store=habits, as_of=as_of, scope=EVERYTHING, user="Anna")
+    submissions.submit(db, Submission(action=call), store=habits, as_of=as_of, scope=EVERYTHING, user="Anna")
     assert live.worklist(db, request).items["section"].to_list() == ["next_action"]
     assert live.likely_late(db, request, made).items.is_empty()
     db.close()
@@ -300,9 +301,7 @@ def test_customer_page_shows_expected_dates_and_how_good(
     behind the one running before them), the open items' date column says so and the page does not
     wait; once they are ready, LATE-OPEN shows the predicted date and p_late the command line gives,
     and "How good is this" the back-test beside the baseline, the figures of predictions.backtest."""
-    from streamlit.testing.v1 import AppTest
 
-    from pages import _cache
 
     monkeypatch.setenv("AR_DATA_DIR", str(habits.root))
     monkeypatch.setenv("AR_NO_DEMO", "1")
@@ -347,9 +346,7 @@ def test_worklist_page_lists_the_likely_late_invoice(habits: Store, monkeypatch:
     first with LATE-OPEN's 100.00 open and 100.00 x p_late at risk (the command line's p_late), and
     not On Time. Selecting Late Payer shows LATE-OPEN, due 2026-01-31, with its expected payment;
     the side panel opens on it."""
-    from streamlit.testing.v1 import AppTest
 
-    from pages import _cache
 
     monkeypatch.setenv("AR_DATA_DIR", str(habits.root))
     monkeypatch.setenv("AR_NO_DEMO", "1")
@@ -387,7 +384,7 @@ def test_worklist_page_lists_the_likely_late_invoice(habits: Store, monkeypatch:
     assert [h.value for h in at.subheader] == ["Late Payer (LATE)"]
     items = next(frame.value for frame in at.dataframe if "section" in frame.value.columns)
     assert items["document_id"].to_list() == ["LATE-OPEN"]
-    assert items["section"].to_list() == ["likely_late"]
+    assert items["section"].to_list() == ["Likely late"]
     assert items["open_amount_functional"].to_list() == [100.0]
     assert [d.date() for d in items["due_date"]] == [date(2026, 1, 31)]
     assert [d.date() for d in items["predicted_payment_date"]] == [made["predicted_payment_date"]]

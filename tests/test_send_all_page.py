@@ -67,7 +67,7 @@ def test_send_all_automatic_steps_due_shows_each_message_then_the_outcome(book: 
         f.value for f in at.dataframe if "status" in f.value.columns and "detail" in f.value.columns
     )
     assert outcome[["customer_id", "recipient", "status"]].values.tolist() == [
-        ["C1", "compta@alpha.test", "sent"]
+        ["C1", "compta@alpha.test", "Sent"]
     ]
     # Sent steps are done: nothing automatic is left to send.
     assert not any(e.label.startswith("Send all automatic steps due") for e in at.expander)
@@ -86,7 +86,7 @@ def test_a_refusing_server_shows_the_step_not_sent(book: Store) -> None:
     outcome = next(
         f.value for f in at.dataframe if "status" in f.value.columns and "detail" in f.value.columns
     )
-    assert outcome["status"].to_list() == ["not_sent"]
+    assert outcome["status"].to_list() == ["Not sent"]
     assert "the server answered 554" in outcome["detail"][0]
     assert [s.value for s in at.success] == ["Sent 0 of 1 automatic step(s)."]
     assert at.expander[0].label == "Send all automatic steps due (1)"  # still due, for the next try
