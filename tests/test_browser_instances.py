@@ -111,7 +111,7 @@ def test_a_second_instance_says_another_holds_the_data_folder(
         # Said once at the top of every page of the second instance.
         expect(held_message(page)).to_have_count(1)
         browser.screenshot(page, "instances-second-aging")
-        for level in ("division", "collector", "Customer"):
+        for level in ("Division", "Collector", "Customer"):
             select_first_row(page, lambda level=level: drill_rows(page)[0][0] == level)
         select_first_row(page, lambda: page.get_by_text(NEEDS).count() == 1)
         no_exception(page)
