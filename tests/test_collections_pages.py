@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics.collections import CollectionsDB
 from analytics.export import markdown_text
 from analytics.store import Store
 
@@ -16,7 +17,9 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture
-def app(ledger_store: Store, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def app(ledger_store: Store, monkeypatch: pytest.MonkeyPatch, collections_backend) -> AppTest:
+    """The customer page of the hand-worked ledger, its collections data on each back end (the embedded
+    file, then a PostgreSQL database of its own: conftest.py's collections_backend)."""
     monkeypatch.setenv("AR_DATA_DIR", str(ledger_store.root))
     monkeypatch.setenv("AR_NO_DEMO", "1")
     at = AppTest.from_file(APP, default_timeout=60)
@@ -103,7 +106,8 @@ def test_refused_input_shows_its_message_and_writes_nothing(app: AppTest, ledger
     errors = [e.value for e in app.error]
     assert errors and errors[0].startswith("Refused, nothing was written:")
     assert "comment" in errors[0]
-    assert (ledger_store.root / "collections.duckdb").exists()
+    with CollectionsDB.for_store(ledger_store) as db:
+        assert db.events().is_empty() and db.actions().is_empty()
     app.button(key="panel_cancel").click().run()
     assert items_table(app)["state"].to_list() == ["", "", ""]
 
