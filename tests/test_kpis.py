@@ -502,7 +502,8 @@ def by_hand_countback(ar: Decimal, months: list[tuple[Decimal, int]]) -> float |
 
 def open_items_by_definition(tables: Tables, day: date) -> pl.DataFrame:
     """DESIGN.md's open items at `day`, straight from the tables: each document issued by then less its
-    payments made by then, and each payment received on account by then (due on its first date)."""
+    payments made by then, each payment received on account by then (due on its first date), and each
+    payment made by then to a document issued later, on account until that document's date."""
     paid = (
         tables.payments.filter(pl.col("payment_date") <= day, pl.col("document_id").is_not_null())
         .group_by("document_id")
@@ -522,8 +523,20 @@ def open_items_by_definition(tables: Tables, day: date) -> pl.DataFrame:
         .filter(pl.col("due_date") <= day)
         .select("customer_id", "due_date", "open")
     )
+    in_advance = (
+        tables.payments.filter(pl.col("payment_date") <= day, pl.col("document_id").is_not_null())
+        .join(tables.documents.select("document_id", "document_date"), on="document_id")
+        .filter(pl.col("document_date") > day)
+        .group_by("payment_id")
+        .agg(
+            pl.col("customer_id").first(), due_date=pl.col("payment_date").min(), open=-pl.col("amount").sum()
+        )
+        .select("customer_id", "due_date", "open")
+    )
     return (
-        pl.concat([documents, on_account]).filter(pl.col("open") != 0).with_columns(snapshot_date=pl.lit(day))
+        pl.concat([documents, on_account, in_advance])
+        .filter(pl.col("open") != 0)
+        .with_columns(snapshot_date=pl.lit(day))
     )
 
 
