@@ -248,6 +248,10 @@ def settlements_between(ctx: Context, after: date, until: date) -> pl.DataFrame:
 WARM_THREAD = "warm caches"
 
 
+# Seconds the warm-up after a save waits before it starts (longer than a save's rerun at 1M documents).
+AFTER_SAVE_DELAY_S = 1.5
+
+
 class _AfterSave:
     """After a save, the caches keyed on the collections version that the saving person's next pages
     read (the alerts of the overview's banner, the recovery positions behind the worklist's steps due
@@ -268,6 +272,9 @@ class _AfterSave:
         threading.Thread(target=self._drain, name=f"{WARM_THREAD} after a save", daemon=False).start()
 
     def _drain(self) -> None:
+        # The save's own rerun (the panel closed, the tables redrawn) goes first: one Python process
+        # runs one thread at a time, and the person is waiting for that rerun, not for this.
+        time.sleep(AFTER_SAVE_DELAY_S)
         while True:
             with self._lock:
                 ctx, self._pending = self._pending, None
