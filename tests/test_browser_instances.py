@@ -80,8 +80,11 @@ def select_first_row(page: Page, done: Callable[[], bool]) -> None:
         box = browser.settled_box(grid)
         page.mouse.click(box["x"] + 12, box["y"] + 35 + 18)
         browser.wait_for_app(page)
-        if done():
-            return
+        # The next level may still be on its way: clicking again too soon would open the one after.
+        for _ in range(20):
+            if done():
+                return
+            page.wait_for_timeout(250)
     pytest.fail("three clicks on the drill table's first row did not open the next level")
 
 
